@@ -55,7 +55,7 @@ public record FuseOptions(
     /** The defaults chosen from the measurements in {@code docs/fuse.md}. */
     public static FuseOptions defaults() {
         return new FuseOptions(
-                4, 64, 256, 64, 1024, false, true, false, -1, -1, Duration.ofHours(1), Duration.ofSeconds(10));
+                4, 64, 256, 64, 1024, false, true, false, 100, 0, Duration.ofHours(1), Duration.ofSeconds(10));
     }
 
     /** The largest READ or WRITE payload, in bytes. */
