@@ -94,6 +94,7 @@ final class DeviceFileSystem {
         int minor = in.get(JAVA_INT, 4);
         int kernelReadahead = in.get(JAVA_INT, 8);
         int kernelFlags = in.get(JAVA_INT, 12);
+        int kernelFlags2 = (kernelFlags & INIT_EXT) != 0 ? in.get(JAVA_INT, 16) : 0;
         if (major != KERNEL_VERSION) {
             LOG.log(
                     System.Logger.Level.ERROR,
@@ -103,8 +104,14 @@ final class DeviceFileSystem {
             return -Errno.EPROTO;
         }
         int wanted = ASYNC_READ | BIG_WRITES | ASYNC_DIO | PARALLEL_DIROPS | MAX_PAGES;
+        int wanted2 = 0;
         if (options.writebackCache()) {
             wanted |= WRITEBACK_CACHE;
+        }
+        if (options.directIo()) {
+            // read(2)/write(2) bypass the page cache, but shared mmap (QEMU's guest RAM) still works through it.
+            wanted |= INIT_EXT;
+            wanted2 |= DIRECT_IO_ALLOW_MMAP2;
         }
         out.asSlice(0, INIT_OUT_BYTES).fill((byte) 0);
         out.set(JAVA_INT, 0, KERNEL_VERSION);
@@ -116,6 +123,7 @@ final class DeviceFileSystem {
         out.set(JAVA_INT, 20, options.maxIoBytes());
         out.set(JAVA_INT, 24, 1);
         out.set(JAVA_SHORT, 28, (short) options.maxPages());
+        out.set(JAVA_INT, 32, wanted2 & kernelFlags2);
         LOG.log(
                 System.Logger.Level.DEBUG,
                 "FUSE INIT: kernel {0}.{1} flags 0x{2}, granted 0x{3}",

@@ -239,12 +239,12 @@ public final class DeviceMount implements AutoCloseable {
             failure = e;
         }
         try {
-            if (!server.awaitStopped(Duration.ofSeconds(3))) {
+            if (!server.awaitStopped(Duration.ofSeconds(10))) {
                 // Still connected: a lazily unmounted file is held open (e.g. by a loop device). Abort it.
                 abortConnection();
-                if (!server.awaitStopped(Duration.ofSeconds(3))) {
+                if (!server.awaitStopped(Duration.ofSeconds(10))) {
                     server.interruptAll();
-                    if (!server.awaitStopped(Duration.ofSeconds(3))) {
+                    if (!server.awaitStopped(Duration.ofSeconds(10))) {
                         LOG.log(System.Logger.Level.ERROR, "FUSE threads of {0} did not stop", dir);
                     }
                 }

@@ -15,8 +15,8 @@ import java.time.Duration;
  * @param writebackCache ask for {@code FUSE_WRITEBACK_CACHE}: {@code write(2)} lands in the page cache and reaches
  *     the device at writeback/{@code fsync} instead of synchronously
  * @param keepCache keep a file's page cache across opens ({@code FOPEN_KEEP_CACHE})
- * @param directIo bypass the page cache ({@code FOPEN_DIRECT_IO}); breaks shared writable mmap, so off for device
- *     files that QEMU maps
+ * @param directIo {@code read(2)}/{@code write(2)} bypass the page cache ({@code FOPEN_DIRECT_IO}); shared mmap
+ *     still goes through it ({@code FUSE_DIRECT_IO_ALLOW_MMAP}, kernel 6.6+; without it mmap fails with ENODEV)
  * @param bdiMaxRatioPercent the bdi's {@code max_ratio} (FUSE sets 1); negative keeps the kernel's value
  * @param bdiStrictLimit the bdi's {@code strict_limit} (FUSE sets 1): 0 or 1, negative keeps the kernel's value
  * @param attrTimeout how long the kernel may cache names and attributes of device files (their size never changes)
@@ -55,7 +55,7 @@ public record FuseOptions(
     /** The defaults chosen from the measurements in {@code docs/fuse.md}. */
     public static FuseOptions defaults() {
         return new FuseOptions(
-                4, 64, 256, 64, 1024, false, true, false, 100, 0, Duration.ofHours(1), Duration.ofSeconds(10));
+                4, 64, 256, 64, 1024, false, true, true, 100, 0, Duration.ofHours(1), Duration.ofSeconds(10));
     }
 
     /** The largest READ or WRITE payload, in bytes. */

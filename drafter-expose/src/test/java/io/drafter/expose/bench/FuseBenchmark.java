@@ -30,7 +30,7 @@ import java.util.concurrent.TimeUnit;
  * fault on a mapping that its own threads serve.
  *
  * <p>Usage: {@code FuseBenchmark [--size-mib N] [--reps N] [--dir D] [--source file|memory] [--configs
- * default,writeback,directio,ra128,pages32,t1,t2,bdi-strict,bdi-loose] [--ops
+ * default,pagecache,writeback,directio,ra128,pages32,t1,t2,bdi-strict,bdi-loose,bdi-kernel] [--ops
  * read64K,read1M,write64K,write1M,mmap-read,mmap-write]}. {@code --source memory} serves a {@link MemoryBlockDevice}
  * copy of the backing file instead of the file itself.
  */
@@ -62,7 +62,7 @@ public final class FuseBenchmark {
         long sizeMib = 1024;
         int reps = 3;
         Path dir = Path.of("/dev/shm");
-        List<String> configs = List.of("default", "writeback", "directio", "ra128", "pages32", "bdi-loose");
+        List<String> configs = List.of("default", "pagecache", "writeback", "bdi-kernel", "ra128", "pages32");
         List<String> ops = List.of("read64K", "read1M", "write64K", "write1M", "mmap-read", "mmap-write");
         boolean memory = false;
         for (int i = 0; i < args.length; i += 2) {
@@ -140,7 +140,8 @@ public final class FuseBenchmark {
         FuseOptions d = FuseOptions.defaults();
         return switch (config) {
             case "default" -> d;
-            case "writeback" -> d.withWritebackCache(true);
+            case "pagecache" -> d.withDirectIo(false);
+            case "writeback" -> d.withDirectIo(false).withWritebackCache(true);
             case "directio" -> d.withDirectIo(true);
             case "ra128" -> d.withReadAheadKb(128);
             case "t1" -> d.withThreads(1, 64);

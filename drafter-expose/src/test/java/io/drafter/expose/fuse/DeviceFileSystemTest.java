@@ -107,7 +107,8 @@ class DeviceFileSystemTest {
                 break;
             }
             int len = out.get(JAVA_INT, 16);
-            names.add(out.asSlice(24, len).getString(0, StandardCharsets.UTF_8).substring(0, len));
+            names.add(new String(
+                    out.asSlice(24, len).toArray(java.lang.foreign.ValueLayout.JAVA_BYTE), StandardCharsets.UTF_8));
             offset = out.get(JAVA_LONG, 8);
         }
         assertEquals(List.of(".", "..", "disk", "state"), names);

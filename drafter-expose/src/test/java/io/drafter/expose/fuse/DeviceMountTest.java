@@ -23,6 +23,8 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /** Real FUSE mounts served by {@link DeviceMount}, used by other processes (python3, dd). */
 @Timeout(value = 120, unit = TimeUnit.SECONDS)
@@ -47,12 +49,13 @@ class DeviceMountTest {
         }
     }
 
-    @Test
-    void anotherProcessReadsAndWritesTheFilesByteForByte() throws Exception {
+    @ParameterizedTest(name = "directIo={0}")
+    @ValueSource(booleans = {true, false})
+    void anotherProcessReadsAndWritesTheFilesByteForByte(boolean directIo) throws Exception {
         assumePython();
         try (MemoryBlockDevice disk = randomDevice("disk", 8 * MIB, 1);
                 MemoryBlockDevice config = randomDevice("config", 5000, 2);
-                DeviceMount mount = DeviceMount.mount(dir, devices("disk", disk, "config", config))) {
+                DeviceMount mount = DeviceMount.mount(dir, devices("disk", disk, "config", config), mode(directIo))) {
             var listing = Processes.python(
                     "import os,sys\nfor n in sorted(os.listdir(sys.argv[1])): print(n, os.stat(os.path.join(sys.argv[1], n)).st_size)",
                     dir);
@@ -108,12 +111,13 @@ class DeviceMountTest {
         }
     }
 
-    @Test
-    void sharedWritableMappingWritesExactlyTheDirtiedBlocks() throws Exception {
+    @ParameterizedTest(name = "directIo={0}")
+    @ValueSource(booleans = {true, false})
+    void sharedWritableMappingWritesExactlyTheDirtiedBlocks(boolean directIo) throws Exception {
         assumePython();
         try (MemoryBlockDevice memory = randomDevice("memory", 16 * MIB, 4)) {
             var recording = new TestDevices.Recording(memory);
-            try (DeviceMount mount = DeviceMount.mount(dir, devices("memory", recording))) {
+            try (DeviceMount mount = DeviceMount.mount(dir, devices("memory", recording), mode(directIo))) {
                 long[] pages = {0, 3, 10, 11, 1000, 2047, 4095};
                 var map = Processes.python("""
                         import mmap,os,sys
@@ -138,12 +142,13 @@ class DeviceMountTest {
         }
     }
 
-    @Test
-    void fsyncFromAnotherProcessFlushesEverythingTheMapperWrote() throws Exception {
+    @ParameterizedTest(name = "directIo={0}")
+    @ValueSource(booleans = {true, false})
+    void fsyncFromAnotherProcessFlushesEverythingTheMapperWrote(boolean directIo) throws Exception {
         assumePython();
         try (MemoryBlockDevice memory = new MemoryBlockDevice("memory", 32 * MIB, 4096)) {
             var recording = new TestDevices.Recording(memory);
-            try (DeviceMount mount = DeviceMount.mount(dir, devices("memory", recording))) {
+            try (DeviceMount mount = DeviceMount.mount(dir, devices("memory", recording), mode(directIo))) {
                 // The mapper dirties 3000 pages without msync and keeps its mapping; a second process fsyncs.
                 Process mapper = Processes.start(Processes.pythonCommand("""
                         import mmap,os,sys,random
@@ -366,6 +371,11 @@ class DeviceMountTest {
                 assertTrue(Files.exists(mount.file("disk")), "the first mount still serves");
             }
         }
+    }
+
+    /** Direct I/O for read(2)/write(2) (the default), or everything through the page cache. */
+    private static FuseOptions mode(boolean directIo) {
+        return FuseOptions.defaults().withDirectIo(directIo);
     }
 
     private static Map<String, BlockDevice> devices(Object... nameThenDevice) {

@@ -1,7 +1,7 @@
 package io.drafter.linux.fuse;
 
 /**
- * The FUSE kernel protocol (version 7.38, {@code <linux/fuse.h>}) as used over {@code /dev/fuse}: opcodes, flags
+ * The FUSE kernel protocol (version 7.39, {@code <linux/fuse.h>}) as used over {@code /dev/fuse}: opcodes, flags
  * and struct offsets. All fields are little-endian, naturally aligned.
  *
  * <p>A request read from {@code /dev/fuse} is a {@code fuse_in_header} followed by the opcode's body; a reply is
@@ -37,7 +37,7 @@ public final class FuseAbi {
     private FuseAbi() {}
 
     public static final int KERNEL_VERSION = 7;
-    public static final int KERNEL_MINOR_VERSION = 38;
+    public static final int KERNEL_MINOR_VERSION = 39;
     public static final long ROOT_ID = 1;
 
     // opcodes
@@ -71,6 +71,9 @@ public final class FuseAbi {
     public static final int PARALLEL_DIROPS = 1 << 18;
     public static final int MAX_PAGES = 1 << 22;
     public static final int INIT_EXT = 1 << 30;
+
+    /** {@code flags2} bits (INIT flags above bit 31, sent when both sides set {@link #INIT_EXT}). */
+    public static final int DIRECT_IO_ALLOW_MMAP2 = 1 << (36 - 32);
 
     // open reply flags
     public static final int FOPEN_DIRECT_IO = 1;
