@@ -1,0 +1,334 @@
+package io.drafter.expose.fuse;
+
+import io.drafter.linux.Errno;
+import io.drafter.linux.Libc;
+import io.drafter.linux.LinuxException;
+import io.drafter.linux.MountTable;
+import io.drafter.linux.fuse.FuseDevice;
+import io.drafter.storage.BlockDevice;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicReference;
+
+/**
+ * A directory in which each named {@link BlockDevice} is a regular file of the device's size, served over FUSE.
+ *
+ * <p>{@link #mount} mounts a file system of type {@code fuse.drafter} speaking the kernel's protocol on
+ * {@code /dev/fuse} directly (no libfuse), starts the serving threads, and returns only after a probe round trip: a
+ * {@code stat} of the mount root that the server itself observed. A mount of ours left behind by a crashed process
+ * ("Transport endpoint is not connected") at the same directory is unmounted first. Reads and writes of a file go
+ * to its device; {@code fsync} reaches {@link BlockDevice#flush()}; shared writable {@code mmap} works (page-cache
+ * mode) and its dirty pages arrive as WRITEs on {@code msync}/{@code fsync}/writeback.
+ *
+ * <p><b>Note:</b> thread-safe. The devices stay owned by the caller: {@link #close()} unmounts and stops the
+ * threads but does not close them. {@link #close()} is idempotent. Needs root (or CAP_SYS_ADMIN).
+ */
+public final class DeviceMount implements AutoCloseable {
+    /** The file system type in {@code /proc/mounts}: how our mounts (and stale ones) are recognized. */
+    public static final String FS_TYPE = "fuse.drafter";
+
+    private static final System.Logger LOG = System.getLogger(DeviceMount.class.getName());
+    private static final String FUSECTL = "/sys/fs/fuse/connections";
+
+    private final Path dir;
+    private final FuseDevice fuse;
+    private final DeviceFileSystem fs;
+    private final FuseServer server;
+    private final List<String> names;
+    private volatile String bdi = "";
+    private boolean closed;
+
+    private DeviceMount(Path dir, FuseDevice fuse, DeviceFileSystem fs, FuseServer server, List<String> names) {
+        this.dir = dir;
+        this.fuse = fuse;
+        this.fs = fs;
+        this.server = server;
+        this.names = names;
+    }
+
+    /**
+     * Mounts {@code devices} (name to device, in directory order) at {@code dir}, creating the directory if needed.
+     *
+     * @throws IOException if a name is not a file name, another file system or a live server holds {@code dir}, or
+     *     a step fails; the message names the step, the directory and (for system calls) the errno
+     */
+    public static DeviceMount mount(Path dir, Map<String, ? extends BlockDevice> devices, FuseOptions options)
+            throws IOException {
+        Map<String, BlockDevice> ordered = new LinkedHashMap<>(devices);
+        for (String name : ordered.keySet()) {
+            checkName(dir, name);
+        }
+        Path target = canonical(dir);
+        cleanStale(target);
+        Files.createDirectories(target);
+        if (!Files.isDirectory(target)) {
+            throw new IOException("could not mount devices at " + target + ": not a directory");
+        }
+        List<String> names = List.copyOf(ordered.keySet());
+        DeviceFileSystem fs = new DeviceFileSystem(names, new ArrayList<>(ordered.values()), options);
+        FuseDevice fuse = FuseDevice.open();
+        String label =
+                target.getFileName() == null ? "root" : target.getFileName().toString();
+        FuseServer server = new FuseServer(label, fuse, fs, options);
+        DeviceMount mount = new DeviceMount(target, fuse, fs, server, names);
+        boolean ok = false;
+        try {
+            long uid = (Integer) Files.getAttribute(Path.of("/proc/self"), "unix:uid");
+            long gid = (Integer) Files.getAttribute(Path.of("/proc/self"), "unix:gid");
+            String data = "fd=" + fuse.fd() + ",rootmode=40755,user_id=" + uid + ",group_id=" + gid
+                    + ",allow_other,max_read=" + options.maxIoBytes();
+            Libc.mount("drafter", target.toString(), FS_TYPE, Libc.MS_NOSUID | Libc.MS_NODEV, data);
+            // Only now: /dev/fuse refuses reads (EPERM) until a mount attaches it to a connection.
+            server.start();
+            mount.probe(options.probeTimeout());
+            mount.tune(options);
+            ok = true;
+            LOG.log(System.Logger.Level.DEBUG, "mounted {0} devices at {1} (bdi {2})", names.size(), target, mount.bdi);
+            return mount;
+        } finally {
+            if (!ok) {
+                mount.close();
+            }
+        }
+    }
+
+    /** Mounts with {@link FuseOptions#defaults()}. */
+    public static DeviceMount mount(Path dir, Map<String, ? extends BlockDevice> devices) throws IOException {
+        return mount(dir, devices, FuseOptions.defaults());
+    }
+
+    /**
+     * Unmounts a {@code fuse.drafter} mount at {@code dir} whose server is gone ({@code ENOTCONN}); does nothing if
+     * none is there.
+     *
+     * @throws IOException if another file system, or a drafter mount whose server still answers, is mounted there
+     */
+    public static void cleanStale(Path dir) throws IOException {
+        Path target = canonical(dir);
+        for (int attempt = 0; attempt < 8; attempt++) {
+            List<MountTable.Entry> here = MountTable.at(target);
+            if (here.isEmpty()) {
+                return;
+            }
+            MountTable.Entry top = here.getLast();
+            if (!top.fsType().equals(FS_TYPE)) {
+                throw new IOException("could not mount devices at " + target + ": a " + top.fsType()
+                        + " file system is mounted there");
+            }
+            int err = Libc.accessErrno(target.toString());
+            if (err != Errno.ENOTCONN) {
+                throw new IOException("could not mount devices at " + target
+                        + ": it is already mounted by a running drafter FUSE server (bdi " + top.majorMinor() + ")");
+            }
+            LOG.log(System.Logger.Level.WARNING, "unmounting stale FUSE mount at {0} (server gone)", target);
+            unmount(target);
+        }
+        throw new IOException("could not clean stale mounts at " + target + ": still mounted after 8 unmounts");
+    }
+
+    /** The mount point. */
+    public Path dir() {
+        return dir;
+    }
+
+    /** The file of device {@code name}. */
+    public Path file(String name) {
+        if (!names.contains(name)) {
+            throw new IllegalArgumentException("no device named \"" + name + "\" in the mount at " + dir);
+        }
+        return dir.resolve(name);
+    }
+
+    /** The mount's backing-device id ({@code major:minor}), naming its {@code /sys/class/bdi} directory. */
+    public String bdi() {
+        return bdi;
+    }
+
+    /** Requests whose handler threw (answered EIO) so far. */
+    public long handlerFailures() {
+        return server.handlerFailures();
+    }
+
+    /** The most serving threads that were alive at once. */
+    public int peakThreads() {
+        return server.peakThreads();
+    }
+
+    private void probe(Duration timeout) throws IOException {
+        long before = fs.rootAttrRequests();
+        AtomicReference<Throwable> failure = new AtomicReference<>();
+        Thread t = Thread.ofPlatform().name("fuse-probe").daemon(true).start(() -> {
+            try {
+                Files.readAttributes(dir, "unix:ino");
+            } catch (Throwable e) {
+                failure.set(e);
+            }
+        });
+        try {
+            if (!t.join(timeout)) {
+                throw new IOException("could not mount devices at " + dir + ": the probe (stat of the mount root) got"
+                        + " no answer within " + timeout.toMillis() + " ms");
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("could not mount devices at " + dir + ": interrupted during the probe", e);
+        }
+        if (failure.get() != null) {
+            throw new IOException(
+                    "could not mount devices at " + dir + ": the probe failed: "
+                            + failure.get().getMessage(),
+                    failure.get());
+        }
+        if (fs.rootAttrRequests() <= before) {
+            throw new IOException("could not mount devices at " + dir + ": the probe's stat was not answered by this"
+                    + " server (another file system is in the way)");
+        }
+        List<MountTable.Entry> here = MountTable.at(dir);
+        if (here.isEmpty() || !here.getLast().fsType().equals(FS_TYPE)) {
+            throw new IOException("could not mount devices at " + dir + ": not in /proc/self/mountinfo after mount");
+        }
+        bdi = here.getLast().majorMinor();
+    }
+
+    private void tune(FuseOptions options) {
+        Path sys = Path.of("/sys/class/bdi", bdi);
+        if (options.readAheadKb() > 0) {
+            writeSys(sys.resolve("read_ahead_kb"), options.readAheadKb());
+        }
+        // strict_limit before max_ratio: the kernel refuses some max_ratio values while strict_limit is set.
+        if (options.bdiStrictLimit() >= 0) {
+            writeSys(sys.resolve("strict_limit"), options.bdiStrictLimit());
+        }
+        if (options.bdiMaxRatioPercent() >= 0) {
+            writeSys(sys.resolve("max_ratio"), options.bdiMaxRatioPercent());
+        }
+    }
+
+    private static void writeSys(Path file, int value) {
+        try {
+            Files.writeString(file, Integer.toString(value));
+        } catch (IOException e) {
+            LOG.log(System.Logger.Level.WARNING, "could not tune FUSE mount: write {0} to {1}: {2}", value, file, e);
+        }
+    }
+
+    /**
+     * Unmounts (lazily if busy), waits for the serving threads to end (aborting the connection if files stay open),
+     * and closes {@code /dev/fuse}.
+     */
+    @Override
+    public synchronized void close() throws IOException {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        IOException failure = null;
+        try {
+            if (!MountTable.at(dir).isEmpty()
+                    && MountTable.at(dir).getLast().fsType().equals(FS_TYPE)) {
+                unmount(dir);
+            }
+        } catch (IOException e) {
+            failure = e;
+        }
+        try {
+            if (!server.awaitStopped(Duration.ofSeconds(10))) {
+                // Still connected: a lazily unmounted file is held open (e.g. by a loop device). Abort it.
+                abortConnection();
+                if (!server.awaitStopped(Duration.ofSeconds(10))) {
+                    server.interruptAll();
+                    if (!server.awaitStopped(Duration.ofSeconds(10))) {
+                        LOG.log(System.Logger.Level.ERROR, "FUSE threads of {0} did not stop", dir);
+                    }
+                }
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        try {
+            fuse.close();
+        } catch (LinuxException e) {
+            failure = failure == null ? e : failure;
+        }
+        if (failure != null) {
+            throw failure;
+        }
+    }
+
+    private static void unmount(Path target) throws LinuxException {
+        try {
+            Libc.umount2(target.toString(), 0);
+        } catch (LinuxException e) {
+            if (e.errno() == Errno.EINVAL || e.errno() == Errno.ENOENT) {
+                return;
+            }
+            LOG.log(System.Logger.Level.DEBUG, "umount of {0} failed ({1}), detaching", target, e.errnoName());
+            Libc.umount2(target.toString(), Libc.MNT_DETACH);
+        }
+    }
+
+    private void abortConnection() {
+        if (bdi.isEmpty()) {
+            return;
+        }
+        String connection = bdi.substring(bdi.indexOf(':') + 1);
+        boolean mountedHere = false;
+        try {
+            if (!Files.exists(Path.of(FUSECTL, connection))) {
+                Libc.mount("fusectl", FUSECTL, "fusectl", 0, null);
+                mountedHere = true;
+            }
+            Files.writeString(Path.of(FUSECTL, connection, "abort"), "1", StandardCharsets.US_ASCII);
+            LOG.log(System.Logger.Level.WARNING, "aborted FUSE connection {0} of {1}", connection, dir);
+        } catch (IOException e) {
+            LOG.log(
+                    System.Logger.Level.WARNING,
+                    "could not abort FUSE connection {0}: {1}",
+                    connection,
+                    e.getMessage());
+        } finally {
+            if (mountedHere) {
+                try {
+                    Libc.umount2(FUSECTL, 0);
+                } catch (LinuxException e) {
+                    LOG.log(System.Logger.Level.WARNING, "could not unmount " + FUSECTL + ": " + e.getMessage());
+                }
+            }
+        }
+    }
+
+    private static void checkName(Path dir, String name) throws IOException {
+        if (name == null
+                || name.isEmpty()
+                || name.equals(".")
+                || name.equals("..")
+                || name.indexOf('/') >= 0
+                || name.indexOf('\0') >= 0
+                || name.getBytes(StandardCharsets.UTF_8).length > 255) {
+            throw new IOException("could not mount devices at " + dir + ": device name \"" + name
+                    + "\" is not a file name (1..255 bytes, no '/', not . or ..)");
+        }
+    }
+
+    /** The absolute path of {@code dir} with its parent's symbolic links resolved (the mount point itself may be dead). */
+    private static Path canonical(Path dir) throws IOException {
+        Path abs = dir.toAbsolutePath().normalize();
+        Path parent = abs.getParent();
+        if (parent == null) {
+            return abs;
+        }
+        return parent.toRealPath().resolve(abs.getFileName());
+    }
+
+    @Override
+    public String toString() {
+        return "DeviceMount(" + dir + ", " + names + ")";
+    }
+}

@@ -1,0 +1,145 @@
+package io.drafter.expose.fuse;
+
+import java.time.Duration;
+
+/**
+ * How a {@link DeviceMount} serves: threads, request sizes, caching and the mount's writeback tuning.
+ *
+ * @param minThreads serving threads kept reading {@code /dev/fuse} (at least 1)
+ * @param maxThreads upper bound of serving threads; more are started only while every thread is busy (e.g. in reads
+ *     that wait for post-copy blocks)
+ * @param maxPages pages per READ/WRITE request (1..256); also sets {@code max_read}/{@code max_write}
+ * @param maxBackground outstanding asynchronous requests (readahead, writeback) the kernel may queue; must exceed the
+ *     reads that can wait at once, or waiting readaheads hold up readaheads of present blocks
+ * @param readAheadKb the bdi's {@code read_ahead_kb}; 0 keeps the kernel's default (128)
+ * @param writebackCache ask for {@code FUSE_WRITEBACK_CACHE}: {@code write(2)} lands in the page cache and reaches
+ *     the device at writeback/{@code fsync} instead of synchronously
+ * @param keepCache keep a file's page cache across opens ({@code FOPEN_KEEP_CACHE})
+ * @param directIo {@code read(2)}/{@code write(2)} bypass the page cache ({@code FOPEN_DIRECT_IO}); shared mmap
+ *     still goes through it ({@code FUSE_DIRECT_IO_ALLOW_MMAP}, kernel 6.6+; without it mmap fails with ENODEV)
+ * @param bdiMaxRatioPercent the bdi's {@code max_ratio} (FUSE sets 1); negative keeps the kernel's value
+ * @param bdiStrictLimit the bdi's {@code strict_limit} (FUSE sets 1): 0 or 1, negative keeps the kernel's value
+ * @param attrTimeout how long the kernel may cache names and attributes of device files (their size never changes)
+ * @param probeTimeout how long {@link DeviceMount#mount} waits for the probe round trip
+ */
+public record FuseOptions(
+        int minThreads,
+        int maxThreads,
+        int maxPages,
+        int maxBackground,
+        int readAheadKb,
+        boolean writebackCache,
+        boolean keepCache,
+        boolean directIo,
+        int bdiMaxRatioPercent,
+        int bdiStrictLimit,
+        Duration attrTimeout,
+        Duration probeTimeout) {
+
+    public FuseOptions {
+        if (minThreads < 1 || maxThreads < minThreads) {
+            throw new IllegalArgumentException(
+                    "FUSE threads: need 1 <= minThreads <= maxThreads, got " + minThreads + " and " + maxThreads);
+        }
+        if (maxPages < 1 || maxPages > 256) {
+            throw new IllegalArgumentException("FUSE maxPages must be 1..256, got " + maxPages);
+        }
+        if (maxBackground < 1 || maxBackground > 65535) {
+            throw new IllegalArgumentException("FUSE maxBackground must be 1..65535, got " + maxBackground);
+        }
+        if (bdiStrictLimit > 1) {
+            throw new IllegalArgumentException("FUSE bdiStrictLimit must be 0, 1 or negative, got " + bdiStrictLimit);
+        }
+    }
+
+    /** The defaults chosen from the measurements in {@code docs/fuse.md}. */
+    public static FuseOptions defaults() {
+        return new FuseOptions(
+                4, 64, 256, 64, 1024, false, true, true, 100, 0, Duration.ofHours(1), Duration.ofSeconds(10));
+    }
+
+    /** The largest READ or WRITE payload, in bytes. */
+    public int maxIoBytes() {
+        return maxPages * 4096;
+    }
+
+    public FuseOptions withThreads(int min, int max) {
+        return new FuseOptions(
+                min,
+                max,
+                maxPages,
+                maxBackground,
+                readAheadKb,
+                writebackCache,
+                keepCache,
+                directIo,
+                bdiMaxRatioPercent,
+                bdiStrictLimit,
+                attrTimeout,
+                probeTimeout);
+    }
+
+    public FuseOptions withWritebackCache(boolean on) {
+        return new FuseOptions(
+                minThreads,
+                maxThreads,
+                maxPages,
+                maxBackground,
+                readAheadKb,
+                on,
+                keepCache,
+                directIo,
+                bdiMaxRatioPercent,
+                bdiStrictLimit,
+                attrTimeout,
+                probeTimeout);
+    }
+
+    public FuseOptions withDirectIo(boolean on) {
+        return new FuseOptions(
+                minThreads,
+                maxThreads,
+                maxPages,
+                maxBackground,
+                readAheadKb,
+                writebackCache,
+                keepCache,
+                on,
+                bdiMaxRatioPercent,
+                bdiStrictLimit,
+                attrTimeout,
+                probeTimeout);
+    }
+
+    public FuseOptions withReadAheadKb(int kb) {
+        return new FuseOptions(
+                minThreads,
+                maxThreads,
+                maxPages,
+                maxBackground,
+                kb,
+                writebackCache,
+                keepCache,
+                directIo,
+                bdiMaxRatioPercent,
+                bdiStrictLimit,
+                attrTimeout,
+                probeTimeout);
+    }
+
+    public FuseOptions withBdiLimits(int maxRatioPercent, int strictLimit) {
+        return new FuseOptions(
+                minThreads,
+                maxThreads,
+                maxPages,
+                maxBackground,
+                readAheadKb,
+                writebackCache,
+                keepCache,
+                directIo,
+                maxRatioPercent,
+                strictLimit,
+                attrTimeout,
+                probeTimeout);
+    }
+}

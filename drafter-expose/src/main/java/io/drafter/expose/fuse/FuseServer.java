@@ -1,0 +1,208 @@
+package io.drafter.expose.fuse;
+
+import static io.drafter.linux.fuse.FuseAbi.*;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+import io.drafter.linux.Errno;
+import io.drafter.linux.Libc;
+import io.drafter.linux.LinuxException;
+import io.drafter.linux.fuse.FuseDevice;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.time.Duration;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * The serving threads of one FUSE connection: each reads a request, answers it and reads the next.
+ *
+ * <p>A request is answered on the thread that read it, so a READ that waits (a post-copy block not yet here) holds
+ * only its own thread. To keep the other requests moving, a thread that takes a request while no other thread is
+ * waiting in {@code read(/dev/fuse)} starts one more (up to {@link FuseOptions#maxThreads()}); threads above
+ * {@link FuseOptions#minThreads()} end once the burst is over. Replies carry the request's {@code unique} id, so
+ * their order does not matter.
+ *
+ * <p>Each thread owns one page-aligned buffer: requests are read so that WRITE data starts at {@link #DATA_OFFSET}
+ * (a page boundary), and replies are written from {@code DATA_OFFSET - 16}, so READ data is page-aligned too and a
+ * reply is one {@code write(2)} with no extra copy.
+ *
+ * <p>A handler that throws answers {@code EIO} and the thread goes on serving. Threads end when the connection goes
+ * away ({@code ENODEV}, after unmount or abort).
+ *
+ * <p><b>Note:</b> thread-safe; {@link #start()} once, then {@link #awaitStopped} from any thread.
+ */
+final class FuseServer {
+    private static final System.Logger LOG = System.getLogger(FuseServer.class.getName());
+    private static final long DATA_OFFSET = 4096;
+    private static final long REQUEST_OFFSET = DATA_OFFSET - IN_HEADER_BYTES - WRITE_IN_BYTES;
+    private static final long SHRINK_AFTER_NS = Duration.ofSeconds(1).toNanos();
+
+    private final String name;
+    private final FuseDevice device;
+    private final DeviceFileSystem fs;
+    private final FuseOptions options;
+    private final long bufferBytes;
+    private final Set<Thread> threads = ConcurrentHashMap.newKeySet();
+    private final AtomicInteger live = new AtomicInteger();
+    private final AtomicInteger idle = new AtomicInteger();
+    private final AtomicInteger nextId = new AtomicInteger();
+    private final AtomicLong lastSpawnNs = new AtomicLong(System.nanoTime());
+    private final AtomicLong handlerFailures = new AtomicLong();
+    private final AtomicInteger peakThreads = new AtomicInteger();
+
+    FuseServer(String name, FuseDevice device, DeviceFileSystem fs, FuseOptions options) {
+        this.name = name;
+        this.device = device;
+        this.fs = fs;
+        this.options = options;
+        long need = Math.max(minimumReadBufferBytes(options.maxIoBytes()), options.maxIoBytes() + 4096L);
+        this.bufferBytes = DATA_OFFSET + ((need + 4095) & ~4095L);
+    }
+
+    /** Starts the minimum number of serving threads. */
+    void start() {
+        for (int i = 0; i < options.minThreads(); i++) {
+            live.incrementAndGet();
+            spawn();
+        }
+    }
+
+    /** Requests whose handler threw and were answered EIO. */
+    long handlerFailures() {
+        return handlerFailures.get();
+    }
+
+    /** The most serving threads alive at once so far. */
+    int peakThreads() {
+        return peakThreads.get();
+    }
+
+    /** Waits up to {@code timeout} for every serving thread to end; returns whether they all did. */
+    boolean awaitStopped(Duration timeout) throws InterruptedException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        for (Thread t : threads) {
+            long left = deadline - System.nanoTime();
+            if (left <= 0 || !t.join(Duration.ofNanos(left))) {
+                return threads.isEmpty();
+            }
+        }
+        return threads.isEmpty();
+    }
+
+    /** Interrupts every serving thread (a handler blocked in an interruptible wait gives up). */
+    void interruptAll() {
+        threads.forEach(Thread::interrupt);
+    }
+
+    private void spawn() {
+        Thread t = Thread.ofPlatform()
+                .name("fuse-" + name + "-" + nextId.getAndIncrement())
+                .daemon(true)
+                .unstarted(this::serve);
+        threads.add(t);
+        peakThreads.accumulateAndGet(threads.size(), Math::max);
+        t.start();
+    }
+
+    private void serve() {
+        boolean retired = false;
+        try (Arena arena = Arena.ofShared()) {
+            MemorySegment buf = arena.allocate(bufferBytes, 4096);
+            MemorySegment callState = Libc.allocateCallState(arena);
+            MemorySegment request = buf.asSlice(REQUEST_OFFSET);
+            MemorySegment body = buf.asSlice(REQUEST_OFFSET + IN_HEADER_BYTES);
+            MemorySegment reply = buf.asSlice(DATA_OFFSET - OUT_HEADER_BYTES);
+            MemorySegment out = buf.asSlice(DATA_OFFSET);
+            while (true) {
+                idle.incrementAndGet();
+                int n;
+                try {
+                    n = device.read(request, callState);
+                } finally {
+                    idle.decrementAndGet();
+                }
+                if (n < 0) {
+                    break;
+                }
+                if (idle.get() == 0 && tryGrow()) {
+                    spawn();
+                }
+                answer(request, n, body, reply, out, callState);
+                if (tryRetire()) {
+                    retired = true;
+                    break;
+                }
+            }
+        } catch (LinuxException e) {
+            LOG.log(System.Logger.Level.ERROR, "FUSE server " + name + " stopped: " + e.getMessage(), e);
+        } finally {
+            threads.remove(Thread.currentThread());
+            if (!retired) {
+                live.decrementAndGet();
+            }
+        }
+    }
+
+    private boolean tryGrow() {
+        while (true) {
+            int n = live.get();
+            if (n >= options.maxThreads()) {
+                return false;
+            }
+            if (live.compareAndSet(n, n + 1)) {
+                lastSpawnNs.set(System.nanoTime());
+                return true;
+            }
+        }
+    }
+
+    /** Ends this thread (counted out of {@code live}) if the threads above the minimum have been idle a while. */
+    private boolean tryRetire() {
+        while (true) {
+            int n = live.get();
+            if (n <= options.minThreads()
+                    || idle.get() < options.minThreads()
+                    || System.nanoTime() - lastSpawnNs.get() < SHRINK_AFTER_NS) {
+                return false;
+            }
+            if (live.compareAndSet(n, n - 1)) {
+                return true;
+            }
+        }
+    }
+
+    private void answer(
+            MemorySegment request,
+            int length,
+            MemorySegment body,
+            MemorySegment reply,
+            MemorySegment out,
+            MemorySegment callState)
+            throws LinuxException {
+        int opcode = request.get(JAVA_INT, IN_OPCODE);
+        long unique = request.get(JAVA_LONG, IN_UNIQUE);
+        long node = request.get(JAVA_LONG, IN_NODEID);
+        int result;
+        try {
+            result = fs.handle(opcode, node, body.asSlice(0, Math.max(0, length - IN_HEADER_BYTES)), out);
+        } catch (Exception | LinkageError | AssertionError | StackOverflowError e) {
+            handlerFailures.incrementAndGet();
+            LOG.log(
+                    System.Logger.Level.WARNING,
+                    "FUSE " + name + ": opcode " + opcode + " on node " + node + " failed, answering EIO: " + e,
+                    e);
+            result = -Errno.EIO;
+        }
+        if (result == DeviceFileSystem.NO_REPLY) {
+            return;
+        }
+        int bodyBytes = Math.max(0, result);
+        reply.set(JAVA_INT, OUT_LEN, OUT_HEADER_BYTES + bodyBytes);
+        reply.set(JAVA_INT, OUT_ERROR, Math.min(0, result));
+        reply.set(JAVA_LONG, OUT_UNIQUE, unique);
+        device.write(reply, OUT_HEADER_BYTES + bodyBytes, callState);
+    }
+}

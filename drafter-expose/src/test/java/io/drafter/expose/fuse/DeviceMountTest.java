@@ -1,0 +1,397 @@
+package io.drafter.expose.fuse;
+
+import static io.drafter.expose.fuse.FuseTestSupport.*;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.drafter.storage.BlockDevice;
+import io.drafter.storage.source.MemoryBlockDevice;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Random;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/** Real FUSE mounts served by {@link DeviceMount}, used by other processes (python3, dd). */
+@Timeout(value = 120, unit = TimeUnit.SECONDS)
+class DeviceMountTest {
+    private static final int MIB = 1 << 20;
+
+    @TempDir
+    Path tmp;
+
+    private Path dir;
+
+    @BeforeEach
+    void setUp() throws IOException {
+        assumeFuse();
+        dir = tmp.resolve("mnt");
+    }
+
+    @AfterEach
+    void noMountsLeft() throws IOException {
+        if (Files.exists(tmp)) {
+            assertNoMountsUnder(tmp);
+        }
+    }
+
+    @ParameterizedTest(name = "directIo={0}")
+    @ValueSource(booleans = {true, false})
+    void anotherProcessReadsAndWritesTheFilesByteForByte(boolean directIo) throws Exception {
+        assumePython();
+        try (MemoryBlockDevice disk = randomDevice("disk", 8 * MIB, 1);
+                MemoryBlockDevice config = randomDevice("config", 5000, 2);
+                DeviceMount mount = DeviceMount.mount(dir, devices("disk", disk, "config", config), mode(directIo))) {
+            var listing = Processes.python(
+                    "import os,sys\nfor n in sorted(os.listdir(sys.argv[1])): print(n, os.stat(os.path.join(sys.argv[1], n)).st_size)",
+                    dir);
+            assertEquals(0, listing.exit(), listing.output());
+            assertEquals("config 5000\ndisk " + 8 * MIB + "\n", listing.output());
+
+            String hash = "import hashlib,sys\nprint(hashlib.sha256(open(sys.argv[1],'rb').read()).hexdigest())";
+            assertEquals(
+                    sha256(contents(disk)) + "\n",
+                    Processes.python(hash, mount.file("disk")).output());
+            assertEquals(
+                    sha256(contents(config)) + "\n",
+                    Processes.python(hash, mount.file("config")).output());
+
+            // dd writes 3 MiB at 1 MiB + 512 bytes through the mount; the device holds exactly those bytes.
+            byte[] data = new byte[3 * MIB];
+            new Random(3).nextBytes(data);
+            Path src = tmp.resolve("src");
+            Files.write(src, data);
+            var dd = Processes.run(
+                    60,
+                    "dd",
+                    "if=" + src,
+                    "of=" + mount.file("disk"),
+                    "bs=512",
+                    "seek=" + (2048 + 1),
+                    "conv=notrunc,fsync",
+                    "status=none");
+            assertEquals(0, dd.exit(), dd.output());
+            assertArrayEquals(data, range(disk, MIB + 512, data.length));
+            assertEquals(
+                    sha256(contents(disk)) + "\n",
+                    Processes.python(hash, mount.file("disk")).output());
+
+            // Writing past the end of a device fails, a truncate to its own size is fine, any other is refused.
+            var edge = Processes.python("""
+                    import os,sys,errno
+                    p,size=sys.argv[1],int(sys.argv[2])
+                    os.truncate(p,size)
+                    try:
+                        os.truncate(p,size-1); print('shrunk')
+                    except OSError as e: print(errno.errorcode[e.errno])
+                    fd=os.open(p,os.O_WRONLY)
+                    try:
+                        os.pwrite(fd,b'x',size); print('grew')
+                    except OSError as e: print(errno.errorcode[e.errno])
+                    try:
+                        os.mkdir(os.path.join(os.path.dirname(p),'sub')); print('mkdir')
+                    except OSError as e: print(errno.errorcode[e.errno])
+                    print(os.stat(p).st_size)
+                    """, mount.file("config"), 5000);
+            assertEquals("EINVAL\nENOSPC\nENOSYS\n5000\n", edge.output());
+        }
+    }
+
+    @ParameterizedTest(name = "directIo={0}")
+    @ValueSource(booleans = {true, false})
+    void sharedWritableMappingWritesExactlyTheDirtiedBlocks(boolean directIo) throws Exception {
+        assumePython();
+        try (MemoryBlockDevice memory = randomDevice("memory", 16 * MIB, 4)) {
+            var recording = new TestDevices.Recording(memory);
+            try (DeviceMount mount = DeviceMount.mount(dir, devices("memory", recording), mode(directIo))) {
+                long[] pages = {0, 3, 10, 11, 1000, 2047, 4095};
+                var map = Processes.python("""
+                        import mmap,os,sys
+                        fd=os.open(sys.argv[1],os.O_RDWR)
+                        m=mmap.mmap(fd,0,mmap.MAP_SHARED,mmap.PROT_READ|mmap.PROT_WRITE)
+                        s=sum(m[i*4096] for i in range(len(m)//4096))   # fault every page in first
+                        for p in map(int,sys.argv[2:]):
+                            m[p*4096:p*4096+4096]=bytes([p%251])*4096
+                        m.flush()
+                        m.close(); os.close(fd); print('ok')
+                        """, args(mount.file("memory"), pages));
+                assertEquals("ok\n", map.output());
+                Set<Long> expected = new TreeSet<>();
+                for (long p : pages) {
+                    expected.add(p);
+                    byte[] want = new byte[4096];
+                    java.util.Arrays.fill(want, (byte) (p % 251));
+                    assertArrayEquals(want, range(memory, p * 4096, 4096), "page " + p);
+                }
+                assertEquals(expected, new TreeSet<>(recording.writtenBlocks));
+            }
+        }
+    }
+
+    @ParameterizedTest(name = "directIo={0}")
+    @ValueSource(booleans = {true, false})
+    void fsyncFromAnotherProcessFlushesEverythingTheMapperWrote(boolean directIo) throws Exception {
+        assumePython();
+        try (MemoryBlockDevice memory = new MemoryBlockDevice("memory", 32 * MIB, 4096)) {
+            var recording = new TestDevices.Recording(memory);
+            try (DeviceMount mount = DeviceMount.mount(dir, devices("memory", recording), mode(directIo))) {
+                // The mapper dirties 3000 pages without msync and keeps its mapping; a second process fsyncs.
+                Process mapper = Processes.start(Processes.pythonCommand("""
+                        import mmap,os,sys,random
+                        fd=os.open(sys.argv[1],os.O_RDWR)
+                        m=mmap.mmap(fd,0,mmap.MAP_SHARED,mmap.PROT_READ|mmap.PROT_WRITE)
+                        r=random.Random(7)
+                        for p in r.sample(range(len(m)//4096),3000):
+                            m[p*4096:p*4096+8]=(p+1).to_bytes(8,'little')
+                        print('written',flush=True)
+                        sys.stdin.readline()
+                        """, mount.file("memory")));
+                try {
+                    String line = new String(mapper.getInputStream().readNBytes(8));
+                    assertEquals("written\n", line);
+                    var sync = Processes.python(
+                            "import os,sys\nfd=os.open(sys.argv[1],os.O_RDWR)\nos.fsync(fd)\nprint('synced')",
+                            mount.file("memory"));
+                    assertEquals("synced\n", sync.output());
+                    assertTrue(recording.flushes.get() >= 1, "fsync reached the device's flush");
+                    var expected = Processes.python("""
+                            import random
+                            r=random.Random(7)
+                            print(' '.join(map(str,sorted(r.sample(range(8192),3000)))))
+                            """);
+                    int missing = 0;
+                    for (String s : expected.output().trim().split(" ")) {
+                        long p = Long.parseLong(s);
+                        long v = java.nio.ByteBuffer.wrap(range(memory, p * 4096, 8))
+                                .order(java.nio.ByteOrder.LITTLE_ENDIAN)
+                                .getLong();
+                        if (v != p + 1) {
+                            missing++;
+                        }
+                    }
+                    assertEquals(0, missing, "pages the mapper wrote but the device lacks after fsync");
+                    assertEquals(3000, recording.writtenBlocks.size());
+                } finally {
+                    mapper.getOutputStream().close();
+                    if (!mapper.waitFor(20, TimeUnit.SECONDS)) {
+                        mapper.destroyForcibly().waitFor();
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
+    void readOfMissingBlockWaitsWhileOtherReadsProceed() throws Exception {
+        assumePython();
+        long gated = 5000; // 20 MiB in, far from the other reads and their readahead
+        try (MemoryBlockDevice memory = randomDevice("memory", 32 * MIB, 5)) {
+            var device = new TestDevices.Gated(memory, gated);
+            // One serving thread to start with: the waiting READ must not hold up the others.
+            try (DeviceMount mount = DeviceMount.mount(
+                    dir, devices("memory", device), FuseOptions.defaults().withThreads(1, 16))) {
+                String read = "import os,sys\nfd=os.open(sys.argv[1],os.O_RDONLY)\n"
+                        + "sys.stdout.write(os.pread(fd,4096,int(sys.argv[2])).hex())";
+                Process waiter = Processes.start(Processes.pythonCommand(read, mount.file("memory"), gated * 4096));
+                try {
+                    assertTrue(device.waiting.await(30, TimeUnit.SECONDS), "the read of the gated block arrived");
+                    for (long block : new long[] {0, 1, 100, 7000}) {
+                        var other = Processes.python(read, mount.file("memory"), block * 4096);
+                        assertEquals(hex(range(memory, block * 4096, 4096)), other.output(), "block " + block);
+                    }
+                    assertTrue(waiter.isAlive(), "the read of the missing block still waits");
+                    device.supply();
+                    assertTrue(waiter.waitFor(30, TimeUnit.SECONDS));
+                    String got = new String(waiter.getInputStream().readAllBytes());
+                    assertEquals(hex(range(memory, gated * 4096, 4096)), got);
+                    assertTrue(mount.peakThreads() >= 2, "a second serving thread took over");
+                } finally {
+                    device.supply();
+                    if (!waiter.waitFor(20, TimeUnit.SECONDS)) {
+                        waiter.destroyForcibly().waitFor();
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
+    void handlerFailureAnswersEioAndTheMountKeepsServing() throws Exception {
+        assumePython();
+        try (MemoryBlockDevice a = randomDevice("a", 8 * MIB, 6);
+                MemoryBlockDevice b = randomDevice("b", 8 * MIB, 7)) {
+            var unchecked = new TestDevices.Failing(a, 1000, true);
+            var checked = new TestDevices.Failing(b, 1000, false);
+            try (DeviceMount mount = DeviceMount.mount(dir, devices("a", unchecked, "b", checked))) {
+                String program = """
+                        import os,sys,errno
+                        fd=os.open(sys.argv[1],os.O_RDONLY)
+                        try:
+                            os.pread(fd,4096,1000*4096); print('read')
+                        except OSError as e: print(errno.errorcode[e.errno])
+                        print(os.pread(fd,16,0).hex())
+                        """;
+                for (var name : new String[] {"a", "b"}) {
+                    var r = Processes.python(program, mount.file(name));
+                    BlockDevice d = name.equals("a") ? a : b;
+                    assertEquals("EIO\n" + hex(range(d, 0, 16)) + "\n", r.output(), name);
+                }
+                assertTrue(mount.handlerFailures() >= 2);
+            }
+        }
+    }
+
+    @Test
+    void losetupOnADeviceFileGivesAWorkingBlockDevice() throws Exception {
+        org.junit.jupiter.api.Assumptions.assumeTrue(Processes.onPath("losetup"), "needs losetup (util-linux)");
+        org.junit.jupiter.api.Assumptions.assumeTrue(
+                Files.exists(Path.of("/dev/loop-control")), "needs loop devices (/dev/loop-control)");
+        try (MemoryBlockDevice disk = randomDevice("disk", 16 * MIB, 8);
+                DeviceMount mount = DeviceMount.mount(dir, devices("disk", disk))) {
+            var attach = Processes.run(
+                    30, "losetup", "-f", "--show", mount.file("disk").toString());
+            assertEquals(0, attach.exit(), attach.output());
+            String loop = attach.output().trim();
+            try {
+                byte[] data = new byte[MIB];
+                new Random(9).nextBytes(data);
+                Path src = tmp.resolve("src");
+                Files.write(src, data);
+                var dd = Processes.run(
+                        30, "dd", "if=" + src, "of=" + loop, "bs=1M", "seek=3", "oflag=direct", "status=none");
+                assertEquals(0, dd.exit(), dd.output());
+                assertArrayEquals(data, range(disk, 3L * MIB, MIB));
+                Path back = tmp.resolve("back");
+                var read = Processes.run(
+                        30, "dd", "if=" + loop, "of=" + back, "bs=1M", "count=16", "iflag=direct", "status=none");
+                assertEquals(0, read.exit(), read.output());
+                assertArrayEquals(contents(disk), Files.readAllBytes(back));
+            } finally {
+                var detach = Processes.run(30, "losetup", "-d", loop);
+                assertEquals(0, detach.exit(), detach.output());
+            }
+        }
+    }
+
+    @Test
+    void staleMountOfACrashedProcessIsCleanedAtTheNextMount() throws Exception {
+        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        Process child = Processes.start(
+                java,
+                "--enable-native-access=ALL-UNNAMED",
+                "-cp",
+                System.getProperty("java.class.path"),
+                MountAndWait.class.getName(),
+                dir.toString());
+        try {
+            var out = new java.io.BufferedReader(new java.io.InputStreamReader(child.getInputStream()));
+            String line;
+            while ((line = out.readLine()) != null && !line.equals("mounted")) {
+                System.err.println("child: " + line);
+            }
+            assertEquals("mounted", line);
+        } finally {
+            child.destroyForcibly().waitFor(); // SIGKILL to that one pid: the server dies without unmounting
+        }
+        try {
+            assertStaleMountIsCleaned();
+        } finally {
+            DeviceMount.cleanStale(dir);
+        }
+    }
+
+    private void assertStaleMountIsCleaned() throws Exception {
+        assertFalse(ourMounts().stream()
+                .filter(e -> e.mountPoint().equals(dir.toString()))
+                .toList()
+                .isEmpty());
+        assertThrows(IOException.class, () -> Files.readAttributes(dir, "unix:ino"), "stale: ENOTCONN");
+        try (MemoryBlockDevice disk = randomDevice("disk", MIB, 10);
+                DeviceMount mount = DeviceMount.mount(dir, devices("disk", disk))) {
+            assertArrayEquals(contents(disk), Files.readAllBytes(mount.file("disk")));
+            assertEquals(
+                    1,
+                    ourMounts().stream()
+                            .filter(e -> e.mountPoint().equals(dir.toString()))
+                            .count());
+        }
+    }
+
+    @Test
+    void closeUnmountsWhileAnotherProcessHoldsAFileOpen() throws Exception {
+        assumePython();
+        try (MemoryBlockDevice disk = randomDevice("disk", MIB, 11)) {
+            DeviceMount mount = DeviceMount.mount(dir, devices("disk", disk));
+            Process holder = Processes.start(Processes.pythonCommand(
+                    "import sys\nf=open(sys.argv[1],'rb')\nprint('open',flush=True)\nsys.stdin.readline()",
+                    mount.file("disk")));
+            try {
+                assertEquals("open\n", new String(holder.getInputStream().readNBytes(5)));
+                mount.close();
+                assertTrue(ourMounts().stream().noneMatch(e -> e.mountPoint().equals(dir.toString())));
+            } finally {
+                holder.getOutputStream().close();
+                if (!holder.waitFor(20, TimeUnit.SECONDS)) {
+                    holder.destroyForcibly().waitFor();
+                }
+                mount.close();
+            }
+        }
+    }
+
+    @Test
+    void badInputGetsOneClearError() throws Exception {
+        try (MemoryBlockDevice disk = new MemoryBlockDevice("disk", MIB, 4096)) {
+            var badName = assertThrows(IOException.class, () -> DeviceMount.mount(dir, devices("a/b", disk)));
+            assertEquals(
+                    "could not mount devices at " + dir + ": device name \"a/b\" is not a file name (1..255 bytes,"
+                            + " no '/', not . or ..)",
+                    badName.getMessage());
+            try (DeviceMount mount = DeviceMount.mount(dir, devices("disk", disk))) {
+                var busy = assertThrows(IOException.class, () -> DeviceMount.mount(dir, devices("disk", disk)));
+                assertTrue(
+                        busy.getMessage()
+                                .startsWith("could not mount devices at " + dir + ": it is already mounted"
+                                        + " by a running drafter FUSE server"),
+                        busy.getMessage());
+                assertTrue(Files.exists(mount.file("disk")), "the first mount still serves");
+            }
+        }
+    }
+
+    /** Direct I/O for read(2)/write(2) (the default), or everything through the page cache. */
+    private static FuseOptions mode(boolean directIo) {
+        return FuseOptions.defaults().withDirectIo(directIo);
+    }
+
+    private static Map<String, BlockDevice> devices(Object... nameThenDevice) {
+        Map<String, BlockDevice> m = new LinkedHashMap<>();
+        for (int i = 0; i < nameThenDevice.length; i += 2) {
+            m.put((String) nameThenDevice[i], (BlockDevice) nameThenDevice[i + 1]);
+        }
+        return m;
+    }
+
+    private static Object[] args(Object first, long[] rest) {
+        Object[] a = new Object[rest.length + 1];
+        a[0] = first;
+        for (int i = 0; i < rest.length; i++) {
+            a[i + 1] = rest[i];
+        }
+        return a;
+    }
+}

@@ -1,0 +1,107 @@
+package io.drafter.expose.fuse;
+
+import io.drafter.storage.BlockDevice;
+import io.drafter.storage.BlockMath;
+import io.drafter.storage.ForwardingBlockDevice;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.util.Set;
+import java.util.concurrent.ConcurrentSkipListSet;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/** Device layers the FUSE tests observe the kernel through; each wraps a real device. */
+final class TestDevices {
+    private TestDevices() {}
+
+    /** Records which blocks were written and how often the device was flushed. */
+    static final class Recording extends ForwardingBlockDevice {
+        final Set<Long> writtenBlocks = new ConcurrentSkipListSet<>();
+        final AtomicInteger flushes = new AtomicInteger();
+
+        Recording(BlockDevice delegate) {
+            super(delegate);
+        }
+
+        @Override
+        public int write(ByteBuffer src, long offsetBytes) throws IOException {
+            int bs = blockSizeBytes();
+            long end = BlockMath.endBlock(offsetBytes, src.remaining(), bs);
+            for (long b = BlockMath.firstBlock(offsetBytes, bs); b < end; b++) {
+                writtenBlocks.add(b);
+            }
+            return super.write(src, offsetBytes);
+        }
+
+        @Override
+        public void flush() throws IOException {
+            flushes.incrementAndGet();
+            super.flush();
+        }
+    }
+
+    /**
+     * A device whose reads touching {@code gatedBlock} wait until {@link #supply()} is called, as reads of post-copy
+     * blocks that have not arrived yet do.
+     */
+    static final class Gated extends ForwardingBlockDevice {
+        final long gatedBlock;
+        final CountDownLatch waiting = new CountDownLatch(1);
+        final CountDownLatch supplied = new CountDownLatch(1);
+
+        Gated(BlockDevice delegate, long gatedBlock) {
+            super(delegate);
+            this.gatedBlock = gatedBlock;
+        }
+
+        void supply() {
+            supplied.countDown();
+        }
+
+        @Override
+        public int read(ByteBuffer dst, long offsetBytes) throws IOException {
+            int bs = blockSizeBytes();
+            long first = BlockMath.firstBlock(offsetBytes, bs);
+            long end = BlockMath.endBlock(offsetBytes, dst.remaining(), bs);
+            if (gatedBlock >= first && gatedBlock < end) {
+                waiting.countDown();
+                try {
+                    if (!supplied.await(60, TimeUnit.SECONDS)) {
+                        throw new IOException("gated block " + gatedBlock + " was never supplied");
+                    }
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    throw new IOException("interrupted waiting for block " + gatedBlock, e);
+                }
+            }
+            return super.read(dst, offsetBytes);
+        }
+    }
+
+    /** A device whose reads touching {@code badBlock} throw {@code failure}. */
+    static final class Failing extends ForwardingBlockDevice {
+        final long badBlock;
+        final boolean unchecked;
+
+        Failing(BlockDevice delegate, long badBlock, boolean unchecked) {
+            super(delegate);
+            this.badBlock = badBlock;
+            this.unchecked = unchecked;
+        }
+
+        @Override
+        public int read(ByteBuffer dst, long offsetBytes) throws IOException {
+            int bs = blockSizeBytes();
+            long first = BlockMath.firstBlock(offsetBytes, bs);
+            long end = BlockMath.endBlock(offsetBytes, dst.remaining(), bs);
+            if (badBlock >= first && badBlock < end) {
+                if (unchecked) {
+                    throw new IllegalStateException("injected failure reading block " + badBlock);
+                }
+                throw new IOException("could not read block " + badBlock + ": injected failure");
+            }
+            return super.read(dst, offsetBytes);
+        }
+    }
+}
