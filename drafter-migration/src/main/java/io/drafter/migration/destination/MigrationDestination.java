@@ -396,13 +396,15 @@ public final class MigrationDestination {
                     return;
                 }
             }
+            // COMPLETED before the frame leaves: the source closes the connection as soon as it reads it.
+            if (!transition(DestinationPhase.COMPLETED)) {
+                return;
+            }
             outbox.add(new Frame.Completed());
         }
-        if (transition(DestinationPhase.COMPLETED)) {
-            watchdog.stop();
-            resumableFuture.complete(resumable());
-            completedFuture.complete(counters());
-        }
+        watchdog.stop();
+        resumableFuture.complete(resumable());
+        completedFuture.complete(counters());
     }
 
     // ------------------------------------------------------------------ appliers
@@ -543,7 +545,9 @@ public final class MigrationDestination {
                 "could not migrate from " + peer + " (phase " + at + "): " + detail
                         + (authoritative
                                 ? "; blocks not yet here cannot be read"
-                                : "; the source stays authoritative and the partial copy is discarded"),
+                                : sinks.isEmpty()
+                                        ? "; the source stays authoritative"
+                                        : "; the source stays authoritative and the partial copy is discarded"),
                 at.name(),
                 authoritative ? Authority.DESTINATION : Authority.SOURCE,
                 cause);

@@ -93,6 +93,8 @@ public final class MigrationSource {
     private MigrationException failure;
     private boolean suspended;
     private boolean resumeCalled;
+    private boolean inSuspendHook;
+    private volatile Thread readerThread;
     private boolean stopping;
     private boolean zstd;
     private int rrNeed;
@@ -358,7 +360,10 @@ public final class MigrationSource {
             } finally {
                 lock.unlock();
             }
-            Thread.ofPlatform().name("migration-source-reader-" + peer).daemon().start(this::runReader);
+            readerThread = Thread.ofPlatform()
+                    .name("migration-source-reader-" + peer)
+                    .daemon()
+                    .start(this::runReader);
             Thread.ofPlatform().name("migration-source-sender-" + peer).daemon().start(this::runSender);
 
             // Tracking starts before the first read of the full copy, so every later write is seen by some round.
@@ -387,12 +392,21 @@ public final class MigrationSource {
                 lock.unlock();
             }
 
-            transition(SourcePhase.SUSPENDING);
-            hook.suspend();
             lock.lock();
             try {
-                suspended = true;
-                suspendReturnedNs = System.nanoTime();
+                checkNotFailed();
+                transitionLocked(SourcePhase.SUSPENDING);
+                inSuspendHook = true;
+            } finally {
+                lock.unlock();
+            }
+            try {
+                hook.suspend();
+            } finally {
+                settleAfterSuspendHook();
+            }
+            lock.lock();
+            try {
                 checkNotFailed();
                 transitionLocked(SourcePhase.FINAL_SYNC);
                 for (DevState d : states) {
@@ -669,6 +683,16 @@ public final class MigrationSource {
                 unflushed = true;
             }
         } catch (IOException | RuntimeException e) {
+            // A peer that rejects something sends an ERROR and closes; let the reader report that reason rather
+            // than the broken pipe it causes here.
+            Thread reader = readerThread;
+            if (reader != null) {
+                try {
+                    reader.join(Duration.ofMillis(500));
+                } catch (InterruptedException ie) {
+                    Thread.currentThread().interrupt();
+                }
+            }
             fail(e);
         } catch (InterruptedException e) {
             fail(new IOException("sender interrupted", e));
@@ -785,8 +809,36 @@ public final class MigrationSource {
         } catch (RuntimeException e) {
             LOG.log(Level.WARNING, "source listener failed in onFailed", e);
         }
+        lock.lock();
+        try {
+            if (inSuspendHook) {
+                // The control thread finishes the failure when the hook returns: callers then see a settled source.
+                return;
+            }
+        } finally {
+            lock.unlock();
+        }
         authorityFuture.completeExceptionally(ex);
         completedFuture.completeExceptionally(ex);
+    }
+
+    /** Marks the writers suspended; if the migration failed meanwhile, resumes them and reports the failure. */
+    private void settleAfterSuspendHook() {
+        MigrationException failed;
+        lock.lock();
+        try {
+            inSuspendHook = false;
+            suspended = true;
+            suspendReturnedNs = System.nanoTime();
+            failed = failure;
+        } finally {
+            lock.unlock();
+        }
+        if (failed != null) {
+            maybeResumeAfterFailure();
+            authorityFuture.completeExceptionally(failed);
+            completedFuture.completeExceptionally(failed);
+        }
     }
 
     private void sendErrorBestEffort(Frame.Error error) {

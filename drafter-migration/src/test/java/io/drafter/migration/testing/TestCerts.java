@@ -27,25 +27,62 @@ public final class TestCerts {
     /** A CA named {@code ca} and one peer certificate per name, all in {@code dir}; each peer trusts that CA. */
     public static List<Peer> generate(Path dir, String ca, String... peers) throws IOException, InterruptedException {
         Path store = dir.resolve(ca + ".p12");
-        keytool("-genkeypair", "-keystore", store.toString(), "-storetype", "PKCS12", "-storepass", PASS, "-alias", ca,
-                "-keyalg", "EC", "-groupname", "secp256r1", "-dname", "CN=" + ca, "-ext", "bc:c", "-validity", "2");
+        keytool(
+                "-genkeypair",
+                "-keystore",
+                store.toString(),
+                "-storetype",
+                "PKCS12",
+                "-storepass",
+                PASS,
+                "-alias",
+                ca,
+                "-keyalg",
+                "EC",
+                "-groupname",
+                "secp256r1",
+                "-dname",
+                "CN=" + ca,
+                "-ext",
+                "bc:c",
+                "-validity",
+                "2");
         for (String p : peers) {
-            keytool("-genkeypair", "-keystore", store.toString(), "-storepass", PASS, "-alias", p, "-keyalg", "EC",
-                    "-groupname", "secp256r1", "-dname", "CN=" + p, "-signer", ca, "-ext", "san=ip:127.0.0.1",
-                    "-validity", "2");
+            keytool(
+                    "-genkeypair",
+                    "-keystore",
+                    store.toString(),
+                    "-storepass",
+                    PASS,
+                    "-alias",
+                    p,
+                    "-keyalg",
+                    "EC",
+                    "-groupname",
+                    "secp256r1",
+                    "-dname",
+                    "CN=" + p,
+                    "-signer",
+                    ca,
+                    "-ext",
+                    "san=ip:127.0.0.1",
+                    "-validity",
+                    "2");
         }
         List<Peer> out = new ArrayList<>();
         try (InputStream in = Files.newInputStream(store)) {
             KeyStore ks = KeyStore.getInstance("PKCS12");
             ks.load(in, PASS.toCharArray());
             Path caPem = dir.resolve(ca + ".pem");
-            Files.writeString(caPem, PemTls.toPem("CERTIFICATE", ks.getCertificate(ca).getEncoded()));
+            Files.writeString(
+                    caPem, PemTls.toPem("CERTIFICATE", ks.getCertificate(ca).getEncoded()));
             for (String p : peers) {
                 Path chain = dir.resolve(p + ".chain.pem");
                 Files.writeString(
                         chain,
                         PemTls.toPem("CERTIFICATE", ks.getCertificate(p).getEncoded())
-                                + PemTls.toPem("CERTIFICATE", ks.getCertificate(ca).getEncoded()));
+                                + PemTls.toPem(
+                                        "CERTIFICATE", ks.getCertificate(ca).getEncoded()));
                 Path key = dir.resolve(p + ".key.pem");
                 PrivateKey pk = (PrivateKey) ks.getKey(p, PASS.toCharArray());
                 Files.writeString(key, PemTls.toPem("PRIVATE KEY", pk.getEncoded()));
