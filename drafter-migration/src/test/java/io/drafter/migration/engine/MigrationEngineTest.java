@@ -34,7 +34,6 @@ import io.drafter.storage.volatility.VolatilityMonitor;
 import io.drafter.storage.waiting.WaitingDevice;
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -44,7 +43,6 @@ import java.util.Random;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
-import org.junit.jupiter.api.io.TempDir;
 
 /** Two engines in one JVM over loopback TCP and TLS: whole migrations with writers running on the source. */
 @Timeout(value = 120, unit = TimeUnit.SECONDS)
@@ -168,10 +166,9 @@ class MigrationEngineTest {
     }
 
     @Test
-    void migratesOverMutualTlsWithCompression(@TempDir Path dir) throws Exception {
-        List<TestCerts.Peer> peers = TestCerts.generate(dir, "test-ca", "destination", "source");
-        TestCerts.Peer server = peers.get(0);
-        TestCerts.Peer client = peers.get(1);
+    void migratesOverMutualTlsWithCompression() throws Exception {
+        TestCerts.Peer server = TestCerts.shared().destination();
+        TestCerts.Peer client = TestCerts.shared().source();
         var serverTls = TransportSecurity.tls(PemTls.context(server.chain(), server.key(), server.ca()));
         var clientTls = TransportSecurity.tls(PemTls.context(client.chain(), client.key(), client.ca()));
 

@@ -24,6 +24,35 @@ public final class TestCerts {
 
     private TestCerts() {}
 
+    /** The certificates every test of this JVM shares. */
+    public record Shared(Peer destination, Peer source, Peer rogue) {}
+
+    private static Shared shared;
+
+    /**
+     * A CA with a "destination" and a "source" peer, and a second, untrusted CA with a "rogue" peer; made once per JVM
+     * in a temporary directory removed at exit.
+     */
+    public static synchronized Shared shared() throws IOException, InterruptedException {
+        if (shared == null) {
+            Path dir = Files.createTempDirectory("drafter-test-certs");
+            Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+                try (var files = Files.list(dir)) {
+                    for (Path f : files.toList()) {
+                        Files.deleteIfExists(f);
+                    }
+                    Files.deleteIfExists(dir);
+                } catch (IOException ignored) {
+                    // best effort at exit
+                }
+            }));
+            List<Peer> good = generate(dir, "test-ca", "destination", "source");
+            List<Peer> bad = generate(dir, "rogue-ca", "rogue");
+            shared = new Shared(good.get(0), good.get(1), bad.get(0));
+        }
+        return shared;
+    }
+
     /** A CA named {@code ca} and one peer certificate per name, all in {@code dir}; each peer trusts that CA. */
     public static List<Peer> generate(Path dir, String ca, String... peers) throws IOException, InterruptedException {
         Path store = dir.resolve(ca + ".p12");
