@@ -1,0 +1,186 @@
+package io.drafter.migration;
+
+import io.drafter.migration.protocol.DeviceSpec;
+import io.drafter.migration.protocol.ErrorCode;
+import io.drafter.migration.protocol.Frame;
+import io.drafter.migration.protocol.FrameAdapter;
+import io.drafter.migration.protocol.FrameCodec;
+import io.drafter.migration.protocol.FrameProxy;
+import io.drafter.migration.protocol.ProtocolException;
+import io.drafter.migration.transport.Connection;
+import io.drafter.migration.transport.SharedToken;
+import java.io.IOException;
+import java.security.SecureRandom;
+import java.util.List;
+
+/**
+ * The opening of a session, both roles: HELLO / HELLO_REPLY (magic, version, features), the shared-token proofs, and
+ * the device group. Each step checks what it receives and raises a {@link ProtocolException} with the code to send.
+ *
+ * <p><b>Note:</b> runs on the engine's control thread, before any device data moves.
+ */
+public final class Handshake {
+    private static final SecureRandom RANDOM = new SecureRandom();
+    static final String SOURCE_ROLE = "source";
+    static final String DESTINATION_ROLE = "destination";
+
+    /** What both sides agreed on. */
+    public record Agreed(boolean zstd, List<DeviceSpec> devices, int initialCredit) {}
+
+    /** Decides about the source's device group on the destination; returns the initial credit per device. */
+    @FunctionalInterface
+    public interface GroupDecision {
+        int accept(List<DeviceSpec> devices) throws IOException;
+    }
+
+    private Handshake() {}
+
+    /** Refuses plain TCP without a token unless the caller opted in. */
+    public static void checkSecurity(Connection c, SharedToken token, boolean allowPlain, String what)
+            throws IOException {
+        if (!c.authenticatedTransport() && token == null && !allowPlain) {
+            throw new IOException("could not " + what + " " + c.peer()
+                    + ": plain TCP without a shared token authenticates nobody; use TLS, a token, or allow plain TCP"
+                    + " explicitly");
+        }
+    }
+
+    /** The source side: sends HELLO, checks the reply, proves and checks the token, sends the group. */
+    public static Agreed source(
+            FrameAdapter in, FrameProxy out, String peer, List<DeviceSpec> devices, boolean zstd, SharedToken token)
+            throws IOException {
+        byte[] nonceS = nonce();
+        int flags = (zstd ? FrameCodec.FLAG_ZSTD : 0) | (token != null ? FrameCodec.FLAG_TOKEN : 0);
+        out.sendNow(new Frame.Hello(FrameCodec.VERSION, flags, nonceS));
+        Frame first = in.read();
+        Frame.HelloReply reply = switch (first) {
+            case Frame.HelloReply r -> r;
+            case Frame.Error e -> throw peerError(e, peer);
+            default -> throw unexpected(first, "HELLO_REPLY");
+        };
+        if (reply.version() != FrameCodec.VERSION) {
+            throw new ProtocolException(
+                    ErrorCode.UNSUPPORTED_VERSION,
+                    "destination " + peer + " speaks protocol version " + reply.version() + ", this source speaks "
+                            + FrameCodec.VERSION);
+        }
+        boolean peerToken = (reply.flags() & FrameCodec.FLAG_TOKEN) != 0;
+        if (peerToken != (token != null)) {
+            throw new ProtocolException(
+                    ErrorCode.AUTH_FAILED,
+                    token != null
+                            ? "destination " + peer + " does not use a shared token"
+                            : "destination " + peer + " requires a shared token");
+        }
+        if (token != null) {
+            out.sendNow(new Frame.AuthProof(token.proof(SOURCE_ROLE, nonceS, reply.nonce())));
+            Frame proof = nextSkippingPings(in);
+            switch (proof) {
+                case Frame.AuthProof p -> {
+                    if (!token.verify(p.mac(), DESTINATION_ROLE, nonceS, reply.nonce())) {
+                        throw new ProtocolException(
+                                ErrorCode.AUTH_FAILED, "destination " + peer + " does not know the shared token");
+                    }
+                }
+                case Frame.Error e -> throw peerError(e, peer);
+                default -> throw unexpected(proof, "AUTH_PROOF");
+            }
+        }
+        out.sendNow(new Frame.DeviceGroup(devices));
+        Frame accepted = nextSkippingPings(in);
+        return switch (accepted) {
+            case Frame.GroupAccepted g ->
+                new Agreed((reply.flags() & FrameCodec.FLAG_ZSTD) != 0, devices, g.initialCredit());
+            case Frame.Error e -> throw peerError(e, peer);
+            default -> throw unexpected(accepted, "GROUP_ACCEPTED");
+        };
+    }
+
+    /** The destination side, first step: reads and checks HELLO, replies. Returns the two nonces and the flags. */
+    public static Opened destinationHello(
+            FrameAdapter in, FrameProxy out, String peer, boolean zstdAllowed, SharedToken token) throws IOException {
+        Frame first = in.read();
+        Frame.Hello hello = switch (first) {
+            case Frame.Hello h -> h;
+            default -> throw unexpected(first, "HELLO");
+        };
+        if (hello.version() != FrameCodec.VERSION) {
+            throw new ProtocolException(
+                    ErrorCode.UNSUPPORTED_VERSION,
+                    "source " + peer + " speaks protocol version " + hello.version() + ", this destination speaks "
+                            + FrameCodec.VERSION);
+        }
+        boolean peerToken = (hello.flags() & FrameCodec.FLAG_TOKEN) != 0;
+        if (peerToken != (token != null)) {
+            throw new ProtocolException(
+                    ErrorCode.AUTH_FAILED,
+                    token != null
+                            ? "source " + peer + " did not offer the shared token this destination requires"
+                            : "source " + peer + " offers a shared token but this destination has none");
+        }
+        boolean zstd = zstdAllowed && (hello.flags() & FrameCodec.FLAG_ZSTD) != 0;
+        byte[] nonceD = nonce();
+        int flags = (zstd ? FrameCodec.FLAG_ZSTD : 0) | (token != null ? FrameCodec.FLAG_TOKEN : 0);
+        out.sendNow(new Frame.HelloReply(FrameCodec.VERSION, flags, nonceD));
+        return new Opened(hello.nonce(), nonceD, zstd);
+    }
+
+    /** The result of {@link #destinationHello}. */
+    public record Opened(byte[] nonceS, byte[] nonceD, boolean zstd) {}
+
+    /** The destination side, second step: token proofs, then the device group and its acceptance. */
+    public static Agreed destinationRest(
+            FrameAdapter in, FrameProxy out, String peer, Opened opened, SharedToken token, GroupDecision decision)
+            throws IOException {
+        if (token != null) {
+            Frame proof = nextSkippingPings(in);
+            switch (proof) {
+                case Frame.AuthProof p -> {
+                    if (!token.verify(p.mac(), SOURCE_ROLE, opened.nonceS(), opened.nonceD())) {
+                        throw new ProtocolException(
+                                ErrorCode.AUTH_FAILED, "source " + peer + " does not know the shared token");
+                    }
+                }
+                case Frame.Error e -> throw peerError(e, peer);
+                default -> throw unexpected(proof, "AUTH_PROOF");
+            }
+            out.sendNow(new Frame.AuthProof(token.proof(DESTINATION_ROLE, opened.nonceS(), opened.nonceD())));
+        }
+        Frame g = nextSkippingPings(in);
+        List<DeviceSpec> devices = switch (g) {
+            case Frame.DeviceGroup group -> group.devices();
+            case Frame.Error e -> throw peerError(e, peer);
+            default -> throw unexpected(g, "DEVICE_GROUP");
+        };
+        int credit = decision.accept(devices);
+        out.sendNow(new Frame.GroupAccepted(credit));
+        return new Agreed(opened.zstd(), devices, credit);
+    }
+
+    private static Frame nextSkippingPings(FrameAdapter in) throws IOException {
+        while (true) {
+            Frame f = in.read();
+            if (!(f instanceof Frame.Ping)) {
+                return f;
+            }
+        }
+    }
+
+    /** The exception for an ERROR frame from {@code peer}. */
+    public static ProtocolException peerError(Frame.Error e, String peer) {
+        return new ProtocolException(e.code(), "peer " + peer + " reported " + e.code() + ": " + e.message(), true);
+    }
+
+    /** The exception for a frame that is not allowed here. */
+    public static ProtocolException unexpected(Frame f, String expected) {
+        return new ProtocolException(
+                ErrorCode.UNEXPECTED_FRAME,
+                "unexpected frame " + f.getClass().getSimpleName() + " (expected " + expected + ")");
+    }
+
+    private static byte[] nonce() {
+        byte[] n = new byte[FrameCodec.NONCE_BYTES];
+        RANDOM.nextBytes(n);
+        return n;
+    }
+}

@@ -1,0 +1,628 @@
+package io.drafter.migration.destination;
+
+import com.github.luben.zstd.Zstd;
+import io.drafter.migration.Authority;
+import io.drafter.migration.Handshake;
+import io.drafter.migration.MigrationException;
+import io.drafter.migration.Watchdog;
+import io.drafter.migration.protocol.DeviceSpec;
+import io.drafter.migration.protocol.ErrorCode;
+import io.drafter.migration.protocol.Frame;
+import io.drafter.migration.protocol.FrameAdapter;
+import io.drafter.migration.protocol.FrameCodec;
+import io.drafter.migration.protocol.FrameProxy;
+import io.drafter.migration.protocol.ProtocolException;
+import io.drafter.migration.transport.Connection;
+import io.drafter.storage.waiting.WaitingDevice;
+import java.io.BufferedInputStream;
+import java.io.EOFException;
+import java.io.IOException;
+import java.lang.System.Logger.Level;
+import java.nio.ByteBuffer;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.BitSet;
+import java.util.Collections;
+import java.util.EnumMap;
+import java.util.EnumSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * The destination side of a live migration, and the handle to it: one state machine ({@link DestinationPhase}) that
+ * answers the handshake, opens storage for each announced device behind a {@link WaitingDevice}, applies arriving
+ * blocks, takes authority, and reports completion once every block is here.
+ *
+ * <p>Each device has its own bounded queue and applier thread, and its own credit, so a slow device never stalls
+ * another. A read of a block that has not arrived asks the source for it (NEED) and waits; after a failure such reads
+ * fail at once. If the migration fails before authority arrived, the partial copy is discarded ({@link
+ * DestinationStorage#discard}); after authority, present blocks stay readable and missing ones fail.
+ *
+ * <p><b>Note:</b> thread-safe. Runs a reader (which also did the handshake), a sender, one applier per device and a
+ * watchdog.
+ */
+public final class MigrationDestination {
+    private static final System.Logger LOG = System.getLogger(MigrationDestination.class.getName());
+    private static final Map<DestinationPhase, Set<DestinationPhase>> NEXT = new EnumMap<>(DestinationPhase.class);
+    private static final int CONTROL_SLACK = 4096;
+
+    static {
+        NEXT.put(DestinationPhase.HANDSHAKE, EnumSet.of(DestinationPhase.RECEIVING));
+        NEXT.put(DestinationPhase.RECEIVING, EnumSet.of(DestinationPhase.AUTHORITATIVE));
+        NEXT.put(DestinationPhase.AUTHORITATIVE, EnumSet.of(DestinationPhase.COMPLETED));
+        NEXT.put(DestinationPhase.COMPLETED, EnumSet.noneOf(DestinationPhase.class));
+        NEXT.put(DestinationPhase.FAILED, EnumSet.noneOf(DestinationPhase.class));
+    }
+
+    /** What a resumable destination hands to its caller: the authority payload and the devices to run on. */
+    public record Resumable(byte[] authorityPayload, Map<String, WaitingDevice> devices) {}
+
+    private final Connection connection;
+    private final String peer;
+    private final DestinationStorage storage;
+    private final DestinationOptions options;
+    private final DestinationListener listener;
+    private final FrameAdapter adapter;
+    private final FrameProxy proxy;
+    private final Watchdog watchdog;
+    private final long heartbeatNs;
+    private final LinkedBlockingQueue<Frame> outbox = new LinkedBlockingQueue<>();
+    private final Object lock = new Object();
+    private final Map<DestinationPhase, Duration> phaseTimes = new EnumMap<>(DestinationPhase.class);
+    private final List<Sink> sinks = Collections.synchronizedList(new ArrayList<>());
+    private DestinationPhase phase = DestinationPhase.HANDSHAKE;
+    private long phaseSinceNs = System.nanoTime();
+    private boolean zstd;
+    private int credit;
+    private volatile byte[] authorityPayload;
+
+    private final AtomicLong blocksReceived = new AtomicLong();
+    private final AtomicLong zeroBlocks = new AtomicLong();
+    private final AtomicLong dirtyBlocks = new AtomicLong();
+    private final AtomicLong blocksRequested = new AtomicLong();
+
+    private final CompletableFuture<Map<String, WaitingDevice>> devicesFuture = new CompletableFuture<>();
+    private final CompletableFuture<Resumable> resumableFuture = new CompletableFuture<>();
+    private final CompletableFuture<DestinationCounters> completedFuture = new CompletableFuture<>();
+
+    /** One incoming device: its storage, post-copy layer and applier queue. */
+    private final class Sink {
+        final int index;
+        final DeviceSpec spec;
+        final DestinationStorage.Opened opened;
+        final WaitingDevice waiting;
+        final BitSet supplied = new BitSet();
+        final LinkedBlockingQueue<Object> queue;
+        Thread applier;
+        int creditOwed;
+        long lastProgressNs;
+
+        Sink(int index, DeviceSpec spec, DestinationStorage.Opened opened) {
+            this.index = index;
+            this.spec = spec;
+            this.opened = opened;
+            this.waiting = new WaitingDevice(opened.device(), false, block -> onMissing(this, block));
+            this.queue = new LinkedBlockingQueue<>(credit + CONTROL_SLACK);
+        }
+    }
+
+    private MigrationDestination(
+            Connection connection, DestinationStorage storage, DestinationOptions options, DestinationListener listener)
+            throws IOException {
+        this.connection = connection;
+        this.peer = connection.peer();
+        this.storage = storage;
+        this.options = options;
+        this.listener = listener == null ? DestinationListener.NONE : listener;
+        this.adapter = new FrameAdapter(new BufferedInputStream(connection.input(), 256 << 10), peer);
+        this.proxy = new FrameProxy(connection.output());
+        this.heartbeatNs = Math.max(1_000_000L, options.stallTimeout().toNanos() / 4);
+        this.watchdog = new Watchdog(
+                "migration-destination-watchdog-" + peer,
+                options.stallTimeout(),
+                adapter::lastFrameNanos,
+                quiet -> fail(new ProtocolException(
+                        ErrorCode.TIMEOUT, "no frame from source " + peer + " for " + Watchdog.seconds(quiet))));
+    }
+
+    /**
+     * Takes a migration arriving on {@code connection}; returns at once. Devices are opened through {@code storage}
+     * when the source announces them.
+     *
+     * @throws IOException if the connection is plain TCP without a token and plain TCP was not allowed
+     */
+    public static MigrationDestination accept(
+            Connection connection, DestinationStorage storage, DestinationOptions options, DestinationListener listener)
+            throws IOException {
+        Handshake.checkSecurity(connection, options.token(), options.allowPlainTcp(), "accept a migration from");
+        MigrationDestination d = new MigrationDestination(connection, storage, options, listener);
+        d.watchdog.start();
+        Thread.ofPlatform()
+                .name("migration-destination-reader-" + d.peer)
+                .daemon()
+                .start(d::runReader);
+        return d;
+    }
+
+    // ------------------------------------------------------------------ public handle
+
+    public DestinationPhase phase() {
+        synchronized (lock) {
+            return phase;
+        }
+    }
+
+    /** Who owns the devices as far as this side knows. */
+    public Authority authority() {
+        DestinationPhase p = phase();
+        return p == DestinationPhase.AUTHORITATIVE || p == DestinationPhase.COMPLETED
+                ? Authority.DESTINATION
+                : Authority.SOURCE;
+    }
+
+    /** Waits for the handshake and returns the devices (their reads wait for missing blocks). */
+    public Map<String, WaitingDevice> awaitDevices(Duration timeout) throws IOException, InterruptedException {
+        return await(devicesFuture, timeout);
+    }
+
+    /**
+     * Waits until the devices may be used as authoritative: authority arrived (and, with {@link
+     * DestinationOptions#waitForAllBlocks()}, every block is here).
+     */
+    public Resumable awaitResumable(Duration timeout) throws IOException, InterruptedException {
+        return await(resumableFuture, timeout);
+    }
+
+    /** Waits until every block is here and the source was told. */
+    public DestinationCounters awaitCompleted(Duration timeout) throws IOException, InterruptedException {
+        return await(completedFuture, timeout);
+    }
+
+    /** Stops the migration; the source is told with an ERROR frame. */
+    public void abort() {
+        fail(new ProtocolException(ErrorCode.ABORTED, "migration aborted at the destination"));
+    }
+
+    public DestinationCounters counters() {
+        long waits = 0;
+        long waitNs = 0;
+        synchronized (sinks) {
+            for (Sink s : sinks) {
+                waits += s.waiting.waitCount();
+                waitNs += s.waiting.waitNanos();
+            }
+        }
+        synchronized (lock) {
+            return new DestinationCounters(
+                    adapter.bytesReceived(),
+                    blocksReceived.get(),
+                    zeroBlocks.get(),
+                    dirtyBlocks.get(),
+                    blocksRequested.get(),
+                    waits,
+                    Duration.ofNanos(waitNs),
+                    new EnumMap<>(phaseTimes));
+        }
+    }
+
+    // ------------------------------------------------------------------ state machine
+
+    private boolean transition(DestinationPhase to) {
+        DestinationPhase from;
+        Duration spent;
+        synchronized (lock) {
+            from = phase;
+            if (!NEXT.get(from).contains(to) && to != DestinationPhase.FAILED) {
+                return false;
+            }
+            long now = System.nanoTime();
+            spent = Duration.ofNanos(now - phaseSinceNs);
+            phaseTimes.merge(from, spent, Duration::plus);
+            phase = to;
+            phaseSinceNs = now;
+        }
+        LOG.log(Level.DEBUG, () -> "migration from " + peer + ": " + from + " -> " + to + " after " + spent);
+        try {
+            listener.onPhase(from, to, spent);
+        } catch (RuntimeException e) {
+            LOG.log(Level.WARNING, "destination listener failed in onPhase", e);
+        }
+        return true;
+    }
+
+    private void runReader() {
+        try {
+            Handshake.Opened opened =
+                    Handshake.destinationHello(adapter, proxy, peer, options.compression(), options.token());
+            Thread.ofPlatform()
+                    .name("migration-destination-sender-" + peer)
+                    .daemon()
+                    .start(this::runSender);
+            Handshake.Agreed agreed =
+                    Handshake.destinationRest(adapter, proxy, peer, opened, options.token(), this::openDevices);
+            synchronized (lock) {
+                zstd = agreed.zstd();
+            }
+            Map<String, WaitingDevice> devices = new LinkedHashMap<>();
+            for (Sink s : sinks) {
+                devices.put(s.spec.name(), s.waiting);
+                s.applier = Thread.ofVirtual()
+                        .name("migration-destination-apply-" + s.spec.name())
+                        .start(() -> runApplier(s));
+            }
+            if (!transition(DestinationPhase.RECEIVING)) {
+                return;
+            }
+            devicesFuture.complete(Collections.unmodifiableMap(devices));
+            while (true) {
+                Frame f = adapter.read();
+                switch (f) {
+                    case Frame.BlockData d -> {
+                        Sink s = sink(d.device(), d.block());
+                        if (d.rawLength() != s.spec.blockLength(d.block())) {
+                            throw malformed("BLOCK " + d.block() + " of device \"" + s.spec.name() + "\" claims "
+                                    + d.rawLength() + " bytes, the block holds " + s.spec.blockLength(d.block()));
+                        }
+                        if (d.encoding() == Frame.BlockData.ZSTD && !zstd) {
+                            throw malformed("compressed BLOCK although compression was not agreed");
+                        }
+                        enqueue(s, d);
+                    }
+                    case Frame.ZeroBlocks z -> {
+                        Sink s = sink(z.device(), z.firstBlock());
+                        if (z.firstBlock() + z.count() > s.spec.blockCount()) {
+                            throw malformed("ZERO blocks " + z.firstBlock() + "+" + z.count() + " beyond device \""
+                                    + s.spec.name() + "\" of " + s.spec.blockCount() + " blocks");
+                        }
+                        enqueue(s, z);
+                    }
+                    case Frame.DirtyBlocks x -> {
+                        Sink s = sink(x.device(), 0);
+                        for (long b : x.blocks()) {
+                            sink(x.device(), b);
+                        }
+                        enqueue(s, x);
+                    }
+                    case Frame.Authority a -> onAuthority(a);
+                    case Frame.Ping _ -> {}
+                    case Frame.Error e -> throw Handshake.peerError(e, peer);
+                    default -> throw Handshake.unexpected(f, "BLOCK, ZERO, DIRTY, AUTHORITY or PING");
+                }
+            }
+        } catch (EOFException e) {
+            if (phase() != DestinationPhase.COMPLETED) {
+                fail(e);
+            }
+        } catch (IOException | RuntimeException e) {
+            fail(e);
+        } catch (InterruptedException e) {
+            fail(new IOException("reader interrupted", e));
+        }
+    }
+
+    private int openDevices(List<DeviceSpec> specs) throws IOException {
+        int maxBlock = specs.stream().mapToInt(DeviceSpec::blockSizeBytes).max().orElse(FrameCodec.MIN_BLOCK_BYTES);
+        int c = Math.max(4, Math.min(FrameCodec.MAX_CREDIT, options.windowBytes() / maxBlock));
+        synchronized (lock) {
+            credit = c;
+        }
+        for (int i = 0; i < specs.size(); i++) {
+            DeviceSpec spec = specs.get(i);
+            DestinationStorage.Opened o;
+            try {
+                o = storage.open(spec);
+            } catch (ProtocolException e) {
+                throw e;
+            } catch (IOException e) {
+                throw new ProtocolException(
+                        ErrorCode.STORAGE_ERROR,
+                        "could not open storage for device \"" + spec.name() + "\": " + e.getMessage());
+            }
+            sinks.add(new Sink(i, spec, o));
+        }
+        return c;
+    }
+
+    private Sink sink(int device, long block) throws ProtocolException {
+        if (device >= sinks.size()) {
+            throw malformed("device " + device + " of " + sinks.size());
+        }
+        Sink s = sinks.get(device);
+        if (block >= s.spec.blockCount()) {
+            throw malformed("block " + block + " of device \"" + s.spec.name() + "\" which has " + s.spec.blockCount());
+        }
+        return s;
+    }
+
+    private void enqueue(Sink s, Object item) throws ProtocolException {
+        if (!s.queue.offer(item)) {
+            throw new ProtocolException(
+                    ErrorCode.FLOW_CONTROL,
+                    "source sent more than its credit of " + credit + " frames for device \"" + s.spec.name() + "\"");
+        }
+    }
+
+    private void onAuthority(Frame.Authority a) throws ProtocolException, InterruptedException {
+        if (phase() != DestinationPhase.RECEIVING) {
+            throw new ProtocolException(ErrorCode.UNEXPECTED_FRAME, "unexpected AUTHORITY in phase " + phase());
+        }
+        authorityPayload = a.payload();
+        // Every DIRTY list sent before AUTHORITY must be applied before anyone runs on these devices.
+        CountDownLatch applied = new CountDownLatch(sinks.size());
+        for (Sink s : sinks) {
+            enqueue(s, applied);
+        }
+        Thread.ofVirtual().name("migration-destination-authority").start(() -> {
+            try {
+                applied.await();
+            } catch (InterruptedException e) {
+                return;
+            }
+            if (!transition(DestinationPhase.AUTHORITATIVE)) {
+                return;
+            }
+            outbox.add(new Frame.AuthorityAck());
+            if (!options.waitForAllBlocks()) {
+                resumableFuture.complete(resumable());
+            }
+            checkComplete();
+        });
+    }
+
+    private Resumable resumable() {
+        Map<String, WaitingDevice> devices = new LinkedHashMap<>();
+        for (Sink s : sinks) {
+            devices.put(s.spec.name(), s.waiting);
+        }
+        return new Resumable(authorityPayload.clone(), Collections.unmodifiableMap(devices));
+    }
+
+    private void checkComplete() {
+        synchronized (lock) {
+            if (phase != DestinationPhase.AUTHORITATIVE) {
+                return;
+            }
+            for (Sink s : sinks) {
+                if (!s.waiting.isComplete()) {
+                    return;
+                }
+            }
+            // COMPLETED before the frame leaves: the source closes the connection as soon as it reads it.
+            if (!transition(DestinationPhase.COMPLETED)) {
+                return;
+            }
+            outbox.add(new Frame.Completed());
+        }
+        watchdog.stop();
+        resumableFuture.complete(resumable());
+        completedFuture.complete(counters());
+    }
+
+    // ------------------------------------------------------------------ appliers
+
+    private void runApplier(Sink s) {
+        byte[] zeros = new byte[s.spec.blockSizeBytes()];
+        long creditBatch = Math.max(1, credit / 4);
+        try {
+            while (true) {
+                Object item = s.queue.take();
+                switch (item) {
+                    case Frame.BlockData d -> {
+                        s.waiting.supply(d.block(), data(d));
+                        s.supplied.set((int) d.block());
+                        blocksReceived.incrementAndGet();
+                        s.creditOwed++;
+                    }
+                    case Frame.ZeroBlocks z -> {
+                        for (long b = z.firstBlock(); b < z.firstBlock() + z.count(); b++) {
+                            if (s.opened.zeroFilled() && !s.supplied.get((int) b)) {
+                                s.waiting.markPresent(b, b + 1);
+                            } else {
+                                s.waiting.supply(b, ByteBuffer.wrap(zeros, 0, s.spec.blockLength(b)));
+                            }
+                        }
+                        zeroBlocks.addAndGet(z.count());
+                        s.creditOwed++;
+                    }
+                    case Frame.DirtyBlocks x -> {
+                        for (long b : x.blocks()) {
+                            s.waiting.markMissing(b);
+                        }
+                        dirtyBlocks.addAndGet(x.blocks().length);
+                    }
+                    case CountDownLatch barrier -> barrier.countDown();
+                    default -> throw new IllegalStateException("unknown queue item " + item);
+                }
+                boolean idle = s.queue.isEmpty();
+                if (s.creditOwed >= creditBatch || (idle && s.creditOwed > 0)) {
+                    outbox.add(new Frame.Credit(s.index, s.creditOwed));
+                    s.creditOwed = 0;
+                }
+                if (idle) {
+                    long now = System.nanoTime();
+                    if (now - s.lastProgressNs > 100_000_000L) {
+                        s.lastProgressNs = now;
+                        listener.onProgress(s.spec.name(), s.waiting.presentBlockCount(), s.spec.blockCount());
+                    }
+                    if (phase() == DestinationPhase.AUTHORITATIVE) {
+                        checkComplete();
+                    }
+                }
+            }
+        } catch (InterruptedException e) {
+            // Stopped by fail().
+        } catch (ProtocolException e) {
+            fail(e);
+        } catch (IOException | RuntimeException e) {
+            if (!phase().terminal()) {
+                fail(new ProtocolException(
+                        ErrorCode.STORAGE_ERROR,
+                        "could not store data of device \"" + s.spec.name() + "\": " + e.getMessage()));
+            }
+        }
+    }
+
+    private ByteBuffer data(Frame.BlockData d) throws ProtocolException {
+        if (d.encoding() == Frame.BlockData.RAW) {
+            return d.data();
+        }
+        ByteBuffer src = d.data();
+        byte[] out = new byte[d.rawLength()];
+        long n;
+        try {
+            n = Zstd.decompressByteArray(
+                    out, 0, out.length, src.array(), src.arrayOffset() + src.position(), src.remaining());
+        } catch (RuntimeException e) {
+            throw malformed("BLOCK " + d.block() + " does not decompress: " + e.getMessage());
+        }
+        if (Zstd.isError(n) || n != d.rawLength()) {
+            throw malformed("BLOCK " + d.block() + " decompresses to "
+                    + (Zstd.isError(n) ? "an error (" + Zstd.getErrorName(n) + ")" : n + " bytes") + ", expected "
+                    + d.rawLength());
+        }
+        return ByteBuffer.wrap(out);
+    }
+
+    private void onMissing(Sink s, long block) {
+        if (phase().terminal()) {
+            return;
+        }
+        blocksRequested.incrementAndGet();
+        outbox.add(new Frame.Need(s.index, block));
+        listener.onMissingBlock(s.spec.name(), block);
+    }
+
+    // ------------------------------------------------------------------ sender
+
+    private void runSender() {
+        try {
+            while (true) {
+                Frame f = outbox.poll(heartbeatNs, TimeUnit.NANOSECONDS);
+                if (f == null) {
+                    if (phase().terminal()) {
+                        return;
+                    }
+                    proxy.sendNow(new Frame.Ping(System.nanoTime()));
+                    continue;
+                }
+                proxy.send(f);
+                if (outbox.isEmpty() || f instanceof Frame.Completed) {
+                    proxy.flush();
+                }
+                if (f instanceof Frame.Completed) {
+                    return;
+                }
+            }
+        } catch (IOException e) {
+            fail(e);
+        } catch (InterruptedException e) {
+            // Stopped by fail().
+        }
+    }
+
+    // ------------------------------------------------------------------ failure
+
+    private void fail(Throwable cause) {
+        DestinationPhase at;
+        synchronized (lock) {
+            at = phase;
+            if (at.terminal()) {
+                return;
+            }
+        }
+        boolean authoritative = at == DestinationPhase.AUTHORITATIVE;
+        String detail = cause.getMessage() == null ? cause.toString() : cause.getMessage();
+        MigrationException ex = new MigrationException(
+                "could not migrate from " + peer + " (phase " + at + "): " + detail
+                        + (authoritative
+                                ? "; blocks not yet here cannot be read"
+                                : sinks.isEmpty()
+                                        ? "; the source stays authoritative"
+                                        : "; the source stays authoritative and the partial copy is discarded"),
+                at.name(),
+                authoritative ? Authority.DESTINATION : Authority.SOURCE,
+                cause);
+        if (!transition(DestinationPhase.FAILED)) {
+            return;
+        }
+        LOG.log(Level.WARNING, ex.getMessage());
+        watchdog.stop();
+        if (!(cause instanceof ProtocolException pe && pe.fromPeer())) {
+            ErrorCode code = cause instanceof ProtocolException pe ? pe.code() : ErrorCode.ABORTED;
+            Thread t = Thread.ofVirtual().start(() -> {
+                try {
+                    proxy.sendNow(new Frame.Error(code, ex.getMessage()));
+                } catch (IOException ignored) {
+                    // The connection is going away anyway.
+                }
+            });
+            try {
+                t.join(Duration.ofMillis(500));
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+        connection.close();
+        IOException readError = new IOException(ex.getMessage(), ex);
+        List<Sink> all;
+        synchronized (sinks) {
+            all = List.copyOf(sinks);
+        }
+        for (Sink s : all) {
+            s.waiting.fail(readError);
+            if (s.applier != null) {
+                s.applier.interrupt();
+            }
+        }
+        for (Sink s : all) {
+            if (s.applier != null) {
+                try {
+                    s.applier.join(Duration.ofSeconds(2));
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }
+            if (!authoritative) {
+                try {
+                    storage.discard(s.spec, s.opened.device());
+                } catch (IOException | RuntimeException e) {
+                    LOG.log(Level.WARNING, "could not discard partial copy of device \"" + s.spec.name() + "\"", e);
+                }
+            }
+        }
+        try {
+            listener.onFailed(ex);
+        } catch (RuntimeException e) {
+            LOG.log(Level.WARNING, "destination listener failed in onFailed", e);
+        }
+        devicesFuture.completeExceptionally(ex);
+        resumableFuture.completeExceptionally(ex);
+        completedFuture.completeExceptionally(ex);
+    }
+
+    private static ProtocolException malformed(String detail) {
+        return new ProtocolException(ErrorCode.MALFORMED_FRAME, "malformed frame: " + detail);
+    }
+
+    private static <T> T await(CompletableFuture<T> f, Duration timeout) throws IOException, InterruptedException {
+        try {
+            return f.get(timeout.toNanos(), TimeUnit.NANOSECONDS);
+        } catch (ExecutionException e) {
+            if (e.getCause() instanceof IOException io) {
+                throw io;
+            }
+            throw new IOException(e.getCause());
+        } catch (TimeoutException e) {
+            throw new IOException("migration did not get there within " + timeout);
+        }
+    }
+}

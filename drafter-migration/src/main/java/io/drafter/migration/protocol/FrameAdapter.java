@@ -1,0 +1,89 @@
+package io.drafter.migration.protocol;
+
+import java.io.EOFException;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.ByteBuffer;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * Reads length-prefixed frames from a stream and decodes them; the caller dispatches on the sealed {@link Frame}.
+ *
+ * <p>A length outside {@code 1..}{@value FrameCodec#MAX_FRAME_BYTES} is rejected before anything is allocated.
+ *
+ * <p><b>Note:</b> not thread-safe: one reader thread per connection. The counters may be read from any thread.
+ */
+public final class FrameAdapter {
+    private final InputStream in;
+    private final String peer;
+    private final byte[] lengthBytes = new byte[4];
+    private final AtomicLong bytesReceived = new AtomicLong();
+    private final AtomicLong framesReceived = new AtomicLong();
+    private volatile long lastFrameNanos = System.nanoTime();
+
+    /** Reads from {@code in} (buffer it: frames are read in small pieces); {@code peer} names it in errors. */
+    public FrameAdapter(InputStream in, String peer) {
+        this.in = in;
+        this.peer = peer;
+    }
+
+    /**
+     * Reads and decodes the next frame, blocking until it is complete.
+     *
+     * @throws EOFException if the peer closed the connection (the message says whether mid-frame)
+     * @throws ProtocolException if the frame is malformed
+     */
+    public Frame read() throws IOException {
+        int got = readFully(lengthBytes, 0, 4);
+        if (got == 0) {
+            throw new EOFException("connection closed by " + peer);
+        }
+        if (got < 4) {
+            throw new EOFException("connection to " + peer + " closed inside a frame header (" + got + " of 4 bytes)");
+        }
+        int length = ByteBuffer.wrap(lengthBytes).getInt();
+        if (length < 1 || length > FrameCodec.MAX_FRAME_BYTES) {
+            throw new ProtocolException(
+                    ErrorCode.MALFORMED_FRAME,
+                    "malformed frame: length " + Integer.toUnsignedString(length) + " outside 1.."
+                            + FrameCodec.MAX_FRAME_BYTES);
+        }
+        byte[] body = new byte[length];
+        int n = readFully(body, 0, length);
+        if (n < length) {
+            throw new EOFException(
+                    "connection to " + peer + " closed inside a frame (" + n + " of " + length + " bytes)");
+        }
+        bytesReceived.addAndGet(4L + length);
+        framesReceived.incrementAndGet();
+        lastFrameNanos = System.nanoTime();
+        return FrameCodec.decode(ByteBuffer.wrap(body));
+    }
+
+    private int readFully(byte[] b, int off, int len) throws IOException {
+        int total = 0;
+        while (total < len) {
+            int r = in.read(b, off + total, len - total);
+            if (r < 0) {
+                break;
+            }
+            total += r;
+        }
+        return total;
+    }
+
+    /** Bytes received so far, length prefixes included. */
+    public long bytesReceived() {
+        return bytesReceived.get();
+    }
+
+    /** Frames received so far. */
+    public long framesReceived() {
+        return framesReceived.get();
+    }
+
+    /** {@link System#nanoTime()} when the last complete frame arrived (or when this adapter was made). */
+    public long lastFrameNanos() {
+        return lastFrameNanos;
+    }
+}

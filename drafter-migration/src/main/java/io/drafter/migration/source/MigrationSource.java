@@ -1,0 +1,901 @@
+package io.drafter.migration.source;
+
+import com.github.luben.zstd.Zstd;
+import io.drafter.migration.Authority;
+import io.drafter.migration.Handshake;
+import io.drafter.migration.MigrationException;
+import io.drafter.migration.Watchdog;
+import io.drafter.migration.protocol.DeviceSpec;
+import io.drafter.migration.protocol.ErrorCode;
+import io.drafter.migration.protocol.Frame;
+import io.drafter.migration.protocol.FrameAdapter;
+import io.drafter.migration.protocol.FrameCodec;
+import io.drafter.migration.protocol.FrameProxy;
+import io.drafter.migration.protocol.ProtocolException;
+import io.drafter.migration.transport.Connection;
+import java.io.BufferedInputStream;
+import java.io.IOException;
+import java.lang.System.Logger.Level;
+import java.nio.ByteBuffer;
+import java.time.Duration;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.BitSet;
+import java.util.Collections;
+import java.util.EnumMap;
+import java.util.EnumSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.BooleanSupplier;
+
+/**
+ * The source side of a live migration, and the handle to it: one state machine ({@link SourcePhase}) that copies every
+ * device, re-sends dirty blocks in rounds until each device converges ({@link DirtyPolicy}), calls the {@link
+ * SuspendHook}, sends the final dirty sets and authority, and serves the destination's post-copy requests until it
+ * reports every block present.
+ *
+ * <p>Blocks go out least-volatile first; blocks the destination asks for (a reader is waiting) jump the queue. Devices
+ * share the connection fairly: data frames go round-robin over devices that have credit from the destination.
+ *
+ * <p>Failure: until the AUTHORITY frame is written the source stays authoritative; if the migration fails then, the
+ * engine resumes the writers through {@link SuspendHook#resume()} when it had suspended them. Once AUTHORITY may have
+ * reached the destination the engine never resumes on its own: {@link #resumeSource()} does so on the caller's word.
+ * The source devices are never modified or closed by the engine.
+ *
+ * <p><b>Note:</b> thread-safe. The engine runs a control thread, a reader, a sender and a watchdog, all named after the
+ * peer.
+ */
+public final class MigrationSource {
+    private static final System.Logger LOG = System.getLogger(MigrationSource.class.getName());
+    private static final Map<SourcePhase, Set<SourcePhase>> NEXT = new EnumMap<>(SourcePhase.class);
+
+    static {
+        NEXT.put(SourcePhase.HANDSHAKE, EnumSet.of(SourcePhase.FULL_COPY));
+        NEXT.put(SourcePhase.FULL_COPY, EnumSet.of(SourcePhase.DIRTY_ROUNDS));
+        NEXT.put(SourcePhase.DIRTY_ROUNDS, EnumSet.of(SourcePhase.SUSPENDING));
+        NEXT.put(SourcePhase.SUSPENDING, EnumSet.of(SourcePhase.FINAL_SYNC));
+        NEXT.put(SourcePhase.FINAL_SYNC, EnumSet.of(SourcePhase.AUTHORITY_SENT));
+        NEXT.put(SourcePhase.AUTHORITY_SENT, EnumSet.of(SourcePhase.POST_COPY));
+        NEXT.put(SourcePhase.POST_COPY, EnumSet.of(SourcePhase.COMPLETED));
+        NEXT.put(SourcePhase.COMPLETED, EnumSet.noneOf(SourcePhase.class));
+        NEXT.put(SourcePhase.FAILED, EnumSet.of(SourcePhase.RESUMED));
+        NEXT.put(SourcePhase.RESUMED, EnumSet.noneOf(SourcePhase.class));
+    }
+
+    private final Connection connection;
+    private final String peer;
+    private final SourceOptions options;
+    private final SuspendHook hook;
+    private final SourceListener listener;
+    private final DevState[] states;
+    private final FrameAdapter adapter;
+    private final FrameProxy proxy;
+    private final Watchdog watchdog;
+    private final long heartbeatNs;
+
+    private final ReentrantLock lock = new ReentrantLock();
+    private final Condition changed = lock.newCondition();
+    private final ArrayDeque<Frame> control = new ArrayDeque<>();
+    private final Map<SourcePhase, Duration> phaseTimes = new EnumMap<>(SourcePhase.class);
+    private SourcePhase phase = SourcePhase.HANDSHAKE;
+    private long phaseSinceNs = System.nanoTime();
+    private volatile Authority authority = Authority.SOURCE;
+    private MigrationException failure;
+    private boolean suspended;
+    private boolean resumeCalled;
+    private boolean inSuspendHook;
+    private volatile Thread readerThread;
+    private boolean stopping;
+    private boolean zstd;
+    private int rrNeed;
+    private int rrData;
+    private int rounds;
+    private long suspendReturnedNs;
+    private long authorityAckNs;
+
+    private final AtomicLong blocksSent = new AtomicLong();
+    private final AtomicLong zeroBlocks = new AtomicLong();
+    private final AtomicLong compressedBlocks = new AtomicLong();
+    private final AtomicLong dataBytesRead = new AtomicLong();
+    private final AtomicLong priorityBlocks = new AtomicLong();
+
+    private final CompletableFuture<Void> authorityFuture = new CompletableFuture<>();
+    private final CompletableFuture<SourceCounters> completedFuture = new CompletableFuture<>();
+
+    /** Per-device scheduling and convergence state; guarded by {@link #lock}. */
+    private static final class DevState {
+        final int index;
+        final SourceDevice device;
+        final DeviceSpec spec;
+        final ArrayDeque<Long> dirty = new ArrayDeque<>();
+        final BitSet dirtyQueued = new BitSet();
+        final ArrayDeque<Long> need = new ArrayDeque<>();
+        final BitSet needQueued = new BitSet();
+        final List<Integer> dirtyPerRound = Collections.synchronizedList(new ArrayList<>());
+        long[] fullOrder = new long[0];
+        int fullCursor;
+        int credit;
+        int inFlight;
+        int totalCycles;
+        int cyclesBelow;
+        int round;
+        int lastRoundSize;
+        boolean ready;
+        boolean roundOutstanding;
+        long nextDueNs;
+
+        DevState(int index, SourceDevice device) {
+            this.index = index;
+            this.device = device;
+            this.spec = new DeviceSpec(
+                    device.name(),
+                    device.tracker().sizeBytes(),
+                    device.tracker().blockSizeBytes());
+        }
+
+        boolean hasData() {
+            return !need.isEmpty() || !dirty.isEmpty() || fullCursor < fullOrder.length;
+        }
+
+        boolean drained() {
+            return dirty.isEmpty() && fullCursor >= fullOrder.length && inFlight == 0;
+        }
+    }
+
+    private record Work(DevState device, long block, boolean priority) {}
+
+    private MigrationSource(
+            Connection connection,
+            List<SourceDevice> devices,
+            SourceOptions options,
+            SuspendHook hook,
+            SourceListener listener)
+            throws IOException {
+        this.connection = connection;
+        this.peer = connection.peer();
+        this.options = options;
+        this.hook = hook;
+        this.listener = listener == null ? SourceListener.NONE : listener;
+        if (devices.isEmpty()) {
+            throw new IllegalArgumentException("could not migrate to " + peer + ": no devices");
+        }
+        this.states = new DevState[devices.size()];
+        for (int i = 0; i < states.length; i++) {
+            states[i] = new DevState(i, devices.get(i));
+            String problem = FrameCodec.validate(states[i].spec);
+            if (problem != null) {
+                throw new IllegalArgumentException("could not migrate to " + peer + ": " + problem);
+            }
+        }
+        this.adapter = new FrameAdapter(new BufferedInputStream(connection.input(), 64 << 10), peer);
+        this.proxy = new FrameProxy(connection.output());
+        this.heartbeatNs = Math.max(1_000_000L, options.stallTimeout().toNanos() / 4);
+        this.watchdog = new Watchdog(
+                "migration-source-watchdog-" + peer,
+                options.stallTimeout(),
+                adapter::lastFrameNanos,
+                quiet -> fail(new ProtocolException(
+                        ErrorCode.TIMEOUT, "no frame from destination " + peer + " for " + Watchdog.seconds(quiet))));
+    }
+
+    /**
+     * Starts migrating {@code devices} over {@code connection}; returns at once. The caller keeps ownership of the
+     * devices and the connection is closed when the migration ends.
+     *
+     * @throws IOException if the connection is plain TCP without a token and {@link SourceOptions#allowPlainTcp()} is
+     *     off, or its streams cannot be opened
+     */
+    public static MigrationSource start(
+            Connection connection,
+            List<SourceDevice> devices,
+            SourceOptions options,
+            SuspendHook hook,
+            SourceListener listener)
+            throws IOException {
+        Handshake.checkSecurity(connection, options.token(), options.allowPlainTcp(), "migrate to");
+        MigrationSource s = new MigrationSource(connection, List.copyOf(devices), options, hook, listener);
+        s.watchdog.start();
+        Thread.ofPlatform().name("migration-source-control-" + s.peer).daemon().start(s::runControl);
+        return s;
+    }
+
+    // ------------------------------------------------------------------ public handle
+
+    /** The current phase. */
+    public SourcePhase phase() {
+        lock.lock();
+        try {
+            return phase;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Who owns the devices as far as the source knows. */
+    public Authority authority() {
+        return authority;
+    }
+
+    /** Waits until the destination acknowledged authority. */
+    public void awaitAuthorityTransferred(Duration timeout) throws IOException, InterruptedException {
+        await(authorityFuture, timeout);
+    }
+
+    /** Waits until the destination reported every block present, and returns the final counters. */
+    public SourceCounters awaitCompleted(Duration timeout) throws IOException, InterruptedException {
+        return await(completedFuture, timeout);
+    }
+
+    /** Stops the migration (the destination is told with an ERROR frame). Authority stays where it is. */
+    public void abort() {
+        fail(new ProtocolException(ErrorCode.ABORTED, "migration aborted at the source"));
+    }
+
+    /**
+     * Takes authority back after a failed migration and restarts the writers ({@link SuspendHook#resume()}). Only call
+     * this with {@link Authority#UNCERTAIN} or {@link Authority#DESTINATION} when the destination is known to be
+     * stopped: otherwise two copies would run.
+     *
+     * @throws IllegalStateException if the migration has not failed (abort it first) or completed
+     */
+    public void resumeSource() throws Exception {
+        boolean callHook;
+        lock.lock();
+        try {
+            if (phase == SourcePhase.RESUMED) {
+                return;
+            }
+            if (phase != SourcePhase.FAILED) {
+                throw new IllegalStateException("could not resume at the source: migration is in phase " + phase
+                        + (phase == SourcePhase.COMPLETED
+                                ? " (the destination owns the devices)"
+                                : "; abort it first"));
+            }
+            callHook = suspended && !resumeCalled;
+            resumeCalled = true;
+        } finally {
+            lock.unlock();
+        }
+        if (callHook) {
+            hook.resume();
+        }
+        lock.lock();
+        try {
+            authority = Authority.SOURCE;
+            transitionLocked(SourcePhase.RESUMED);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** A snapshot of the counters. */
+    public SourceCounters counters() {
+        lock.lock();
+        try {
+            Map<String, List<Integer>> perRound = new LinkedHashMap<>();
+            for (DevState d : states) {
+                perRound.put(d.spec.name(), List.copyOf(d.dirtyPerRound));
+            }
+            Duration s2a = suspendReturnedNs != 0 && authorityAckNs != 0
+                    ? Duration.ofNanos(authorityAckNs - suspendReturnedNs)
+                    : null;
+            return new SourceCounters(
+                    proxy.bytesSent(),
+                    blocksSent.get(),
+                    zeroBlocks.get(),
+                    compressedBlocks.get(),
+                    dataBytesRead.get(),
+                    priorityBlocks.get(),
+                    rounds,
+                    perRound,
+                    new EnumMap<>(phaseTimes),
+                    s2a);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    // ------------------------------------------------------------------ state machine
+
+    private void transitionLocked(SourcePhase to) {
+        SourcePhase from = phase;
+        if (!NEXT.get(from).contains(to) && to != SourcePhase.FAILED) {
+            throw new IllegalStateException("source state machine: no transition " + from + " -> " + to);
+        }
+        long now = System.nanoTime();
+        Duration spent = Duration.ofNanos(now - phaseSinceNs);
+        phaseTimes.merge(from, spent, Duration::plus);
+        phase = to;
+        phaseSinceNs = now;
+        changed.signalAll();
+        LOG.log(Level.DEBUG, () -> "migration to " + peer + ": " + from + " -> " + to + " after " + spent);
+        try {
+            listener.onPhase(from, to, spent);
+        } catch (RuntimeException e) {
+            LOG.log(Level.WARNING, "source listener failed in onPhase", e);
+        }
+    }
+
+    private void transition(SourcePhase to) throws MigrationException {
+        lock.lock();
+        try {
+            checkNotFailed();
+            transitionLocked(to);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private void checkNotFailed() throws MigrationException {
+        if (failure != null) {
+            throw failure;
+        }
+    }
+
+    private void runControl() {
+        try {
+            Handshake.Agreed agreed = Handshake.source(
+                    adapter,
+                    proxy,
+                    peer,
+                    Arrays.stream(states).map(d -> d.spec).toList(),
+                    options.compression(),
+                    options.token());
+            lock.lock();
+            try {
+                zstd = agreed.zstd();
+                for (DevState d : states) {
+                    d.credit = agreed.initialCredit();
+                }
+            } finally {
+                lock.unlock();
+            }
+            readerThread = Thread.ofPlatform()
+                    .name("migration-source-reader-" + peer)
+                    .daemon()
+                    .start(this::runReader);
+            Thread.ofPlatform().name("migration-source-sender-" + peer).daemon().start(this::runSender);
+
+            // Tracking starts before the first read of the full copy, so every later write is seen by some round.
+            for (DevState d : states) {
+                d.device.tracker().startTracking();
+            }
+            List<long[]> orders = new ArrayList<>();
+            for (DevState d : states) {
+                orders.add(
+                        d.device.volatility() != null
+                                ? d.device.volatility().leastVolatileFirst()
+                                : identity(d.spec.blockCount()));
+            }
+            lock.lock();
+            try {
+                checkNotFailed();
+                transitionLocked(SourcePhase.FULL_COPY);
+                for (DevState d : states) {
+                    d.fullOrder = orders.get(d.index);
+                }
+                changed.signalAll();
+                awaitLocked(() -> Arrays.stream(states).allMatch(DevState::drained));
+                transitionLocked(SourcePhase.DIRTY_ROUNDS);
+                runRoundsLocked();
+            } finally {
+                lock.unlock();
+            }
+
+            lock.lock();
+            try {
+                checkNotFailed();
+                transitionLocked(SourcePhase.SUSPENDING);
+                inSuspendHook = true;
+            } finally {
+                lock.unlock();
+            }
+            try {
+                hook.suspend();
+            } finally {
+                settleAfterSuspendHook();
+            }
+            lock.lock();
+            try {
+                checkNotFailed();
+                transitionLocked(SourcePhase.FINAL_SYNC);
+                for (DevState d : states) {
+                    long[] last = toArray(d.device.tracker().collect());
+                    d.round++;
+                    rounds++;
+                    d.dirtyPerRound.add(last.length);
+                    enqueueDirtyLocked(d, last, true);
+                    listener.onDirtyRound(d.spec.name(), d.round, last.length, true);
+                }
+                control.add(new Frame.Authority(options.authorityPayload()));
+                transitionLocked(SourcePhase.AUTHORITY_SENT);
+                changed.signalAll();
+                awaitLocked(() -> phase == SourcePhase.POST_COPY || phase == SourcePhase.COMPLETED);
+                awaitLocked(() -> phase == SourcePhase.COMPLETED);
+            } finally {
+                lock.unlock();
+            }
+        } catch (MigrationException e) {
+            // Already failed: fail() recorded it.
+        } catch (Throwable t) {
+            fail(t);
+        } finally {
+            maybeResumeAfterFailure();
+        }
+    }
+
+    /** Dirty rounds under Drafter's rules until every device is ready. Holds {@link #lock}. */
+    private void runRoundsLocked() throws MigrationException, InterruptedException {
+        for (DevState d : states) {
+            if (d.device.policy().maxCycles() == 0) {
+                markReadyLocked(d);
+            }
+        }
+        while (!Arrays.stream(states).allMatch(d -> d.ready)) {
+            checkNotFailed();
+            long now = System.nanoTime();
+            long wakeNs = now + TimeUnit.MILLISECONDS.toNanos(50);
+            for (DevState d : states) {
+                if (d.ready) {
+                    continue;
+                }
+                if (d.roundOutstanding) {
+                    if (!d.drained()) {
+                        continue;
+                    }
+                    d.roundOutstanding = false;
+                    evaluateLocked(d);
+                    if (d.ready) {
+                        continue;
+                    }
+                }
+                if (now >= d.nextDueNs) {
+                    long[] blocks = toArray(d.device.tracker().collect());
+                    d.round++;
+                    rounds++;
+                    d.lastRoundSize = blocks.length;
+                    d.dirtyPerRound.add(blocks.length);
+                    d.roundOutstanding = true;
+                    d.nextDueNs = now + d.device.policy().cycleThrottle().toNanos();
+                    enqueueDirtyLocked(d, blocks, false);
+                    listener.onDirtyRound(d.spec.name(), d.round, blocks.length, false);
+                } else {
+                    wakeNs = Math.min(wakeNs, d.nextDueNs);
+                }
+            }
+            changed.awaitNanos(Math.max(100_000L, wakeNs - System.nanoTime()));
+        }
+    }
+
+    private void evaluateLocked(DevState d) {
+        DirtyPolicy p = d.device.policy();
+        d.totalCycles++;
+        if (d.lastRoundSize < p.maxDirtyBlocks()) {
+            d.cyclesBelow++;
+            if (d.cyclesBelow > p.minCycles()) {
+                markReadyLocked(d);
+            }
+        } else {
+            d.cyclesBelow = 0;
+        }
+        if (d.totalCycles >= p.maxCycles()) {
+            markReadyLocked(d);
+        }
+    }
+
+    private void markReadyLocked(DevState d) {
+        if (!d.ready) {
+            d.ready = true;
+            listener.onDeviceReady(d.spec.name(), d.totalCycles);
+        }
+    }
+
+    private void enqueueDirtyLocked(DevState d, long[] blocks, boolean last) {
+        for (int from = 0; from < blocks.length; from += FrameCodec.MAX_DIRTY_PER_FRAME) {
+            int to = Math.min(blocks.length, from + FrameCodec.MAX_DIRTY_PER_FRAME);
+            control.add(new Frame.DirtyBlocks(
+                    d.index, d.round, last && to == blocks.length, Arrays.copyOfRange(blocks, from, to)));
+        }
+        for (long b : blocks) {
+            if (!d.dirtyQueued.get((int) b)) {
+                d.dirtyQueued.set((int) b);
+                d.dirty.add(b);
+            }
+        }
+        changed.signalAll();
+    }
+
+    private void awaitLocked(BooleanSupplier done) throws MigrationException, InterruptedException {
+        while (!done.getAsBoolean()) {
+            checkNotFailed();
+            changed.await(100, TimeUnit.MILLISECONDS);
+        }
+        checkNotFailed();
+    }
+
+    // ------------------------------------------------------------------ reader
+
+    private void runReader() {
+        try {
+            while (true) {
+                Frame f = adapter.read();
+                switch (f) {
+                    case Frame.Need n -> onNeed(n);
+                    case Frame.Credit c -> onCredit(c);
+                    case Frame.AuthorityAck _ -> onAuthorityAck();
+                    case Frame.Completed _ -> {
+                        onCompleted();
+                        return;
+                    }
+                    case Frame.Ping _ -> {}
+                    case Frame.Error e -> throw Handshake.peerError(e, peer);
+                    default -> throw Handshake.unexpected(f, "NEED, CREDIT, AUTHORITY_ACK, COMPLETED or PING");
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            fail(e);
+        }
+    }
+
+    private DevState device(int index, long block) throws ProtocolException {
+        if (index >= states.length) {
+            throw new ProtocolException(
+                    ErrorCode.MALFORMED_FRAME, "malformed frame: device " + index + " of " + states.length);
+        }
+        DevState d = states[index];
+        if (block >= d.spec.blockCount()) {
+            throw new ProtocolException(
+                    ErrorCode.MALFORMED_FRAME,
+                    "malformed frame: block " + block + " of device \"" + d.spec.name() + "\" which has "
+                            + d.spec.blockCount());
+        }
+        return d;
+    }
+
+    private void onNeed(Frame.Need n) throws ProtocolException {
+        DevState d = device(n.device(), n.block());
+        lock.lock();
+        try {
+            if (!d.needQueued.get((int) n.block())) {
+                d.needQueued.set((int) n.block());
+                d.need.add(n.block());
+                changed.signalAll();
+            }
+        } finally {
+            lock.unlock();
+        }
+        listener.onPriorityRequest(d.spec.name(), n.block());
+    }
+
+    private void onCredit(Frame.Credit c) throws ProtocolException {
+        DevState d = device(c.device(), 0);
+        lock.lock();
+        try {
+            if ((long) d.credit + c.frames() > 4L * FrameCodec.MAX_CREDIT) {
+                throw new ProtocolException(ErrorCode.FLOW_CONTROL, "destination granted more credit than it can hold");
+            }
+            d.credit += c.frames();
+            changed.signalAll();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private void onAuthorityAck() throws ProtocolException {
+        lock.lock();
+        try {
+            if (phase != SourcePhase.AUTHORITY_SENT || authority != Authority.UNCERTAIN) {
+                throw new ProtocolException(ErrorCode.UNEXPECTED_FRAME, "unexpected AUTHORITY_ACK in phase " + phase);
+            }
+            authority = Authority.DESTINATION;
+            authorityAckNs = System.nanoTime();
+            transitionLocked(SourcePhase.POST_COPY);
+        } finally {
+            lock.unlock();
+        }
+        authorityFuture.complete(null);
+    }
+
+    private void onCompleted() throws ProtocolException {
+        lock.lock();
+        try {
+            if (phase != SourcePhase.POST_COPY) {
+                throw new ProtocolException(ErrorCode.UNEXPECTED_FRAME, "unexpected COMPLETED in phase " + phase);
+            }
+            transitionLocked(SourcePhase.COMPLETED);
+            stopping = true;
+            changed.signalAll();
+        } finally {
+            lock.unlock();
+        }
+        watchdog.stop();
+        connection.close();
+        completedFuture.complete(counters());
+    }
+
+    // ------------------------------------------------------------------ sender
+
+    private void runSender() {
+        int maxBlock = Arrays.stream(states)
+                .mapToInt(d -> d.spec.blockSizeBytes())
+                .max()
+                .orElse(0);
+        byte[] data = new byte[maxBlock];
+        byte[] compressed = new byte[(int) Zstd.compressBound(maxBlock)];
+        byte[] zeros = new byte[maxBlock];
+        boolean unflushed = false;
+        try {
+            while (true) {
+                Object w;
+                lock.lock();
+                try {
+                    while ((w = pickLocked()) == null) {
+                        if (stopping) {
+                            return;
+                        }
+                        if (unflushed) {
+                            break;
+                        }
+                        long idle = System.nanoTime() - proxy.lastSendNanos();
+                        if (idle >= heartbeatNs) {
+                            w = new Frame.Ping(System.nanoTime());
+                            break;
+                        }
+                        changed.awaitNanos(heartbeatNs - idle);
+                    }
+                    if (w instanceof Frame.Authority) {
+                        // From here on the destination may own the devices: never resume on our own.
+                        authority = Authority.UNCERTAIN;
+                    }
+                } finally {
+                    lock.unlock();
+                }
+                if (w == null) {
+                    proxy.flush();
+                    unflushed = false;
+                    continue;
+                }
+                if (w instanceof Work work) {
+                    try {
+                        sendBlock(work, data, compressed, zeros);
+                    } finally {
+                        lock.lock();
+                        try {
+                            work.device.inFlight--;
+                            changed.signalAll();
+                        } finally {
+                            lock.unlock();
+                        }
+                    }
+                } else {
+                    proxy.send((Frame) w);
+                }
+                unflushed = true;
+            }
+        } catch (IOException | RuntimeException e) {
+            // A peer that rejects something sends an ERROR and closes; let the reader report that reason rather
+            // than the broken pipe it causes here.
+            Thread reader = readerThread;
+            if (reader != null) {
+                try {
+                    reader.join(Duration.ofMillis(500));
+                } catch (InterruptedException ie) {
+                    Thread.currentThread().interrupt();
+                }
+            }
+            fail(e);
+        } catch (InterruptedException e) {
+            fail(new IOException("sender interrupted", e));
+        }
+    }
+
+    /** The next thing to send: control frames, then requested blocks, then data round-robin. Holds the lock. */
+    private Object pickLocked() {
+        Frame f = control.poll();
+        if (f != null) {
+            return f;
+        }
+        int n = states.length;
+        for (int i = 0; i < n; i++) {
+            DevState d = states[(rrNeed + i) % n];
+            if (d.credit > 0 && !d.need.isEmpty()) {
+                rrNeed = (d.index + 1) % n;
+                long b = d.need.poll();
+                d.needQueued.clear((int) b);
+                d.credit--;
+                d.inFlight++;
+                return new Work(d, b, true);
+            }
+        }
+        for (int i = 0; i < n; i++) {
+            DevState d = states[(rrData + i) % n];
+            if (d.credit <= 0 || !d.hasData()) {
+                continue;
+            }
+            long b;
+            if (!d.dirty.isEmpty()) {
+                b = d.dirty.poll();
+                d.dirtyQueued.clear((int) b);
+            } else if (d.fullCursor < d.fullOrder.length) {
+                b = d.fullOrder[d.fullCursor++];
+            } else {
+                continue;
+            }
+            rrData = (d.index + 1) % n;
+            d.credit--;
+            d.inFlight++;
+            return new Work(d, b, false);
+        }
+        return null;
+    }
+
+    private void sendBlock(Work w, byte[] data, byte[] compressed, byte[] zeros) throws IOException {
+        DeviceSpec spec = w.device.spec;
+        int len = spec.blockLength(w.block);
+        ByteBuffer buf = ByteBuffer.wrap(data, 0, len);
+        long offset = w.block * spec.blockSizeBytes();
+        while (buf.hasRemaining()) {
+            int r = w.device.device.tracker().read(buf, offset + buf.position());
+            if (r <= 0) {
+                throw new IOException("could not read block " + w.block + " of device \"" + spec.name()
+                        + "\": short read at byte " + buf.position() + " of " + len);
+            }
+        }
+        dataBytesRead.addAndGet(len);
+        if (w.priority) {
+            priorityBlocks.incrementAndGet();
+        }
+        if (Arrays.mismatch(data, 0, len, zeros, 0, len) < 0) {
+            proxy.send(new Frame.ZeroBlocks(w.device.index, w.block, 1));
+            zeroBlocks.incrementAndGet();
+            return;
+        }
+        blocksSent.incrementAndGet();
+        if (zstd) {
+            long c = Zstd.compressByteArray(compressed, 0, compressed.length, data, 0, len, 1);
+            if (!Zstd.isError(c) && c < len - (len >> 5)) {
+                compressedBlocks.incrementAndGet();
+                proxy.send(new Frame.BlockData(
+                        w.device.index, w.block, Frame.BlockData.ZSTD, len, ByteBuffer.wrap(compressed, 0, (int) c)));
+                return;
+            }
+        }
+        proxy.send(
+                new Frame.BlockData(w.device.index, w.block, Frame.BlockData.RAW, len, ByteBuffer.wrap(data, 0, len)));
+    }
+
+    // ------------------------------------------------------------------ failure
+
+    private void fail(Throwable cause) {
+        MigrationException ex;
+        lock.lock();
+        try {
+            if (phase.terminal()) {
+                return;
+            }
+            SourcePhase at = phase;
+            String detail = cause.getMessage() == null ? cause.toString() : cause.getMessage();
+            ex = new MigrationException(
+                    "could not migrate to " + peer + " (phase " + at + ", authority " + authority + "): " + detail,
+                    at.name(),
+                    authority,
+                    cause);
+            failure = ex;
+            stopping = true;
+            transitionLocked(SourcePhase.FAILED);
+        } finally {
+            lock.unlock();
+        }
+        LOG.log(Level.WARNING, ex.getMessage());
+        watchdog.stop();
+        if (!(cause instanceof ProtocolException pe && pe.fromPeer())) {
+            ErrorCode code = cause instanceof ProtocolException pe ? pe.code() : ErrorCode.ABORTED;
+            sendErrorBestEffort(new Frame.Error(code, ex.getMessage()));
+        }
+        connection.close();
+        maybeResumeAfterFailure();
+        try {
+            listener.onFailed(ex);
+        } catch (RuntimeException e) {
+            LOG.log(Level.WARNING, "source listener failed in onFailed", e);
+        }
+        lock.lock();
+        try {
+            if (inSuspendHook) {
+                // The control thread finishes the failure when the hook returns: callers then see a settled source.
+                return;
+            }
+        } finally {
+            lock.unlock();
+        }
+        authorityFuture.completeExceptionally(ex);
+        completedFuture.completeExceptionally(ex);
+    }
+
+    /** Marks the writers suspended; if the migration failed meanwhile, resumes them and reports the failure. */
+    private void settleAfterSuspendHook() {
+        MigrationException failed;
+        lock.lock();
+        try {
+            inSuspendHook = false;
+            suspended = true;
+            suspendReturnedNs = System.nanoTime();
+            failed = failure;
+        } finally {
+            lock.unlock();
+        }
+        if (failed != null) {
+            maybeResumeAfterFailure();
+            authorityFuture.completeExceptionally(failed);
+            completedFuture.completeExceptionally(failed);
+        }
+    }
+
+    private void sendErrorBestEffort(Frame.Error error) {
+        Thread t = Thread.ofVirtual().start(() -> {
+            try {
+                proxy.sendNow(error);
+            } catch (IOException ignored) {
+                // The connection is going away anyway.
+            }
+        });
+        try {
+            t.join(Duration.ofMillis(500));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /** Restarts the writers if the source suspended them and still owns the devices after a failure. */
+    private void maybeResumeAfterFailure() {
+        lock.lock();
+        try {
+            if (phase != SourcePhase.FAILED || !suspended || resumeCalled || authority != Authority.SOURCE) {
+                return;
+            }
+            resumeCalled = true;
+        } finally {
+            lock.unlock();
+        }
+        try {
+            hook.resume();
+        } catch (Exception e) {
+            LOG.log(Level.ERROR, "could not resume the source after a failed migration to " + peer, e);
+        }
+    }
+
+    private static <T> T await(CompletableFuture<T> f, Duration timeout) throws IOException, InterruptedException {
+        try {
+            return f.get(timeout.toNanos(), TimeUnit.NANOSECONDS);
+        } catch (ExecutionException e) {
+            if (e.getCause() instanceof IOException io) {
+                throw io;
+            }
+            throw new IOException(e.getCause());
+        } catch (TimeoutException e) {
+            throw new IOException("migration did not get there within " + timeout);
+        }
+    }
+
+    private static long[] identity(long n) {
+        long[] order = new long[(int) n];
+        for (int i = 0; i < order.length; i++) {
+            order[i] = i;
+        }
+        return order;
+    }
+
+    private static long[] toArray(BitSet set) {
+        return set.stream().asLongStream().toArray();
+    }
+}

@@ -1,0 +1,53 @@
+package io.drafter.migration.source;
+
+import io.drafter.migration.transport.SharedToken;
+import java.time.Duration;
+
+/**
+ * How the source runs a migration.
+ *
+ * @param compression ask for zstd on BLOCK data (used when the destination agrees; a block is sent compressed only if
+ *     that is smaller)
+ * @param stallTimeout fail when nothing arrives from the destination for this long (it pings when idle)
+ * @param authorityPayload opaque bytes handed over with authority (e.g. the VM's configuration), at most 64 KiB
+ * @param token the shared token, or {@code null}
+ * @param allowPlainTcp allow a plain TCP connection without a token (no authentication at all)
+ */
+public record SourceOptions(
+        boolean compression, Duration stallTimeout, byte[] authorityPayload, SharedToken token, boolean allowPlainTcp) {
+    public SourceOptions {
+        authorityPayload = authorityPayload == null ? new byte[0] : authorityPayload.clone();
+        if (authorityPayload.length > io.drafter.migration.protocol.FrameCodec.MAX_AUTHORITY_PAYLOAD) {
+            throw new IllegalArgumentException("authority payload of " + authorityPayload.length + " bytes exceeds "
+                    + io.drafter.migration.protocol.FrameCodec.MAX_AUTHORITY_PAYLOAD);
+        }
+        if (stallTimeout == null || stallTimeout.toMillis() < 50) {
+            throw new IllegalArgumentException("stallTimeout must be at least 50 ms, got " + stallTimeout);
+        }
+    }
+
+    /** No compression, 30 s stall timeout, empty payload, no token, plain TCP refused. */
+    public static SourceOptions defaults() {
+        return new SourceOptions(false, Duration.ofSeconds(30), new byte[0], null, false);
+    }
+
+    public SourceOptions withCompression(boolean on) {
+        return new SourceOptions(on, stallTimeout, authorityPayload, token, allowPlainTcp);
+    }
+
+    public SourceOptions withStallTimeout(Duration d) {
+        return new SourceOptions(compression, d, authorityPayload, token, allowPlainTcp);
+    }
+
+    public SourceOptions withAuthorityPayload(byte[] payload) {
+        return new SourceOptions(compression, stallTimeout, payload, token, allowPlainTcp);
+    }
+
+    public SourceOptions withToken(SharedToken t) {
+        return new SourceOptions(compression, stallTimeout, authorityPayload, t, allowPlainTcp);
+    }
+
+    public SourceOptions withPlainTcpAllowed(boolean allow) {
+        return new SourceOptions(compression, stallTimeout, authorityPayload, token, allow);
+    }
+}

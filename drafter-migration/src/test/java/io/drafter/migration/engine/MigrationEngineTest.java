@@ -1,0 +1,359 @@
+package io.drafter.migration.engine;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.drafter.migration.Authority;
+import io.drafter.migration.destination.DestinationCounters;
+import io.drafter.migration.destination.DestinationOptions;
+import io.drafter.migration.destination.DestinationPhase;
+import io.drafter.migration.destination.DestinationStorage;
+import io.drafter.migration.destination.MigrationDestination;
+import io.drafter.migration.source.DirtyPolicy;
+import io.drafter.migration.source.MigrationSource;
+import io.drafter.migration.source.SourceCounters;
+import io.drafter.migration.source.SourceDevice;
+import io.drafter.migration.source.SourceListener;
+import io.drafter.migration.source.SourceOptions;
+import io.drafter.migration.source.SourcePhase;
+import io.drafter.migration.source.SuspendHook;
+import io.drafter.migration.testing.Loopback;
+import io.drafter.migration.testing.TestCerts;
+import io.drafter.migration.testing.TestDevices;
+import io.drafter.migration.testing.Writers;
+import io.drafter.migration.transport.PemTls;
+import io.drafter.migration.transport.SharedToken;
+import io.drafter.migration.transport.TransportSecurity;
+import io.drafter.storage.BlockDevice;
+import io.drafter.storage.ForwardingBlockDevice;
+import io.drafter.storage.dirty.DirtyTrackingDevice;
+import io.drafter.storage.volatility.VolatilityMonitor;
+import io.drafter.storage.waiting.WaitingDevice;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/** Two engines in one JVM over loopback TCP and TLS: whole migrations with writers running on the source. */
+@Timeout(value = 120, unit = TimeUnit.SECONDS)
+class MigrationEngineTest {
+    static final Duration WAIT = Duration.ofSeconds(60);
+    static final SharedToken TOKEN = SharedToken.of("correct horse battery staple");
+    static final DirtyPolicy FAST = new DirtyPolicy(10, 1, 6, Duration.ofMillis(20));
+
+    /** The source side of a test: devices with trackers, writers, and a hook that stops the writers. */
+    static final class Source implements SuspendHook {
+        final List<DirtyTrackingDevice> trackers = new ArrayList<>();
+        final List<BlockDevice> tops = new ArrayList<>();
+        final List<SourceDevice> devices = new ArrayList<>();
+        final List<String> events = Collections.synchronizedList(new ArrayList<>());
+        Writers writers;
+        volatile int suspends;
+        volatile int resumes;
+        Runnable duringSuspend = () -> {};
+
+        Source add(String name, long size, int blockSize, long seed, DirtyPolicy policy) throws IOException {
+            DirtyTrackingDevice t = TestDevices.tracked(name, size, blockSize, seed);
+            VolatilityMonitor v = new VolatilityMonitor(t, Duration.ofSeconds(5));
+            trackers.add(t);
+            tops.add(v);
+            devices.add(new SourceDevice(name, t, v, policy));
+            return this;
+        }
+
+        Source startWriters(long seed) {
+            writers = new Writers(tops, seed, 200);
+            return this;
+        }
+
+        @Override
+        public void suspend() throws Exception {
+            suspends++;
+            if (writers != null) {
+                writers.stop();
+            }
+            duringSuspend.run();
+        }
+
+        @Override
+        public void resume() {
+            resumes++;
+        }
+
+        SourceListener listener() {
+            return new SourceListener() {
+                @Override
+                public void onPhase(SourcePhase from, SourcePhase to, Duration timeInFrom) {
+                    events.add(to.name());
+                }
+            };
+        }
+
+        void close() throws IOException {
+            for (BlockDevice d : tops) {
+                d.close();
+            }
+        }
+    }
+
+    static void assertSameContents(Source src, Map<String, WaitingDevice> dst) throws IOException {
+        for (int i = 0; i < src.devices.size(); i++) {
+            String name = src.devices.get(i).name();
+            assertEquals(
+                    TestDevices.sha256(src.trackers.get(i)),
+                    TestDevices.sha256(dst.get(name)),
+                    "SHA-256 of device " + name);
+        }
+    }
+
+    @Test
+    void migratesSeveralDevicesOverTcpWithTokenWhileWritersRun() throws Exception {
+        Source src = new Source()
+                .add("disk", 8 << 20, 64 << 10, 1, FAST)
+                .add("memory", 16 << 20, 64 << 10, 2, FAST)
+                .add("state", 100_000, 4096, 3, FAST)
+                .startWriters(42);
+        Loopback.Pair pair = Loopback.plain();
+        MigrationDestination dst = MigrationDestination.accept(
+                pair.destination(),
+                DestinationStorage.inMemory(),
+                DestinationOptions.defaults().withToken(TOKEN),
+                null);
+        MigrationSource source = MigrationSource.start(
+                pair.source(),
+                src.devices,
+                SourceOptions.defaults().withToken(TOKEN).withAuthorityPayload("vm-config".getBytes()),
+                src,
+                src.listener());
+
+        MigrationDestination.Resumable r = dst.awaitResumable(WAIT);
+        assertArrayEquals("vm-config".getBytes(), r.authorityPayload());
+        SourceCounters sc = source.awaitCompleted(WAIT);
+        DestinationCounters dc = dst.awaitCompleted(WAIT);
+
+        assertTrue(src.writers.writes() > 0, "writers ran during pre-copy");
+        assertSameContents(src, r.devices());
+        assertEquals(SourcePhase.COMPLETED, source.phase());
+        assertEquals(Authority.DESTINATION, source.authority());
+        assertEquals(DestinationPhase.COMPLETED, dst.phase());
+        assertEquals(
+                List.of(
+                        "FULL_COPY",
+                        "DIRTY_ROUNDS",
+                        "SUSPENDING",
+                        "FINAL_SYNC",
+                        "AUTHORITY_SENT",
+                        "POST_COPY",
+                        "COMPLETED"),
+                src.events);
+        assertEquals(1, src.suspends);
+        assertEquals(0, src.resumes);
+        assertTrue(sc.rounds() >= 3, "dirty rounds ran: " + sc.rounds());
+        assertTrue(sc.dirtyPerRound().get("disk").size() >= 2, "per-round counts: " + sc.dirtyPerRound());
+        assertNotNull(sc.suspendToAuthority());
+        assertTrue(dc.blocksReceived() > 0);
+        src.close();
+    }
+
+    @Test
+    void migratesOverMutualTlsWithCompression() throws Exception {
+        TestCerts.Peer server = TestCerts.shared().destination();
+        TestCerts.Peer client = TestCerts.shared().source();
+        var serverTls = TransportSecurity.tls(PemTls.context(server.chain(), server.key(), server.ca()));
+        var clientTls = TransportSecurity.tls(PemTls.context(client.chain(), client.key(), client.ca()));
+
+        Source src = new Source()
+                .add("disk", 4 << 20, 64 << 10, 11, FAST)
+                .add("memory", 6 << 20, 64 << 10, 12, FAST)
+                .startWriters(7);
+        // Make half of every block compressible so zstd has something to do.
+        Loopback.Pair pair = Loopback.pair(clientTls, serverTls);
+        assertTrue(pair.source().authenticatedTransport());
+        MigrationDestination dst = MigrationDestination.accept(
+                pair.destination(), DestinationStorage.inMemory(), DestinationOptions.defaults(), null);
+        MigrationSource source = MigrationSource.start(
+                pair.source(), src.devices, SourceOptions.defaults().withCompression(true), src, null);
+        source.awaitCompleted(WAIT);
+        MigrationDestination.Resumable r = dst.awaitResumable(WAIT);
+        dst.awaitCompleted(WAIT);
+        assertSameContents(src, r.devices());
+        src.close();
+    }
+
+    @Test
+    void compressesCompressibleBlocks() throws Exception {
+        Source src = new Source();
+        DirtyTrackingDevice t =
+                new DirtyTrackingDevice(new io.drafter.storage.source.MemoryBlockDevice("text", 2 << 20, 64 << 10));
+        byte[] text =
+                "the quick brown fox jumps over the lazy dog. ".repeat(2000).getBytes();
+        for (long off = 0; off < t.sizeBytes(); off += text.length) {
+            t.write(ByteBuffer.wrap(text, 0, (int) Math.min(text.length, t.sizeBytes() - off)), off);
+        }
+        src.trackers.add(t);
+        src.tops.add(t);
+        src.devices.add(new SourceDevice("text", t, null, DirtyPolicy.NO_ROUNDS));
+        Loopback.Pair pair = Loopback.plain();
+        MigrationDestination dst = MigrationDestination.accept(
+                pair.destination(),
+                DestinationStorage.inMemory(),
+                DestinationOptions.defaults().withPlainTcpAllowed(true),
+                null);
+        MigrationSource source = MigrationSource.start(
+                pair.source(),
+                src.devices,
+                SourceOptions.defaults().withCompression(true).withPlainTcpAllowed(true),
+                src,
+                null);
+        SourceCounters sc = source.awaitCompleted(WAIT);
+        assertSameContents(src, dst.awaitResumable(WAIT).devices());
+        assertTrue(sc.compressedBlocks() > 0, "blocks went compressed: " + sc);
+        assertTrue(sc.bytesSent() < t.sizeBytes() / 4, "compression shrank the transfer: " + sc.bytesSent());
+        src.close();
+    }
+
+    /** A source layer whose reads are slow, so that the full copy takes a while. */
+    static final class SlowReads extends ForwardingBlockDevice {
+        SlowReads(BlockDevice d) {
+            super(d);
+        }
+
+        @Override
+        public int read(ByteBuffer dst, long offsetBytes) throws IOException {
+            try {
+                Thread.sleep(2);
+            } catch (InterruptedException e) {
+                throw new java.io.InterruptedIOException();
+            }
+            return super.read(dst, offsetBytes);
+        }
+    }
+
+    @Test
+    void destinationReadsBlocksBeforeTheyArrive() throws Exception {
+        var base = TestDevices.random("disk", 1024 * 4096L, 4096, 5, 0);
+        DirtyTrackingDevice t = new DirtyTrackingDevice(new SlowReads(base));
+        Source src = new Source();
+        src.trackers.add(t);
+        src.tops.add(t);
+        src.devices.add(new SourceDevice("disk", t, null, DirtyPolicy.NO_ROUNDS));
+        Loopback.Pair pair = Loopback.plain();
+        MigrationDestination dst = MigrationDestination.accept(
+                pair.destination(),
+                DestinationStorage.inMemory(),
+                DestinationOptions.defaults().withToken(TOKEN).withWindowBytes(16 * 4096),
+                null);
+        MigrationSource source = MigrationSource.start(
+                pair.source(), src.devices, SourceOptions.defaults().withToken(TOKEN), src, null);
+        WaitingDevice disk = dst.awaitDevices(WAIT).get("disk");
+        // The full copy goes in block order at ~2 ms a block: the last blocks are seconds away.
+        for (long b : new long[] {1023, 1000, 900, 777}) {
+            assertFalse(disk.isPresent(b), "block " + b + " has not arrived yet");
+            assertArrayEquals(TestDevices.block(base, b), TestDevices.block(disk, b), "block " + b);
+        }
+        assertTrue(disk.waitCount() >= 4, "reads waited: " + disk.waitCount());
+        source.awaitCompleted(WAIT);
+        assertTrue(source.counters().priorityBlocks() >= 4, "requested blocks jumped the queue");
+        assertEquals(TestDevices.sha256(base), TestDevices.sha256(disk));
+        src.close();
+    }
+
+    @Test
+    void postCopyReadsOfFinalDirtyBlocksGetTheNewBytes() throws Exception {
+        Source src = new Source().add("memory", 8 << 20, 64 << 10, 9, FAST);
+        Random r = new Random(3);
+        long[] flushed = r.longs(60, 0, 128).distinct().toArray();
+        // The "flush" of the suspend hook: guest memory pages land in the device after the VM paused.
+        src.duringSuspend = () -> {
+            try {
+                for (long b : flushed) {
+                    byte[] data = new byte[64 << 10];
+                    r.nextBytes(data);
+                    src.tops.get(0).write(ByteBuffer.wrap(data), b * (64 << 10));
+                }
+            } catch (IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+        };
+        Loopback.Pair pair = Loopback.plain();
+        MigrationDestination dst = MigrationDestination.accept(
+                pair.destination(),
+                DestinationStorage.inMemory(),
+                DestinationOptions.defaults().withToken(TOKEN),
+                null);
+        MigrationSource source = MigrationSource.start(
+                pair.source(), src.devices, SourceOptions.defaults().withToken(TOKEN), src, null);
+        MigrationDestination.Resumable res = dst.awaitResumable(WAIT);
+        WaitingDevice mem = res.devices().get("memory");
+        for (long b : flushed) {
+            assertArrayEquals(TestDevices.block(src.trackers.get(0), b), TestDevices.block(mem, b), "block " + b);
+        }
+        source.awaitCompleted(WAIT);
+        dst.awaitCompleted(WAIT);
+        assertSameContents(src, res.devices());
+        assertEquals(
+                flushed.length, source.counters().dirtyPerRound().get("memory").getLast());
+        src.close();
+    }
+
+    @Test
+    void withoutPostCopyTheDestinationIsResumableOnlyWhenComplete() throws Exception {
+        Source src = new Source().add("disk", 2 << 20, 64 << 10, 21, DirtyPolicy.NO_ROUNDS);
+        Loopback.Pair pair = Loopback.plain();
+        MigrationDestination dst = MigrationDestination.accept(
+                pair.destination(),
+                DestinationStorage.inMemory(),
+                DestinationOptions.defaults().withToken(TOKEN).withWaitForAllBlocks(true),
+                null);
+        MigrationSource source = MigrationSource.start(
+                pair.source(), src.devices, SourceOptions.defaults().withToken(TOKEN), src, null);
+        MigrationDestination.Resumable res = dst.awaitResumable(WAIT);
+        assertEquals(DestinationPhase.COMPLETED, dst.phase());
+        for (WaitingDevice d : res.devices().values()) {
+            assertTrue(d.isComplete());
+        }
+        source.awaitCompleted(WAIT);
+        assertSameContents(src, res.devices());
+        assertEquals(1, source.counters().dirtyPerRound().get("disk").size(), "only the final set with NO_ROUNDS");
+        assertTrue(source.counters().zeroBlocks() > 0, "zero blocks were announced, not sent");
+        src.close();
+    }
+
+    @Test
+    void destinationWritesAfterResumeWinOverLateBlocks() throws Exception {
+        Source src = new Source().add("disk", 4 << 20, 64 << 10, 31, DirtyPolicy.NO_ROUNDS);
+        src.duringSuspend = () -> {
+            try {
+                src.tops.get(0).write(ByteBuffer.wrap(new byte[64 << 10]).put(0, (byte) 1), 5L * (64 << 10));
+            } catch (IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+        };
+        Loopback.Pair pair = Loopback.plain();
+        MigrationDestination dst = MigrationDestination.accept(
+                pair.destination(),
+                DestinationStorage.inMemory(),
+                DestinationOptions.defaults().withToken(TOKEN),
+                null);
+        MigrationSource source = MigrationSource.start(
+                pair.source(), src.devices, SourceOptions.defaults().withToken(TOKEN), src, null);
+        WaitingDevice disk = dst.awaitResumable(WAIT).devices().get("disk");
+        byte[] mine = new byte[64 << 10];
+        java.util.Arrays.fill(mine, (byte) 9);
+        disk.write(ByteBuffer.wrap(mine), 5L * (64 << 10));
+        source.awaitCompleted(WAIT);
+        dst.awaitCompleted(WAIT);
+        assertArrayEquals(mine, TestDevices.block(disk, 5), "the resumed side's write is kept");
+        src.close();
+    }
+}

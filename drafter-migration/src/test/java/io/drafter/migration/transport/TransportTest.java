@@ -1,0 +1,143 @@
+package io.drafter.migration.transport;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.drafter.migration.testing.Loopback;
+import io.drafter.migration.testing.TestCerts;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import javax.net.ssl.SSLSocket;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+@Timeout(value = 120, unit = TimeUnit.SECONDS)
+class TransportTest {
+    static TransportSecurity tls(TestCerts.Peer p) throws IOException {
+        return TransportSecurity.tls(PemTls.context(p.chain(), p.key(), p.ca()));
+    }
+
+    @Test
+    void mutualTlsConnectsWithTls13() throws Exception {
+        var certs = TestCerts.shared();
+        Loopback.Pair pair = Loopback.pair(tls(certs.source()), tls(certs.destination()));
+        try {
+            assertTrue(pair.source().authenticatedTransport());
+            assertTrue(pair.destination().authenticatedTransport());
+            SSLSocket s = (SSLSocket) ((SocketConnection) pair.destination()).socket();
+            assertEquals("TLSv1.3", s.getSession().getProtocol());
+            assertTrue(s.getSession().getPeerPrincipal().getName().contains("CN=source"));
+            pair.source().output().write(42);
+            pair.source().output().flush();
+            assertEquals(42, pair.destination().input().read());
+        } finally {
+            pair.source().close();
+            pair.destination().close();
+        }
+    }
+
+    @Test
+    void peerWithCertificateOfAnotherCaIsRefused() throws Exception {
+        var certs = TestCerts.shared();
+        try (Transport.ConnectionListener l = Transport.listen(
+                new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), tls(certs.destination()))) {
+            CompletableFuture<Connection> accepted = CompletableFuture.supplyAsync(() -> {
+                try {
+                    return l.accept(Duration.ofSeconds(10));
+                } catch (IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+            });
+            // The rogue peer trusts the real CA, so only the server's check of the client certificate can refuse it.
+            TestCerts.Peer rogue = new TestCerts.Peer(
+                    certs.rogue().chain(),
+                    certs.rogue().key(),
+                    certs.destination().ca());
+            try {
+                Connection c = Transport.connect(l.address(), tls(rogue), Duration.ofSeconds(10));
+                // TLS 1.3 may report the client's rejection on first use.
+                c.output().write(1);
+                c.output().flush();
+                assertEquals(-1, c.input().read());
+                c.close();
+            } catch (IOException expected) {
+                // Refused: how the client learns it (alert, reset, broken pipe) depends on timing.
+            }
+            ExecutionException e = assertThrows(ExecutionException.class, accepted::get);
+            assertTrue(
+                    e.getCause().getMessage().contains("could not complete TLS handshake"),
+                    e.getCause().getMessage());
+        }
+    }
+
+    @Test
+    void clientWithoutCertificateIsRefused() throws Exception {
+        var certs = TestCerts.shared();
+        try (Transport.ConnectionListener l = Transport.listen(
+                new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), tls(certs.destination()))) {
+            CompletableFuture<Connection> accepted = CompletableFuture.supplyAsync(() -> {
+                try {
+                    return l.accept(Duration.ofSeconds(10));
+                } catch (IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+            });
+            try (Connection c = Transport.connect(l.address(), TransportSecurity.plainTcp(), Duration.ofSeconds(5))) {
+                c.output().write("not a TLS hello at all, just bytes...".getBytes());
+                c.output().flush();
+            }
+            ExecutionException e = assertThrows(ExecutionException.class, accepted::get);
+            assertTrue(
+                    e.getCause().getMessage().contains("could not complete TLS handshake"),
+                    e.getCause().getMessage());
+        }
+    }
+
+    @Test
+    void pemErrorsNameTheFileAndTheProblem(@TempDir Path dir) throws Exception {
+        Path missing = dir.resolve("missing.pem");
+        IOException e = assertThrows(IOException.class, () -> PemTls.privateKey(missing));
+        assertTrue(e.getMessage().contains("could not read PEM file " + missing), e.getMessage());
+
+        Path pkcs1 = Files.writeString(
+                dir.resolve("rsa.pem"), "-----BEGIN RSA PRIVATE KEY-----\nAAAA\n-----END RSA PRIVATE KEY-----\n");
+        e = assertThrows(IOException.class, () -> PemTls.privateKey(pkcs1));
+        assertTrue(e.getMessage().contains("is not PKCS#8"), e.getMessage());
+
+        Path empty = Files.writeString(dir.resolve("empty.pem"), "hello\n");
+        e = assertThrows(IOException.class, () -> PemTls.certificates(empty));
+        assertTrue(e.getMessage().contains("no BEGIN CERTIFICATE block"), e.getMessage());
+
+        Path junk = Files.writeString(
+                dir.resolve("junk.pem"), "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n");
+        e = assertThrows(IOException.class, () -> PemTls.privateKey(junk));
+        assertTrue(e.getMessage().contains("unsupported algorithm"), e.getMessage());
+    }
+
+    @Test
+    void tokenProofsAreBoundToRoleAndNonces() {
+        SharedToken t = SharedToken.of("0123456789abcdef-token");
+        byte[] s = new byte[32];
+        byte[] d = new byte[32];
+        d[0] = 1;
+        byte[] proof = t.proof("source", s, d);
+        assertTrue(t.verify(proof, "source", s, d));
+        assertFalse(t.verify(proof, "destination", s, d), "a source proof cannot be reflected as the destination's");
+        assertFalse(t.verify(proof, "source", d, s), "bound to the nonces");
+        assertFalse(SharedToken.of("another-token-of-16").verify(proof, "source", s, d));
+        assertArrayEquals(proof, t.proof("source", s, d));
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> SharedToken.of("short"));
+        assertTrue(e.getMessage().contains("at least 16"), e.getMessage());
+    }
+}
