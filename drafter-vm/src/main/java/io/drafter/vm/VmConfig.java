@@ -20,7 +20,7 @@ import java.util.Objects;
  * @param network the tap NIC, or {@code null} for none
  * @param runDir directory for the QMP and agent sockets and QEMU's own log
  * @param consoleLog file receiving the serial console
- * @param consoleToTerminal also connect the console to this process's stdin/stdout
+ * @param console where the serial console goes besides {@code consoleLog}
  */
 public record VmConfig(
         Path kernel,
@@ -35,7 +35,7 @@ public record VmConfig(
         Network network,
         Path runDir,
         Path consoleLog,
-        boolean consoleToTerminal) {
+        Console console) {
 
     /** Drafter's default boot arguments, adapted to QEMU microvm with an initramfs. */
     public static final String DEFAULT_BOOT_ARGS = "console=ttyS0 panic=1 quiet root=/dev/vda rootfstype=ext4"
@@ -60,6 +60,9 @@ public record VmConfig(
         if (bootArgs == null || bootArgs.isBlank()) {
             bootArgs = DEFAULT_BOOT_ARGS;
         }
+        if (console == null) {
+            console = Console.LOG;
+        }
         if (accel == null) {
             accel = Accel.AUTO;
         }
@@ -81,7 +84,7 @@ public record VmConfig(
                 null,
                 runDir,
                 runDir.resolve("console.log"),
-                false);
+                Console.LOG);
     }
 
     /** This config with the accelerator replaced. */
@@ -99,7 +102,7 @@ public record VmConfig(
                 network,
                 runDir,
                 consoleLog,
-                consoleToTerminal);
+                console);
     }
 
     /** This config with the boot arguments replaced. */
@@ -117,6 +120,6 @@ public record VmConfig(
                 network,
                 runDir,
                 consoleLog,
-                consoleToTerminal);
+                console);
     }
 }

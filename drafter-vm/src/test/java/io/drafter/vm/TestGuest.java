@@ -102,7 +102,7 @@ public final class TestGuest {
                 null,
                 dir.resolve("run"),
                 dir.resolve("console.log"),
-                false);
+                Console.LOG);
     }
 
     /** PIDs of live qemu-system-x86_64 processes whose command line mentions {@code dir}. */

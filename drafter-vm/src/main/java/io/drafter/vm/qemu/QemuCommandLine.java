@@ -78,11 +78,18 @@ public final class QemuCommandLine {
         a.addAll(List.of("-device", "virtio-serial" + virtio + ",id=vser0"));
         a.addAll(List.of("-chardev", "socket,id=agent,path=" + opt(agent) + ",server=on,wait=off"));
         a.addAll(List.of("-device", "virtserialport,bus=vser0.0,chardev=agent,name=" + AGENT_PORT));
-        if (c.consoleToTerminal()) {
-            a.addAll(List.of("-chardev", "stdio,id=con,signal=off,logfile=" + opt(c.consoleLog())));
-            a.addAll(List.of("-serial", "chardev:con"));
-        } else {
-            a.addAll(List.of("-serial", "file:" + c.consoleLog()));
+        switch (c.console()) {
+            case LOG -> a.addAll(List.of("-serial", "file:" + c.consoleLog()));
+            case OUTPUT -> {
+                a.addAll(List.of(
+                        "-chardev", "file,id=con,path=/dev/stdout,logfile=" + opt(c.consoleLog()) + ",logappend=off"));
+                a.addAll(List.of("-serial", "chardev:con"));
+            }
+            case TERMINAL -> {
+                a.addAll(List.of(
+                        "-chardev", "stdio,id=con,signal=off,logfile=" + opt(c.consoleLog()) + ",logappend=off"));
+                a.addAll(List.of("-serial", "chardev:con"));
+            }
         }
         a.addAll(List.of("-qmp", "unix:" + opt(c.runDir().resolve(QMP_SOCKET)) + ",server=on,wait=off"));
         if (incoming) {

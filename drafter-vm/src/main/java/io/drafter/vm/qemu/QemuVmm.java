@@ -123,12 +123,22 @@ public final class QemuVmm implements Vmm {
         List<String> args = QemuCommandLine.build(qemuBinary, c, c.accel(), incoming);
         Path qemuLog = c.runDir().resolve("qemu.log");
         ProcessBuilder pb = new ProcessBuilder(args).redirectErrorStream(true);
-        if (c.consoleToTerminal()) {
-            pb.redirectInput(ProcessBuilder.Redirect.INHERIT).redirectOutput(ProcessBuilder.Redirect.INHERIT);
-            pb.redirectErrorStream(false).redirectError(qemuLog.toFile());
-        } else {
-            pb.redirectInput(ProcessBuilder.Redirect.from(Path.of("/dev/null").toFile()))
-                    .redirectOutput(qemuLog.toFile());
+        switch (c.console()) {
+            case LOG ->
+                pb.redirectInput(ProcessBuilder.Redirect.from(
+                                Path.of("/dev/null").toFile()))
+                        .redirectOutput(qemuLog.toFile());
+            case OUTPUT ->
+                pb.redirectInput(ProcessBuilder.Redirect.from(
+                                Path.of("/dev/null").toFile()))
+                        .redirectOutput(ProcessBuilder.Redirect.INHERIT)
+                        .redirectErrorStream(false)
+                        .redirectError(qemuLog.toFile());
+            case TERMINAL ->
+                pb.redirectInput(ProcessBuilder.Redirect.INHERIT)
+                        .redirectOutput(ProcessBuilder.Redirect.INHERIT)
+                        .redirectErrorStream(false)
+                        .redirectError(qemuLog.toFile());
         }
         Process p;
         try {

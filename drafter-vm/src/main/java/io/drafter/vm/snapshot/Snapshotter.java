@@ -1,6 +1,7 @@
 package io.drafter.vm.snapshot;
 
 import io.drafter.vm.Accel;
+import io.drafter.vm.Console;
 import io.drafter.vm.Drive;
 import io.drafter.vm.Network;
 import io.drafter.vm.SnapshotConfig;
@@ -45,7 +46,7 @@ public final class Snapshotter {
      * @param accel accelerator (AUTO probes)
      * @param network the tap NIC, or {@code null}
      * @param resumeTimeout longest wait for liveness and the agent
-     * @param consoleToTerminal connect the serial console to this terminal as well as the log
+     * @param console where the serial console goes besides the log
      * @param cpuTemplate recorded in config.json, not used by QEMU
      * @param pad whether to zero-pad outputs as Drafter does
      */
@@ -58,7 +59,7 @@ public final class Snapshotter {
             Accel accel,
             Network network,
             Duration resumeTimeout,
-            boolean consoleToTerminal,
+            Console console,
             String cpuTemplate,
             boolean pad) {}
 
@@ -142,7 +143,7 @@ public final class Snapshotter {
                     o.network(),
                     work.resolve("run"),
                     work.resolve("console.log"),
-                    o.consoleToTerminal());
+                    o.console());
             long t0 = System.nanoTime();
             VmInstance.SnapshotResult snap;
             Accel used;

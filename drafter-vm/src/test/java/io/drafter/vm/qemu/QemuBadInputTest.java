@@ -42,7 +42,7 @@ class QemuBadInputTest {
                 c.network(),
                 c.runDir(),
                 c.consoleLog(),
-                false);
+                io.drafter.vm.Console.LOG);
     }
 
     @Test

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.drafter.vm.Console;
 import io.drafter.vm.Drive;
 import io.drafter.vm.TestGuest;
 import io.drafter.vm.VmConfig;
@@ -85,7 +86,7 @@ class QemuVmmTest {
                 c.network(),
                 dir.resolve("run"),
                 dir.resolve("console.log"),
-                false);
+                Console.LOG);
     }
 
     @Test
@@ -128,7 +129,7 @@ class QemuVmmTest {
                 null,
                 wrong.resolve("run"),
                 wrong.resolve("console.log"),
-                false);
+                io.drafter.vm.Console.LOG);
         VmException e = assertThrows(VmException.class, () -> vmm.resume(wrongSize, state));
         assertTrue(e.getMessage().startsWith("could not load device state from " + state), e.getMessage());
         assertEquals(List.of(), TestGuest.qemuUnder(wrong));
