@@ -145,6 +145,8 @@ public final class AgentClient implements AutoCloseable {
                         "could not complete " + call.name() + " in the guest: "
                                 + reply.path("error").asText("no reason given"));
             }
+        } catch (AgentException e) {
+            throw e;
         } catch (TimeoutException e) {
             throw new AgentException(
                     AgentException.Kind.TIMEOUT,

@@ -148,6 +148,8 @@ public final class QmpClient implements AutoCloseable {
                         + error.path("desc").asText());
             }
             return reply.path("return");
+        } catch (QmpException e) {
+            throw e;
         } catch (TimeoutException e) {
             throw new QmpException("could not run QMP " + command.name() + ": no answer within " + timeout);
         } catch (ExecutionException e) {
