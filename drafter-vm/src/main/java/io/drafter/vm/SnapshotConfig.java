@@ -57,6 +57,60 @@ public record SnapshotConfig(
         Files.writeString(file, JSON.writerWithDefaultPrettyPrinter().writeValueAsString(this) + "\n");
     }
 
+    /**
+     * The VM config that resumes this snapshot with the given device files (the package's, or their
+     * FUSE-exposed copies).
+     *
+     * @param drivePaths file of each drive named in {@link #drives()}
+     * @param initrd the initramfs, required when {@link #hasInitrd()}
+     * @param network the NIC, required when the snapshot had one ({@link #tapInterface()} not null)
+     */
+    public VmConfig toVmConfig(
+            Path kernel,
+            Path initrd,
+            java.util.Map<String, Path> drivePaths,
+            Path memory,
+            Network network,
+            Path runDir,
+            Console console)
+            throws VmException {
+        if (hasInitrd && initrd == null) {
+            throw new VmException("could not resume: the snapshot booted with an initrd and none was given");
+        }
+        if ((tapInterface != null) != (network != null)) {
+            throw new VmException("could not resume: the snapshot had "
+                    + (tapInterface == null ? "no NIC" : "a NIC on " + tapInterface) + ", the resume "
+                    + (network == null ? "has none" : "has one"));
+        }
+        List<Drive> list = new java.util.ArrayList<>();
+        for (String name : drives) {
+            Path p = drivePaths.get(name);
+            if (p == null) {
+                throw new VmException("could not resume: no file for drive " + name);
+            }
+            list.add(new Drive(name, p, false));
+        }
+        Accel a = switch (accel) {
+            case "kvm" -> Accel.KVM;
+            case "tcg" -> Accel.TCG;
+            default -> throw new VmException("could not resume: unknown accelerator '" + accel + "' in config");
+        };
+        return new VmConfig(
+                kernel,
+                hasInitrd ? initrd : null,
+                list,
+                memory,
+                memorySizeMiB,
+                vcpus,
+                bootArgs,
+                machine,
+                a,
+                network,
+                runDir,
+                runDir.resolve("console.log"),
+                console);
+    }
+
     /** Reads a config from {@code file}, ignoring zero padding after the JSON document. */
     public static SnapshotConfig read(Path file) throws VmException {
         byte[] bytes;
