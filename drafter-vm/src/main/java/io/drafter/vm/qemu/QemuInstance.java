@@ -35,6 +35,17 @@ public final class QemuInstance implements VmInstance {
     private volatile QmpClient qmp;
     private volatile AgentClient agent;
     private volatile boolean closed;
+    private volatile ResumeTimings resumeTimings;
+
+    /**
+     * How long the steps of a resume took.
+     *
+     * @param started QEMU process start until QMP and agent sockets answered
+     * @param stateLoaded until the device state was loaded ({@code migrate-incoming} completed)
+     * @param running until {@code cont} returned (the guest runs)
+     * @param afterResume until the guest agent answered {@code AfterResume}
+     */
+    public record ResumeTimings(Duration started, Duration stateLoaded, Duration running, Duration afterResume) {}
 
     QemuInstance(VmConfig config, Accel accel, Process process, Path qemuLog) {
         this.config = config;
@@ -46,6 +57,15 @@ public final class QemuInstance implements VmInstance {
     void connect(Duration timeout) throws VmException {
         qmp = QmpClient.connect(config.runDir().resolve(QemuCommandLine.QMP_SOCKET), timeout, process::isAlive);
         agent = AgentClient.connect(config.runDir().resolve(QemuCommandLine.AGENT_SOCKET), timeout, process::isAlive);
+    }
+
+    /** Timings of the resume that started this VM, or {@code null} when it was booted. */
+    public ResumeTimings resumeTimings() {
+        return resumeTimings;
+    }
+
+    void resumeTimings(ResumeTimings t) {
+        resumeTimings = t;
     }
 
     /** The QMP client of this VM. */

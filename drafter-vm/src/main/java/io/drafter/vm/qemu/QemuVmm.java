@@ -94,16 +94,34 @@ public final class QemuVmm implements Vmm {
         if (config.accel() == Accel.AUTO) {
             throw new VmException("could not resume: the snapshot's accelerator must be given (kvm or tcg)");
         }
+        long t0 = System.nanoTime();
         QemuInstance vm = start(config, true);
         try {
+            long t1 = System.nanoTime();
             vm.qmp()
                     .execute(
                             new QmpCommand.MigrateSetCapabilities(Map.of("x-ignore-shared", true)),
                             Duration.ofSeconds(10));
             vm.qmp().execute(new QmpCommand.MigrateIncoming("file:" + stateFile), Duration.ofSeconds(10));
             vm.awaitIncoming(resumeTimeout, stateFile);
+            long t2 = System.nanoTime();
             vm.cont();
+            long t3 = System.nanoTime();
             vm.afterResume(resumeTimeout);
+            long t4 = System.nanoTime();
+            vm.resumeTimings(new QemuInstance.ResumeTimings(
+                    Duration.ofNanos(t1 - t0),
+                    Duration.ofNanos(t2 - t0),
+                    Duration.ofNanos(t3 - t0),
+                    Duration.ofNanos(t4 - t0)));
+            LOG.log(
+                    System.Logger.Level.INFO,
+                    "resumed pid {0}: QEMU up {1} ms, state loaded {2} ms, running {3} ms, AfterResume {4} ms",
+                    vm.pid(),
+                    (t1 - t0) / 1_000_000,
+                    (t2 - t0) / 1_000_000,
+                    (t3 - t0) / 1_000_000,
+                    (t4 - t0) / 1_000_000);
             return vm;
         } catch (VmException | RuntimeException e) {
             vm.close();

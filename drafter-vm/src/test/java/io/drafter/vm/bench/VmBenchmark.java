@@ -161,6 +161,13 @@ public final class VmBenchmark {
         long r0 = System.nanoTime();
         try (VmInstance vm = vmm.resume(effective, state)) {
             double resumeMs = (System.nanoTime() - r0) / 1e6;
+            var t = ((QemuInstance) vm).resumeTimings();
+            System.out.printf(
+                    "       resume breakdown: QEMU up %d ms, state loaded %d ms, running %d ms, AfterResume %d ms%n",
+                    t.started().toMillis(),
+                    t.stateLoaded().toMillis(),
+                    t.running().toMillis(),
+                    t.afterResume().toMillis());
             long deadline = System.nanoTime() + 30_000_000_000L;
             String console = "";
             while (lastCounter(console) <= before && System.nanoTime() < deadline) {
