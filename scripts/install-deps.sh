@@ -7,9 +7,36 @@ want() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok ins
 # util-linux gives losetup; python3 drives FUSE tests from another process.
 want util-linux
 want python3
-if [ ${#need[@]} -gt 0 ]; then
-  echo "drafter: installing ${need[*]}" >&2
+# drafter-vm: e2fsprogs builds the guest rootfs (mkfs.ext4 -d), cpio its initramfs.
+want e2fsprogs
+want zstd
+want xz-utils
+want cpio
+# drafter-vm: QEMU 10 comes from bookworm-backports (7.2 corrupts TCG guests in live migration).
+backports=/etc/apt/sources.list.d/drafter-bookworm-backports.sources
+if ! grep -rqs 'bookworm-backports' /etc/apt/sources.list /etc/apt/sources.list.d/; then
+  cat >"$backports" <<'SRC'
+Types: deb
+URIs: http://deb.debian.org/debian
+Suites: bookworm-backports
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+SRC
+fi
+qemu_ok=0
+if command -v qemu-system-x86_64 >/dev/null 2>&1 \
+  && qemu-system-x86_64 --version | grep -Eq 'version (9|[1-9][0-9])\.'; then
+  qemu_ok=1
+fi
+if [ ${#need[@]} -gt 0 ] || [ "$qemu_ok" = 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  apt-get install -y -qq "${need[@]}" >/dev/null
+  if [ ${#need[@]} -gt 0 ]; then
+    echo "drafter: installing ${need[*]}" >&2
+    apt-get install -y -qq "${need[@]}" >/dev/null
+  fi
+  if [ "$qemu_ok" = 0 ]; then
+    echo "drafter: installing qemu-system-x86 from bookworm-backports" >&2
+    apt-get install -y -qq --no-install-recommends -t bookworm-backports qemu-system-x86 >/dev/null
+  fi
 fi

@@ -1,0 +1,217 @@
+package io.drafter.cli;
+
+import io.drafter.vm.Accel;
+import io.drafter.vm.Console;
+import io.drafter.vm.Network;
+import io.drafter.vm.VmConfig;
+import io.drafter.vm.qemu.QemuVmm;
+import io.drafter.vm.snapshot.DeviceSpec;
+import io.drafter.vm.snapshot.Snapshotter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code drafter snapshotter}: Drafter's snapshotter with its flags and {@code --devices} JSON; boots a
+ * blueprint under QEMU, waits for the guest's liveness signal, calls {@code BeforeSuspend} and writes
+ * the package devices. Firecracker/jailer-only flags are accepted and ignored (see docs/vm.md).
+ */
+@Command(
+        name = "snapshotter",
+        mixinStandardHelpOptions = true,
+        description = "Boot a blueprint and write a snapshot package (state, memory, config, kernel, disk, oci).")
+public final class SnapshotterCommand implements Callable<Integer> {
+    static final String DEFAULT_DEVICES = """
+            [{"name":"state","output":"out/package/state.bin"},\
+            {"name":"memory","output":"out/package/memory.bin"},\
+            {"name":"kernel","input":"out/blueprint/vmlinux","output":"out/package/vmlinux"},\
+            {"name":"disk","input":"out/blueprint/rootfs.ext4","output":"out/package/rootfs.ext4"},\
+            {"name":"config","output":"out/package/config.json"},\
+            {"name":"oci","input":"out/blueprint/oci.ext4","output":"out/package/oci.ext4"}]""";
+
+    @Option(
+            names = {"--devices", "-devices"},
+            defaultValue = DEFAULT_DEVICES,
+            description = "JSON list of {name,input,output}.")
+    String devices;
+
+    @Option(
+            names = {"--netns", "-netns"},
+            defaultValue = "ark0",
+            description = "Network namespace holding the tap; '' for no NIC.")
+    String netns;
+
+    @Option(
+            names = {"--interface", "-interface"},
+            defaultValue = "tap0",
+            description = "Tap device inside the namespace.")
+    String tapInterface;
+
+    @Option(
+            names = {"--mac", "-mac"},
+            defaultValue = Network.DEFAULT_MAC,
+            description = "Guest MAC.")
+    String mac;
+
+    @Option(
+            names = {"--cpu-count", "-cpu-count"},
+            defaultValue = "1",
+            description = "vCPUs.")
+    int cpuCount;
+
+    @Option(
+            names = {"--memory-size", "-memory-size"},
+            defaultValue = "1024",
+            description = "Guest RAM in MiB.")
+    int memorySizeMiB;
+
+    @Option(
+            names = {"--cpu-template", "-cpu-template"},
+            defaultValue = "None",
+            description = "Recorded only (Firecracker CPU template).")
+    String cpuTemplate;
+
+    @Option(
+            names = {"--boot-args", "-boot-args"},
+            defaultValue = VmConfig.DEFAULT_BOOT_ARGS,
+            description = "Kernel command line.")
+    String bootArgs;
+
+    @Option(
+            names = {"--resume-timeout", "-resume-timeout"},
+            defaultValue = "1m",
+            converter = GoDuration.class,
+            description = "Longest wait for liveness and the agent.")
+    Duration resumeTimeout;
+
+    @Option(
+            names = {"--chroot-base-dir", "-chroot-base-dir"},
+            defaultValue = "out/vms",
+            description = "Work directory base.")
+    Path chrootBaseDir;
+
+    @Option(
+            names = {"--enable-output", "-enable-output"},
+            defaultValue = "true",
+            arity = "0..1",
+            description = "Serial console to stdout.")
+    boolean enableOutput;
+
+    @Option(
+            names = {"--enable-input", "-enable-input"},
+            defaultValue = "false",
+            arity = "0..1",
+            description = "Stdin to the serial console.")
+    boolean enableInput;
+
+    @Option(
+            names = {"--qemu-bin", "-qemu-bin"},
+            defaultValue = "qemu-system-x86_64",
+            description = "QEMU binary.")
+    String qemuBin;
+
+    @Option(
+            names = {"--accel", "-accel"},
+            defaultValue = "auto",
+            description = "auto (probe), kvm or tcg.")
+    String accel;
+
+    @Option(
+            names = {"--pad", "-pad"},
+            defaultValue = "true",
+            arity = "0..1",
+            description = "Zero-pad outputs like Drafter.")
+    boolean pad;
+
+    // Accepted for compatibility with Drafter's command line; they mean nothing to QEMU.
+    @Option(
+            names = {"--firecracker-bin", "-firecracker-bin"},
+            hidden = true)
+    String firecrackerBin;
+
+    @Option(
+            names = {"--jailer-bin", "-jailer-bin"},
+            hidden = true)
+    String jailerBin;
+
+    @Option(
+            names = {"--uid", "-uid"},
+            hidden = true)
+    Integer uid;
+
+    @Option(
+            names = {"--gid", "-gid"},
+            hidden = true)
+    Integer gid;
+
+    @Option(
+            names = {"--numa-node", "-numa-node"},
+            hidden = true)
+    Integer numaNode;
+
+    @Option(
+            names = {"--cgroup-version", "-cgroup-version"},
+            hidden = true)
+    Integer cgroupVersion;
+
+    @Option(
+            names = {"--liveness-vsock-port", "-liveness-vsock-port"},
+            hidden = true)
+    Integer livenessVsockPort;
+
+    @Option(
+            names = {"--agent-vsock-port", "-agent-vsock-port"},
+            hidden = true)
+    Integer agentVsockPort;
+
+    @Option(
+            names = {"--io-engine-sync", "-io-engine-sync"},
+            hidden = true,
+            arity = "0..1")
+    Boolean ioEngineSync;
+
+    @Override
+    public Integer call() throws Exception {
+        Accel a = switch (accel.toLowerCase(Locale.ROOT)) {
+            case "auto" -> Accel.AUTO;
+            case "kvm" -> Accel.KVM;
+            case "tcg" -> Accel.TCG;
+            default ->
+                throw new IllegalArgumentException("could not use --accel " + accel + ": expected auto, kvm or tcg");
+        };
+        Network network = null;
+        if (!netns.isEmpty()) {
+            if (!Files.exists(Path.of("/var/run/netns", netns))) {
+                throw new IllegalArgumentException("could not use --netns " + netns + ": /var/run/netns/" + netns
+                        + " does not exist (create it with drafter nat, or pass --netns '' for no NIC)");
+            }
+            network = new Network(netns, tapInterface, mac);
+        }
+        Console console = enableInput ? Console.TERMINAL : enableOutput ? Console.OUTPUT : Console.LOG;
+        var options = new Snapshotter.Options(
+                DeviceSpec.parseList(devices),
+                chrootBaseDir,
+                memorySizeMiB,
+                cpuCount,
+                bootArgs,
+                a,
+                network,
+                resumeTimeout,
+                console,
+                cpuTemplate,
+                pad);
+        var result = new Snapshotter(new QemuVmm(qemuBin, Duration.ofSeconds(10), resumeTimeout)).run(options);
+        System.err.printf(
+                "drafter: snapshot done (accel %s, boot to ready %d ms, pause to saved %d ms, state %d bytes)%n",
+                result.accel().qemuName(),
+                result.bootToReady().toMillis(),
+                result.snapshot().pauseToSaved().toMillis(),
+                result.snapshot().stateBytes());
+        result.outputs().forEach((name, path) -> System.err.printf("drafter:   %-7s %s%n", name, path));
+        return 0;
+    }
+}

@@ -1,0 +1,20 @@
+package io.drafter.vm;
+
+import java.nio.file.Path;
+
+/**
+ * A block device attached to the VM as a virtio disk; the first drive becomes {@code /dev/vda}.
+ *
+ * @param name the device name ({@code disk}, {@code oci}, …), also the QEMU drive id and disk serial
+ * @param path the file backing it: a plain file or a file on a FUSE mount
+ * @param readOnly whether the guest may only read it
+ */
+public record Drive(String name, Path path, boolean readOnly) {
+    /** Validates the name: QEMU ids must start with a letter and hold letters, digits, {@code -._}. */
+    public Drive {
+        if (!name.matches("[A-Za-z][A-Za-z0-9._-]{0,30}")) {
+            throw new IllegalArgumentException(
+                    "could not use drive name '" + name + "': must match [A-Za-z][A-Za-z0-9._-]*");
+        }
+    }
+}

@@ -1,0 +1,59 @@
+package io.drafter.vm;
+
+import java.nio.file.Path;
+import java.time.Duration;
+
+/**
+ * A running VM process. Threading: one controlling thread at a time; {@link #close()} may be called
+ * from any thread and is idempotent. Closing ends the VMM process this instance started.
+ */
+public interface VmInstance extends AutoCloseable {
+    /** PID of the VMM process. */
+    long pid();
+
+    /** The accelerator actually in use. */
+    Accel accel();
+
+    /** The config the VM runs with. */
+    VmConfig config();
+
+    /** Waits for the guest's liveness signal (workload up). */
+    void awaitReady(Duration timeout) throws VmException;
+
+    /**
+     * Snapshots the VM: guest agent {@code BeforeSuspend}, pause, flush guest RAM to the memory file,
+     * write device state (without RAM) to {@code stateFile}. The VM stays paused; close it afterwards.
+     */
+    SnapshotResult snapshot(Path stateFile, Duration timeout) throws VmException;
+
+    /** Pauses the vCPUs. */
+    void pause() throws VmException;
+
+    /** Resumes the vCPUs. */
+    void cont() throws VmException;
+
+    /** Flushes guest RAM pages dirtied through QEMU's shared mapping to the memory file. */
+    void flushMemory() throws VmException;
+
+    /** Calls the guest agent's {@code AfterResume} with the host's current time. */
+    void afterResume(Duration timeout) throws VmException;
+
+    /** The last {@code lines} lines of the serial console log. */
+    String consoleTail(int lines);
+
+    /** Whether the VMM process is still running. */
+    boolean isAlive();
+
+    @Override
+    void close();
+
+    /**
+     * What a snapshot produced and how long its steps took.
+     *
+     * @param stateFile the device-state file
+     * @param stateBytes its size
+     * @param beforeSuspend time of the agent call
+     * @param pauseToSaved time from pause to state saved (guest downtime so far)
+     */
+    record SnapshotResult(Path stateFile, long stateBytes, Duration beforeSuspend, Duration pauseToSaved) {}
+}

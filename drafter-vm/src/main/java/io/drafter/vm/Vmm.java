@@ -1,0 +1,16 @@
+package io.drafter.vm;
+
+import java.nio.file.Path;
+
+/** A virtual machine monitor driver: boots VMs and resumes them from a snapshot. */
+public interface Vmm {
+    /** Starts a VM that boots {@code config}'s kernel; returns once the VMM answers its control socket. */
+    VmInstance boot(VmConfig config) throws VmException;
+
+    /**
+     * Starts a VM from a snapshot: device state from {@code stateFile}, RAM from {@code
+     * config.memoryFile()} (the memory file of the snapshot, used in place, shared). Returns a running VM
+     * whose guest agent has completed {@code AfterResume}.
+     */
+    VmInstance resume(VmConfig config, Path stateFile) throws VmException;
+}

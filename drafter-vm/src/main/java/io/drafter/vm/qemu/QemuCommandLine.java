@@ -1,0 +1,137 @@
+package io.drafter.vm.qemu;
+
+import io.drafter.vm.Accel;
+import io.drafter.vm.Drive;
+import io.drafter.vm.VmConfig;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * Builds the {@code qemu-system-x86_64} argument list for a {@link VmConfig}. Pure: the same config,
+ * accelerator and incoming flag give the same arguments, which is what makes resume find the devices
+ * the state file describes.
+ *
+ * <p>Drives use {@code cache=writeback,aio=threads}: the files may live on a FUSE mount that does not
+ * support {@code O_DIRECT} ({@code cache=none}), and writes still reach the file on guest flushes.
+ */
+public final class QemuCommandLine {
+    /** Name of the agent's virtio-serial port inside the guest. */
+    public static final String AGENT_PORT = "org.drafter.agent";
+    /** QMP socket file name in the run directory. */
+    public static final String QMP_SOCKET = "qmp.sock";
+    /** Agent socket file name in the run directory. */
+    public static final String AGENT_SOCKET = "agent.sock";
+
+    private QemuCommandLine() {}
+
+    /**
+     * The full command line: {@code ip netns exec} prefix when a namespace is set, then QEMU.
+     *
+     * @param incoming whether to start with {@code -incoming defer} (resume)
+     */
+    public static List<String> build(String qemuBinary, VmConfig c, Accel accel, boolean incoming) {
+        if (accel == Accel.AUTO) {
+            throw new IllegalArgumentException("could not build QEMU command: accelerator must be resolved");
+        }
+        List<String> a = new ArrayList<>();
+        if (c.network() != null && c.network().netns() != null) {
+            a.addAll(List.of("ip", "netns", "exec", c.network().netns()));
+        }
+        boolean microvm = c.machine().startsWith("microvm");
+        String virtio = microvm ? "-device" : "-pci";
+        a.add(qemuBinary);
+        a.addAll(List.of("-name", "drafter", "-nodefaults", "-no-user-config", "-no-reboot", "-display", "none"));
+        a.addAll(List.of("-monitor", "none"));
+        a.addAll(List.of("-machine", c.machine() + ",memory-backend=mem"));
+        a.addAll(List.of("-accel", accel.qemuName()));
+        a.addAll(List.of("-cpu", accel == Accel.KVM ? "host" : "max"));
+        a.addAll(List.of("-smp", Integer.toString(c.vcpus())));
+        a.addAll(List.of("-m", c.memorySizeMiB() + "M"));
+        a.addAll(List.of(
+                "-object",
+                "memory-backend-file,id=mem,size=" + c.memorySizeMiB() + "M,mem-path=" + opt(c.memoryFile())
+                        + ",share=on"));
+        a.addAll(List.of("-kernel", c.kernel().toString()));
+        if (c.initrd() != null) {
+            a.addAll(List.of("-initrd", c.initrd().toString()));
+        }
+        a.addAll(List.of("-append", c.bootArgs()));
+        for (Drive d : c.drives()) {
+            a.addAll(List.of(
+                    "-drive",
+                    "file=" + opt(d.path()) + ",if=none,id=" + d.name() + ",format=raw,cache=writeback,aio=threads"
+                            + (d.readOnly() ? ",readonly=on" : "")));
+            a.addAll(List.of("-device", "virtio-blk" + virtio + ",drive=" + d.name() + ",serial=" + d.name()));
+        }
+        if (c.network() != null) {
+            a.addAll(List.of(
+                    "-netdev", "tap,id=net0,ifname=" + c.network().tapInterface() + ",script=no,downscript=no"));
+            a.addAll(List.of(
+                    "-device",
+                    "virtio-net" + virtio + ",netdev=net0,mac=" + c.network().mac()));
+        }
+        Path agent = c.runDir().resolve(AGENT_SOCKET);
+        a.addAll(List.of("-device", "virtio-serial" + virtio + ",id=vser0"));
+        a.addAll(List.of("-chardev", "socket,id=agent,path=" + opt(agent) + ",server=on,wait=off"));
+        a.addAll(List.of("-device", "virtserialport,bus=vser0.0,chardev=agent,name=" + AGENT_PORT));
+        switch (c.console()) {
+            case LOG -> a.addAll(List.of("-serial", "file:" + c.consoleLog()));
+            case OUTPUT -> {
+                a.addAll(List.of(
+                        "-chardev", "file,id=con,path=/dev/stdout,logfile=" + opt(c.consoleLog()) + ",logappend=off"));
+                a.addAll(List.of("-serial", "chardev:con"));
+            }
+            case TERMINAL -> {
+                a.addAll(List.of(
+                        "-chardev", "stdio,id=con,signal=off,logfile=" + opt(c.consoleLog()) + ",logappend=off"));
+                a.addAll(List.of("-serial", "chardev:con"));
+            }
+        }
+        a.addAll(List.of("-qmp", "unix:" + opt(c.runDir().resolve(QMP_SOCKET)) + ",server=on,wait=off"));
+        if (incoming) {
+            a.addAll(List.of("-incoming", "defer"));
+        }
+        return a;
+    }
+
+    /** Boot arguments with {@code tsc_early_khz=<host TSC kHz>} appended when known and not set. */
+    public static String withTscKhz(String bootArgs) {
+        if (bootArgs.contains("tsc_early_khz=")) {
+            return bootArgs;
+        }
+        return hostTscKhz().map(khz -> bootArgs + " tsc_early_khz=" + khz).orElse(bootArgs);
+    }
+
+    /**
+     * The host's TSC frequency in kHz: {@code tsc_freq_khz} in sysfs when the kernel exports it, else
+     * the first {@code cpu MHz} of /proc/cpuinfo. Passing it to the guest avoids hangs in TSC calibration
+     * under CPU load.
+     */
+    public static Optional<Long> hostTscKhz() {
+        try {
+            Path sys = Path.of("/sys/devices/system/cpu/cpu0/tsc_freq_khz");
+            if (Files.isReadable(sys)) {
+                return Optional.of(Long.parseLong(Files.readString(sys).trim()));
+            }
+            for (String line : Files.readAllLines(Path.of("/proc/cpuinfo"))) {
+                if (line.startsWith("cpu MHz")) {
+                    double mhz = Double.parseDouble(
+                            line.substring(line.indexOf(':') + 1).trim());
+                    return Optional.of(Math.round(mhz * 1000));
+                }
+            }
+        } catch (IOException | NumberFormatException e) {
+            return Optional.empty();
+        }
+        return Optional.empty();
+    }
+
+    /** Escapes a path for a QEMU option value (commas are doubled). */
+    static String opt(Path p) {
+        return p.toString().replace(",", ",,");
+    }
+}

@@ -1,0 +1,304 @@
+package io.drafter.vm.qemu;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.drafter.vm.Accel;
+import io.drafter.vm.VmConfig;
+import io.drafter.vm.VmException;
+import io.drafter.vm.VmInstance;
+import io.drafter.vm.agent.AgentCall;
+import io.drafter.vm.agent.AgentClient;
+import io.drafter.vm.qmp.QmpClient;
+import io.drafter.vm.qmp.QmpCommand;
+import io.drafter.vm.qmp.QmpException;
+import java.io.IOException;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * One {@code qemu-system-x86_64} process started by {@link QemuVmm}, with its QMP and agent
+ * connections. Threading: one controlling thread; {@link #close()} from any thread, idempotent, ends the
+ * process by its PID (QMP {@code quit}, then SIGKILL).
+ */
+public final class QemuInstance implements VmInstance {
+    private static final System.Logger LOG = System.getLogger(QemuInstance.class.getName());
+
+    private final VmConfig config;
+    private final Accel accel;
+    private final Process process;
+    private final Path qemuLog;
+    private volatile QmpClient qmp;
+    private volatile AgentClient agent;
+    private volatile boolean closed;
+    private volatile ResumeTimings resumeTimings;
+
+    /**
+     * How long the steps of a resume took.
+     *
+     * @param started QEMU process start until QMP and agent sockets answered
+     * @param stateLoaded until the device state was loaded ({@code migrate-incoming} completed)
+     * @param running until {@code cont} returned (the guest runs)
+     * @param afterResume until the guest agent answered {@code AfterResume}
+     */
+    public record ResumeTimings(Duration started, Duration stateLoaded, Duration running, Duration afterResume) {}
+
+    QemuInstance(VmConfig config, Accel accel, Process process, Path qemuLog) {
+        this.config = config;
+        this.accel = accel;
+        this.process = process;
+        this.qemuLog = qemuLog;
+    }
+
+    void connect(Duration timeout) throws VmException {
+        qmp = QmpClient.connect(config.runDir().resolve(QemuCommandLine.QMP_SOCKET), timeout, process::isAlive);
+        agent = AgentClient.connect(config.runDir().resolve(QemuCommandLine.AGENT_SOCKET), timeout, process::isAlive);
+    }
+
+    /** Timings of the resume that started this VM, or {@code null} when it was booted. */
+    public ResumeTimings resumeTimings() {
+        return resumeTimings;
+    }
+
+    void resumeTimings(ResumeTimings t) {
+        resumeTimings = t;
+    }
+
+    /** The QMP client of this VM. */
+    public QmpClient qmp() {
+        return qmp;
+    }
+
+    @Override
+    public long pid() {
+        return process.pid();
+    }
+
+    @Override
+    public Accel accel() {
+        return accel;
+    }
+
+    @Override
+    public VmConfig config() {
+        return config;
+    }
+
+    @Override
+    public boolean isAlive() {
+        return process.isAlive();
+    }
+
+    @Override
+    public void awaitReady(Duration timeout) throws VmException {
+        try {
+            agent.awaitReady(timeout);
+        } catch (VmException e) {
+            throw new VmException(e.getMessage() + diagnostics(), e);
+        }
+    }
+
+    @Override
+    public void pause() throws VmException {
+        qmp.execute(new QmpCommand.Stop(), Duration.ofSeconds(10));
+    }
+
+    @Override
+    public void cont() throws VmException {
+        qmp.execute(new QmpCommand.Cont(), Duration.ofSeconds(10));
+    }
+
+    @Override
+    public void flushMemory() throws VmException {
+        try (FileChannel ch = FileChannel.open(config.memoryFile(), StandardOpenOption.WRITE)) {
+            ch.force(true);
+        } catch (IOException e) {
+            throw new VmException("could not fsync memory file " + config.memoryFile() + ": " + e, e);
+        }
+    }
+
+    @Override
+    public SnapshotResult snapshot(Path stateFile, Duration timeout) throws VmException {
+        long t0 = System.nanoTime();
+        agent.call(new AgentCall.BeforeSuspend(), timeout);
+        long t1 = System.nanoTime();
+        pause();
+        flushMemory();
+        qmp.execute(new QmpCommand.MigrateSetCapabilities(Map.of("x-ignore-shared", true)), timeout);
+        try {
+            Files.deleteIfExists(stateFile);
+        } catch (IOException e) {
+            throw new VmException("could not replace state file " + stateFile + ": " + e, e);
+        }
+        qmp.execute(new QmpCommand.Migrate("file:" + stateFile), timeout);
+        awaitMigration(timeout, "save device state to " + stateFile);
+        long t2 = System.nanoTime();
+        long size;
+        try {
+            size = Files.size(stateFile);
+        } catch (IOException e) {
+            throw new VmException("could not stat state file " + stateFile + ": " + e, e);
+        }
+        return new SnapshotResult(stateFile, size, Duration.ofNanos(t1 - t0), Duration.ofNanos(t2 - t1));
+    }
+
+    /** Polls {@code query-migrate} until it completes; fails naming QEMU's error description. */
+    void awaitMigration(Duration timeout, String step) throws VmException {
+        long deadlineNs = System.nanoTime() + timeout.toNanos();
+        while (true) {
+            JsonNode r = qmp.execute(new QmpCommand.QueryMigrate(), Duration.ofSeconds(10));
+            String status = r.path("status").asText("none");
+            switch (status) {
+                case "completed" -> {
+                    return;
+                }
+                case "failed", "cancelled" ->
+                    throw new VmException("could not " + step + ": migration " + status + ": "
+                            + r.path("error-desc").asText("no detail") + diagnostics());
+                default -> {
+                    if (!process.isAlive()) {
+                        throw new VmException("could not " + step + ": QEMU exited" + diagnostics());
+                    }
+                    if (System.nanoTime() > deadlineNs) {
+                        throw new VmException(
+                                "could not " + step + ": migration still " + status + " after " + timeout);
+                    }
+                    try {
+                        Thread.sleep(2);
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                        throw new VmException("could not " + step + ": interrupted");
+                    }
+                }
+            }
+        }
+    }
+
+    /** Waits for an incoming migration (resume) to finish loading; QEMU exits when loading fails. */
+    void awaitIncoming(Duration timeout, Path stateFile) throws VmException {
+        long deadlineNs = System.nanoTime() + timeout.toNanos();
+        String step = "load device state from " + stateFile;
+        while (true) {
+            if (!process.isAlive()) {
+                throw new VmException("could not " + step + ": QEMU exited" + diagnostics());
+            }
+            JsonNode r;
+            try {
+                r = qmp.execute(new QmpCommand.QueryMigrate(), Duration.ofSeconds(10));
+            } catch (QmpException e) {
+                waitExit(Duration.ofSeconds(2));
+                throw new VmException("could not " + step + ": " + e.getMessage() + diagnostics(), e);
+            }
+            String status = r.path("status").asText("none");
+            if (status.equals("completed")) {
+                return;
+            }
+            if (status.equals("failed")) {
+                waitExit(Duration.ofSeconds(2));
+                throw new VmException(
+                        "could not " + step + ": " + r.path("error-desc").asText("migration failed") + diagnostics());
+            }
+            if (System.nanoTime() > deadlineNs) {
+                throw new VmException("could not " + step + ": still " + status + " after " + timeout);
+            }
+            try {
+                Thread.sleep(2);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new VmException("could not " + step + ": interrupted");
+            }
+        }
+    }
+
+    @Override
+    public void afterResume(Duration timeout) throws VmException {
+        try {
+            agent.call(new AgentCall.AfterResume(System.currentTimeMillis() / 1000), timeout);
+        } catch (VmException e) {
+            throw new VmException(e.getMessage() + diagnostics(), e);
+        }
+    }
+
+    /** Calls the agent with {@code call}; for tests and tools. */
+    public void agentCall(AgentCall call, Duration timeout) throws VmException {
+        agent.call(call, timeout);
+    }
+
+    @Override
+    public String consoleTail(int lines) {
+        return tail(config.consoleLog(), lines);
+    }
+
+    /** Console and QEMU log tails, formatted to append to an error message. */
+    String diagnostics() {
+        StringBuilder sb = new StringBuilder();
+        String q = tail(qemuLog, 3).strip();
+        if (!q.isEmpty()) {
+            sb.append(" [qemu: ").append(q.replace('\n', ' ')).append(']');
+        }
+        String c = tail(config.consoleLog(), 3).strip();
+        if (!c.isEmpty()) {
+            sb.append(" [console: ").append(c.replace('\n', ' ')).append(']');
+        }
+        return sb.toString();
+    }
+
+    static String tail(Path file, int lines) {
+        try {
+            if (!Files.exists(file)) {
+                return "";
+            }
+            List<String> all = Files.readAllLines(file, java.nio.charset.StandardCharsets.ISO_8859_1);
+            return String.join("\n", all.subList(Math.max(0, all.size() - lines), all.size()));
+        } catch (IOException e) {
+            return "";
+        }
+    }
+
+    private void waitExit(Duration d) {
+        try {
+            process.waitFor(d.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /** Asks QEMU to quit and waits for the process to end. */
+    public void quit(Duration timeout) {
+        if (process.isAlive() && qmp != null && qmp.isOpen()) {
+            try {
+                qmp.execute(new QmpCommand.Quit(), Duration.ofSeconds(2));
+            } catch (QmpException e) {
+                // QEMU closes the socket while quitting; the exit below is what counts
+                LOG.log(System.Logger.Level.DEBUG, "quit: {0}", e.getMessage());
+            }
+        }
+        waitExit(timeout);
+    }
+
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        try {
+            quit(Duration.ofSeconds(2));
+        } finally {
+            if (process.isAlive()) {
+                process.destroyForcibly();
+                waitExit(Duration.ofSeconds(5));
+            }
+            if (agent != null) {
+                agent.close();
+            }
+            if (qmp != null) {
+                qmp.close();
+            }
+        }
+    }
+}

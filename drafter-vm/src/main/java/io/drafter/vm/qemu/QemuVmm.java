@@ -1,0 +1,248 @@
+package io.drafter.vm.qemu;
+
+import io.drafter.vm.Accel;
+import io.drafter.vm.Drive;
+import io.drafter.vm.VmConfig;
+import io.drafter.vm.VmException;
+import io.drafter.vm.Vmm;
+import io.drafter.vm.qmp.QmpCommand;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The QEMU driver: {@code qemu-system-x86_64} with guest RAM in a shared memory file, controlled over
+ * QMP, snapshotted with {@code x-ignore-shared} (RAM stays in the memory file, the state file holds
+ * only device and CPU state) and resumed with {@code -incoming defer} + {@code migrate-incoming}.
+ *
+ * <p>Threading: stateless apart from its settings; {@link #boot} and {@link #resume} may run
+ * concurrently for different run directories.
+ */
+public final class QemuVmm implements Vmm {
+    private static final System.Logger LOG = System.getLogger(QemuVmm.class.getName());
+    /** Magic at the start of a QEMU migration stream ("QEVM"). */
+    private static final byte[] STATE_MAGIC = {'Q', 'E', 'V', 'M'};
+
+    private final String qemuBinary;
+    private final Duration startTimeout;
+    private final Duration resumeTimeout;
+
+    /** A driver for {@code qemu-system-x86_64} from PATH with a 10 s start and 60 s resume timeout. */
+    public QemuVmm() {
+        this("qemu-system-x86_64", Duration.ofSeconds(10), Duration.ofSeconds(60));
+    }
+
+    /** A driver with the given binary and timeouts (start: QMP up; resume: state loaded + AfterResume). */
+    public QemuVmm(String qemuBinary, Duration startTimeout, Duration resumeTimeout) {
+        this.qemuBinary = qemuBinary;
+        this.startTimeout = startTimeout;
+        this.resumeTimeout = resumeTimeout;
+    }
+
+    /** The QEMU version string ({@code qemu-system-x86_64 --version}, first line), or empty when absent. */
+    public String version() {
+        try {
+            Process p = new ProcessBuilder(qemuBinary, "--version")
+                    .redirectErrorStream(true)
+                    .start();
+            try (InputStream in = p.getInputStream()) {
+                String out = new String(in.readAllBytes());
+                p.waitFor();
+                return out.lines().findFirst().orElse("");
+            }
+        } catch (IOException e) {
+            return "";
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return "";
+        }
+    }
+
+    @Override
+    public QemuInstance boot(VmConfig config) throws VmException {
+        checkInputs(config, "boot");
+        try {
+            if (!Files.exists(config.memoryFile())) {
+                try (var ch = java.nio.channels.FileChannel.open(
+                        config.memoryFile(),
+                        java.nio.file.StandardOpenOption.CREATE_NEW,
+                        java.nio.file.StandardOpenOption.WRITE)) {
+                    ch.truncate(0);
+                    ch.write(java.nio.ByteBuffer.allocate(1), (long) config.memorySizeMiB() * 1024 * 1024 - 1);
+                }
+            }
+        } catch (IOException e) {
+            throw new VmException("could not create memory file " + config.memoryFile() + ": " + e, e);
+        }
+        checkMemoryFile(config, "boot");
+        AcceleratorProbe.Decision d =
+                AcceleratorProbe.decide(config.accel(), qemuBinary, config.kernel(), config.initrd());
+        VmConfig effective = config.withAccel(d.accel()).withBootArgs(QemuCommandLine.withTscKhz(config.bootArgs()));
+        return start(effective, false);
+    }
+
+    @Override
+    public QemuInstance resume(VmConfig config, Path stateFile) throws VmException {
+        checkInputs(config, "resume");
+        checkMemoryFile(config, "resume");
+        checkStateFile(stateFile);
+        if (config.accel() == Accel.AUTO) {
+            throw new VmException("could not resume: the snapshot's accelerator must be given (kvm or tcg)");
+        }
+        long t0 = System.nanoTime();
+        QemuInstance vm = start(config, true);
+        try {
+            long t1 = System.nanoTime();
+            vm.qmp()
+                    .execute(
+                            new QmpCommand.MigrateSetCapabilities(Map.of("x-ignore-shared", true)),
+                            Duration.ofSeconds(10));
+            vm.qmp().execute(new QmpCommand.MigrateIncoming("file:" + stateFile), Duration.ofSeconds(10));
+            vm.awaitIncoming(resumeTimeout, stateFile);
+            long t2 = System.nanoTime();
+            vm.cont();
+            long t3 = System.nanoTime();
+            vm.afterResume(resumeTimeout);
+            long t4 = System.nanoTime();
+            vm.resumeTimings(new QemuInstance.ResumeTimings(
+                    Duration.ofNanos(t1 - t0),
+                    Duration.ofNanos(t2 - t0),
+                    Duration.ofNanos(t3 - t0),
+                    Duration.ofNanos(t4 - t0)));
+            LOG.log(
+                    System.Logger.Level.INFO,
+                    "resumed pid {0}: QEMU up {1} ms, state loaded {2} ms, running {3} ms, AfterResume {4} ms",
+                    vm.pid(),
+                    (t1 - t0) / 1_000_000,
+                    (t2 - t0) / 1_000_000,
+                    (t3 - t0) / 1_000_000,
+                    (t4 - t0) / 1_000_000);
+            return vm;
+        } catch (VmException | RuntimeException e) {
+            vm.close();
+            throw e;
+        }
+    }
+
+    private QemuInstance start(VmConfig c, boolean incoming) throws VmException {
+        try {
+            Files.createDirectories(c.runDir());
+            Files.deleteIfExists(c.runDir().resolve(QemuCommandLine.QMP_SOCKET));
+            Files.deleteIfExists(c.runDir().resolve(QemuCommandLine.AGENT_SOCKET));
+            Files.deleteIfExists(c.consoleLog());
+        } catch (IOException e) {
+            throw new VmException("could not prepare run directory " + c.runDir() + ": " + e, e);
+        }
+        List<String> args = QemuCommandLine.build(qemuBinary, c, c.accel(), incoming);
+        Path qemuLog = c.runDir().resolve("qemu.log");
+        ProcessBuilder pb = new ProcessBuilder(args).redirectErrorStream(true);
+        switch (c.console()) {
+            case LOG ->
+                pb.redirectInput(ProcessBuilder.Redirect.from(
+                                Path.of("/dev/null").toFile()))
+                        .redirectOutput(qemuLog.toFile());
+            case OUTPUT ->
+                pb.redirectInput(ProcessBuilder.Redirect.from(
+                                Path.of("/dev/null").toFile()))
+                        .redirectOutput(ProcessBuilder.Redirect.INHERIT)
+                        .redirectErrorStream(false)
+                        .redirectError(qemuLog.toFile());
+            case TERMINAL ->
+                pb.redirectInput(ProcessBuilder.Redirect.INHERIT)
+                        .redirectOutput(ProcessBuilder.Redirect.INHERIT)
+                        .redirectErrorStream(false)
+                        .redirectError(qemuLog.toFile());
+        }
+        Process p;
+        try {
+            p = pb.start();
+        } catch (IOException e) {
+            throw new VmException("could not start " + args.getFirst() + ": " + e.getMessage(), e);
+        }
+        LOG.log(
+                System.Logger.Level.INFO,
+                "started QEMU pid {0} ({1}, {2} MiB, accel {3}{4})",
+                p.pid(),
+                c.machine(),
+                c.memorySizeMiB(),
+                c.accel().qemuName(),
+                incoming ? ", incoming" : "");
+        LOG.log(System.Logger.Level.DEBUG, "QEMU command: {0}", String.join(" ", args));
+        QemuInstance vm = new QemuInstance(c, c.accel(), p, qemuLog);
+        try {
+            vm.connect(startTimeout);
+        } catch (VmException | RuntimeException e) {
+            try {
+                p.waitFor(300, java.util.concurrent.TimeUnit.MILLISECONDS);
+            } catch (InterruptedException ie) {
+                Thread.currentThread().interrupt();
+            }
+            String diag = vm.diagnostics();
+            vm.close();
+            throw new VmException(
+                    "could not start QEMU for " + (incoming ? "resume" : "boot") + ": " + e.getMessage() + diag, e);
+        }
+        return vm;
+    }
+
+    private static void checkInputs(VmConfig c, String step) throws VmException {
+        requireFile(c.kernel(), step, "kernel");
+        if (c.initrd() != null) {
+            requireFile(c.initrd(), step, "initrd");
+        }
+        for (Drive d : c.drives()) {
+            requireFile(d.path(), step, "drive " + d.name());
+        }
+    }
+
+    private static void requireFile(Path p, String step, String what) throws VmException {
+        if (!Files.isRegularFile(p)) {
+            throw new VmException("could not " + step + ": " + what + " " + p + " does not exist or is not a file");
+        }
+        try {
+            if (Files.size(p) == 0) {
+                throw new VmException("could not " + step + ": " + what + " " + p + " is empty");
+            }
+        } catch (IOException e) {
+            throw new VmException("could not " + step + ": cannot stat " + what + " " + p + ": " + e, e);
+        }
+    }
+
+    private static void checkMemoryFile(VmConfig c, String step) throws VmException {
+        long want = (long) c.memorySizeMiB() * 1024 * 1024;
+        long have;
+        try {
+            have = Files.size(c.memoryFile());
+        } catch (IOException e) {
+            throw new VmException("could not " + step + ": memory file " + c.memoryFile() + " is missing: " + e, e);
+        }
+        if (have < want) {
+            throw new VmException("could not " + step + ": memory file " + c.memoryFile() + " has " + have
+                    + " bytes, the VM has " + c.memorySizeMiB() + " MiB (" + want + " bytes): truncated?");
+        }
+    }
+
+    private static void checkStateFile(Path state) throws VmException {
+        if (!Files.isRegularFile(state)) {
+            throw new VmException("could not resume: state file " + state + " does not exist");
+        }
+        byte[] head = new byte[4];
+        try (InputStream in = Files.newInputStream(state)) {
+            int n = in.readNBytes(head, 0, 4);
+            if (n < 4 || !Arrays.equals(head, STATE_MAGIC)) {
+                throw new VmException(
+                        "could not resume: state file " + state + " is not a QEMU state stream (no QEVM magic)");
+            }
+        } catch (IOException e) {
+            if (e instanceof VmException ve) {
+                throw ve;
+            }
+            throw new VmException("could not read state file " + state + ": " + e, e);
+        }
+    }
+}

@@ -1,0 +1,61 @@
+package io.drafter.vm.snapshot;
+
+import com.fasterxml.jackson.core.type.TypeReference;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.drafter.vm.VmException;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * One entry of the snapshotter's {@code --devices} JSON: {@code {"name":"disk","input":"…","output":"…"}}.
+ * Minimal on purpose: the full device configuration lives in the storage module.
+ *
+ * @param name device name: {@code state}, {@code memory}, {@code kernel}, {@code disk}, {@code config},
+ *     {@code initrd}, or any extra disk such as {@code oci}
+ * @param input source file copied in before boot, or {@code null}
+ * @param output where the device's final file is written
+ */
+public record DeviceSpec(String name, Path input, Path output) {
+    /** Devices that are not attached to the VM as disks (besides {@code disk}, which is). */
+    public static final Set<String> KNOWN_NAMES = Set.of("kernel", "disk", "state", "memory", "config", "initrd");
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    /** Parses the JSON list; names must be unique and each entry needs a name and an output. */
+    public static List<DeviceSpec> parseList(String json) throws VmException {
+        List<Map<String, Object>> raw;
+        try {
+            raw = JSON.readValue(json, new TypeReference<List<Map<String, Object>>>() {});
+        } catch (IOException e) {
+            throw new VmException("could not parse --devices JSON: "
+                    + String.valueOf(e.getMessage()).lines().findFirst().orElse(""));
+        }
+        List<DeviceSpec> out = new ArrayList<>();
+        Set<String> seen = new HashSet<>();
+        for (int i = 0; i < raw.size(); i++) {
+            Map<String, Object> m = raw.get(i);
+            if (m == null || !(m.get("name") instanceof String name) || name.isBlank()) {
+                throw new VmException("could not parse --devices JSON: entry " + i + " has no name");
+            }
+            if (!name.matches("[A-Za-z][A-Za-z0-9._-]*")) {
+                throw new VmException("could not parse --devices JSON: device name '" + name + "' is not a plain word");
+            }
+            if (!seen.add(name)) {
+                throw new VmException("could not parse --devices JSON: device " + name + " listed twice");
+            }
+            Object in = m.get("input");
+            Object o = m.get("output");
+            if (!(o instanceof String output) || output.isBlank()) {
+                throw new VmException("could not parse --devices JSON: device " + name + " has no output");
+            }
+            Path input = in instanceof String s && !s.isBlank() ? Path.of(s) : null;
+            out.add(new DeviceSpec(name, input, Path.of(output)));
+        }
+        return out;
+    }
+}

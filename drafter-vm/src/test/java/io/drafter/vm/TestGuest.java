@@ -1,0 +1,118 @@
+package io.drafter.vm;
+
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The DrafterOS blueprint for tests: built (or found up to date) by {@code scripts/build-guest.sh
+ * <repo>/out/blueprint}; tests skip with the reason when QEMU or the build is unavailable.
+ */
+public final class TestGuest {
+    private static Path built;
+    private static String failure;
+
+    private TestGuest() {}
+
+    /** The repository root (the parent of this module). */
+    public static Path repoRoot() {
+        Path p = Path.of("").toAbsolutePath();
+        while (p != null && !Files.exists(p.resolve("scripts/build-guest.sh"))) {
+            p = p.getParent();
+        }
+        if (p == null) {
+            throw new IllegalStateException(
+                    "could not find scripts/build-guest.sh above " + Path.of("").toAbsolutePath());
+        }
+        return p;
+    }
+
+    /** Skips the calling test unless qemu-system-x86_64 runs. */
+    public static void assumeQemu() {
+        boolean ok;
+        try {
+            Process p = new ProcessBuilder("qemu-system-x86_64", "--version")
+                    .redirectErrorStream(true)
+                    .redirectOutput(ProcessBuilder.Redirect.DISCARD)
+                    .start();
+            ok = p.waitFor(10, TimeUnit.SECONDS) && p.exitValue() == 0;
+        } catch (IOException e) {
+            ok = false;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            ok = false;
+        }
+        assumeTrue(ok, "qemu-system-x86_64 is not installed (scripts/install-deps.sh installs it)");
+    }
+
+    /** The blueprint directory (vmlinux, initramfs.img, rootfs.ext4, oci-counter.ext4); skips when it cannot be built. */
+    public static synchronized Path blueprint() {
+        assumeQemu();
+        if (built == null && failure == null) {
+            Path out = repoRoot().resolve("out/blueprint");
+            try {
+                Process p = new ProcessBuilder(
+                                "bash",
+                                repoRoot().resolve("scripts/build-guest.sh").toString(),
+                                out.toString())
+                        .redirectErrorStream(true)
+                        .start();
+                String log = new String(p.getInputStream().readAllBytes());
+                if (p.waitFor(300, TimeUnit.SECONDS) && p.exitValue() == 0) {
+                    built = out;
+                } else {
+                    failure = log.strip().lines().reduce((a, b) -> b).orElse("no output");
+                }
+            } catch (IOException e) {
+                failure = e.toString();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                failure = "interrupted";
+            }
+        }
+        assumeTrue(built != null, "guest blueprint could not be built: " + failure);
+        return built;
+    }
+
+    /** Copies the blueprint's writable disks into {@code dir} and returns a 128 MiB-style config for them. */
+    public static VmConfig config(Path dir, int memoryMiB, boolean withOci, String extraArgs) throws IOException {
+        Path bp = blueprint();
+        Path disk = dir.resolve("rootfs.ext4");
+        Files.copy(bp.resolve("rootfs.ext4"), disk);
+        List<Drive> drives = new java.util.ArrayList<>(List.of(new Drive("disk", disk, false)));
+        if (withOci) {
+            Path oci = dir.resolve("oci.ext4");
+            Files.copy(bp.resolve("oci-counter.ext4"), oci);
+            drives.add(new Drive("oci", oci, false));
+        }
+        return new VmConfig(
+                bp.resolve("vmlinux"),
+                bp.resolve("initramfs.img"),
+                drives,
+                dir.resolve("memory.bin"),
+                memoryMiB,
+                1,
+                VmConfig.DEFAULT_BOOT_ARGS + (extraArgs.isEmpty() ? "" : " " + extraArgs),
+                "microvm",
+                Accel.AUTO,
+                null,
+                dir.resolve("run"),
+                dir.resolve("console.log"),
+                Console.LOG);
+    }
+
+    /** PIDs of live qemu-system-x86_64 processes whose command line mentions {@code dir}. */
+    public static List<Long> qemuUnder(Path dir) {
+        String d = dir.toString();
+        return ProcessHandle.allProcesses()
+                .filter(ph -> ph.info().command().orElse("").endsWith("qemu-system-x86_64"))
+                .filter(ph -> String.join(" ", ph.info().arguments().orElse(new String[0]))
+                        .contains(d))
+                .map(ProcessHandle::pid)
+                .toList();
+    }
+}

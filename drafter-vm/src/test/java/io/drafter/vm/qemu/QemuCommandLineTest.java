@@ -1,0 +1,89 @@
+package io.drafter.vm.qemu;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.drafter.vm.Accel;
+import io.drafter.vm.Console;
+import io.drafter.vm.Drive;
+import io.drafter.vm.Network;
+import io.drafter.vm.VmConfig;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+class QemuCommandLineTest {
+    private static VmConfig config(Network net) {
+        return new VmConfig(
+                Path.of("/k/vmlinux"),
+                Path.of("/k/initramfs.img"),
+                List.of(
+                        new Drive("disk", Path.of("/d/rootfs.ext4"), false),
+                        new Drive("oci", Path.of("/d/o,ci.ext4"), true)),
+                Path.of("/m/memory.bin"),
+                256,
+                2,
+                "console=ttyS0",
+                "microvm",
+                Accel.TCG,
+                net,
+                Path.of("/run/vm"),
+                Path.of("/run/vm/console.log"),
+                Console.LOG);
+    }
+
+    @Test
+    void drivesKeepTheirOrderAndRamIsASharedFile() {
+        List<String> a = QemuCommandLine.build("qemu", config(null), Accel.TCG, false);
+        String line = String.join(" ", a);
+        assertEquals("qemu", a.getFirst());
+        assertTrue(line.contains("-object memory-backend-file,id=mem,size=256M,mem-path=/m/memory.bin,share=on"), line);
+        assertTrue(line.contains("-machine microvm,memory-backend=mem"), line);
+        int disk = line.indexOf("id=disk,");
+        int oci = line.indexOf("id=oci,");
+        assertTrue(disk > 0 && oci > disk, "disk before oci: " + line);
+        assertTrue(
+                line.contains("file=/d/o,,ci.ext4,if=none,id=oci,format=raw,cache=writeback,aio=threads,readonly=on"),
+                line);
+        assertTrue(line.contains("virtserialport,bus=vser0.0,chardev=agent,name=org.drafter.agent"), line);
+        assertTrue(line.contains("-qmp unix:/run/vm/qmp.sock,server=on,wait=off"), line);
+        assertFalse(line.contains("-incoming"), line);
+        assertFalse(line.contains("netdev"), line);
+    }
+
+    @Test
+    void resumeAddsIncomingDeferAndNamespacePrefixesIpNetnsExec() {
+        List<String> a = QemuCommandLine.build(
+                "qemu", config(new Network("ark0", "tap0", Network.DEFAULT_MAC)), Accel.TCG, true);
+        assertEquals(List.of("ip", "netns", "exec", "ark0", "qemu"), a.subList(0, 5));
+        String line = String.join(" ", a);
+        assertTrue(line.endsWith("-incoming defer"), line);
+        assertTrue(line.contains("-netdev tap,id=net0,ifname=tap0,script=no,downscript=no"), line);
+        assertTrue(line.contains("virtio-net-device,netdev=net0,mac=02:0e:d9:fd:68:3d"), line);
+    }
+
+    @Test
+    void sameConfigGivesSameArguments() {
+        assertEquals(
+                QemuCommandLine.build("qemu", config(null), Accel.KVM, true),
+                QemuCommandLine.build("qemu", config(null), Accel.KVM, true));
+        assertTrue(QemuCommandLine.build("qemu", config(null), Accel.KVM, false).contains("host"));
+    }
+
+    @Test
+    void unresolvedAcceleratorIsRejected() {
+        assertThrows(
+                IllegalArgumentException.class, () -> QemuCommandLine.build("qemu", config(null), Accel.AUTO, false));
+    }
+
+    @Test
+    void tscFrequencyIsAppendedOnce() {
+        String args = QemuCommandLine.withTscKhz("console=ttyS0");
+        if (QemuCommandLine.hostTscKhz().isPresent()) {
+            assertTrue(args.matches("console=ttyS0 tsc_early_khz=\\d+"), args);
+        }
+        assertEquals("a tsc_early_khz=5", QemuCommandLine.withTscKhz("a tsc_early_khz=5"));
+    }
+}

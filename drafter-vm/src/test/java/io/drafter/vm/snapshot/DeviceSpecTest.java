@@ -1,0 +1,59 @@
+package io.drafter.vm.snapshot;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.drafter.vm.VmException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+class DeviceSpecTest {
+    @Test
+    void parsesDraftersDeviceList() throws Exception {
+        List<DeviceSpec> d = DeviceSpec.parseList("""
+                [{"name":"state","output":"out/package/state.bin"},
+                 {"name":"kernel","input":"out/blueprint/vmlinux","output":"out/package/vmlinux"},
+                 {"name":"oci","input":"out/blueprint/oci.ext4","output":"out/package/oci.ext4"}]""");
+        assertEquals(3, d.size());
+        assertNull(d.getFirst().input());
+        assertEquals(Path.of("out/blueprint/vmlinux"), d.get(1).input());
+        assertEquals("oci", d.get(2).name());
+    }
+
+    @ParameterizedTest
+    @CsvSource(
+            delimiter = '|',
+            value = {
+                "[{\"name\":\"disk\"}]|device disk has no output",
+                "[{\"output\":\"x\"}]|entry 0 has no name",
+                "[{\"name\":\"a\",\"output\":\"x\"},{\"name\":\"a\",\"output\":\"y\"}]|device a listed twice",
+                "[{\"name\":\"../x\",\"output\":\"x\"}]|is not a plain word",
+                "{\"name\":\"disk\"}|could not parse --devices JSON",
+                "[{\"name\":|could not parse --devices JSON"
+            })
+    void badListsAreNamed(String json, String expected) {
+        VmException e = assertThrows(VmException.class, () -> DeviceSpec.parseList(json));
+        assertTrue(e.getMessage().startsWith("could not parse --devices JSON"), e.getMessage());
+        assertTrue(e.getMessage().contains(expected), e.getMessage());
+    }
+
+    @Test
+    void paddingFollowsDrafter(@TempDir Path tmp) throws Exception {
+        Path src = tmp.resolve("a");
+        Files.write(src, new byte[1000]);
+        Snapshotter.copyPadded(src, tmp.resolve("out/a"), true);
+        assertEquals(2L * 1024 * 1024, Files.size(tmp.resolve("out/a")));
+        Files.write(src, new byte[1024 * 1024]);
+        Snapshotter.copyPadded(src, tmp.resolve("out/b"), true);
+        assertEquals(2L * 1024 * 1024, Files.size(tmp.resolve("out/b")));
+        Snapshotter.copyPadded(src, tmp.resolve("out/c"), false);
+        assertEquals(1024L * 1024, Files.size(tmp.resolve("out/c")));
+    }
+}

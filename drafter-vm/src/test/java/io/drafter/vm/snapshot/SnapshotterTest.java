@@ -1,0 +1,91 @@
+package io.drafter.vm.snapshot;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.drafter.vm.Accel;
+import io.drafter.vm.Console;
+import io.drafter.vm.SnapshotConfig;
+import io.drafter.vm.TestGuest;
+import io.drafter.vm.VmConfig;
+import io.drafter.vm.VmInstance;
+import io.drafter.vm.qemu.QemuVmm;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Drafter's snapshotter flow end to end: blueprint → padded package → resume from the package. */
+@Tag("slow")
+class SnapshotterTest {
+    @TempDir
+    Path tmp;
+
+    @Test
+    @Timeout(240)
+    void packageResumesWhereTheSnapshotStopped() throws Exception {
+        Path bp = TestGuest.blueprint();
+        Path pkg = tmp.resolve("package");
+        List<DeviceSpec> devices = List.of(
+                new DeviceSpec("state", null, pkg.resolve("state.bin")),
+                new DeviceSpec("memory", null, pkg.resolve("memory.bin")),
+                new DeviceSpec("kernel", bp.resolve("vmlinux"), pkg.resolve("vmlinux")),
+                new DeviceSpec("disk", bp.resolve("rootfs.ext4"), pkg.resolve("rootfs.ext4")),
+                new DeviceSpec("config", null, pkg.resolve("config.json")),
+                new DeviceSpec("oci", bp.resolve("oci-counter.ext4"), pkg.resolve("oci.ext4")));
+        QemuVmm vmm = new QemuVmm();
+        var result = new Snapshotter(vmm)
+                .run(new Snapshotter.Options(
+                        devices,
+                        tmp.resolve("vms"),
+                        128,
+                        1,
+                        VmConfig.DEFAULT_BOOT_ARGS,
+                        Accel.AUTO,
+                        null,
+                        Duration.ofSeconds(90),
+                        Console.LOG,
+                        "None",
+                        true));
+        assertEquals(0, Files.size(pkg.resolve("memory.bin")) % (1024 * 1024));
+        assertTrue(Files.exists(pkg.resolve("initramfs.img")));
+        assertEquals(List.of(), TestGuest.qemuUnder(tmp));
+        try (var vms = Files.list(tmp.resolve("vms/qemu"))) {
+            assertEquals(0, vms.count(), "work directory removed");
+        }
+
+        SnapshotConfig sc = SnapshotConfig.read(pkg.resolve("config.json"));
+        assertEquals(List.of("disk", "oci"), sc.drives());
+        assertEquals(result.accel().qemuName(), sc.accel());
+        VmConfig c = sc.toVmConfig(
+                pkg.resolve("vmlinux"),
+                pkg.resolve("initramfs.img"),
+                Map.of("disk", pkg.resolve("rootfs.ext4"), "oci", pkg.resolve("oci.ext4")),
+                pkg.resolve("memory.bin"),
+                null,
+                tmp.resolve("run"),
+                Console.LOG);
+        try (VmInstance vm = vmm.resume(c, pkg.resolve("state.bin"))) {
+            long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+            String console;
+            do {
+                Thread.sleep(100);
+                console = Files.readString(c.consoleLog(), StandardCharsets.ISO_8859_1);
+            } while (!console.contains("counter") && System.nanoTime() < deadline);
+            Matcher m = Pattern.compile("^counter (\\d+)$", Pattern.MULTILINE).matcher(console);
+            assertTrue(m.find(), console);
+            assertTrue(Integer.parseInt(m.group(1)) > 1, "continued, not restarted: " + console);
+            assertTrue(console.contains("drafter-hook: after-resume"), console);
+            assertTrue(vm.isAlive());
+        }
+        assertEquals(List.of(), TestGuest.qemuUnder(tmp));
+    }
+}

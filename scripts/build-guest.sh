@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# Builds the DrafterOS blueprint from Debian packages: `vmlinux` (the Debian cloud kernel's
+# bzImage, booted with -kernel), `initramfs.img` (busybox + the virtio modules, mounts the root
+# disk), `rootfs.ext4` (busybox, init, agent, liveness) and `oci-counter.ext4` (an OCI bundle
+# disk labelled `oci` running a counter, for tests and demos).
+#
+# Usage: scripts/build-guest.sh [outdir]        (default: out/blueprint)
+# Packages are fetched only with `apt-get download` and unpacked with `dpkg -x` into
+# <outdir>/.work; nothing is installed into the host. The build is skipped when the package
+# versions and the guest sources are unchanged (<outdir>/.inputs). Output is reproducible:
+# fixed timestamps (SOURCE_DATE_EPOCH), UUIDs and hash seeds, sorted cpio archive.
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+out=${1:-$here/out/blueprint}
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
+work=$out/.work
+guest=$here/guest
+export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-1700000000}
+export E2FSPROGS_FAKE_TIME=$SOURCE_DATE_EPOCH
+export LC_ALL=C TZ=UTC
+log() { echo "build-guest: $*" >&2; }
+die() { echo "build-guest: could not $*" >&2; exit 1; }
+for tool in apt-get apt-cache dpkg mkfs.ext4 cpio gzip sha256sum; do
+  command -v "$tool" >/dev/null || die "find host tool $tool (run scripts/install-deps.sh)"
+done
+
+candidate() { apt-cache policy "$1" 2>/dev/null | sed -n 's/^ *Candidate: //p'; }
+kmeta=linux-image-cloud-amd64
+if [ -z "$(candidate $kmeta)" ] || [ "$(candidate $kmeta)" = "(none)" ]; then
+  log "apt lists lack $kmeta; running apt-get update"
+  apt-get update -qq || die "run apt-get update"
+fi
+# The meta package's bookworm candidate names the versioned kernel image package.
+kpkg=$(apt-cache depends "$kmeta=$(candidate $kmeta)" | sed -n 's/^ *Depends: \(linux-image-[0-9].*\)$/\1/p' | head -1)
+[ -n "$kpkg" ] || die "resolve the kernel package behind $kmeta"
+kver=$(candidate "$kpkg")
+bver=$(candidate busybox-static)
+[ -n "$kver" ] && [ "$kver" != "(none)" ] || die "find a candidate version of $kpkg"
+[ -n "$bver" ] && [ "$bver" != "(none)" ] || die "find a candidate version of busybox-static"
+
+inputs=$( { echo "$kpkg=$kver"; echo "busybox-static=$bver"; echo "epoch=$SOURCE_DATE_EPOCH";
+  sha256sum "$0"; (cd "$guest" && find . -type f | sort | xargs sha256sum; find . -perm -u+x -type f | sort); } \
+  | sha256sum | cut -d' ' -f1)
+if [ -f "$out/.inputs" ] && [ "$(cat "$out/.inputs")" = "$inputs" ] \
+  && [ -f "$out/vmlinux" ] && [ -f "$out/initramfs.img" ] && [ -f "$out/rootfs.ext4" ] && [ -f "$out/oci-counter.ext4" ]; then
+  log "up to date ($kpkg $kver, busybox-static $bver) in $out"
+  exit 0
+fi
+log "building from $kpkg $kver and busybox-static $bver into $out"
+rm -rf "$work"
+mkdir -p "$work/debs" "$work/x"
+(cd "$work/debs" && apt-get download -qq "$kpkg=$kver" "busybox-static=$bver" 2>/dev/null) \
+  || die "download $kpkg=$kver and busybox-static=$bver with apt-get download"
+for deb in "$work"/debs/*.deb; do dpkg -x "$deb" "$work/x" || die "unpack $deb"; done
+busybox=$work/x/bin/busybox
+[ -x "$busybox" ] || die "find bin/busybox in busybox-static"
+vmlinuz=$(ls "$work"/x/boot/vmlinuz-* | head -1)
+moddir=$(ls -d "$work"/x/lib/modules/* | head -1)
+[ -f "$vmlinuz" ] || die "find boot/vmlinuz-* in $kpkg"
+
+# Module closure in load order (dependencies first), read from each .ko's modinfo section.
+modpath() { find "$moddir/kernel" -name "$1.ko" | head -1; }
+moddeps() { tr '\0' '\n' <"$(modpath "$1")" | sed -n 's/^depends=//p' | tr ',' ' '; }
+order=()
+visit() {
+  local m=$1 d
+  for d in "${order[@]}"; do [ "$d" = "$m" ] && return 0; done
+  [ -n "$(modpath "$m")" ] || die "find module $m.ko in $kpkg"
+  for d in $(moddeps "$m"); do visit "$d"; done
+  order+=("$m")
+}
+for m in virtio_mmio virtio_pci virtio_blk virtio_net virtio_console; do visit "$m"; done
+
+stamp() { find "$1" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +; }
+
+# initramfs
+ir=$work/initramfs
+mkdir -p "$ir/bin" "$ir/lib/modules" "$ir/dev" "$ir/proc" "$ir/sys" "$ir/newroot"
+cp "$busybox" "$ir/bin/busybox"
+cp "$guest/initramfs/init" "$ir/init"
+for m in "${order[@]}"; do cp "$(modpath "$m")" "$ir/lib/modules/$m.ko"; done
+printf '%s\n' "${order[@]}" >"$ir/lib/modules/load-order"
+chmod 0755 "$ir/init" "$ir/bin/busybox"
+stamp "$ir"
+(cd "$ir" && find . | sort | cpio -o -H newc --reproducible -R 0:0 --quiet) | gzip -n -9 >"$out/initramfs.img.tmp"
+
+# rootfs
+rf=$work/rootfs
+mkdir -p "$rf"
+cp -a "$guest/rootfs/." "$rf/"
+mkdir -p "$rf"/{bin,sbin,usr/bin,usr/sbin,dev,proc,sys,run,tmp,oci,mnt,root,var/log,etc/drafter}
+cp "$busybox" "$rf/bin/busybox"
+for app in $("$busybox" --list-full); do
+  [ "$app" = "sbin/init" ] && continue
+  [ -e "$rf/$app" ] || ln -s /bin/busybox "$rf/$app"
+done
+echo drafterguest >"$rf/etc/hostname"
+printf 'root:x:0:0:root:/root:/bin/sh\n' >"$rf/etc/passwd"
+printf 'root:x:0:\n' >"$rf/etc/group"
+printf 'nameserver 1.1.1.1\n' >"$rf/etc/resolv.conf"
+printf 'Welcome to DrafterOS (Drafter for Java), %s\n' "$kpkg $kver" >"$rf/etc/issue"
+chmod 1777 "$rf/tmp"
+stamp "$rf"
+uuid_root=5d1a7e2c-0000-4000-8000-000000000001
+rm -f "$out/rootfs.ext4.tmp"
+mkfs.ext4 -q -F -L rootfs -U "$uuid_root" -b 4096 -I 256 \
+  -E "root_owner=0:0,hash_seed=$uuid_root" -d "$rf" "$out/rootfs.ext4.tmp" 192M >/dev/null \
+  || die "build rootfs.ext4 with mkfs.ext4 -d"
+
+# demo OCI bundle disk: the counter workload
+oc=$work/oci-counter
+mkdir -p "$oc/rootfs/bin" "$oc/rootfs/tmp" "$oc/rootfs/proc" "$oc/rootfs/sys" "$oc/rootfs/dev" "$oc/rootfs/etc"
+cp "$guest/oci-counter/config.json" "$oc/config.json"
+cp "$busybox" "$oc/rootfs/bin/busybox"
+for app in sh echo sleep cat test date; do ln -s busybox "$oc/rootfs/bin/$app"; done
+stamp "$oc"
+uuid_oci=5d1a7e2c-0000-4000-8000-000000000002
+rm -f "$out/oci-counter.ext4.tmp"
+mkfs.ext4 -q -F -L oci -U "$uuid_oci" -b 4096 -I 256 \
+  -E "root_owner=0:0,hash_seed=$uuid_oci" -d "$oc" "$out/oci-counter.ext4.tmp" 16M >/dev/null \
+  || die "build oci-counter.ext4 with mkfs.ext4 -d"
+
+cp "$vmlinuz" "$out/vmlinux.tmp"
+for f in vmlinux initramfs.img rootfs.ext4 oci-counter.ext4; do mv "$out/$f.tmp" "$out/$f"; done
+cat >"$out/blueprint.json" <<JSON
+{"kernelPackage":"$kpkg","kernelVersion":"$kver","busyboxVersion":"$bver","modules":"${order[*]}","sourceDateEpoch":$SOURCE_DATE_EPOCH}
+JSON
+echo "$inputs" >"$out/.inputs"
+log "done: $(cd "$out" && ls -l vmlinux initramfs.img rootfs.ext4 oci-counter.ext4 | awk '{print $9" "$5}' | tr '\n' ' ')"
