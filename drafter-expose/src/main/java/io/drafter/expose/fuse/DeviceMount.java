@@ -156,6 +156,11 @@ public final class DeviceMount implements AutoCloseable {
         return server.handlerFailures();
     }
 
+    /** Requests received so far with FUSE {@code opcode} (see {@code FuseAbi}), e.g. the WRITEs an msync caused. */
+    public long requests(int opcode) {
+        return server.requests(opcode);
+    }
+
     /** The most serving threads that were alive at once. */
     public int peakThreads() {
         return server.peakThreads();
