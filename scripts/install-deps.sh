@@ -4,8 +4,11 @@
 set -euo pipefail
 need=()
 want() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed' || need+=("$1"); }
-# util-linux gives losetup; python3 drives FUSE tests from another process.
+# util-linux: mount tools; python3 drives FUSE tests from another process.
 want util-linux
+# mount gives losetup (FUSE test: a loop device on a device file); coreutils gives dd.
+want mount
+want coreutils
 want python3
 # drafter-vm: e2fsprogs builds the guest rootfs (mkfs.ext4 -d), cpio its initramfs.
 want e2fsprogs

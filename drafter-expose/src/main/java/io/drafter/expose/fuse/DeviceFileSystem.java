@@ -187,11 +187,9 @@ final class DeviceFileSystem {
     }
 
     private int open(long node, MemorySegment out) {
-        if (node == ROOT_ID) {
-            return -Errno.EISDIR;
-        }
-        if (!isNode(node)) {
-            return -Errno.ENOENT;
+        int refused = checkFile(node);
+        if (refused != 0) {
+            return refused;
         }
         int flags = (options.keepCache() ? FOPEN_KEEP_CACHE : 0) | (options.directIo() ? FOPEN_DIRECT_IO : 0);
         return openReply(out, flags);
@@ -207,11 +205,9 @@ final class DeviceFileSystem {
     private int read(long node, MemorySegment in, MemorySegment out) throws IOException {
         long offset = in.get(JAVA_LONG, 8);
         int size = in.get(JAVA_INT, 16);
-        if (node == ROOT_ID) {
-            return -Errno.EISDIR;
-        }
-        if (!isNode(node)) {
-            return -Errno.ENOENT;
+        int refused = checkFile(node);
+        if (refused != 0) {
+            return refused;
         }
         BlockDevice device = device(node);
         if (offset >= device.sizeBytes() || size <= 0) {
@@ -233,11 +229,9 @@ final class DeviceFileSystem {
     private int write(long node, MemorySegment in, MemorySegment out) throws IOException {
         long offset = in.get(JAVA_LONG, 8);
         int size = in.get(JAVA_INT, 16);
-        if (node == ROOT_ID) {
-            return -Errno.EISDIR;
-        }
-        if (!isNode(node)) {
-            return -Errno.ENOENT;
+        int refused = checkFile(node);
+        if (refused != 0) {
+            return refused;
         }
         BlockDevice device = device(node);
         if (offset >= device.sizeBytes()) {
@@ -316,6 +310,14 @@ final class DeviceFileSystem {
         attr.set(JAVA_INT, 60, root ? S_IFDIR | 0755 : S_IFREG | 0644);
         attr.set(JAVA_INT, 64, root ? 2 : 1);
         attr.set(JAVA_INT, 80, ATTR_BLKSIZE);
+    }
+
+    /** {@code 0} if {@code node} is a device file, else the negated errno that refuses a file operation on it. */
+    private int checkFile(long node) {
+        if (node == ROOT_ID) {
+            return -Errno.EISDIR;
+        }
+        return isNode(node) ? 0 : -Errno.ENOENT;
     }
 
     private boolean isNode(long node) {

@@ -156,6 +156,11 @@ public final class DeviceMount implements AutoCloseable {
         return server.handlerFailures();
     }
 
+    /** Requests received so far with FUSE {@code opcode} (see {@code FuseAbi}), e.g. the WRITEs an msync caused. */
+    public long requests(int opcode) {
+        return server.requests(opcode);
+    }
+
     /** The most serving threads that were alive at once. */
     public int peakThreads() {
         return server.peakThreads();
@@ -231,8 +236,8 @@ public final class DeviceMount implements AutoCloseable {
         closed = true;
         IOException failure = null;
         try {
-            if (!MountTable.at(dir).isEmpty()
-                    && MountTable.at(dir).getLast().fsType().equals(FS_TYPE)) {
+            List<MountTable.Entry> here = MountTable.at(dir);
+            if (!here.isEmpty() && here.getLast().fsType().equals(FS_TYPE)) {
                 unmount(dir);
             }
         } catch (IOException e) {
@@ -285,7 +290,12 @@ public final class DeviceMount implements AutoCloseable {
                 Libc.mount("fusectl", FUSECTL, "fusectl", 0, null);
                 mountedHere = true;
             }
-            Files.writeString(Path.of(FUSECTL, connection, "abort"), "1", StandardCharsets.US_ASCII);
+            Path abort = Path.of(FUSECTL, connection, "abort");
+            if (!Files.exists(abort)) {
+                LOG.log(System.Logger.Level.DEBUG, "FUSE connection {0} of {1} is already gone", connection, dir);
+                return;
+            }
+            Files.writeString(abort, "1", StandardCharsets.US_ASCII);
             LOG.log(System.Logger.Level.WARNING, "aborted FUSE connection {0} of {1}", connection, dir);
         } catch (IOException e) {
             LOG.log(

@@ -64,82 +64,130 @@ public record FuseOptions(
     }
 
     public FuseOptions withThreads(int min, int max) {
-        return new FuseOptions(
-                min,
-                max,
-                maxPages,
-                maxBackground,
-                readAheadKb,
-                writebackCache,
-                keepCache,
-                directIo,
-                bdiMaxRatioPercent,
-                bdiStrictLimit,
-                attrTimeout,
-                probeTimeout);
+        return toBuilder().threads(min, max).build();
     }
 
     public FuseOptions withWritebackCache(boolean on) {
-        return new FuseOptions(
-                minThreads,
-                maxThreads,
-                maxPages,
-                maxBackground,
-                readAheadKb,
-                on,
-                keepCache,
-                directIo,
-                bdiMaxRatioPercent,
-                bdiStrictLimit,
-                attrTimeout,
-                probeTimeout);
+        return toBuilder().writebackCache(on).build();
     }
 
     public FuseOptions withDirectIo(boolean on) {
-        return new FuseOptions(
-                minThreads,
-                maxThreads,
-                maxPages,
-                maxBackground,
-                readAheadKb,
-                writebackCache,
-                keepCache,
-                on,
-                bdiMaxRatioPercent,
-                bdiStrictLimit,
-                attrTimeout,
-                probeTimeout);
+        return toBuilder().directIo(on).build();
     }
 
     public FuseOptions withReadAheadKb(int kb) {
-        return new FuseOptions(
-                minThreads,
-                maxThreads,
-                maxPages,
-                maxBackground,
-                kb,
-                writebackCache,
-                keepCache,
-                directIo,
-                bdiMaxRatioPercent,
-                bdiStrictLimit,
-                attrTimeout,
-                probeTimeout);
+        return toBuilder().readAheadKb(kb).build();
+    }
+
+    public FuseOptions withMaxPages(int pages) {
+        return toBuilder().maxPages(pages).build();
     }
 
     public FuseOptions withBdiLimits(int maxRatioPercent, int strictLimit) {
-        return new FuseOptions(
-                minThreads,
-                maxThreads,
-                maxPages,
-                maxBackground,
-                readAheadKb,
-                writebackCache,
-                keepCache,
-                directIo,
-                maxRatioPercent,
-                strictLimit,
-                attrTimeout,
-                probeTimeout);
+        return toBuilder().bdiLimits(maxRatioPercent, strictLimit).build();
+    }
+
+    /** A builder starting from these options. */
+    public Builder toBuilder() {
+        return new Builder(this);
+    }
+
+    /** Changes some options of a {@link FuseOptions}; {@link #build()} checks them. Not thread-safe. */
+    public static final class Builder {
+        private int minThreads;
+        private int maxThreads;
+        private int maxPages;
+        private int maxBackground;
+        private int readAheadKb;
+        private boolean writebackCache;
+        private boolean keepCache;
+        private boolean directIo;
+        private int bdiMaxRatioPercent;
+        private int bdiStrictLimit;
+        private Duration attrTimeout;
+        private Duration probeTimeout;
+
+        private Builder(FuseOptions o) {
+            minThreads = o.minThreads;
+            maxThreads = o.maxThreads;
+            maxPages = o.maxPages;
+            maxBackground = o.maxBackground;
+            readAheadKb = o.readAheadKb;
+            writebackCache = o.writebackCache;
+            keepCache = o.keepCache;
+            directIo = o.directIo;
+            bdiMaxRatioPercent = o.bdiMaxRatioPercent;
+            bdiStrictLimit = o.bdiStrictLimit;
+            attrTimeout = o.attrTimeout;
+            probeTimeout = o.probeTimeout;
+        }
+
+        public Builder threads(int min, int max) {
+            minThreads = min;
+            maxThreads = max;
+            return this;
+        }
+
+        public Builder maxPages(int pages) {
+            maxPages = pages;
+            return this;
+        }
+
+        public Builder maxBackground(int requests) {
+            maxBackground = requests;
+            return this;
+        }
+
+        public Builder readAheadKb(int kb) {
+            readAheadKb = kb;
+            return this;
+        }
+
+        public Builder writebackCache(boolean on) {
+            writebackCache = on;
+            return this;
+        }
+
+        public Builder keepCache(boolean on) {
+            keepCache = on;
+            return this;
+        }
+
+        public Builder directIo(boolean on) {
+            directIo = on;
+            return this;
+        }
+
+        public Builder bdiLimits(int maxRatioPercent, int strictLimit) {
+            bdiMaxRatioPercent = maxRatioPercent;
+            bdiStrictLimit = strictLimit;
+            return this;
+        }
+
+        public Builder attrTimeout(Duration timeout) {
+            attrTimeout = timeout;
+            return this;
+        }
+
+        public Builder probeTimeout(Duration timeout) {
+            probeTimeout = timeout;
+            return this;
+        }
+
+        public FuseOptions build() {
+            return new FuseOptions(
+                    minThreads,
+                    maxThreads,
+                    maxPages,
+                    maxBackground,
+                    readAheadKb,
+                    writebackCache,
+                    keepCache,
+                    directIo,
+                    bdiMaxRatioPercent,
+                    bdiStrictLimit,
+                    attrTimeout,
+                    probeTimeout);
+        }
     }
 }

@@ -15,6 +15,7 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicLongArray;
 
 /**
  * The serving threads of one FUSE connection: each reads a request, answers it and reads the next.
@@ -52,6 +53,7 @@ final class FuseServer {
     private final AtomicLong lastSpawnNs = new AtomicLong(System.nanoTime());
     private final AtomicLong handlerFailures = new AtomicLong();
     private final AtomicInteger peakThreads = new AtomicInteger();
+    private final AtomicLongArray requestsByOpcode = new AtomicLongArray(64);
 
     FuseServer(String name, FuseDevice device, DeviceFileSystem fs, FuseOptions options) {
         this.name = name;
@@ -73,6 +75,11 @@ final class FuseServer {
     /** Requests whose handler threw and were answered EIO. */
     long handlerFailures() {
         return handlerFailures.get();
+    }
+
+    /** Requests received so far with {@code opcode} (opcodes of 64 and above are counted under 63). */
+    long requests(int opcode) {
+        return requestsByOpcode.get(Math.clamp(opcode, 0, 63));
     }
 
     /** The most serving threads alive at once so far. */
@@ -185,6 +192,7 @@ final class FuseServer {
         int opcode = request.get(JAVA_INT, IN_OPCODE);
         long unique = request.get(JAVA_LONG, IN_UNIQUE);
         long node = request.get(JAVA_LONG, IN_NODEID);
+        requestsByOpcode.incrementAndGet(Math.clamp(opcode, 0, 63));
         int result;
         try {
             result = fs.handle(opcode, node, body.asSlice(0, Math.max(0, length - IN_HEADER_BYTES)), out);

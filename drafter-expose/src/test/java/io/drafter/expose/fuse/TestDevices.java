@@ -15,6 +15,13 @@ import java.util.concurrent.atomic.AtomicInteger;
 final class TestDevices {
     private TestDevices() {}
 
+    /** Whether {@code [offsetBytes, offsetBytes + lengthBytes)} of {@code device} touches block {@code block}. */
+    static boolean touches(BlockDevice device, long offsetBytes, int lengthBytes, long block) {
+        int bs = device.blockSizeBytes();
+        return block >= BlockMath.firstBlock(offsetBytes, bs)
+                && block < BlockMath.endBlock(offsetBytes, lengthBytes, bs);
+    }
+
     /** Records which blocks were written and how often the device was flushed. */
     static final class Recording extends ForwardingBlockDevice {
         final Set<Long> writtenBlocks = new ConcurrentSkipListSet<>();
@@ -61,10 +68,7 @@ final class TestDevices {
 
         @Override
         public int read(ByteBuffer dst, long offsetBytes) throws IOException {
-            int bs = blockSizeBytes();
-            long first = BlockMath.firstBlock(offsetBytes, bs);
-            long end = BlockMath.endBlock(offsetBytes, dst.remaining(), bs);
-            if (gatedBlock >= first && gatedBlock < end) {
+            if (touches(this, offsetBytes, dst.remaining(), gatedBlock)) {
                 waiting.countDown();
                 try {
                     if (!supplied.await(60, TimeUnit.SECONDS)) {
@@ -92,10 +96,7 @@ final class TestDevices {
 
         @Override
         public int read(ByteBuffer dst, long offsetBytes) throws IOException {
-            int bs = blockSizeBytes();
-            long first = BlockMath.firstBlock(offsetBytes, bs);
-            long end = BlockMath.endBlock(offsetBytes, dst.remaining(), bs);
-            if (badBlock >= first && badBlock < end) {
+            if (touches(this, offsetBytes, dst.remaining(), badBlock)) {
                 if (unchecked) {
                     throw new IllegalStateException("injected failure reading block " + badBlock);
                 }
