@@ -5,6 +5,7 @@ import io.drafter.migration.Authority;
 import io.drafter.migration.Handshake;
 import io.drafter.migration.MigrationException;
 import io.drafter.migration.Watchdog;
+import io.drafter.migration.protocol.BufferPool;
 import io.drafter.migration.protocol.DeviceSpec;
 import io.drafter.migration.protocol.ErrorCode;
 import io.drafter.migration.protocol.Frame;
@@ -84,6 +85,7 @@ public final class MigrationDestination {
     private boolean zstd;
     private int credit;
     private volatile byte[] authorityPayload;
+    private volatile BufferPool pool;
 
     private final AtomicLong blocksReceived = new AtomicLong();
     private final AtomicLong zeroBlocks = new AtomicLong();
@@ -123,7 +125,7 @@ public final class MigrationDestination {
         this.storage = storage;
         this.options = options;
         this.listener = listener == null ? DestinationListener.NONE : listener;
-        this.adapter = new FrameAdapter(new BufferedInputStream(connection.input(), 256 << 10), peer);
+        this.adapter = new FrameAdapter(new BufferedInputStream(connection.input(), 16 << 10), peer);
         this.proxy = new FrameProxy(connection.output());
         this.heartbeatNs = Math.max(1_000_000L, options.stallTimeout().toNanos() / 4);
         this.watchdog = new Watchdog(
@@ -252,6 +254,12 @@ public final class MigrationDestination {
             synchronized (lock) {
                 zstd = agreed.zstd();
             }
+            int maxBlock = agreed.devices().stream()
+                    .mapToInt(DeviceSpec::blockSizeBytes)
+                    .max()
+                    .orElse(FrameCodec.MIN_BLOCK_BYTES);
+            pool = new BufferPool(maxBlock + 64, (credit + 4) * agreed.devices().size());
+            adapter.usePool(pool);
             Map<String, WaitingDevice> devices = new LinkedHashMap<>();
             for (Sink s : sinks) {
                 devices.put(s.spec.name(), s.waiting);
@@ -417,7 +425,11 @@ public final class MigrationDestination {
                 Object item = s.queue.take();
                 switch (item) {
                     case Frame.BlockData d -> {
-                        s.waiting.supply(d.block(), data(d));
+                        try {
+                            s.waiting.supply(d.block(), data(d));
+                        } finally {
+                            pool.give(d.data().array());
+                        }
                         s.supplied.set((int) d.block());
                         blocksReceived.incrementAndGet();
                         s.creditOwed++;

@@ -20,6 +20,7 @@ public final class FrameAdapter {
     private final AtomicLong bytesReceived = new AtomicLong();
     private final AtomicLong framesReceived = new AtomicLong();
     private volatile long lastFrameNanos = System.nanoTime();
+    private volatile BufferPool pool;
 
     /** Reads from {@code in} (buffer it: frames are read in small pieces); {@code peer} names it in errors. */
     public FrameAdapter(InputStream in, String peer) {
@@ -48,7 +49,8 @@ public final class FrameAdapter {
                     "malformed frame: length " + Integer.toUnsignedString(length) + " outside 1.."
                             + FrameCodec.MAX_FRAME_BYTES);
         }
-        byte[] body = new byte[length];
+        BufferPool p = pool;
+        byte[] body = p != null ? p.take(length) : new byte[length];
         int n = readFully(body, 0, length);
         if (n < length) {
             throw new EOFException(
@@ -57,7 +59,19 @@ public final class FrameAdapter {
         bytesReceived.addAndGet(4L + length);
         framesReceived.incrementAndGet();
         lastFrameNanos = System.nanoTime();
-        return FrameCodec.decode(ByteBuffer.wrap(body));
+        Frame f;
+        try {
+            f = FrameCodec.decode(ByteBuffer.wrap(body, 0, length));
+        } catch (ProtocolException e) {
+            if (p != null) {
+                p.give(body);
+            }
+            throw e;
+        }
+        if (p != null && !(f instanceof Frame.BlockData)) {
+            p.give(body);
+        }
+        return f;
     }
 
     private int readFully(byte[] b, int off, int len) throws IOException {
@@ -70,6 +84,14 @@ public final class FrameAdapter {
             total += r;
         }
         return total;
+    }
+
+    /**
+     * Reads frame bodies into buffers of {@code pool}. A BLOCK frame's data then lives in a pooled array: whoever
+     * consumes it gives {@code data().array()} back; other frames give theirs back at once.
+     */
+    public void usePool(BufferPool pool) {
+        this.pool = pool;
     }
 
     /** Bytes received so far, length prefixes included. */
