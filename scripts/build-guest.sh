@@ -21,7 +21,7 @@ export E2FSPROGS_FAKE_TIME=$SOURCE_DATE_EPOCH
 export LC_ALL=C TZ=UTC
 log() { echo "build-guest: $*" >&2; }
 die() { echo "build-guest: could not $*" >&2; exit 1; }
-for tool in apt-get apt-cache dpkg mkfs.ext4 cpio gzip sha256sum; do
+for tool in apt-get apt-cache dpkg mkfs.ext4 debugfs cpio gzip sha256sum; do
   command -v "$tool" >/dev/null || die "find host tool $tool (run scripts/install-deps.sh)"
 done
 
@@ -73,6 +73,12 @@ visit() {
 for m in virtio_mmio virtio_pci virtio_blk virtio_net virtio_console; do visit "$m"; done
 
 stamp() { find "$1" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +; }
+# mkfs.ext4 -d copies each file's ctime, which touch cannot set: pin them with debugfs.
+pin_ctimes() {
+  (cd "$1" && find . | sed 's|^\.||; s|^$|/|' | while IFS= read -r p; do
+    printf 'sif "%s" ctime @%s\n' "$p" "$SOURCE_DATE_EPOCH"; done) >"$work/ctimes.debugfs"
+  debugfs -w -f "$work/ctimes.debugfs" "$2" >/dev/null 2>&1 || die "pin inode ctimes in $2 with debugfs"
+}
 
 # initramfs
 ir=$work/initramfs
@@ -107,6 +113,7 @@ rm -f "$out/rootfs.ext4.tmp"
 mkfs.ext4 -q -F -L rootfs -U "$uuid_root" -b 4096 -I 256 \
   -E "root_owner=0:0,hash_seed=$uuid_root" -d "$rf" "$out/rootfs.ext4.tmp" 192M >/dev/null \
   || die "build rootfs.ext4 with mkfs.ext4 -d"
+pin_ctimes "$rf" "$out/rootfs.ext4.tmp"
 
 # demo OCI bundle disk: the counter workload
 oc=$work/oci-counter
@@ -120,6 +127,7 @@ rm -f "$out/oci-counter.ext4.tmp"
 mkfs.ext4 -q -F -L oci -U "$uuid_oci" -b 4096 -I 256 \
   -E "root_owner=0:0,hash_seed=$uuid_oci" -d "$oc" "$out/oci-counter.ext4.tmp" 16M >/dev/null \
   || die "build oci-counter.ext4 with mkfs.ext4 -d"
+pin_ctimes "$oc" "$out/oci-counter.ext4.tmp"
 
 cp "$vmlinuz" "$out/vmlinux.tmp"
 for f in vmlinux initramfs.img rootfs.ext4 oci-counter.ext4; do mv "$out/$f.tmp" "$out/$f"; done
