@@ -10,4 +10,4 @@ bash scripts/build-guest.sh out/blueprint
 mvn -B -ntp -q -pl drafter-vm -am test-compile -Dspotless.check.skip=true >&2
 mvn -B -ntp -q -pl drafter-vm dependency:build-classpath -Dmdep.outputFile=target/bench.classpath >&2
 cp="drafter-vm/target/test-classes:drafter-vm/target/classes:$(cat drafter-vm/target/bench.classpath)"
-exec java -cp "$cp" io.drafter.vm.bench.VmBenchmark "${1:-3}" out/blueprint
+exec java -cp "$cp" io.drafter.vm.bench.VmBenchmark "${1:-3}"

@@ -21,7 +21,7 @@ export E2FSPROGS_FAKE_TIME=$SOURCE_DATE_EPOCH
 export LC_ALL=C TZ=UTC
 log() { echo "build-guest: $*" >&2; }
 die() { echo "build-guest: could not $*" >&2; exit 1; }
-for tool in apt-get apt-cache dpkg mkfs.ext4 cpio gzip sha256sum; do
+for tool in apt-get apt-cache dpkg mkfs.ext4 debugfs cpio gzip sha256sum; do
   command -v "$tool" >/dev/null || die "find host tool $tool (run scripts/install-deps.sh)"
 done
 
@@ -73,6 +73,20 @@ visit() {
 for m in virtio_mmio virtio_pci virtio_blk virtio_net virtio_console; do visit "$m"; done
 
 stamp() { find "$1" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +; }
+# mkfs.ext4 -d copies each file's ctime, which touch cannot set: pin them with debugfs.
+pin_ctimes() {
+  (cd "$1" && find . | sed 's|^\.||; s|^$|/|' | while IFS= read -r p; do
+    printf 'sif "%s" ctime @%s\n' "$p" "$SOURCE_DATE_EPOCH"; done) >"$work/ctimes.debugfs"
+  debugfs -w -f "$work/ctimes.debugfs" "$2" >/dev/null 2>&1 || die "pin inode ctimes in $2 with debugfs"
+}
+# mkext4 DIR NAME LABEL UUID SIZE: <out>/NAME.tmp = ext4 of DIR, reproducibly, without loop mounts.
+mkext4() {
+  stamp "$1"
+  rm -f "$out/$2.tmp"
+  mkfs.ext4 -q -F -L "$3" -U "$4" -b 4096 -I 256 -E "root_owner=0:0,hash_seed=$4" -d "$1" "$out/$2.tmp" "$5" \
+    >/dev/null || die "build $2 with mkfs.ext4 -d"
+  pin_ctimes "$1" "$out/$2.tmp"
+}
 
 # initramfs
 ir=$work/initramfs
@@ -101,12 +115,7 @@ printf 'root:x:0:\n' >"$rf/etc/group"
 printf 'nameserver 1.1.1.1\n' >"$rf/etc/resolv.conf"
 printf 'Welcome to DrafterOS (Drafter for Java), %s\n' "$kpkg $kver" >"$rf/etc/issue"
 chmod 1777 "$rf/tmp"
-stamp "$rf"
-uuid_root=5d1a7e2c-0000-4000-8000-000000000001
-rm -f "$out/rootfs.ext4.tmp"
-mkfs.ext4 -q -F -L rootfs -U "$uuid_root" -b 4096 -I 256 \
-  -E "root_owner=0:0,hash_seed=$uuid_root" -d "$rf" "$out/rootfs.ext4.tmp" 192M >/dev/null \
-  || die "build rootfs.ext4 with mkfs.ext4 -d"
+mkext4 "$rf" rootfs.ext4 rootfs 5d1a7e2c-0000-4000-8000-000000000001 192M
 
 # demo OCI bundle disk: the counter workload
 oc=$work/oci-counter
@@ -114,12 +123,7 @@ mkdir -p "$oc/rootfs/bin" "$oc/rootfs/tmp" "$oc/rootfs/proc" "$oc/rootfs/sys" "$
 cp "$guest/oci-counter/config.json" "$oc/config.json"
 cp "$busybox" "$oc/rootfs/bin/busybox"
 for app in sh echo sleep cat test date; do ln -s busybox "$oc/rootfs/bin/$app"; done
-stamp "$oc"
-uuid_oci=5d1a7e2c-0000-4000-8000-000000000002
-rm -f "$out/oci-counter.ext4.tmp"
-mkfs.ext4 -q -F -L oci -U "$uuid_oci" -b 4096 -I 256 \
-  -E "root_owner=0:0,hash_seed=$uuid_oci" -d "$oc" "$out/oci-counter.ext4.tmp" 16M >/dev/null \
-  || die "build oci-counter.ext4 with mkfs.ext4 -d"
+mkext4 "$oc" oci-counter.ext4 oci 5d1a7e2c-0000-4000-8000-000000000002 16M
 
 cp "$vmlinuz" "$out/vmlinux.tmp"
 for f in vmlinux initramfs.img rootfs.ext4 oci-counter.ext4; do mv "$out/$f.tmp" "$out/$f"; done

@@ -1,8 +1,7 @@
 package io.drafter.vm.bench;
 
 import io.drafter.vm.Accel;
-import io.drafter.vm.Console;
-import io.drafter.vm.Drive;
+import io.drafter.vm.TestGuest;
 import io.drafter.vm.VmConfig;
 import io.drafter.vm.VmInstance;
 import io.drafter.vm.qemu.QemuInstance;
@@ -21,7 +20,7 @@ import java.util.Map;
  * baselines measured in the same run: a cold boot (what a resume saves) and QEMU's classic snapshot
  * with RAM inside the state stream (what {@code x-ignore-shared} saves).
  *
- * <p>Usage: {@code scripts/bench-vm.sh [runs] [blueprint-dir]}. Every resumed guest is checked: the
+ * <p>Usage: {@code scripts/bench-vm.sh [runs]} (guest in {@code out/blueprint}, built if needed). Every resumed guest is checked: the
  * counter workload continues and the console has no {@code BUG:}.
  */
 public final class VmBenchmark {
@@ -38,7 +37,7 @@ public final class VmBenchmark {
 
     public static void main(String[] args) throws Exception {
         int runs = args.length > 0 ? Integer.parseInt(args[0]) : 3;
-        Path bp = Path.of(args.length > 1 ? args[1] : "out/blueprint").toAbsolutePath();
+        Path bp = TestGuest.blueprint();
         QemuVmm vmm = new QemuVmm("qemu-system-x86_64", Duration.ofSeconds(20), Duration.ofSeconds(120));
         System.out.println("# " + vmm.version() + ", blueprint " + bp + ", " + runs + " runs per size, load "
                 + Files.readString(Path.of("/proc/loadavg")).strip());
@@ -59,7 +58,7 @@ public final class VmBenchmark {
             for (int i = 0; i < runs; i++) {
                 Path dir = Files.createTempDirectory("drafter-bench");
                 try {
-                    Sample s = once(vmm, bp, dir, mib);
+                    Sample s = once(vmm, dir, mib);
                     samples.add(s);
                     accel = Accel.TCG;
                     System.out.printf(
@@ -102,23 +101,8 @@ public final class VmBenchmark {
         }
     }
 
-    private static Sample once(QemuVmm vmm, Path bp, Path dir, int mib) throws Exception {
-        Path disk = Files.copy(bp.resolve("rootfs.ext4"), dir.resolve("rootfs.ext4"));
-        Path oci = Files.copy(bp.resolve("oci-counter.ext4"), dir.resolve("oci.ext4"));
-        VmConfig c = new VmConfig(
-                bp.resolve("vmlinux"),
-                bp.resolve("initramfs.img"),
-                List.of(new Drive("disk", disk, false), new Drive("oci", oci, false)),
-                dir.resolve("memory.bin"),
-                mib,
-                1,
-                VmConfig.DEFAULT_BOOT_ARGS,
-                "microvm",
-                Accel.AUTO,
-                null,
-                dir.resolve("run"),
-                dir.resolve("console.log"),
-                Console.LOG);
+    private static Sample once(QemuVmm vmm, Path dir, int mib) throws Exception {
+        VmConfig c = TestGuest.config(dir, mib, true, "");
         Path state = dir.resolve("state.bin");
         Path full = dir.resolve("full-state.bin");
         long t0 = System.nanoTime();
