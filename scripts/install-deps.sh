@@ -7,6 +7,10 @@ want() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok ins
 # util-linux gives losetup; python3 drives FUSE tests from another process.
 want util-linux
 want python3
+# networking (drafter nat / forwarder and their tests): ip, nft, sysctl
+want iproute2
+want nftables
+want procps
 if [ ${#need[@]} -gt 0 ]; then
   echo "drafter: installing ${need[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive

@@ -196,7 +196,8 @@ public final class Nat implements AutoCloseable {
         if (!"1".equals(state.ipForwardBefore())) {
             runner.run("enable IPv4 forwarding", List.of("sysctl", "-qw", "net.ipv4.ip_forward=1"));
         }
-        runner.run("create nft table " + config.hostTable(), List.of("nft", "-f", "-"), hostRules());
+        runner.run(
+                "create nft table " + config.hostTable(), List.of("nft", "-f", "-"), hostRules(config, hostInterface));
         StringBuilder batch = new StringBuilder();
         for (NamespaceLayout l : layouts) {
             batch.append("netns add ").append(l.name()).append('\n');
@@ -253,10 +254,11 @@ public final class Nat implements AutoCloseable {
         runner.run(
                 "create nft rules in namespace " + l.name(),
                 CommandRunner.inNetns(l.name(), "nft", "-f", "-"),
-                namespaceRules(l));
+                namespaceRules(config, l));
     }
 
-    String hostRules() {
+    /** The nft script of the host table: masquerade toward {@code hostInterface}, isolation between namespaces. */
+    static String hostRules(NatConfig config, String hostInterface) {
         return "table ip " + config.hostTable() + " {\n"
                 + "  chain postrouting {\n"
                 + "    type nat hook postrouting priority srcnat; policy accept;\n"
@@ -270,7 +272,8 @@ public final class Nat implements AutoCloseable {
                 + "}\n";
     }
 
-    String namespaceRules(NamespaceLayout l) {
+    /** The nft script of the table inside namespace {@code l}: DNAT of its outer addresses, SNAT of the guest. */
+    static String namespaceRules(NatConfig config, NamespaceLayout l) {
         String guest = formatAddress(config.namespaceInterfaceIp());
         String outer = formatAddress(l.namespaceIp());
         StringBuilder s = new StringBuilder();
