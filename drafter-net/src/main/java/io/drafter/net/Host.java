@@ -42,7 +42,7 @@ final class Host {
         return runner.attempt("ip", "-o", "link", "show", "dev", name).ok();
     }
 
-    /** Names of the host's links matching nothing in particular; {@code ip -o link} names without the {@code @peer}. */
+    /** Names of the host's links, without the {@code @peer} suffix {@code ip -o link} shows for veths. */
     List<String> links() {
         List<String> names = new ArrayList<>();
         for (String line : runner.run("list links", List.of("ip", "-o", "link", "show"))

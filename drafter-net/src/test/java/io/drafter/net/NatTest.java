@@ -4,6 +4,14 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.io.IOException;
+import java.net.DatagramPacket;
+import java.net.DatagramSocket;
+import java.net.InetSocketAddress;
+import java.net.SocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.channels.DatagramChannel;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -77,6 +85,37 @@ class NatTest {
             assertTrue(
                     NetLab.askFrom(lab.upstreamNs, NetLab.UPSTREAM_HOST_IP, p2).startsWith("guest-1 "));
         }
+
+        // udp through a loopback forward
+        DatagramChannel udpGuest = lab.closeLater(InNetns.call(
+                ns.getFirst().name() + "g",
+                () -> DatagramChannel.open().bind(new InetSocketAddress("172.16.0.2", GUEST_PORT))));
+        Thread.ofPlatform().daemon().name("udp-echo").start(() -> {
+            ByteBuffer b = ByteBuffer.allocate(64);
+            try {
+                while (udpGuest.isOpen()) {
+                    SocketAddress from = udpGuest.receive(b.clear());
+                    udpGuest.send(b.flip(), from);
+                }
+            } catch (IOException e) {
+                // closed by the lab
+            }
+        });
+        int pu = NetLab.freeLoopbackPort();
+        String udpJson = "[{\"netns\":\"" + lab.prefix + "0\",\"internalPort\":\"" + GUEST_PORT
+                + "\",\"protocol\":\"udp\",\"externalAddr\":\"127.0.0.1:" + pu + "\"}]";
+        try (Forwarder fwd = Forwarder.open(
+                        PortForward.parseList(udpJson), Ipv4Cidr.parse(NetLab.HOST_VETH_CIDR), lab.runner);
+                DatagramSocket client = new DatagramSocket()) {
+            client.connect(new InetSocketAddress("127.0.0.1", pu));
+            client.setSoTimeout(5_000);
+            byte[] ping = "ping".getBytes(StandardCharsets.UTF_8);
+            client.send(new DatagramPacket(ping, ping.length));
+            DatagramPacket reply = new DatagramPacket(new byte[16], 16);
+            client.receive(reply);
+            assertEquals("ping", new String(reply.getData(), 0, reply.getLength(), StandardCharsets.UTF_8));
+            assertEquals(1, fwd.forwards().size());
+        }
         assertTrue(
                 new Host(lab.runner)
                         .ipTables().stream()
@@ -141,9 +180,8 @@ class NatTest {
 
     @Test
     void failureHalfWayRemovesEverythingCreatedSoFar() {
-        // a namespace that exists only for the second index passes no preflight check of ours but breaks the
-        // inside setup: pre-create the host link name of namespace 1 after preflight by racing is not possible,
-        // so break the build instead with an invalid MAC that only `ip` rejects (multicast bit set)
+        // a multicast MAC passes our checks but `ip` rejects it while setting up the first namespace, after the
+        // host table, both namespaces and their veths exist: all of that must be rolled back
         NatConfig base = lab.natConfig(2);
         NatConfig config = new NatConfig(
                 base.hostInterface(),
