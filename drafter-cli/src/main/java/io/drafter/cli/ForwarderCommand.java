@@ -8,7 +8,6 @@ import io.drafter.net.PortForward;
 import java.io.PrintWriter;
 import java.util.List;
 import java.util.concurrent.Callable;
-import java.util.concurrent.CountDownLatch;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -54,11 +53,7 @@ public final class ForwarderCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         CommandRunner runner = new CommandRunner();
         if (clean) {
-            List<String> removed = Forwarder.clean(runner);
-            removed.forEach(r -> out.println("removed " + r));
-            out.println("drafter forwarder: " + (removed.isEmpty() ? "nothing to clean" : "cleaned"));
-            out.flush();
-            return 0;
+            return UntilSignal.printCleaned("drafter forwarder", out, Forwarder.clean(runner));
         }
         List<PortForward> forwards;
         Ipv4Cidr pool;
@@ -69,21 +64,11 @@ public final class ForwarderCommand implements Callable<Integer> {
             throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
         }
         Forwarder forwarder = Forwarder.open(forwards, pool, runner);
-        Runtime.getRuntime()
-                .addShutdownHook(new Thread(
-                        () -> {
-                            forwarder.close();
-                            out.println("drafter forwarder: removed nft table " + forwarder.table());
-                            out.flush();
-                        },
-                        "drafter-forwarder-teardown"));
         for (Forwarder.Resolved r : forwarder.forwards()) {
             out.println(r.describe());
         }
-        out.println("drafter forwarder: running (nft table " + forwarder.table()
-                + "); SIGINT (Ctrl-C) or SIGTERM removes the rules");
-        out.flush();
-        new CountDownLatch(1).await();
+        out.println("drafter forwarder: nft table " + forwarder.table());
+        UntilSignal.await("drafter forwarder", out, forwarder::close, "removed nft table " + forwarder.table());
         return 0;
     }
 }

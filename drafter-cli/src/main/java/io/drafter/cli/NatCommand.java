@@ -8,7 +8,6 @@ import io.drafter.net.NatConfig;
 import io.drafter.net.NatState;
 import java.io.PrintWriter;
 import java.nio.file.Path;
-import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import picocli.CommandLine;
@@ -121,12 +120,7 @@ public final class NatCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         CommandRunner runner = new CommandRunner();
         if (clean) {
-            List<String> removed = Nat.clean(namespacePrefix, stateDir, runner);
-            removed.forEach(r -> out.println("removed " + r));
-            out.println("drafter nat: " + (removed.isEmpty() ? "nothing to clean" : "cleaned") + " for prefix "
-                    + namespacePrefix);
-            out.flush();
-            return 0;
+            return UntilSignal.printCleaned("drafter nat", out, Nat.clean(namespacePrefix, stateDir, runner));
         }
         NatConfig config = config();
         CountDownLatch created = new CountDownLatch(1);
@@ -142,15 +136,6 @@ public final class NatCommand implements Callable<Integer> {
         Nat nat = Nat.create(config, runner);
         created.countDown();
         Runtime.getRuntime().removeShutdownHook(hook);
-        Runtime.getRuntime()
-                .addShutdownHook(new Thread(
-                        () -> {
-                            nat.close();
-                            out.println("drafter nat: removed "
-                                    + nat.namespaces().size() + " namespaces, nft table " + config.hostTable());
-                            out.flush();
-                        },
-                        "drafter-nat-teardown"));
         for (NamespaceLayout l : nat.namespaces()) {
             out.println(l.describe(config));
         }
@@ -158,28 +143,31 @@ public final class NatCommand implements Callable<Integer> {
                 + "0.." + config.namespacePrefix() + (nat.namespaces().size() - 1) + "), nft table "
                 + config.hostTable() + ", masquerade via " + nat.hostInterface() + ", state "
                 + NatState.file(config.stateDir(), config.namespacePrefix()));
-        out.println("drafter nat: running; SIGINT (Ctrl-C) or SIGTERM removes everything");
-        out.flush();
-        new CountDownLatch(1).await();
+        UntilSignal.await(
+                "drafter nat",
+                out,
+                nat::close,
+                "removed " + nat.namespaces().size() + " namespaces, nft table " + config.hostTable());
         return 0;
     }
 
     private NatConfig config() {
         try {
-            return new NatConfig(
-                    hostInterface,
-                    Ipv4Cidr.parse(hostVethCidr),
-                    Ipv4Cidr.parse(namespaceVethCidr),
-                    Ipv4Cidr.parse(blockedSubnetCidr),
-                    namespaceInterface,
-                    Ipv4Cidr.parseAddress(namespaceInterfaceGateway),
-                    namespaceInterfaceNetmask,
-                    Ipv4Cidr.parseAddress(namespaceInterfaceIp),
-                    namespaceInterfaceMac,
-                    namespacePrefix,
-                    namespaceCount,
-                    allowIncomingTraffic,
-                    stateDir);
+            return NatConfig.builder()
+                    .hostInterface(hostInterface)
+                    .hostVethCidr(Ipv4Cidr.parse(hostVethCidr))
+                    .namespaceVethCidr(Ipv4Cidr.parse(namespaceVethCidr))
+                    .blockedSubnetCidr(Ipv4Cidr.parse(blockedSubnetCidr))
+                    .namespaceInterface(namespaceInterface)
+                    .namespaceInterfaceGateway(Ipv4Cidr.parseAddress(namespaceInterfaceGateway))
+                    .namespaceInterfaceNetmask(namespaceInterfaceNetmask)
+                    .namespaceInterfaceIp(Ipv4Cidr.parseAddress(namespaceInterfaceIp))
+                    .namespaceInterfaceMac(namespaceInterfaceMac)
+                    .namespacePrefix(namespacePrefix)
+                    .namespaceCount(namespaceCount)
+                    .allowIncomingTraffic(allowIncomingTraffic)
+                    .stateDir(stateDir)
+                    .build();
         } catch (IllegalArgumentException e) {
             throw new CommandLine.ParameterException(spec.commandLine(), "invalid configuration: " + e.getMessage());
         }

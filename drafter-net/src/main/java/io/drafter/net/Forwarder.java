@@ -83,7 +83,7 @@ public final class Forwarder implements AutoCloseable {
                 throw new NetException("could not forward " + f.externalAddr() + ": listed twice");
             }
             checkFree(f, external, host);
-            String hostVeth = routeDevice(runner, internalIp);
+            String hostVeth = host.routeInterface(internalIp);
             resolved.add(new Resolved(f, external, internalIp, hostVeth));
         }
         String table = TABLE_PREFIX + ProcessHandle.current().pid();
@@ -231,20 +231,6 @@ public final class Forwarder implements AutoCloseable {
                         + ": address already in use by another drafter forwarder (nft table " + t + ")");
             }
         }
-    }
-
-    private static String routeDevice(CommandRunner runner, int internalIp) {
-        String ip = formatAddress(internalIp);
-        String[] f = runner.run("find the route to " + ip, List.of("ip", "-4", "-o", "route", "get", ip))
-                .stdout()
-                .trim()
-                .split("\\s+");
-        for (int i = 0; i + 1 < f.length; i++) {
-            if (f[i].equals("dev")) {
-                return f[i + 1];
-            }
-        }
-        throw new NetException("could not find the host interface toward " + ip + ": no route");
     }
 
     private static void enableRouteLocalnet(String device) {

@@ -105,15 +105,15 @@ final class Host {
                 .stdout()
                 .lines()
                 .toList()) {
-            String[] f = line.trim().split("\\s+");
-            for (int i = 0; i + 1 < f.length; i++) {
-                if (f[i].equals("inet")) {
-                    String cidr = f[i + 1];
-                    int slash = cidr.indexOf('/');
-                    all.add(new InterfaceAddress(
-                            f[1], Ipv4Cidr.parseAddress(slash < 0 ? cidr : cidr.substring(0, slash))));
-                }
+            String[] fields = line.trim().split("\\s+");
+            if (fields.length < 2) {
+                continue;
             }
+            String name = fields[1];
+            valueAfter(line, "inet").ifPresent(cidr -> {
+                int slash = cidr.indexOf('/');
+                all.add(new InterfaceAddress(name, Ipv4Cidr.parseAddress(slash < 0 ? cidr : cidr.substring(0, slash))));
+            });
         }
         return all;
     }
@@ -148,15 +148,29 @@ final class Host {
 
     /** The interface of the host's default route, if there is one. */
     Optional<String> defaultRouteInterface() {
-        for (String line : runner.run("find the default route", List.of("ip", "-4", "-o", "route", "show", "default"))
+        return runner.run("find the default route", List.of("ip", "-4", "-o", "route", "show", "default"))
                 .stdout()
                 .lines()
-                .toList()) {
-            String[] f = line.trim().split("\\s+");
-            for (int i = 0; i + 1 < f.length; i++) {
-                if (f[i].equals("dev")) {
-                    return Optional.of(f[i + 1]);
-                }
+                .flatMap(line -> valueAfter(line, "dev").stream())
+                .findFirst();
+    }
+
+    /** The host interface packets to {@code address} leave through. */
+    String routeInterface(int address) {
+        String ip = Ipv4Cidr.formatAddress(address);
+        return valueAfter(
+                        runner.run("find the route to " + ip, List.of("ip", "-4", "-o", "route", "get", ip))
+                                .stdout(),
+                        "dev")
+                .orElseThrow(() -> new NetException("could not find the host interface toward " + ip + ": no route"));
+    }
+
+    /** The whitespace-separated token after {@code key} in {@code line} ({@code dev eth0} gives {@code eth0}). */
+    static Optional<String> valueAfter(String line, String key) {
+        String[] f = line.trim().split("\\s+");
+        for (int i = 0; i + 1 < f.length; i++) {
+            if (f[i].equals(key)) {
+                return Optional.of(f[i + 1]);
             }
         }
         return Optional.empty();

@@ -95,38 +95,133 @@ public record NatConfig(
 
     /** Drafter's defaults: host interface of the default route, {@code ark} namespaces, 10.0.8.0/22, 10.0.15.0/24. */
     public static NatConfig defaults() {
-        return new NatConfig(
-                "",
-                Ipv4Cidr.parse(DEFAULT_HOST_VETH_CIDR),
-                Ipv4Cidr.parse(DEFAULT_NAMESPACE_VETH_CIDR),
-                Ipv4Cidr.parse(DEFAULT_NAMESPACE_VETH_CIDR),
-                "tap0",
-                Ipv4Cidr.parseAddress("172.16.0.1"),
-                30,
-                Ipv4Cidr.parseAddress("172.16.0.2"),
-                "02:0e:d9:fd:68:3d",
-                "ark",
-                0,
-                true,
-                DEFAULT_STATE_DIR);
+        return builder().build();
     }
 
-    /** This configuration with another host interface. */
-    public NatConfig withHostInterface(String name) {
-        return new NatConfig(
-                name,
-                hostVethCidr,
-                namespaceVethCidr,
-                blockedSubnetCidr,
-                namespaceInterface,
-                namespaceInterfaceGateway,
-                namespaceInterfaceNetmask,
-                namespaceInterfaceIp,
-                namespaceInterfaceMac,
-                namespacePrefix,
-                namespaceCount,
-                allowIncomingTraffic,
-                stateDir);
+    /** A builder starting from Drafter's defaults. */
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /** A builder starting from this configuration. */
+    public Builder toBuilder() {
+        Builder b = new Builder();
+        b.hostInterface = hostInterface;
+        b.hostVethCidr = hostVethCidr;
+        b.namespaceVethCidr = namespaceVethCidr;
+        b.blockedSubnetCidr = blockedSubnetCidr;
+        b.namespaceInterface = namespaceInterface;
+        b.namespaceInterfaceGateway = namespaceInterfaceGateway;
+        b.namespaceInterfaceNetmask = namespaceInterfaceNetmask;
+        b.namespaceInterfaceIp = namespaceInterfaceIp;
+        b.namespaceInterfaceMac = namespaceInterfaceMac;
+        b.namespacePrefix = namespacePrefix;
+        b.namespaceCount = namespaceCount;
+        b.allowIncomingTraffic = allowIncomingTraffic;
+        b.stateDir = stateDir;
+        return b;
+    }
+
+    /** Builds a {@link NatConfig}; every field starts at Drafter's default. Not thread-safe. */
+    public static final class Builder {
+        private String hostInterface = "";
+        private Ipv4Cidr hostVethCidr = Ipv4Cidr.parse(DEFAULT_HOST_VETH_CIDR);
+        private Ipv4Cidr namespaceVethCidr = Ipv4Cidr.parse(DEFAULT_NAMESPACE_VETH_CIDR);
+        private Ipv4Cidr blockedSubnetCidr = Ipv4Cidr.parse(DEFAULT_NAMESPACE_VETH_CIDR);
+        private String namespaceInterface = "tap0";
+        private int namespaceInterfaceGateway = Ipv4Cidr.parseAddress("172.16.0.1");
+        private int namespaceInterfaceNetmask = 30;
+        private int namespaceInterfaceIp = Ipv4Cidr.parseAddress("172.16.0.2");
+        private String namespaceInterfaceMac = "02:0e:d9:fd:68:3d";
+        private String namespacePrefix = "ark";
+        private int namespaceCount;
+        private boolean allowIncomingTraffic = true;
+        private Path stateDir = DEFAULT_STATE_DIR;
+
+        private Builder() {}
+
+        public Builder hostInterface(String v) {
+            hostInterface = v;
+            return this;
+        }
+
+        public Builder hostVethCidr(Ipv4Cidr v) {
+            hostVethCidr = v;
+            return this;
+        }
+
+        public Builder namespaceVethCidr(Ipv4Cidr v) {
+            namespaceVethCidr = v;
+            return this;
+        }
+
+        public Builder blockedSubnetCidr(Ipv4Cidr v) {
+            blockedSubnetCidr = v;
+            return this;
+        }
+
+        public Builder namespaceInterface(String v) {
+            namespaceInterface = v;
+            return this;
+        }
+
+        public Builder namespaceInterfaceGateway(int v) {
+            namespaceInterfaceGateway = v;
+            return this;
+        }
+
+        public Builder namespaceInterfaceNetmask(int v) {
+            namespaceInterfaceNetmask = v;
+            return this;
+        }
+
+        public Builder namespaceInterfaceIp(int v) {
+            namespaceInterfaceIp = v;
+            return this;
+        }
+
+        public Builder namespaceInterfaceMac(String v) {
+            namespaceInterfaceMac = v;
+            return this;
+        }
+
+        public Builder namespacePrefix(String v) {
+            namespacePrefix = v;
+            return this;
+        }
+
+        public Builder namespaceCount(int v) {
+            namespaceCount = v;
+            return this;
+        }
+
+        public Builder allowIncomingTraffic(boolean v) {
+            allowIncomingTraffic = v;
+            return this;
+        }
+
+        public Builder stateDir(Path v) {
+            stateDir = v;
+            return this;
+        }
+
+        /** Validates and builds; throws {@link IllegalArgumentException} with a one-line reason. */
+        public NatConfig build() {
+            return new NatConfig(
+                    hostInterface,
+                    hostVethCidr,
+                    namespaceVethCidr,
+                    blockedSubnetCidr,
+                    namespaceInterface,
+                    namespaceInterfaceGateway,
+                    namespaceInterfaceNetmask,
+                    namespaceInterfaceIp,
+                    namespaceInterfaceMac,
+                    namespacePrefix,
+                    namespaceCount,
+                    allowIncomingTraffic,
+                    stateDir);
+        }
     }
 
     /** How many namespaces this configuration creates. */

@@ -12,22 +12,16 @@ public final class NatChildMain {
     private NatChildMain() {}
 
     public static void main(String[] args) throws InterruptedException {
-        NatConfig d = NatConfig.defaults();
         try {
-            NatConfig config = new NatConfig(
-                    args[1],
-                    Ipv4Cidr.parse(args[2]),
-                    Ipv4Cidr.parse(args[3]),
-                    Ipv4Cidr.parse(args[3]),
-                    d.namespaceInterface(),
-                    d.namespaceInterfaceGateway(),
-                    d.namespaceInterfaceNetmask(),
-                    d.namespaceInterfaceIp(),
-                    d.namespaceInterfaceMac(),
-                    args[0],
-                    Integer.parseInt(args[4]),
-                    true,
-                    Path.of(args[5]));
+            NatConfig config = NatConfig.builder()
+                    .namespacePrefix(args[0])
+                    .hostInterface(args[1])
+                    .hostVethCidr(Ipv4Cidr.parse(args[2]))
+                    .namespaceVethCidr(Ipv4Cidr.parse(args[3]))
+                    .blockedSubnetCidr(Ipv4Cidr.parse(args[3]))
+                    .namespaceCount(Integer.parseInt(args[4]))
+                    .stateDir(Path.of(args[5]))
+                    .build();
             Nat.create(config, new CommandRunner());
         } catch (NetException e) {
             System.err.println(e.getMessage());

@@ -89,19 +89,12 @@ class NatConfigTest {
     }
 
     static NatConfig with(NatConfig d, String hostCidr, String nsCidr, String prefix, int count) {
-        return new NatConfig(
-                d.hostInterface(),
-                Ipv4Cidr.parse(hostCidr),
-                Ipv4Cidr.parse(nsCidr),
-                Ipv4Cidr.parse(nsCidr),
-                d.namespaceInterface(),
-                d.namespaceInterfaceGateway(),
-                d.namespaceInterfaceNetmask(),
-                d.namespaceInterfaceIp(),
-                d.namespaceInterfaceMac(),
-                prefix,
-                count,
-                true,
-                d.stateDir());
+        return d.toBuilder()
+                .hostVethCidr(Ipv4Cidr.parse(hostCidr))
+                .namespaceVethCidr(Ipv4Cidr.parse(nsCidr))
+                .blockedSubnetCidr(Ipv4Cidr.parse(nsCidr))
+                .namespacePrefix(prefix)
+                .namespaceCount(count)
+                .build();
     }
 }

@@ -148,7 +148,8 @@ class NatTest {
 
     @Test
     void unknownHostInterfaceIsOneLineAndCreatesNothing() {
-        NatConfig config = lab.natConfig(1).withHostInterface(lab.prefix + "nope");
+        NatConfig config =
+                lab.natConfig(1).toBuilder().hostInterface(lab.prefix + "nope").build();
         NetException e = assertThrows(NetException.class, () -> Nat.create(config, lab.runner));
         assertEquals("could not use host interface '" + lab.prefix + "nope': no such interface", e.getMessage());
         lab.assertNatGone();
@@ -157,21 +158,9 @@ class NatTest {
     @Test
     void addressRangeInUseIsOneLineAndCreatesNothing() {
         // the lab's upstream link holds 10.231.200.1/30; ask for a namespace pool that covers it
-        NatConfig base = lab.natConfig(1);
-        NatConfig config = new NatConfig(
-                base.hostInterface(),
-                base.hostVethCidr(),
-                Ipv4Cidr.parse("10.231.200.0/28"),
-                base.blockedSubnetCidr(),
-                base.namespaceInterface(),
-                base.namespaceInterfaceGateway(),
-                base.namespaceInterfaceNetmask(),
-                base.namespaceInterfaceIp(),
-                base.namespaceInterfaceMac(),
-                base.namespacePrefix(),
-                1,
-                true,
-                base.stateDir());
+        NatConfig config = lab.natConfig(1).toBuilder()
+                .namespaceVethCidr(Ipv4Cidr.parse("10.231.200.0/28"))
+                .build();
         NetException e = assertThrows(NetException.class, () -> Nat.create(config, lab.runner));
         assertTrue(e.getMessage().startsWith("could not use 10.231.200.0/28: address 10.231.200.1"), e.getMessage());
         assertTrue(e.getMessage().endsWith("already in use"), e.getMessage());
@@ -182,21 +171,9 @@ class NatTest {
     void failureHalfWayRemovesEverythingCreatedSoFar() {
         // a multicast MAC passes our checks but `ip` rejects it while setting up the first namespace, after the
         // host table, both namespaces and their veths exist: all of that must be rolled back
-        NatConfig base = lab.natConfig(2);
-        NatConfig config = new NatConfig(
-                base.hostInterface(),
-                base.hostVethCidr(),
-                base.namespaceVethCidr(),
-                base.blockedSubnetCidr(),
-                base.namespaceInterface(),
-                base.namespaceInterfaceGateway(),
-                base.namespaceInterfaceNetmask(),
-                base.namespaceInterfaceIp(),
-                "01:00:5e:00:00:01",
-                base.namespacePrefix(),
-                2,
-                true,
-                base.stateDir());
+        NatConfig config = lab.natConfig(2).toBuilder()
+                .namespaceInterfaceMac("01:00:5e:00:00:01")
+                .build();
         NetException e = assertThrows(NetException.class, () -> Nat.create(config, lab.runner));
         assertTrue(e.getMessage().startsWith("could not set up namespace " + lab.prefix + "0"), e.getMessage());
         lab.assertNatGone();

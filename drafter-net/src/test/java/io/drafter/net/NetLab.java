@@ -78,21 +78,15 @@ final class NetLab implements AutoCloseable {
 
     /** A NAT configuration for this lab: its prefix, its ranges, {@code count} namespaces. */
     NatConfig natConfig(int count) {
-        NatConfig d = NatConfig.defaults();
-        return new NatConfig(
-                upstreamLink,
-                Ipv4Cidr.parse(HOST_VETH_CIDR),
-                Ipv4Cidr.parse(NAMESPACE_CIDR),
-                Ipv4Cidr.parse(NAMESPACE_CIDR),
-                d.namespaceInterface(),
-                d.namespaceInterfaceGateway(),
-                d.namespaceInterfaceNetmask(),
-                d.namespaceInterfaceIp(),
-                d.namespaceInterfaceMac(),
-                prefix,
-                count,
-                true,
-                stateDir);
+        return NatConfig.builder()
+                .hostInterface(upstreamLink)
+                .hostVethCidr(Ipv4Cidr.parse(HOST_VETH_CIDR))
+                .namespaceVethCidr(Ipv4Cidr.parse(NAMESPACE_CIDR))
+                .blockedSubnetCidr(Ipv4Cidr.parse(NAMESPACE_CIDR))
+                .namespacePrefix(prefix)
+                .namespaceCount(count)
+                .stateDir(stateDir)
+                .build();
     }
 
     /**
