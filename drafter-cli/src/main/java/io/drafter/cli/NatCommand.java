@@ -9,7 +9,6 @@ import io.drafter.net.NatState;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
-import java.util.concurrent.CountDownLatch;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -123,19 +122,19 @@ public final class NatCommand implements Callable<Integer> {
             return UntilSignal.printCleaned("drafter nat", out, Nat.clean(namespacePrefix, stateDir, runner));
         }
         NatConfig config = config();
-        CountDownLatch created = new CountDownLatch(1);
-        Thread hook = new Thread(
-                () -> {
-                    // a signal during creation: Nat.create has not returned, so remove by name and state file
-                    if (created.getCount() > 0) {
-                        Nat.clean(config.namespacePrefix(), config.stateDir(), runner);
-                    }
-                },
-                "drafter-nat-abort");
-        Runtime.getRuntime().addShutdownHook(hook);
-        Nat nat = Nat.create(config, runner);
-        created.countDown();
-        Runtime.getRuntime().removeShutdownHook(hook);
+        // a signal while Nat.create runs: remove what this process has created so far (its state file says what)
+        Thread abort = new Thread(() -> Nat.abandon(config, runner), "drafter-nat-abort");
+        Runtime.getRuntime().addShutdownHook(abort);
+        Nat nat;
+        try {
+            nat = Nat.create(config, runner);
+        } finally {
+            try {
+                Runtime.getRuntime().removeShutdownHook(abort);
+            } catch (IllegalStateException shuttingDown) {
+                // the hook is already running
+            }
+        }
         for (NamespaceLayout l : nat.namespaces()) {
             out.println(l.describe(config));
         }

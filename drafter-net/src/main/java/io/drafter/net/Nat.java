@@ -148,6 +148,44 @@ public final class Nat implements AutoCloseable {
         return teardown(toRemove, stateDir, runner);
     }
 
+    /**
+     * Removes what a {@link #create} of {@code config} that is still running in this process has created so far;
+     * for a shutdown hook that fires during creation (retries while creation races with it; reports on stderr,
+     * since logging may already be shut down). Does nothing unless the state file of the prefix belongs to
+     * this process, so it never touches another run's namespaces. Never throws.
+     */
+    public static void abandon(NatConfig config, CommandRunner runner) {
+        NatState s;
+        try {
+            s = NatState.read(config.stateDir(), config.namespacePrefix()).orElse(null);
+        } catch (RuntimeException e) {
+            System.err.println("drafter: " + e.getMessage());
+            return;
+        }
+        if (s == null || s.pid() != ProcessHandle.current().pid()) {
+            return;
+        }
+        // the creating thread may still have an `ip` batch in flight that adds objects after a pass lists them
+        for (int attempt = 1; ; attempt++) {
+            try {
+                teardown(s, config.stateDir(), runner);
+                return;
+            } catch (RuntimeException e) {
+                if (attempt == 10) {
+                    System.err.println("drafter: " + e.getMessage() + "; run 'drafter nat --clean --namespace-prefix "
+                            + config.namespacePrefix() + "'");
+                    return;
+                }
+                try {
+                    Thread.sleep(300);
+                } catch (InterruptedException interrupted) {
+                    Thread.currentThread().interrupt();
+                    return;
+                }
+            }
+        }
+    }
+
     private static void preflight(NatConfig config, List<NamespaceLayout> layouts, Host host) {
         NatState previous =
                 NatState.read(config.stateDir(), config.namespacePrefix()).orElse(null);
