@@ -104,11 +104,7 @@ class NetCommandsTest {
                 "create veth host interface",
                 List.of("ip", "link", "add", hostIf, "type", "veth", "peer", "name", prefix + "peer"));
         links.add(hostIf);
-        List<String> cmd = List.of(
-                Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-cp",
-                System.getProperty("java.class.path"),
-                Drafter.class.getName(),
+        List<String> cmd = javaCommand(
                 "nat",
                 "-host-interface",
                 hostIf,
@@ -137,6 +133,38 @@ class NetCommandsTest {
         assertTrue(namespaces().contains(prefix + "1"));
         assertTrue(Files.exists(stateDir.resolve("nat-" + prefix + ".json")));
 
+        // a forwarder into the first namespace, in its own process: its nft table exists until SIGTERM
+        Process forwarder = new ProcessBuilder(javaCommand(
+                        "forwarder",
+                        "-host-veth-cidr",
+                        "10.231.8.0/29",
+                        "-port-forwards",
+                        "[{\"netns\":\"" + prefix + "0\",\"internalPort\":\"6379\",\"protocol\":\"tcp\","
+                                + "\"externalAddr\":\"127.0.0.1:" + freePort() + "\"}]"))
+                .redirectErrorStream(true)
+                .start();
+        BufferedReader fout =
+                new BufferedReader(new InputStreamReader(forwarder.getInputStream(), StandardCharsets.UTF_8));
+        List<String> flines = new ArrayList<>();
+        while ((line = fout.readLine()) != null) {
+            flines.add(line);
+            if (line.startsWith("drafter forwarder: running")) {
+                break;
+            }
+        }
+        String table = "drafter_fwd_" + forwarder.pid();
+        assertTrue(flines.stream().anyMatch(l -> l.startsWith("tcp 127.0.0.1:")), flines.toString());
+        assertTrue(runner.run("list tables", List.of("nft", "list", "tables"))
+                .stdout()
+                .contains(table));
+        forwarder.toHandle().destroy(); // SIGTERM
+        String frest = String.join("\n", fout.lines().toList());
+        assertTrue(forwarder.waitFor(60, TimeUnit.SECONDS));
+        assertTrue(frest.contains("drafter forwarder: removed nft table " + table), frest);
+        assertTrue(!runner.run("list tables", List.of("nft", "list", "tables"))
+                .stdout()
+                .contains(table));
+
         child.toHandle().destroy(); // SIGTERM; Process.destroy() would also close our end of its output
         String rest = String.join("\n", out.lines().toList());
         assertTrue(child.waitFor(60, TimeUnit.SECONDS));
@@ -152,6 +180,22 @@ class NetCommandsTest {
                 .stdout()
                 .contains("drafter_nat_" + prefix));
         assertTrue(!Files.exists(stateDir.resolve("nat-" + prefix + ".json")));
+    }
+
+    private static List<String> javaCommand(String... args) {
+        List<String> cmd = new ArrayList<>(List.of(
+                Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-cp",
+                System.getProperty("java.class.path"),
+                Drafter.class.getName()));
+        cmd.addAll(List.of(args));
+        return cmd;
+    }
+
+    private static int freePort() throws java.io.IOException {
+        try (var s = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            return s.getLocalPort();
+        }
     }
 
     private List<String> namespaces() {

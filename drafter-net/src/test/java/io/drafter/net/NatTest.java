@@ -132,6 +132,12 @@ class NatTest {
                     NetLab.askFrom(l.name() + "g", NetLab.UPSTREAM_IP, UPSTREAM_PORT));
         }
 
+        // namespaces are isolated from each other: guest 0 cannot reach guest 1 through its outer address
+        String outer1 = Ipv4Cidr.formatAddress(ns.get(1).namespaceIp());
+        assertThrows(
+                java.net.SocketTimeoutException.class,
+                () -> NetLab.askFrom(ns.get(0).name() + "g", outer1, GUEST_PORT, 1_000));
+
         nat.close();
         lab.assertNatGone();
     }

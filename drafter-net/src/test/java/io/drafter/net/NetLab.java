@@ -147,9 +147,14 @@ final class NetLab implements AutoCloseable {
 
     /** Connects from inside {@code netns} and returns the one line the server sends. */
     static String askFrom(String netns, String host, int port) throws Exception {
+        return askFrom(netns, host, port, 5_000);
+    }
+
+    /** As {@link #askFrom(String, String, int)} with a connect timeout. */
+    static String askFrom(String netns, String host, int port, int connectTimeoutMillis) throws Exception {
         SocketChannel ch = InNetns.call(netns, SocketChannel::open);
         try (ch) {
-            ch.socket().connect(new InetSocketAddress(host, port), 5_000);
+            ch.socket().connect(new InetSocketAddress(host, port), connectTimeoutMillis);
             ch.socket().setSoTimeout(5_000);
             return new BufferedReader(new InputStreamReader(ch.socket().getInputStream(), StandardCharsets.UTF_8))
                     .readLine();
