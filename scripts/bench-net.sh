@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Forwarded TCP (drafter forwarder, 127.0.0.1:PORT) and the namespace's outer address versus a direct connection
 # inside the namespace, measured in the same run: throughput and connect latency, printed as ratios.
-# Needs root. Arguments: [MiB per transfer] [connects] [rounds] (defaults 512 2000 3).
+# Needs root. Arguments: [MiB per transfer] [connects] [rounds] (defaults 256 1000 7).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/env.sh

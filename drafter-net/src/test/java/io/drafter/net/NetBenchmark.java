@@ -21,7 +21,7 @@ import java.util.List;
  *   <li>outer: a host socket connects to the namespace's outer address (namespace DNAT only).
  * </ul>
  *
- * <p>Arguments: {@code [MiB per transfer, default 512] [connects, default 2000] [rounds, default 3]}. Run by
+ * <p>Arguments: {@code [MiB per transfer, default 256] [connects, default 1000] [rounds, default 7]}. Run by
  * {@code scripts/bench-net.sh} as root.
  */
 public final class NetBenchmark {
@@ -30,9 +30,9 @@ public final class NetBenchmark {
     private NetBenchmark() {}
 
     public static void main(String[] args) throws Exception {
-        long mib = args.length > 0 ? Long.parseLong(args[0]) : 512;
-        int connects = args.length > 1 ? Integer.parseInt(args[1]) : 2000;
-        int rounds = args.length > 2 ? Integer.parseInt(args[2]) : 3;
+        long mib = args.length > 0 ? Long.parseLong(args[0]) : 256;
+        int connects = args.length > 1 ? Integer.parseInt(args[1]) : 1000;
+        int rounds = args.length > 2 ? Integer.parseInt(args[2]) : 7;
         if (Host.effectiveUid() != 0) {
             System.err.println("bench-net: needs root (network namespaces)");
             System.exit(2);
