@@ -15,6 +15,10 @@ want e2fsprogs
 want zstd
 want xz-utils
 want cpio
+# networking (drafter nat / forwarder and their tests): ip, nft, sysctl
+want iproute2
+want nftables
+want procps
 # drafter-vm: QEMU 10 comes from bookworm-backports (7.2 corrupts TCG guests in live migration).
 backports=/etc/apt/sources.list.d/drafter-bookworm-backports.sources
 if ! grep -rqs 'bookworm-backports' /etc/apt/sources.list /etc/apt/sources.list.d/; then

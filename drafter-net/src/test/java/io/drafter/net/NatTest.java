@@ -1,0 +1,251 @@
+package io.drafter.net;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.net.DatagramPacket;
+import java.net.DatagramSocket;
+import java.net.InetSocketAddress;
+import java.net.SocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.channels.DatagramChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * {@link Nat} and {@link Forwarder} on real namespaces, veths and nftables, with guest stand-ins (a namespace
+ * holding 172.16.0.2 behind a veth in place of {@code tap0}). Needs root; skips otherwise.
+ */
+@Timeout(value = 120, unit = TimeUnit.SECONDS)
+class NatTest {
+    private static final int GUEST_PORT = 7000;
+    private static final int UPSTREAM_PORT = 7001;
+
+    @TempDir
+    Path stateDir;
+
+    private NetLab lab;
+
+    @BeforeEach
+    void setUp() {
+        NetLab.assumeNetworkingAvailable();
+        lab = new NetLab(stateDir).withUpstream();
+    }
+
+    @AfterEach
+    void tearDown() throws Exception {
+        if (lab != null) {
+            lab.close();
+            assertEquals(List.of(), lab.leftovers(), "left behind after the test");
+        }
+    }
+
+    @Test
+    void twoGuestsWithIdenticalAddressesAreReachableThroughOuterAddressesAndForwards() throws Exception {
+        Nat nat = lab.closeLater(Nat.create(lab.natConfig(2), lab.runner));
+        List<NamespaceLayout> ns = nat.namespaces();
+        assertEquals(
+                List.of(lab.prefix + "0", lab.prefix + "1"),
+                ns.stream().map(NamespaceLayout::name).toList());
+        for (NamespaceLayout l : ns) {
+            String guest = lab.addGuest(l.name());
+            lab.serveIdentity(guest, "172.16.0.2", GUEST_PORT, "guest-" + l.index());
+        }
+
+        // through each namespace's outer address
+        for (NamespaceLayout l : ns) {
+            String outer = Ipv4Cidr.formatAddress(l.namespaceIp());
+            lab.assertRoutedInsideLab(outer);
+            assertTrue(NetLab.ask(outer, GUEST_PORT).startsWith("guest-" + l.index() + " "), outer);
+        }
+
+        // through loopback and non-loopback forwards, both namespaces at once
+        int p0 = NetLab.freeLoopbackPort();
+        int p1 = NetLab.freeLoopbackPort();
+        int p2 = NetLab.freeLoopbackPort();
+        String json = "[" + forward(lab.prefix + "0", "127.0.0.1:" + p0) + ","
+                + forward(lab.prefix + "1", "127.0.0.1:" + p1) + ","
+                + forward(lab.prefix + "1", NetLab.UPSTREAM_HOST_IP + ":" + p2) + "]";
+        try (Forwarder fwd =
+                Forwarder.open(PortForward.parseList(json), Ipv4Cidr.parse(NetLab.HOST_VETH_CIDR), lab.runner)) {
+            assertEquals(3, fwd.forwards().size());
+            assertTrue(NetLab.ask("127.0.0.1", p0).startsWith("guest-0 "));
+            assertTrue(NetLab.ask("127.0.0.1", p1).startsWith("guest-1 "));
+            assertTrue(NetLab.ask(NetLab.UPSTREAM_HOST_IP, p2).startsWith("guest-1 "));
+            // a client on the far side of the host interface (prerouting DNAT)
+            assertTrue(
+                    NetLab.askFrom(lab.upstreamNs, NetLab.UPSTREAM_HOST_IP, p2).startsWith("guest-1 "));
+        }
+
+        // udp through a loopback forward
+        DatagramChannel udpGuest = lab.closeLater(InNetns.call(
+                ns.getFirst().name() + "g",
+                () -> DatagramChannel.open().bind(new InetSocketAddress("172.16.0.2", GUEST_PORT))));
+        Thread.ofPlatform().daemon().name("udp-echo").start(() -> {
+            ByteBuffer b = ByteBuffer.allocate(64);
+            try {
+                while (udpGuest.isOpen()) {
+                    SocketAddress from = udpGuest.receive(b.clear());
+                    udpGuest.send(b.flip(), from);
+                }
+            } catch (IOException e) {
+                // closed by the lab
+            }
+        });
+        int pu = NetLab.freeLoopbackPort();
+        String udpJson = "[{\"netns\":\"" + lab.prefix + "0\",\"internalPort\":\"" + GUEST_PORT
+                + "\",\"protocol\":\"udp\",\"externalAddr\":\"127.0.0.1:" + pu + "\"}]";
+        try (Forwarder fwd = Forwarder.open(
+                        PortForward.parseList(udpJson), Ipv4Cidr.parse(NetLab.HOST_VETH_CIDR), lab.runner);
+                DatagramSocket client = new DatagramSocket()) {
+            client.connect(new InetSocketAddress("127.0.0.1", pu));
+            client.setSoTimeout(5_000);
+            byte[] ping = "ping".getBytes(StandardCharsets.UTF_8);
+            client.send(new DatagramPacket(ping, ping.length));
+            DatagramPacket reply = new DatagramPacket(new byte[16], 16);
+            client.receive(reply);
+            assertEquals("ping", new String(reply.getData(), 0, reply.getLength(), StandardCharsets.UTF_8));
+            assertEquals(1, fwd.forwards().size());
+        }
+        assertTrue(
+                new Host(lab.runner)
+                        .ipTables().stream()
+                                .noneMatch(t -> t.startsWith(Forwarder.TABLE_PREFIX
+                                        + ProcessHandle.current().pid())),
+                "forwarder table removed on close");
+
+        // guest-initiated traffic leaves masqueraded with the host interface's address
+        lab.serveIdentity(lab.upstreamNs, NetLab.UPSTREAM_IP, UPSTREAM_PORT, "upstream");
+        lab.assertRoutedInsideLab(NetLab.UPSTREAM_IP);
+        for (NamespaceLayout l : ns) {
+            assertEquals(
+                    "upstream " + NetLab.UPSTREAM_HOST_IP,
+                    NetLab.askFrom(l.name() + "g", NetLab.UPSTREAM_IP, UPSTREAM_PORT));
+        }
+
+        // namespaces are isolated from each other: guest 0 cannot reach guest 1 through its outer address
+        String outer1 = Ipv4Cidr.formatAddress(ns.get(1).namespaceIp());
+        assertThrows(
+                java.net.SocketTimeoutException.class,
+                () -> NetLab.askFrom(ns.get(0).name() + "g", outer1, GUEST_PORT, 1_000));
+
+        nat.close();
+        lab.assertNatGone();
+    }
+
+    @Test
+    void refusesWhatIsAlreadyThereAndLeavesNothing() throws Exception {
+        try (Nat nat = Nat.create(lab.natConfig(1), lab.runner)) {
+            NetException again = assertThrows(NetException.class, () -> Nat.create(lab.natConfig(1), lab.runner));
+            assertTrue(again.getMessage().startsWith("could not create namespaces with prefix"), again.getMessage());
+            assertEquals(1, nat.namespaces().size());
+        }
+        lab.assertNatGone();
+    }
+
+    @Test
+    void unknownHostInterfaceIsOneLineAndCreatesNothing() {
+        NatConfig config =
+                lab.natConfig(1).toBuilder().hostInterface(lab.prefix + "nope").build();
+        NetException e = assertThrows(NetException.class, () -> Nat.create(config, lab.runner));
+        assertEquals("could not use host interface '" + lab.prefix + "nope': no such interface", e.getMessage());
+        lab.assertNatGone();
+    }
+
+    @Test
+    void addressRangeInUseIsOneLineAndCreatesNothing() {
+        // the lab's upstream link holds 10.231.200.1/30; ask for a namespace pool that covers it
+        NatConfig config = lab.natConfig(1).toBuilder()
+                .namespaceVethCidr(Ipv4Cidr.parse("10.231.200.0/28"))
+                .build();
+        NetException e = assertThrows(NetException.class, () -> Nat.create(config, lab.runner));
+        assertTrue(e.getMessage().startsWith("could not use 10.231.200.0/28: address 10.231.200.1"), e.getMessage());
+        assertTrue(e.getMessage().endsWith("already in use"), e.getMessage());
+        lab.assertNatGone();
+    }
+
+    @Test
+    void failureHalfWayRemovesEverythingCreatedSoFar() {
+        // a multicast MAC passes our checks but `ip` rejects it while setting up the first namespace, after the
+        // host table, both namespaces and their veths exist: all of that must be rolled back
+        NatConfig config = lab.natConfig(2).toBuilder()
+                .namespaceInterfaceMac("01:00:5e:00:00:01")
+                .build();
+        NetException e = assertThrows(NetException.class, () -> Nat.create(config, lab.runner));
+        assertTrue(e.getMessage().startsWith("could not set up namespace " + lab.prefix + "0"), e.getMessage());
+        lab.assertNatGone();
+    }
+
+    @Test
+    void forwarderErrorsAreOneLineAndInstallNothing() throws Exception {
+        try (Nat nat = Nat.create(lab.natConfig(1), lab.runner)) {
+            String ns = nat.namespaces().getFirst().name();
+            Ipv4Cidr pool = Ipv4Cidr.parse(NetLab.HOST_VETH_CIDR);
+
+            NetException missing = assertThrows(
+                    NetException.class,
+                    () -> Forwarder.open(
+                            PortForward.parseList("[" + forward(lab.prefix + "9", "127.0.0.1:3333") + "]"),
+                            pool,
+                            lab.runner));
+            assertEquals(
+                    "could not forward to namespace " + lab.prefix + "9: no such namespace (is drafter nat running?)",
+                    missing.getMessage());
+
+            try (var busy = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+                int port = busy.getLocalPort();
+                NetException inUse = assertThrows(
+                        NetException.class,
+                        () -> Forwarder.open(
+                                PortForward.parseList("[" + forward(ns, "127.0.0.1:" + port) + "]"), pool, lab.runner));
+                assertEquals("could not forward 127.0.0.1:" + port + ": address already in use", inUse.getMessage());
+            }
+
+            int port = NetLab.freeLoopbackPort();
+            try (Forwarder first = Forwarder.open(
+                    PortForward.parseList("[" + forward(ns, "127.0.0.1:" + port) + "]"), pool, lab.runner)) {
+                // a second forwarder process would own another table; simulate its view by asking for the same
+                // address again: the rule of the first is found
+                NetException taken = assertThrows(
+                        NetException.class,
+                        () -> Forwarder.open(
+                                PortForward.parseList("[" + forward(ns, "127.0.0.1:" + port) + "]"), pool, lab.runner));
+                assertTrue(
+                        taken.getMessage().contains("already in use by another drafter forwarder"), taken.getMessage());
+                assertEquals(
+                        first.table(),
+                        Forwarder.TABLE_PREFIX + ProcessHandle.current().pid());
+            }
+
+            NetException notLocal = assertThrows(
+                    NetException.class,
+                    () -> Forwarder.open(
+                            PortForward.parseList("[" + forward(ns, NetLab.UPSTREAM_IP + ":3333") + "]"),
+                            pool,
+                            lab.runner));
+            assertEquals(
+                    "could not forward " + NetLab.UPSTREAM_IP + ":3333: " + NetLab.UPSTREAM_IP
+                            + " is not an address of this host",
+                    notLocal.getMessage());
+            assertTrue(new Host(lab.runner)
+                    .ipTables().stream()
+                            .noneMatch(t -> t.startsWith(Forwarder.TABLE_PREFIX)
+                                    && t.endsWith("_" + ProcessHandle.current().pid())));
+        }
+        lab.assertNatGone();
+    }
+
+    static String forward(String netns, String externalAddr) {
+        return "{\"netns\":\"" + netns + "\",\"internalPort\":\"" + GUEST_PORT
+                + "\",\"protocol\":\"tcp\",\"externalAddr\":\"" + externalAddr + "\"}";
+    }
+}
