@@ -5,9 +5,7 @@ import java.lang.System.Logger;
 import java.lang.System.Logger.Level;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayDeque;
 import java.util.ArrayList;
-import java.util.Deque;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
@@ -107,13 +105,14 @@ public final class RedisExample {
      */
     static List<String> resolve(List<String> roots) throws IOException {
         Set<String> seen = new LinkedHashSet<>();
-        Deque<String> todo = new ArrayDeque<>(roots);
-        while (!todo.isEmpty()) {
-            String pkg = todo.poll();
-            if (!seen.add(pkg)) {
-                continue;
+        List<String> level = new ArrayList<>(roots);
+        // one apt-cache call per level of the dependency tree: each call reads the whole package cache
+        while (!level.isEmpty()) {
+            level.removeIf(p -> !seen.add(p));
+            if (level.isEmpty()) {
+                break;
             }
-            String out = Ext4Image.run(List.of(
+            List<String> cmd = new ArrayList<>(List.of(
                     "apt-cache",
                     "depends",
                     "--no-recommends",
@@ -121,8 +120,10 @@ public final class RedisExample {
                     "--no-conflicts",
                     "--no-breaks",
                     "--no-replaces",
-                    "--no-enhances",
-                    pkg));
+                    "--no-enhances"));
+            cmd.addAll(level);
+            String out = Ext4Image.run(cmd);
+            List<String> next = new ArrayList<>();
             List<String> group = new ArrayList<>();
             for (String line : out.lines().toList()) {
                 boolean alternative = line.startsWith(" |");
@@ -137,11 +138,12 @@ public final class RedisExample {
                 group.stream()
                         .filter(n -> !n.startsWith("<") && RUNTIME.matcher(n).matches())
                         .findFirst()
-                        .ifPresent(todo::add);
+                        .ifPresent(next::add);
                 group.clear();
             }
+            level = next;
         }
-        if (!seen.containsAll(roots) || seen.size() == roots.size()) {
+        if (seen.size() == roots.size()) {
             throw new IOException("could not resolve the dependencies of " + roots
                     + " (apt-cache knows no libraries; run apt-get update)");
         }
