@@ -24,18 +24,22 @@ class RedisExampleTest {
     @Test
     void exampleImageRunsRedisServerAndBecomesABundle() throws Exception {
         assumeTrue(OciBuilder.isRoot(), "needs root: dpkg -x ownership and chroot");
-        assumeTrue(OciBuildTest.onPath("apt-get") && OciBuildTest.onPath("dpkg") && OciBuildTest.onPath("chroot"),
+        assumeTrue(
+                OciBuildTest.onPath("apt-get") && OciBuildTest.onPath("dpkg") && OciBuildTest.onPath("chroot"),
                 "needs apt-get, dpkg and chroot (Debian)");
         Path layout = dir.resolve("redis-oci");
         List<String> packages;
         try {
             packages = RedisExample.build(layout);
         } catch (IOException e) {
-            assumeTrue(!e.getMessage().contains("could not download") && !e.getMessage().contains("could not resolve"),
+            assumeTrue(
+                    !e.getMessage().contains("could not download")
+                            && !e.getMessage().contains("could not resolve"),
                     "no Debian apt source reachable: " + e.getMessage());
             throw e;
         }
-        assertTrue(packages.containsAll(List.of("redis-server", "redis-tools", "libc6", "libssl3", "libjemalloc2")),
+        assertTrue(
+                packages.containsAll(List.of("redis-server", "redis-tools", "libc6", "libssl3", "libjemalloc2")),
                 packages.toString());
         assertTrue(packages.stream().noneMatch(p -> p.equals("adduser") || p.equals("lsb-base")), packages.toString());
 
@@ -53,10 +57,13 @@ class RedisExampleTest {
         JsonNode cfg = OciImage.JSON.readTree(OciBuildTest.debugfs(ext4, "cat /config.json"));
         JsonNode args = cfg.path("process").path("args");
         assertEquals("/usr/bin/redis-server", args.get(0).asText());
-        assertTrue(args.toString().contains("\"--bind\",\"0.0.0.0\",\"--protected-mode\",\"no\",\"--save\",\"\""),
+        assertTrue(
+                args.toString().contains("\"--bind\",\"0.0.0.0\",\"--protected-mode\",\"no\",\"--save\",\"\""),
                 args.toString());
         assertEquals("/data", cfg.path("process").path("cwd").asText());
-        assertTrue(OciBuildTest.debugfs(ext4, "stat /rootfs/usr/bin/redis-server").contains("Type: symlink"));
-        assertTrue(OciBuildTest.debugfs(ext4, "stat /rootfs/usr/bin/redis-check-rdb").contains("Type: regular"));
+        assertTrue(
+                OciBuildTest.debugfs(ext4, "stat /rootfs/usr/bin/redis-server").contains("Type: symlink"));
+        assertTrue(OciBuildTest.debugfs(ext4, "stat /rootfs/usr/bin/redis-check-rdb")
+                .contains("Type: regular"));
     }
 }
