@@ -99,8 +99,8 @@ class PackagerTest {
         Path disk = src.resolve("rootfs.ext4");
         Path memory = src.resolve("memory.bin");
         Path state = src.resolve("state.bin");
-        sparseFile(disk, 3 * GIB, 6, 1);
-        sparseFile(memory, 2 * GIB + 12345, 4, 2);
+        sparseFile(disk, 2 * GIB + 12345, 6, 1);
+        sparseFile(memory, GIB, 4, 2);
         byte[] stateBytes = new byte[16384];
         new Random(3).nextBytes(stateBytes);
         Files.write(state, stateBytes);

@@ -122,7 +122,13 @@ public final class RedisExample {
                     "--no-replaces",
                     "--no-enhances"));
             cmd.addAll(level);
-            String out = Ext4Image.run(cmd);
+            String out;
+            try {
+                out = Ext4Image.run(cmd);
+            } catch (IOException e) {
+                throw new IOException("could not resolve the dependencies of " + level + ": " + e.getMessage()
+                        + " (run apt-get update)");
+            }
             List<String> next = new ArrayList<>();
             List<String> group = new ArrayList<>();
             for (String line : out.lines().toList()) {

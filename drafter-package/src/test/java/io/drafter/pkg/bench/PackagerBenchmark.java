@@ -51,7 +51,12 @@ public final class PackagerBenchmark {
             System.out.printf(
                     Locale.ROOT,
                     "workload: %s (disk %d GiB sparse with %d MiB data, memory %d MiB, state 16 KiB), zstd level %d, %d runs%n",
-                    human(bytes), diskGiB, dataMiB, memoryMiB, LEVEL, runs);
+                    human(bytes),
+                    diskGiB,
+                    dataMiB,
+                    memoryMiB,
+                    LEVEL,
+                    runs);
             double[] oursPack = new double[runs];
             double[] basePack = new double[runs];
             double[] oursExtract = new double[runs];
@@ -61,10 +66,11 @@ public final class PackagerBenchmark {
             String tarNames = String.join(" ", names);
             for (int i = 0; i < runs; i++) {
                 dropCaches();
-                basePack[i] = time(() -> sh(src, "tar -cf - " + tarNames + " | zstd -q -" + LEVEL + " -T1 -f -o " + base));
+                basePack[i] =
+                        time(() -> sh(src, "tar -cf - " + tarNames + " | zstd -q -" + LEVEL + " -T1 -f -o " + base));
                 dropCaches();
-                oursPack[i] = time(() -> Packager.pack(
-                        devices, ours, new Packager.Options(LEVEL, 0, io.drafter.pkg.Progress.NONE)));
+                oursPack[i] = time(() ->
+                        Packager.pack(devices, ours, new Packager.Options(LEVEL, 0, io.drafter.pkg.Progress.NONE)));
                 Path baseOut = Files.createDirectories(work.resolve("base-out"));
                 Path oursOut = work.resolve("ours-out");
                 dropCaches();
@@ -80,7 +86,10 @@ public final class PackagerBenchmark {
                     Files.delete(oursOut.resolve(n));
                 }
             }
-            System.out.printf(Locale.ROOT, "package sizes: ours %s, tar|zstd %s%n", human(Files.size(ours)),
+            System.out.printf(
+                    Locale.ROOT,
+                    "package sizes: ours %s, tar|zstd %s%n",
+                    human(Files.size(ours)),
                     human(Files.size(base)));
             report("pack   ", bytes, median(oursPack), median(basePack), "tar -c | zstd -" + LEVEL);
             report("extract", bytes, median(oursExtract), median(baseExtract), "zstd -d | tar -x");
@@ -98,7 +107,13 @@ public final class PackagerBenchmark {
         System.out.printf(
                 Locale.ROOT,
                 "%s ours %8.1f MB/s (%.2f s)   %-18s %8.1f MB/s (%.2f s)   ratio %.2f%n",
-                what, bytes / 1e6 / ours, ours, baseline, bytes / 1e6 / base, base, base / ours);
+                what,
+                bytes / 1e6 / ours,
+                ours,
+                baseline,
+                bytes / 1e6 / base,
+                base,
+                base / ours);
     }
 
     /** Writes a file of {@code size} bytes with {@code dataBytes} of mixed 4 KiB blocks spread over it (rest holes). */
