@@ -48,8 +48,8 @@ public final class PackagerCommand implements Callable<Integer> {
 
     @Option(
             names = {"--workers", "-workers"},
-            defaultValue = "0",
-            description = "zstd compression threads when packing; 0 = on the main thread (default).")
+            defaultValue = "1",
+            description = "zstd compression threads when packing; 0 = on the reading thread (default: ${DEFAULT-VALUE}).")
     int workers;
 
     @Option(

@@ -57,7 +57,8 @@ public final class Packager {
      * How to pack or extract.
      *
      * @param compressionLevel zstd level, 1..19 (packing only)
-     * @param workers zstd worker threads for packing; 0 = compress on the calling thread
+     * @param workers zstd worker threads for packing; 0 = compress on the calling thread, 1 (default) = one
+     *     compression thread beside the reading one, like {@code tar | zstd -T1}
      * @param progress progress receiver
      */
     public record Options(int compressionLevel, int workers, Progress progress) {
@@ -70,9 +71,9 @@ public final class Packager {
             }
         }
 
-        /** Level 3, compression on the calling thread, no progress. */
+        /** Level 3, one compression thread, no progress. */
         public static Options defaults() {
-            return new Options(DEFAULT_LEVEL, 0, Progress.NONE);
+            return new Options(DEFAULT_LEVEL, 1, Progress.NONE);
         }
 
         public Options withProgress(Progress p) {
@@ -108,7 +109,9 @@ public final class Packager {
         try {
             try (OutputStream file = Files.newOutputStream(tmp, StandardOpenOption.CREATE_NEW);
                     ZstdOutputStream zstd = new ZstdOutputStream(new BufferedOutputStream(file, CHUNK_BYTES));
-                    TarArchiveOutputStream tar = new TarArchiveOutputStream(zstd)) {
+                    // the tar stream writes 512-byte records: coalesce them before each call into zstd
+                    TarArchiveOutputStream tar =
+                            new TarArchiveOutputStream(new BufferedOutputStream(zstd, CHUNK_BYTES))) {
                 zstd.setLevel(options.compressionLevel());
                 zstd.setChecksum(true);
                 if (options.workers() > 0) {

@@ -15,7 +15,8 @@ import java.util.Random;
 
 /**
  * Pack and extract throughput of {@link Packager} against {@code tar -c | zstd} and {@code zstd -d | tar -x}
- * on the same files, in the same run, at the same zstd level, both single-threaded. Prints MB/s of
+ * on the same files, in the same run, at the same zstd level, each with one compression thread beside the
+ * reader ({@code zstd -T1}, our {@code workers = 1}). Prints MB/s of
  * device bytes and the ratio ours / baseline (higher is better for us).
  *
  * <p>Workload: a sparse VM-like disk ({@code BENCH_DISK_GIB}, default 2 GiB, with {@code BENCH_DATA_MIB},
@@ -70,7 +71,7 @@ public final class PackagerBenchmark {
                         time(() -> sh(src, "tar -cf - " + tarNames + " | zstd -q -" + LEVEL + " -T1 -f -o " + base));
                 dropCaches();
                 oursPack[i] = time(() ->
-                        Packager.pack(devices, ours, new Packager.Options(LEVEL, 0, io.drafter.pkg.Progress.NONE)));
+                        Packager.pack(devices, ours, new Packager.Options(LEVEL, 1, io.drafter.pkg.Progress.NONE)));
                 Path baseOut = Files.createDirectories(work.resolve("base-out"));
                 Path oursOut = work.resolve("ours-out");
                 dropCaches();
