@@ -19,6 +19,10 @@ want cpio
 want iproute2
 want nftables
 want procps
+# packager tests and bench compare with GNU tar + zstd; the Redis example image is made with apt-get download + dpkg -x.
+want tar
+want dpkg
+want apt
 # drafter-vm: QEMU 10 comes from bookworm-backports (7.2 corrupts TCG guests in live migration).
 backports=/etc/apt/sources.list.d/drafter-bookworm-backports.sources
 if ! grep -rqs 'bookworm-backports' /etc/apt/sources.list /etc/apt/sources.list.d/; then

@@ -1,0 +1,82 @@
+package io.drafter.cli;
+
+import io.drafter.pkg.DeviceFile;
+import io.drafter.pkg.Packager;
+import io.drafter.pkg.Progress;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code drafter packager}: Drafter's {@code drafter-packager}, same flags (Go style {@code -flag} accepted) and
+ * the same {@code --devices} JSON. Packs devices into a {@code .tar.zst} package, or extracts them with
+ * {@code --extract}.
+ */
+@Command(
+        name = "packager",
+        mixinStandardHelpOptions = true,
+        description = "Archive devices into a package (.tar.zst, one entry per device name) or extract them.")
+public final class PackagerCommand implements Callable<Integer> {
+    @Option(
+            names = {"--devices", "-devices"},
+            paramLabel = "JSON",
+            description = "Devices: JSON array of {\"name\":…,\"path\":…} (default: Drafter's kernel, disk, state,"
+                    + " memory, config under out/package/).")
+    String devices;
+
+    @Option(
+            names = {"--package-path", "-package-path"},
+            paramLabel = "FILE",
+            defaultValue = "out/app.tar.zst",
+            description = "Package archive (default: ${DEFAULT-VALUE}).")
+    Path packagePath;
+
+    @Option(
+            names = {"--extract", "-extract"},
+            arity = "0..1",
+            fallbackValue = "true",
+            description = "Extract the listed devices from the package instead of archiving them.")
+    boolean extract;
+
+    @Option(
+            names = {"--compression-level", "-compression-level"},
+            defaultValue = "3",
+            description = "zstd level 1..19 when packing (default: ${DEFAULT-VALUE}).")
+    int level;
+
+    @Option(
+            names = {"--workers", "-workers"},
+            defaultValue = "1",
+            description = "zstd compression threads when packing; 0 = on the reading thread (default: ${DEFAULT-VALUE}).")
+    int workers;
+
+    @Option(
+            names = {"--progress", "-progress"},
+            arity = "0..1",
+            fallbackValue = "true",
+            description = "Draw a progress bar on stderr (default: only when stderr is a terminal).")
+    Boolean progress;
+
+    @Override
+    public Integer call() throws Exception {
+        List<DeviceFile> list = devices == null ? DeviceFile.defaults() : DeviceFile.parseList(devices);
+        Packager.Options options =
+                new Packager.Options(level, workers, progressBar(progress, extract ? "extract" : "pack"));
+        if (extract) {
+            Packager.extract(packagePath, list, options);
+        } else {
+            Packager.pack(list, packagePath, options);
+        }
+        return 0;
+    }
+
+    /** A progress bar on stderr when asked for, or by default when there is a terminal. */
+    static Progress progressBar(Boolean wanted, String verb) {
+        boolean on = wanted != null
+                ? wanted
+                : System.console() != null && System.console().isTerminal();
+        return on ? Progress.bar(System.err, verb) : Progress.NONE;
+    }
+}

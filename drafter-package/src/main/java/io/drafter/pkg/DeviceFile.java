@@ -1,0 +1,105 @@
+package io.drafter.pkg;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Objects;
+import java.util.Set;
+
+/**
+ * One device of a package: its name (the archive entry name) and the file that holds it on this host.
+ *
+ * @param name device name, e.g. {@code state}, {@code memory}, {@code disk}, {@code oci}
+ * @param path file of the device
+ */
+public record DeviceFile(String name, Path path) {
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    /** Validates the name (a single safe path component, as Drafter's entry names are). */
+    public DeviceFile {
+        Objects.requireNonNull(path, "path");
+        checkName(name);
+    }
+
+    /** Drafter's default package devices ({@code KnownNames}) under {@code out/package/}. */
+    public static List<DeviceFile> defaults() {
+        return List.of(
+                new DeviceFile("kernel", Path.of("out/package/vmlinux")),
+                new DeviceFile("disk", Path.of("out/package/rootfs.ext4")),
+                new DeviceFile("state", Path.of("out/package/state.bin")),
+                new DeviceFile("memory", Path.of("out/package/memory.bin")),
+                new DeviceFile("config", Path.of("out/package/config.json")));
+    }
+
+    /**
+     * Parses Drafter's packager {@code --devices} JSON: an array of {@code {"name": …, "path": …}} objects.
+     * Unknown fields are ignored (as Go's decoder does); a duplicate name is an error.
+     *
+     * @throws IllegalArgumentException naming what is wrong
+     */
+    public static List<DeviceFile> parseList(String json) {
+        JsonNode root;
+        try {
+            root = JSON.readTree(json);
+        } catch (JsonProcessingException e) {
+            throw new IllegalArgumentException(
+                    "could not parse --devices: " + e.getOriginalMessage().replace('\n', ' '));
+        }
+        if (root == null || !root.isArray()) {
+            throw new IllegalArgumentException("could not parse --devices: expected a JSON array of {name, path}");
+        }
+        List<DeviceFile> devices = new ArrayList<>();
+        for (int i = 0; i < root.size(); i++) {
+            JsonNode d = root.get(i);
+            String name = text(d, "name", i);
+            String path = text(d, "path", i);
+            try {
+                devices.add(new DeviceFile(name, Path.of(path)));
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException("could not parse --devices: device " + i + ": " + e.getMessage());
+            }
+        }
+        checkUnique(devices);
+        return List.copyOf(devices);
+    }
+
+    private static String text(JsonNode d, String field, int index) {
+        JsonNode v = d == null || !d.isObject() ? null : d.get(field);
+        if (v == null || !v.isTextual() || v.asText().isEmpty()) {
+            throw new IllegalArgumentException(
+                    "could not parse --devices: device " + index + " has no \"" + field + "\" string");
+        }
+        return v.asText();
+    }
+
+    /** Rejects two devices with the same name or the same file. */
+    static void checkUnique(List<DeviceFile> devices) {
+        Set<String> names = new HashSet<>();
+        Set<Path> paths = new HashSet<>();
+        for (DeviceFile d : devices) {
+            if (!names.add(d.name())) {
+                throw new IllegalArgumentException("duplicate device name '" + d.name() + "'");
+            }
+            if (!paths.add(d.path().toAbsolutePath().normalize())) {
+                throw new IllegalArgumentException("two devices use the same file " + d.path());
+            }
+        }
+    }
+
+    /** Checks that {@code name} can be an archive entry and a file name: non-empty, no '/', not '.' or '..'. */
+    static void checkName(String name) {
+        if (name == null
+                || name.isEmpty()
+                || name.length() > 255
+                || name.equals(".")
+                || name.equals("..")
+                || name.indexOf('/') >= 0
+                || name.indexOf('\0') >= 0) {
+            throw new IllegalArgumentException("invalid device name '" + name + "' (one path component expected)");
+        }
+    }
+}

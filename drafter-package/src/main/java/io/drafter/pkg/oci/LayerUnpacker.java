@@ -1,0 +1,173 @@
+package io.drafter.pkg.oci;
+
+import io.drafter.pkg.Posix;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.DirectoryStream;
+import java.nio.file.FileVisitResult;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.nio.file.SimpleFileVisitor;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.attribute.BasicFileAttributeView;
+import java.nio.file.attribute.BasicFileAttributes;
+import java.nio.file.attribute.FileTime;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
+import org.apache.commons.compress.archivers.tar.TarArchiveInputStream;
+
+/**
+ * Applies OCI image layers (uncompressed tar streams) one after the other to a root file system directory,
+ * honouring whiteouts ({@code .wh.<name>} deletes a lower entry, {@code .wh..wh..opq} empties a directory
+ * of everything lower layers put there) and keeping owners, all mode bits, symlinks, hard links, device
+ * nodes and modification times, so that {@code mkfs.ext4 -d} copies them into the image. Every path is
+ * resolved inside the root ({@link SecurePath}); entries that would escape it are refused.
+ *
+ * <p>Owners and device nodes need root; without it they are skipped (the caller decides whether that is
+ * acceptable). Not thread-safe.
+ */
+final class LayerUnpacker {
+    static final String WHITEOUT_PREFIX = ".wh.";
+    static final String OPAQUE = ".wh..wh..opq";
+
+    private static final int S_IFCHR = 0020000;
+    private static final int S_IFBLK = 0060000;
+    private static final int S_IFIFO = 0010000;
+
+    private final Path root;
+    private final boolean privileged;
+
+    LayerUnpacker(Path root, boolean privileged) {
+        this.root = root;
+        this.privileged = privileged;
+    }
+
+    /** Applies one layer; {@code layerName} names it in errors. */
+    void apply(InputStream layerTar, String layerName) throws IOException {
+        Set<Path> createdHere = new HashSet<>();
+        TarArchiveInputStream tar = new TarArchiveInputStream(layerTar);
+        TarArchiveEntry e;
+        while ((e = tar.getNextEntry()) != null) {
+            String name = e.getName();
+            List<String> parts = SecurePath.components(name);
+            if (parts.isEmpty()) {
+                continue; // the layer's root directory itself
+            }
+            if (parts.contains("..")) {
+                throw new IOException(
+                        "could not unpack " + layerName + ": refusing entry '" + name + "' (contains '..')");
+            }
+            String base = parts.getLast();
+            String parentName = String.join("/", parts.subList(0, parts.size() - 1));
+            Path parent = SecurePath.resolve(root, parentName, true);
+            if (!Files.isDirectory(parent, LinkOption.NOFOLLOW_LINKS)) {
+                if (Files.exists(parent, LinkOption.NOFOLLOW_LINKS)) {
+                    deleteRecursively(parent);
+                }
+                Files.createDirectories(parent);
+            }
+            if (base.equals(OPAQUE)) {
+                try (DirectoryStream<Path> children = Files.newDirectoryStream(parent)) {
+                    for (Path child : children) {
+                        if (!createdHere.contains(child)) {
+                            deleteRecursively(child);
+                        }
+                    }
+                }
+                continue;
+            }
+            if (base.startsWith(WHITEOUT_PREFIX)) {
+                Path gone = parent.resolve(base.substring(WHITEOUT_PREFIX.length()));
+                deleteRecursively(gone);
+                continue;
+            }
+            Path target = parent.resolve(base);
+            createdHere.add(target);
+            boolean exists = Files.exists(target, LinkOption.NOFOLLOW_LINKS);
+            if (exists && !(e.isDirectory() && Files.isDirectory(target, LinkOption.NOFOLLOW_LINKS))) {
+                deleteRecursively(target);
+            }
+            if (e.isDirectory()) {
+                if (!Files.isDirectory(target, LinkOption.NOFOLLOW_LINKS)) {
+                    Files.createDirectory(target);
+                }
+            } else if (e.isSymbolicLink()) {
+                Files.createSymbolicLink(target, Path.of(e.getLinkName()));
+            } else if (e.isLink()) {
+                Path existing = SecurePath.resolve(root, e.getLinkName(), false);
+                if (!Files.exists(existing, LinkOption.NOFOLLOW_LINKS)) {
+                    throw new IOException("could not unpack " + layerName + ": hard link '" + name + "' points to '"
+                            + e.getLinkName() + "', which is not in the image");
+                }
+                Files.createLink(target, existing);
+                continue; // a hard link shares the inode: its metadata is the target's
+            } else if (e.isCharacterDevice() || e.isBlockDevice() || e.isFIFO()) {
+                if (!privileged) {
+                    continue;
+                }
+                int type = e.isCharacterDevice() ? S_IFCHR : e.isBlockDevice() ? S_IFBLK : S_IFIFO;
+                Posix.mknod(target, type | (e.getMode() & 07777), e.getDevMajor(), e.getDevMinor());
+            } else if (e.isFile()) {
+                Files.copy(tar, target, StandardCopyOption.REPLACE_EXISTING);
+            } else {
+                // GNU long-name / PAX records are consumed by commons-compress; anything else is unknown
+                throw new IOException("could not unpack " + layerName + ": entry '" + name
+                        + "' has unsupported tar type '" + (char) e.getLinkFlag() + "'");
+            }
+            applyMetadata(e, target);
+        }
+    }
+
+    private void applyMetadata(TarArchiveEntry e, Path target) throws IOException {
+        if (privileged) {
+            Posix.lchown(target, (int) e.getLongUserId(), (int) e.getLongGroupId());
+        }
+        if (e.isSymbolicLink()) {
+            setTime(target, e, LinkOption.NOFOLLOW_LINKS);
+            return;
+        }
+        // after chown: chown clears set-uid/set-gid bits
+        Posix.chmod(target, e.getMode());
+        setTime(target, e);
+    }
+
+    private static void setTime(Path target, TarArchiveEntry e, LinkOption... options) {
+        FileTime t = FileTime.from(e.getModTime().toInstant());
+        try {
+            Files.getFileAttributeView(target, BasicFileAttributeView.class, options)
+                    .setTimes(t, null, null);
+        } catch (IOException | UnsupportedOperationException ignored) {
+            // times are cosmetic; a symlink's time cannot be set on every JDK/file system
+        }
+    }
+
+    /** Deletes {@code p} and, if it is a real directory, everything under it; symlinks are not followed. */
+    static void deleteRecursively(Path p) throws IOException {
+        if (!Files.exists(p, LinkOption.NOFOLLOW_LINKS)) {
+            return;
+        }
+        if (!Files.isDirectory(p, LinkOption.NOFOLLOW_LINKS)) {
+            Files.delete(p);
+            return;
+        }
+        Files.walkFileTree(p, new SimpleFileVisitor<>() {
+            @Override
+            public FileVisitResult visitFile(Path file, BasicFileAttributes attrs) throws IOException {
+                Files.delete(file);
+                return FileVisitResult.CONTINUE;
+            }
+
+            @Override
+            public FileVisitResult postVisitDirectory(Path dir, IOException exc) throws IOException {
+                if (exc != null) {
+                    throw exc;
+                }
+                Files.delete(dir);
+                return FileVisitResult.CONTINUE;
+            }
+        });
+    }
+}

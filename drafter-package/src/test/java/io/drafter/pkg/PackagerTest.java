@@ -1,0 +1,421 @@
+package io.drafter.pkg;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.github.luben.zstd.ZstdOutputStream;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.io.RandomAccessFile;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.List;
+import java.util.Random;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
+import java.util.stream.Stream;
+import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
+import org.apache.commons.compress.archivers.tar.TarArchiveOutputStream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+@Timeout(value = 3, unit = TimeUnit.MINUTES)
+class PackagerTest {
+    private static final long GIB = 1L << 30;
+
+    @TempDir
+    Path dir;
+
+    /** A sparse file of {@code size} bytes with {@code extents} random 1 MiB-ish extents, the last at the end. */
+    static void sparseFile(Path path, long size, int extents, long seed) throws IOException {
+        Random r = new Random(seed);
+        try (RandomAccessFile f = new RandomAccessFile(path.toFile(), "rw")) {
+            f.setLength(size);
+            for (int i = 0; i < extents; i++) {
+                byte[] data = new byte[1 + r.nextInt(1 << 20)];
+                r.nextBytes(data);
+                long at = i == extents - 1 ? size - data.length : (long) (r.nextDouble() * (size - data.length));
+                f.seek(at);
+                f.write(data);
+            }
+        }
+    }
+
+    static void assertSameContent(Path expected, Path actual) throws IOException {
+        assertEquals(Files.size(expected), Files.size(actual), "size of " + actual);
+        try (FileChannel a = FileChannel.open(expected);
+                FileChannel b = FileChannel.open(actual)) {
+            ByteBuffer ba = ByteBuffer.allocateDirect(8 << 20);
+            ByteBuffer bb = ByteBuffer.allocateDirect(8 << 20);
+            long pos = 0;
+            while (true) {
+                ba.clear();
+                bb.clear();
+                int na = a.read(ba, pos);
+                int nb = b.read(bb, pos);
+                assertEquals(na, nb, "read length at " + pos);
+                if (na <= 0) {
+                    return;
+                }
+                ba.flip();
+                bb.flip();
+                int mismatch = ba.mismatch(bb);
+                assertEquals(-1, mismatch, "first differing byte of " + actual + " at " + (pos + mismatch));
+                pos += na;
+            }
+        }
+    }
+
+    static long allocatedBytes(Path p) throws Exception {
+        Process proc = new ProcessBuilder("stat", "-c", "%b %B", p.toString()).start();
+        String[] out = new String(proc.getInputStream().readAllBytes(), StandardCharsets.UTF_8)
+                .trim()
+                .split(" ");
+        assertEquals(0, proc.waitFor());
+        return Long.parseLong(out[0]) * Long.parseLong(out[1]);
+    }
+
+    private List<Path> filesIn(Path d) throws IOException {
+        if (!Files.exists(d)) {
+            return List.of();
+        }
+        try (Stream<Path> s = Files.list(d)) {
+            return s.toList();
+        }
+    }
+
+    @Test
+    void multiGibSparseDevicesRoundTripByteIdenticalInAnyOrder() throws Exception {
+        Path src = Files.createDirectories(dir.resolve("src"));
+        Path disk = src.resolve("rootfs.ext4");
+        Path memory = src.resolve("memory.bin");
+        Path state = src.resolve("state.bin");
+        sparseFile(disk, 2 * GIB + 12345, 6, 1);
+        sparseFile(memory, GIB, 4, 2);
+        byte[] stateBytes = new byte[16384];
+        new Random(3).nextBytes(stateBytes);
+        Files.write(state, stateBytes);
+        Path archive = dir.resolve("out/app.tar.zst");
+        List<String> seenItems = new java.util.ArrayList<>();
+        Progress recording = new Progress() {
+            @Override
+            public void update(String item, long doneBytes, long totalBytes) {
+                if (seenItems.isEmpty() || !seenItems.getLast().equals(item)) {
+                    seenItems.add(item);
+                }
+            }
+
+            @Override
+            public void finish() {}
+        };
+        Packager.pack(
+                List.of(new DeviceFile("state", state), new DeviceFile("memory", memory), new DeviceFile("disk", disk)),
+                archive,
+                Packager.Options.defaults().withProgress(recording));
+        assertEquals(List.of("state", "memory", "disk"), seenItems);
+        assertTrue(Files.size(archive) < 64L << 20, "compressed size " + Files.size(archive));
+        assertEquals(List.of(archive), filesIn(archive.getParent()), "no temporary file left");
+
+        Path dst = dir.resolve("dst");
+        // reverse of archive order: Drafter would report "missing device", we extract in one pass
+        Packager.extract(
+                archive,
+                List.of(
+                        new DeviceFile("disk", dst.resolve("disk.ext4")),
+                        new DeviceFile("memory", dst.resolve("mem/memory.bin")),
+                        new DeviceFile("state", dst.resolve("state.bin"))),
+                Packager.Options.defaults());
+        assertSameContent(disk, dst.resolve("disk.ext4"));
+        assertSameContent(memory, dst.resolve("mem/memory.bin"));
+        assertSameContent(state, dst.resolve("state.bin"));
+        assertTrue(allocatedBytes(dst.resolve("disk.ext4")) < 64L << 20, "extracted disk is sparse");
+        assertEquals(
+                List.of(dst.resolve("disk.ext4"), dst.resolve("mem"), dst.resolve("state.bin")),
+                filesIn(dst).stream().sorted().toList());
+    }
+
+    @Test
+    void onlyListedDevicesAreExtracted() throws Exception {
+        Path a = Files.writeString(dir.resolve("a"), "kernel bytes");
+        Path b = Files.writeString(dir.resolve("b"), "disk bytes");
+        Path archive = dir.resolve("p.tar.zst");
+        Packager.pack(
+                List.of(new DeviceFile("kernel", a), new DeviceFile("disk", b)), archive, Packager.Options.defaults());
+        Path out = dir.resolve("out");
+        Packager.extract(
+                archive, List.of(new DeviceFile("disk", out.resolve("rootfs.ext4"))), Packager.Options.defaults());
+        assertEquals(List.of(out.resolve("rootfs.ext4")), filesIn(out));
+        assertEquals("disk bytes", Files.readString(out.resolve("rootfs.ext4")));
+    }
+
+    static boolean has(String... command) {
+        try {
+            return new ProcessBuilder(command).redirectErrorStream(true).start().waitFor() == 0;
+        } catch (IOException | InterruptedException e) {
+            return false;
+        }
+    }
+
+    static void run(Path cwd, String shell) throws Exception {
+        Process p = new ProcessBuilder("sh", "-c", shell)
+                .directory(cwd.toFile())
+                .redirectErrorStream(true)
+                .start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertEquals(0, p.waitFor(), shell + ": " + out);
+    }
+
+    @Test
+    void gnuTarAndZstdReadOurPackagesAndWeReadTheirs() throws Exception {
+        org.junit.jupiter.api.Assumptions.assumeTrue(
+                has("tar", "--version") && has("zstd", "--version"), "needs GNU tar and zstd (apt: tar zstd)");
+        Path src = Files.createDirectories(dir.resolve("src"));
+        sparseFile(src.resolve("disk"), 64L << 20, 3, 7);
+        Files.writeString(src.resolve("config"), "{\"agentVSockPort\":26}");
+        Path ours = dir.resolve("ours.tar.zst");
+        Packager.pack(
+                List.of(new DeviceFile("config", src.resolve("config")), new DeviceFile("disk", src.resolve("disk"))),
+                ours,
+                Packager.Options.defaults());
+        Path viaTar = Files.createDirectories(dir.resolve("viatar"));
+        run(viaTar, "tar --zstd -xf " + ours + " && ls > ../names.txt");
+        assertEquals("config\ndisk\n", Files.readString(dir.resolve("names.txt")));
+        assertSameContent(src.resolve("disk"), viaTar.resolve("disk"));
+        assertSameContent(src.resolve("config"), viaTar.resolve("config"));
+
+        Path theirs = dir.resolve("theirs.tar.zst");
+        run(src, "tar -cf - disk config | zstd -q -3 -o " + theirs);
+        Path out = dir.resolve("out");
+        Packager.extract(
+                theirs,
+                List.of(new DeviceFile("config", out.resolve("c.json")), new DeviceFile("disk", out.resolve("d.ext4"))),
+                Packager.Options.defaults());
+        assertSameContent(src.resolve("disk"), out.resolve("d.ext4"));
+        assertSameContent(src.resolve("config"), out.resolve("c.json"));
+    }
+
+    private Path smallPackage() throws IOException {
+        Path src = Files.createDirectories(dir.resolve("src"));
+        byte[] noise = new byte[4 << 20];
+        new Random(11).nextBytes(noise);
+        Files.write(src.resolve("disk"), noise);
+        Files.write(src.resolve("state"), new byte[] {1, 2, 3});
+        Path archive = dir.resolve("p.tar.zst");
+        Packager.pack(
+                List.of(new DeviceFile("state", src.resolve("state")), new DeviceFile("disk", src.resolve("disk"))),
+                archive,
+                Packager.Options.defaults());
+        return archive;
+    }
+
+    /** Extraction into {@code out} (which holds one pre-existing file) fails and leaves it exactly as it was. */
+    private PackageException assertExtractFailsCleanly(Path archive) throws IOException {
+        Path out = Files.createDirectories(dir.resolve("out"));
+        Path old = Files.writeString(out.resolve("disk.ext4"), "previous content");
+        PackageException e = assertThrows(
+                PackageException.class,
+                () -> Packager.extract(
+                        archive,
+                        List.of(
+                                new DeviceFile("state", out.resolve("state.bin")),
+                                new DeviceFile("disk", out.resolve("disk.ext4"))),
+                        Packager.Options.defaults()));
+        assertEquals(List.of(old), filesIn(out), "no output or temporary file left: " + e.getMessage());
+        assertEquals("previous content", Files.readString(old));
+        assertTrue(e.getMessage().startsWith("could not extract "), e.getMessage());
+        assertTrue(!e.getMessage().contains("\n"), "one line");
+        return e;
+    }
+
+    @Test
+    void corruptedArchiveFailsLoudlyAndWritesNothing() throws Exception {
+        Path archive = smallPackage();
+        try (FileChannel ch = FileChannel.open(archive, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
+            long at = ch.size() / 2;
+            ByteBuffer b = ByteBuffer.allocate(16);
+            ch.read(b, at);
+            for (int i = 0; i < 16; i++) {
+                b.put(i, (byte) ~b.get(i));
+            }
+            b.rewind();
+            ch.write(b, at);
+        }
+        PackageException e = assertExtractFailsCleanly(archive);
+        assertTrue(e.getMessage().contains("corrupt or truncated"), e.getMessage());
+    }
+
+    @ParameterizedTest
+    @ValueSource(doubles = {0.1, 0.5, 0.99})
+    void truncatedArchiveFailsLoudlyAndWritesNothing(double keep) throws Exception {
+        Path archive = smallPackage();
+        try (FileChannel ch = FileChannel.open(archive, StandardOpenOption.WRITE)) {
+            ch.truncate((long) (ch.size() * keep));
+        }
+        PackageException e = assertExtractFailsCleanly(archive);
+        assertTrue(e.getMessage().contains("truncated"), e.getMessage());
+    }
+
+    @Test
+    void lastBytesOfTheChecksumMatter() throws Exception {
+        Path archive = smallPackage();
+        try (FileChannel ch = FileChannel.open(archive, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
+            ByteBuffer b = ByteBuffer.allocate(1);
+            ch.read(b, ch.size() - 1);
+            b.put(0, (byte) (b.get(0) ^ 0x5a)).rewind();
+            ch.write(b, ch.size() - 1);
+        }
+        assertExtractFailsCleanly(archive);
+    }
+
+    @Test
+    void notAZstdStreamIsRejected() throws Exception {
+        Path archive = Files.writeString(dir.resolve("p.tar.zst"), "this is not a package");
+        assertExtractFailsCleanly(archive);
+    }
+
+    /** Writes a zstd-compressed tar whose entries are produced by {@code body}. */
+    private Path hostile(Consumer<TarArchiveOutputStream> body) throws IOException {
+        Path archive = dir.resolve("hostile.tar.zst");
+        try (OutputStream f = Files.newOutputStream(archive);
+                ZstdOutputStream z = new ZstdOutputStream(f);
+                TarArchiveOutputStream tar = new TarArchiveOutputStream(z)) {
+            body.accept(tar);
+            tar.finish();
+        }
+        return archive;
+    }
+
+    private static void entry(TarArchiveOutputStream tar, TarArchiveEntry e, byte[] data) {
+        try {
+            e.setSize(data.length);
+            tar.putArchiveEntry(e);
+            tar.write(data);
+            tar.closeArchiveEntry();
+        } catch (IOException x) {
+            throw new java.io.UncheckedIOException(x);
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(
+            strings = {"symlink", "hardlink", "chardev", "blockdev", "fifo", "dotdot", "absolute", "nested", "dir"})
+    void hostileEntriesAreRefused(String kind) throws Exception {
+        Path archive = hostile(tar -> {
+            entry(tar, new TarArchiveEntry("state"), new byte[] {1});
+            TarArchiveEntry e = switch (kind) {
+                case "symlink" -> {
+                    var s = new TarArchiveEntry("disk", TarArchiveEntry.LF_SYMLINK);
+                    s.setLinkName("/etc/passwd");
+                    yield s;
+                }
+                case "hardlink" -> {
+                    var s = new TarArchiveEntry("disk", TarArchiveEntry.LF_LINK);
+                    s.setLinkName("state");
+                    yield s;
+                }
+                case "chardev" -> new TarArchiveEntry("disk", TarArchiveEntry.LF_CHR);
+                case "blockdev" -> new TarArchiveEntry("disk", TarArchiveEntry.LF_BLK);
+                case "fifo" -> new TarArchiveEntry("disk", TarArchiveEntry.LF_FIFO);
+                case "dotdot" -> new TarArchiveEntry("../disk", TarArchiveEntry.LF_NORMAL, true);
+                case "absolute" -> new TarArchiveEntry("/disk", TarArchiveEntry.LF_NORMAL, true);
+                case "nested" -> new TarArchiveEntry("x/disk", TarArchiveEntry.LF_NORMAL, true);
+                case "dir" -> new TarArchiveEntry("disk/");
+                default -> throw new AssertionError(kind);
+            };
+            entry(tar, e, e.isFile() ? "owned".getBytes(StandardCharsets.UTF_8) : new byte[0]);
+        });
+        PackageException e = assertExtractFailsCleanly(archive);
+        assertTrue(e.getMessage().contains("refusing entry"), e.getMessage());
+    }
+
+    @Test
+    void duplicateEntriesInTheArchiveAreRefused() throws Exception {
+        Path archive = hostile(tar -> {
+            entry(tar, new TarArchiveEntry("state"), new byte[] {1});
+            entry(tar, new TarArchiveEntry("disk"), new byte[] {2});
+            entry(tar, new TarArchiveEntry("disk"), new byte[] {3});
+        });
+        PackageException e = assertExtractFailsCleanly(archive);
+        assertTrue(e.getMessage().contains("entry 'disk' appears twice"), e.getMessage());
+    }
+
+    @Test
+    void missingDeviceIsNamed() throws Exception {
+        Path archive = smallPackage();
+        Path out = dir.resolve("out");
+        PackageException e = assertThrows(
+                PackageException.class,
+                () -> Packager.extract(
+                        archive,
+                        List.of(new DeviceFile("disk", out.resolve("d")), new DeviceFile("oci", out.resolve("o"))),
+                        Packager.Options.defaults()));
+        assertTrue(e.getMessage().contains("missing device oci"), e.getMessage());
+        assertEquals(List.of(), filesIn(out));
+    }
+
+    @Test
+    void duplicateDeviceNamesAndBadNamesAreRejected() throws Exception {
+        Path archive = smallPackage();
+        PackageException e = assertThrows(
+                PackageException.class,
+                () -> Packager.extract(
+                        archive,
+                        List.of(new DeviceFile("disk", dir.resolve("a")), new DeviceFile("disk", dir.resolve("b"))),
+                        Packager.Options.defaults()));
+        assertTrue(e.getMessage().contains("duplicate device name 'disk'"), e.getMessage());
+        IllegalArgumentException bad = assertThrows(
+                IllegalArgumentException.class, () -> DeviceFile.parseList("[{\"name\":\"../etc\",\"path\":\"x\"}]"));
+        assertTrue(bad.getMessage().contains("invalid device name '../etc'"), bad.getMessage());
+        IllegalArgumentException dup = assertThrows(
+                IllegalArgumentException.class,
+                () -> DeviceFile.parseList("[{\"name\":\"a\",\"path\":\"x\"},{\"name\":\"a\",\"path\":\"y\"}]"));
+        assertTrue(dup.getMessage().contains("duplicate device name 'a'"), dup.getMessage());
+        IllegalArgumentException json = assertThrows(IllegalArgumentException.class, () -> DeviceFile.parseList("[{"));
+        assertTrue(json.getMessage().startsWith("could not parse --devices: "), json.getMessage());
+    }
+
+    @Test
+    void devicesJsonIsDrafters() {
+        List<DeviceFile> d = DeviceFile.parseList(
+                "[{\"name\":\"kernel\",\"path\":\"out/blueprint/vmlinux\"},{\"name\":\"disk\",\"path\":\"out/blueprint/rootfs.ext4\",\"extra\":1}]");
+        assertEquals(
+                List.of(
+                        new DeviceFile("kernel", Path.of("out/blueprint/vmlinux")),
+                        new DeviceFile("disk", Path.of("out/blueprint/rootfs.ext4"))),
+                d);
+    }
+
+    @Test
+    void packingAMissingFileNamesItAndLeavesNoArchive() throws Exception {
+        Path archive = dir.resolve("p.tar.zst");
+        PackageException e = assertThrows(
+                PackageException.class,
+                () -> Packager.pack(
+                        List.of(new DeviceFile("disk", dir.resolve("nope.ext4"))),
+                        archive,
+                        Packager.Options.defaults()));
+        assertTrue(e.getMessage().contains("could not pack device 'disk'"), e.getMessage());
+        assertTrue(e.getMessage().contains("does not exist"), e.getMessage());
+        assertEquals(List.of(), filesIn(dir));
+    }
+
+    @Test
+    void packagesCarryAZstdChecksum() throws Exception {
+        Path archive = smallPackage();
+        byte[] head = new byte[5];
+        try (var in = Files.newInputStream(archive)) {
+            assertEquals(5, in.readNBytes(head, 0, 5));
+        }
+        assertArrayEquals(new byte[] {0x28, (byte) 0xb5, 0x2f, (byte) 0xfd}, java.util.Arrays.copyOf(head, 4));
+        assertTrue((head[4] & 0x04) != 0, "frame header descriptor has Content_Checksum_flag");
+    }
+}
