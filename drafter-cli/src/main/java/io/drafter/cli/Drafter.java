@@ -12,7 +12,15 @@ import picocli.CommandLine.Command;
         mixinStandardHelpOptions = true,
         version = "drafter 0.1.0",
         description = "Package, snapshot, run and live-migrate whole Linux VMs.",
-        subcommands = {CommandLine.HelpCommand.class, OsCommand.class, SnapshotterCommand.class, NatCommand.class, ForwarderCommand.class, PackagerCommand.class, OciCommand.class})
+        subcommands = {
+            CommandLine.HelpCommand.class,
+            OsCommand.class,
+            SnapshotterCommand.class,
+            NatCommand.class,
+            ForwarderCommand.class,
+            PackagerCommand.class,
+            OciCommand.class
+        })
 public final class Drafter implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;

@@ -49,7 +49,8 @@ public final class PackagerCommand implements Callable<Integer> {
     @Option(
             names = {"--workers", "-workers"},
             defaultValue = "1",
-            description = "zstd compression threads when packing; 0 = on the reading thread (default: ${DEFAULT-VALUE}).")
+            description =
+                    "zstd compression threads when packing; 0 = on the reading thread (default: ${DEFAULT-VALUE}).")
     int workers;
 
     @Option(
