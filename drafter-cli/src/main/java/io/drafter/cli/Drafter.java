@@ -19,7 +19,8 @@ import picocli.CommandLine.Command;
             NatCommand.class,
             ForwarderCommand.class,
             PackagerCommand.class,
-            OciCommand.class
+            OciCommand.class,
+            PeerCommand.class
         })
 public final class Drafter implements Runnable {
     @CommandLine.Spec

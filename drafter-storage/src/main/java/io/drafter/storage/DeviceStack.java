@@ -12,6 +12,7 @@ import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.Optional;
 
 /**
@@ -79,6 +80,12 @@ public final class DeviceStack implements AutoCloseable {
         }
         try {
             for (int i = 0; i < config.overlays().size(); i++) {
+                for (Path p : List.of(config.overlays().get(i), config.states().get(i))) {
+                    Path parent = p.toAbsolutePath().getParent();
+                    if (parent != null) {
+                        Files.createDirectories(parent);
+                    }
+                }
                 BlockDevice overlay = FileBlockDevice.create(config.overlays().get(i), storage.sizeBytes(), bs);
                 storage =
                         CopyOnWriteDevice.open(storage, overlay, config.states().get(i));
