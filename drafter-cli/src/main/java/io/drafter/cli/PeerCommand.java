@@ -250,9 +250,11 @@ public final class PeerCommand implements Callable<Integer> {
                     counters = source.awaitCompleted(Peer.migrationLimit());
                 } catch (Exception e) {
                     peerMetrics.migratingTo(false);
-                    if (source.phase() == SourcePhase.RESUMED || peer.vm().isAlive()) {
-                        System.err.println(
-                                "drafter: migration failed, the VM keeps running here: " + Drafter.oneLine(e));
+                    if (peer.recoverAfterFailedMigration(source, e)) {
+                        System.err.println("drafter: migration failed, the VM runs here again: " + Drafter.oneLine(e));
+                        out.println("Running; press Ctrl-C to suspend the VM into its devices and stop");
+                        new CountDownLatch(1).await();
+                        return 1;
                     }
                     throw e;
                 }

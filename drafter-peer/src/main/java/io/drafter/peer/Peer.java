@@ -1,6 +1,7 @@
 package io.drafter.peer;
 
 import io.drafter.expose.fuse.DeviceMount;
+import io.drafter.migration.Authority;
 import io.drafter.migration.destination.DestinationListener;
 import io.drafter.migration.destination.DestinationOptions;
 import io.drafter.migration.destination.DestinationStorage;
@@ -13,6 +14,7 @@ import io.drafter.migration.source.MigrationSource;
 import io.drafter.migration.source.SourceDevice;
 import io.drafter.migration.source.SourceListener;
 import io.drafter.migration.source.SourceOptions;
+import io.drafter.migration.source.SourcePhase;
 import io.drafter.migration.source.SuspendHook;
 import io.drafter.migration.transport.Connection;
 import io.drafter.storage.BlockDevice;
@@ -382,6 +384,35 @@ public final class Peer implements AutoCloseable {
         }
     }
 
+    /**
+     * After a migration out failed: when the destination explicitly gave up (it sent {@code ABORTED}, which it does
+     * only before its VM ran, e.g. when its resume failed), authority comes back here and the paused VM is resumed.
+     * A migration that failed before authority moved was already resumed by the engine. A lost connection after
+     * authority moved leaves the VM paused: the destination may be running it, and two running copies are worse than
+     * none (its state stays in this peer's devices and can be resumed by hand).
+     *
+     * @return whether the VM runs here again
+     */
+    public boolean recoverAfterFailedMigration(MigrationSource source, Throwable failure) throws Exception {
+        if (source.phase() == SourcePhase.RESUMED) {
+            return true;
+        }
+        if (source.phase() != SourcePhase.FAILED) {
+            return false;
+        }
+        boolean destinationGaveUp = false;
+        for (Throwable t = failure; t != null; t = t.getCause()) {
+            if (t instanceof ProtocolException p && p.fromPeer() && p.code() == ErrorCode.ABORTED) {
+                destinationGaveUp = true;
+            }
+        }
+        if (source.authority() == Authority.SOURCE || destinationGaveUp) {
+            source.resumeSource();
+            return true;
+        }
+        return false;
+    }
+
     /** After the destination completed: this peer's VM now runs there; stop the paused copy here. */
     public void migratedAway() {
         migratedAway = true;
@@ -409,7 +440,8 @@ public final class Peer implements AutoCloseable {
             }
             vm.close();
         }
-        if (incoming != null && !incomingComplete()) {
+        if (incoming != null && !incomingComplete() && vm == null) {
+            // Only a destination whose VM never ran may give authority back; one that ran has writes of its own.
             incoming.abort();
         }
         if (mount != null) {

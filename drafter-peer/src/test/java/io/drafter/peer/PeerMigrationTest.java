@@ -17,6 +17,9 @@ import io.drafter.storage.config.DeviceConfigParser;
 import io.drafter.vm.Accel;
 import io.drafter.vm.Console;
 import io.drafter.vm.VmConfig;
+import io.drafter.vm.VmException;
+import io.drafter.vm.VmInstance;
+import io.drafter.vm.Vmm;
 import io.drafter.vm.qemu.QemuVmm;
 import io.drafter.vm.snapshot.DeviceSpec;
 import io.drafter.vm.snapshot.Snapshotter;
@@ -202,6 +205,60 @@ class PeerMigrationTest {
                 "peer A wrote only to its overlay");
         assertEquals(List.of(), PeerTestSupport.qemuUnder(dir), "no QEMU left behind");
         assertFalse(Files.readString(Path.of("/proc/mounts")).contains(dir.toString()), "no mount left behind");
+    }
+
+    @Test
+    void aDestinationThatCannotResumeHandsTheVmBack() throws Exception {
+        Path aDir = dir.resolve("peer-a2");
+        Path bDir = dir.resolve("peer-b2");
+        QemuVmm vmm = new QemuVmm();
+        Vmm failing = new Vmm() {
+            @Override
+            public VmInstance boot(VmConfig config) throws VmException {
+                throw new VmException("not used");
+            }
+
+            @Override
+            public VmInstance resume(VmConfig config, Path stateFile) throws VmException {
+                throw new VmException("could not start QEMU: simulated failure at the destination");
+            }
+        };
+        try (Peer a = Peer.resumeLocal(options(devices(pkg, aDir, true), aDir.resolve("run")), vmm)) {
+            awaitCounterAbove(a, 0, Duration.ofSeconds(60));
+            try (Transport.ConnectionListener listener =
+                    Transport.listen(new InetSocketAddress("127.0.0.1", 0), TransportSecurity.plainTcp())) {
+                CompletableFuture<Throwable> b = CompletableFuture.supplyAsync(() -> {
+                    try {
+                        Connection c = Transport.connect(
+                                new InetSocketAddress("127.0.0.1", listener.port()),
+                                TransportSecurity.plainTcp(),
+                                Duration.ofSeconds(10));
+                        Peer.migrateIn(
+                                        options(devices(bDir.resolve("package"), bDir, false), bDir.resolve("run")),
+                                        failing,
+                                        c,
+                                        null)
+                                .close();
+                        return null;
+                    } catch (Exception e) {
+                        return e;
+                    }
+                });
+                MigrationSource source =
+                        a.migrateOut(listener.accept(Duration.ofSeconds(30)), SourceListener.NONE, false);
+                Exception failure = org.junit.jupiter.api.Assertions.assertThrows(
+                        Exception.class, () -> source.awaitCompleted(Duration.ofMinutes(5)));
+                Throwable bFailure = b.get(2, TimeUnit.MINUTES);
+                assertTrue(String.valueOf(bFailure).contains("simulated failure"), String.valueOf(bFailure));
+                assertTrue(a.recoverAfterFailedMigration(source, failure), "authority came back: " + failure);
+                long atSuspend = lastCounter(a.vm().consoleTail(400));
+                long after = awaitCounterAbove(a, atSuspend, Duration.ofSeconds(60));
+                assertTrue(after > atSuspend);
+                assertFalse(
+                        Files.exists(bDir.resolve("package").resolve("memory.bin")), "B discarded its partial copy");
+            }
+        }
+        assertEquals(List.of(), PeerTestSupport.qemuUnder(dir), "no QEMU left behind");
     }
 
     static byte[] sha256(Path p) throws Exception {
