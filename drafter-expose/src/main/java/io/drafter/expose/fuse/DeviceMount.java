@@ -23,7 +23,8 @@ import java.util.concurrent.atomic.AtomicReference;
  * <p>{@link #mount} mounts a file system of type {@code fuse.drafter} speaking the kernel's protocol on
  * {@code /dev/fuse} directly (no libfuse), starts the serving threads, and returns only after a probe round trip: a
  * {@code stat} of the mount root that the server itself observed. A mount of ours left behind by a crashed process
- * ("Transport endpoint is not connected") at the same directory is unmounted first. Reads and writes of a file go
+ * ("Transport endpoint is not connected") at the same directory is unmounted first; a JVM that exits without
+ * {@link #close()} (but not one killed with SIGKILL) unmounts in a shutdown hook. Reads and writes of a file go
  * to its device; {@code fsync} reaches {@link BlockDevice#flush()}; shared writable {@code mmap} works (page-cache
  * mode) and its dirty pages arrive as WRITEs on {@code msync}/{@code fsync}/writeback.
  *
@@ -43,6 +44,7 @@ public final class DeviceMount implements AutoCloseable {
     private final FuseServer server;
     private final List<String> names;
     private volatile String bdi = "";
+    private final Thread unmountAtExit;
     private boolean closed;
 
     private DeviceMount(Path dir, FuseDevice fuse, DeviceFileSystem fs, FuseServer server, List<String> names) {
@@ -51,6 +53,15 @@ public final class DeviceMount implements AutoCloseable {
         this.fs = fs;
         this.server = server;
         this.names = names;
+        // A JVM that exits without close() (SIGTERM, System.exit) still takes its mount along; only kill -9 leaves a
+        // stale one behind, which the next mount of the directory cleans.
+        this.unmountAtExit = Thread.ofPlatform().name("fuse-unmount-at-exit").unstarted(() -> {
+            try {
+                Libc.umount2(dir.toString(), Libc.MNT_DETACH);
+            } catch (LinuxException e) {
+                // Nothing to do at exit: the mount is gone already, or the next mount's stale check removes it.
+            }
+        });
     }
 
     /**
@@ -89,6 +100,7 @@ public final class DeviceMount implements AutoCloseable {
             server.start();
             mount.probe(options.probeTimeout());
             mount.tune(options);
+            Runtime.getRuntime().addShutdownHook(mount.unmountAtExit);
             ok = true;
             LOG.log(System.Logger.Level.DEBUG, "mounted {0} devices at {1} (bdi {2})", names.size(), target, mount.bdi);
             return mount;
@@ -234,6 +246,11 @@ public final class DeviceMount implements AutoCloseable {
             return;
         }
         closed = true;
+        try {
+            Runtime.getRuntime().removeShutdownHook(unmountAtExit);
+        } catch (IllegalStateException | IllegalArgumentException e) {
+            // Shutting down already (the hook runs or ran), or it was never added (mount failed).
+        }
         IOException failure = null;
         try {
             List<MountTable.Entry> here = MountTable.at(dir);

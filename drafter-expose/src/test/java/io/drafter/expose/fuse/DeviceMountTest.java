@@ -289,24 +289,8 @@ class DeviceMountTest {
 
     @Test
     void staleMountOfACrashedProcessIsCleanedAtTheNextMount() throws Exception {
-        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        Process child = Processes.start(
-                java,
-                "--enable-native-access=ALL-UNNAMED",
-                "-cp",
-                System.getProperty("java.class.path"),
-                MountAndWait.class.getName(),
-                dir.toString());
-        try {
-            var out = new java.io.BufferedReader(new java.io.InputStreamReader(child.getInputStream()));
-            String line;
-            while ((line = out.readLine()) != null && !line.equals("mounted")) {
-                System.err.println("child: " + line);
-            }
-            assertEquals("mounted", line);
-        } finally {
-            child.destroyForcibly().waitFor(); // SIGKILL to that one pid: the server dies without unmounting
-        }
+        Process child = startMountAndWait();
+        child.destroyForcibly().waitFor(); // SIGKILL to that one pid: the server dies without unmounting
         try {
             assertStaleMountIsCleaned();
         } finally {
@@ -329,6 +313,39 @@ class DeviceMountTest {
                             .filter(e -> e.mountPoint().equals(dir.toString()))
                             .count());
         }
+    }
+
+    @Test
+    void aProcessEndedWithSigtermTakesItsMountAlong() throws Exception {
+        Process child = startMountAndWait();
+        child.destroy(); // SIGTERM to that one pid: shutdown hooks run
+        assertTrue(child.waitFor(30, TimeUnit.SECONDS));
+        try {
+            assertTrue(ourMounts().stream().noneMatch(e -> e.mountPoint().equals(dir.toString())));
+        } finally {
+            DeviceMount.cleanStale(dir);
+        }
+    }
+
+    private Process startMountAndWait() throws IOException {
+        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        Process child = Processes.start(
+                java,
+                "--enable-native-access=ALL-UNNAMED",
+                "-cp",
+                System.getProperty("java.class.path"),
+                MountAndWait.class.getName(),
+                dir.toString());
+        var out = new java.io.BufferedReader(new java.io.InputStreamReader(child.getInputStream()));
+        String line;
+        while ((line = out.readLine()) != null && !line.equals("mounted")) {
+            System.err.println("child: " + line);
+        }
+        if (line == null) {
+            child.destroyForcibly();
+            throw new IOException("the mounting child process ended without mounting");
+        }
+        return child;
     }
 
     @Test
