@@ -261,7 +261,7 @@ public final class DeviceMount implements AutoCloseable {
             failure = e;
         }
         try {
-            if (!server.awaitStopped(Duration.ofSeconds(10))) {
+            if (!server.awaitStopped(Duration.ofSeconds(5))) {
                 // Still connected: a lazily unmounted file is held open (e.g. by a loop device). Abort it.
                 abortConnection();
                 if (!server.awaitStopped(Duration.ofSeconds(10))) {
