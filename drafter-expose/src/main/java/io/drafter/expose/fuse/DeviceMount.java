@@ -252,17 +252,19 @@ public final class DeviceMount implements AutoCloseable {
             // Shutting down already (the hook runs or ran), or it was never added (mount failed).
         }
         IOException failure = null;
+        boolean lazy = false;
         try {
             List<MountTable.Entry> here = MountTable.at(dir);
             if (!here.isEmpty() && here.getLast().fsType().equals(FS_TYPE)) {
-                unmount(dir);
+                lazy = unmount(dir);
             }
         } catch (IOException e) {
             failure = e;
         }
         try {
-            if (!server.awaitStopped(Duration.ofSeconds(5))) {
-                // Still connected: a lazily unmounted file is held open (e.g. by a loop device). Abort it.
+            // After a lazy unmount a file is still open (a process, a loop device): its holder cannot reach the
+            // detached mount to close it for us, so the connection is aborted after a short grace.
+            if (!server.awaitStopped(Duration.ofSeconds(lazy ? 1 : 5))) {
                 abortConnection();
                 if (!server.awaitStopped(Duration.ofSeconds(10))) {
                     server.interruptAll();
@@ -284,15 +286,18 @@ public final class DeviceMount implements AutoCloseable {
         }
     }
 
-    private static void unmount(Path target) throws LinuxException {
+    /** Unmounts {@code target}, lazily if it is busy; returns whether it had to be lazy. */
+    private static boolean unmount(Path target) throws LinuxException {
         try {
             Libc.umount2(target.toString(), 0);
+            return false;
         } catch (LinuxException e) {
             if (e.errno() == Errno.EINVAL || e.errno() == Errno.ENOENT) {
-                return;
+                return false;
             }
             LOG.log(System.Logger.Level.DEBUG, "umount of {0} failed ({1}), detaching", target, e.errnoName());
             Libc.umount2(target.toString(), Libc.MNT_DETACH);
+            return true;
         }
     }
 
