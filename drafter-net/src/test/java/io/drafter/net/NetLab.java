@@ -187,8 +187,8 @@ final class NetLab implements AutoCloseable {
         host.links().stream().filter(n -> ours.matcher(n).matches()).forEach(n -> left.add("link " + n));
         host.ipTables().stream()
                 .filter(t -> t.equals(NatConfig.hostTableName(prefix))
-                        || t.equals(
-                                Forwarder.TABLE_PREFIX + ProcessHandle.current().pid()))
+                        || t.startsWith(
+                                Forwarder.TABLE_PREFIX + ProcessHandle.current().pid() + "_"))
                 .forEach(t -> left.add("nft table " + t));
         runner.run("list routes", List.of("ip", "-4", "-o", "route", "show"))
                 .stdout()
