@@ -66,6 +66,7 @@ public final class Forwarder implements AutoCloseable {
     public static Forwarder open(List<PortForward> forwards, Ipv4Cidr hostVethCidr, CommandRunner runner) {
         Host.requireRoot("forward ports");
         Host host = new Host(runner);
+        host.requireTools("forward ports");
         Set<String> namespaces = Set.copyOf(host.namespaces());
         List<Resolved> resolved = new ArrayList<>();
         Set<String> seen = new HashSet<>();
