@@ -46,6 +46,7 @@ class NatTest {
         if (lab != null) {
             lab.close();
             assertEquals(List.of(), lab.leftovers(), "left behind after the test");
+            assertEquals(lab.ipForwardAtStart, NetLab.ipForward(), "net.ipv4.ip_forward restored");
         }
     }
 

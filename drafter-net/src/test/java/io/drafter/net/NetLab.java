@@ -37,6 +37,9 @@ final class NetLab implements AutoCloseable {
     final String upstreamNs;
     final String upstreamLink;
     final Path stateDir;
+    /** {@code net.ipv4.ip_forward} when the lab was made; a NAT that turned it on must turn it off again. */
+    final String ipForwardAtStart;
+
     private final List<String> guestNamespaces = new ArrayList<>();
     private final List<AutoCloseable> closeables = new ArrayList<>();
 
@@ -58,6 +61,16 @@ final class NetLab implements AutoCloseable {
         this.upstreamNs = prefix + "up";
         this.upstreamLink = prefix + "uplink";
         this.stateDir = stateDir;
+        this.ipForwardAtStart = ipForward();
+    }
+
+    static String ipForward() {
+        try {
+            return java.nio.file.Files.readString(Path.of("/proc/sys/net/ipv4/ip_forward"))
+                    .strip();
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
     }
 
     /** Creates the upstream namespace; the host end of its veth is the NAT's host interface. */
