@@ -94,13 +94,23 @@ public final class Forwarder implements AutoCloseable {
         if (host.ipTable(table).isPresent()) {
             throw new NetException("could not create nft table " + table + ": it already exists");
         }
-        for (Resolved r : resolved) {
-            if (r.externalHost().isLoopbackAddress()) {
-                enableRouteLocalnet(r.hostVeth());
-            }
-        }
         runner.run("create nft table " + table, List.of("nft", "-f", "-"), rules(table, resolved));
-        return new Forwarder(table, List.copyOf(resolved), runner);
+        Forwarder forwarder = new Forwarder(table, List.copyOf(resolved), runner);
+        try {
+            for (Resolved r : resolved) {
+                if (r.externalHost().isLoopbackAddress()) {
+                    enableRouteLocalnet(r.hostVeth());
+                }
+            }
+        } catch (RuntimeException e) {
+            try {
+                forwarder.close();
+            } catch (RuntimeException cleanup) {
+                e.addSuppressed(cleanup);
+            }
+            throw e;
+        }
+        return forwarder;
     }
 
     /** The forwards in effect. */
