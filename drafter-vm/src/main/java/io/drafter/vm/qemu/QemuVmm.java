@@ -92,7 +92,7 @@ public final class QemuVmm implements Vmm {
         checkMemoryFile(config, "boot");
         AcceleratorProbe.Decision d =
                 AcceleratorProbe.decide(config.accel(), qemuBinary, config.kernel(), config.initrd());
-        VmConfig effective = config.withAccel(d.accel()).withBootArgs(QemuCommandLine.withTscKhz(config.bootArgs()));
+        VmConfig effective = config.resolved(d.accel(), QemuCommandLine.withTscKhz(config.bootArgs()));
         return start(effective, false);
     }
 
