@@ -50,8 +50,13 @@ fi
 log "building from $kpkg $kver and busybox-static $bver into $out"
 rm -rf "$work"
 mkdir -p "$work/debs" "$work/x"
-(cd "$work/debs" && apt-get download -qq "$kpkg=$kver" "busybox-static=$bver" 2>/dev/null) \
-  || die "download $kpkg=$kver and busybox-static=$bver with apt-get download"
+download() { (cd "$work/debs" && apt-get download -qq "$kpkg=$kver" "busybox-static=$bver" 2>/dev/null); }
+if ! download; then
+  # stale package lists point at files the mirror no longer has: refresh once and retry
+  log "apt-get download failed; running apt-get update and retrying"
+  apt-get update -qq || die "run apt-get update"
+  download || die "download $kpkg=$kver and busybox-static=$bver with apt-get download"
+fi
 for deb in "$work"/debs/*.deb; do dpkg -x "$deb" "$work/x" || die "unpack $deb"; done
 busybox=$work/x/bin/busybox
 [ -x "$busybox" ] || die "find bin/busybox in busybox-static"

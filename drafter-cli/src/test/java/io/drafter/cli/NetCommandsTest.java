@@ -43,6 +43,7 @@ class NetCommandsTest {
             child.destroyForcibly().waitFor(30, TimeUnit.SECONDS);
         }
         if (isRoot()) {
+            run("forwarder", "--clean");
             run("nat", "--clean", "--namespace-prefix", prefix, "--state-dir", stateDir.toString());
         }
         for (String l : links) {
@@ -134,36 +135,32 @@ class NetCommandsTest {
         assertTrue(Files.exists(stateDir.resolve("nat-" + prefix + ".json")));
 
         // a forwarder into the first namespace, in its own process: its nft table exists until SIGTERM
-        Process forwarder = new ProcessBuilder(javaCommand(
-                        "forwarder",
-                        "-host-veth-cidr",
-                        "10.231.8.0/29",
-                        "-port-forwards",
-                        "[{\"netns\":\"" + prefix + "0\",\"internalPort\":\"6379\",\"protocol\":\"tcp\","
-                                + "\"externalAddr\":\"127.0.0.1:" + freePort() + "\"}]"))
-                .redirectErrorStream(true)
-                .start();
+        Process forwarder = startForwarder();
         BufferedReader fout =
                 new BufferedReader(new InputStreamReader(forwarder.getInputStream(), StandardCharsets.UTF_8));
-        List<String> flines = new ArrayList<>();
-        while ((line = fout.readLine()) != null) {
-            flines.add(line);
-            if (line.startsWith("drafter forwarder: running")) {
-                break;
-            }
-        }
-        String table = "drafter_fwd_" + forwarder.pid();
+        List<String> flines = readUntil(fout, "drafter forwarder: running");
+        String table = "drafter_fwd_" + forwarder.pid() + "_";
         assertTrue(flines.stream().anyMatch(l -> l.startsWith("tcp 127.0.0.1:")), flines.toString());
-        assertTrue(runner.run("list tables", List.of("nft", "list", "tables"))
-                .stdout()
-                .contains(table));
+        assertTrue(tables().contains(table));
         forwarder.toHandle().destroy(); // SIGTERM
         String frest = String.join("\n", fout.lines().toList());
         assertTrue(forwarder.waitFor(60, TimeUnit.SECONDS));
         assertTrue(frest.contains("drafter forwarder: removed nft table " + table), frest);
-        assertTrue(!runner.run("list tables", List.of("nft", "list", "tables"))
-                .stdout()
-                .contains(table));
+        assertTrue(!tables().contains(table));
+
+        // a forwarder killed with SIGKILL leaves its table; 'drafter forwarder --clean' removes it
+        Process killed = startForwarder();
+        readUntil(
+                new BufferedReader(new InputStreamReader(killed.getInputStream(), StandardCharsets.UTF_8)),
+                "drafter forwarder: running");
+        String killedTable = "drafter_fwd_" + killed.pid() + "_";
+        killed.destroyForcibly();
+        assertTrue(killed.waitFor(60, TimeUnit.SECONDS));
+        assertTrue(tables().contains(killedTable));
+        Outcome cleaned = run("forwarder", "--clean");
+        assertEquals(0, cleaned.code(), cleaned.err());
+        assertTrue(cleaned.out().contains("removed nft table ip " + killedTable), cleaned.out());
+        assertTrue(!tables().contains(killedTable));
 
         child.toHandle().destroy(); // SIGTERM; Process.destroy() would also close our end of its output
         String rest = String.join("\n", out.lines().toList());
@@ -180,6 +177,34 @@ class NetCommandsTest {
                 .stdout()
                 .contains("drafter_nat_" + prefix));
         assertTrue(!Files.exists(stateDir.resolve("nat-" + prefix + ".json")));
+    }
+
+    private Process startForwarder() throws java.io.IOException {
+        return new ProcessBuilder(javaCommand(
+                        "forwarder",
+                        "-host-veth-cidr",
+                        "10.231.8.0/29",
+                        "-port-forwards",
+                        "[{\"netns\":\"" + prefix + "0\",\"internalPort\":\"6379\",\"protocol\":\"tcp\","
+                                + "\"externalAddr\":\"127.0.0.1:" + freePort() + "\"}]"))
+                .redirectErrorStream(true)
+                .start();
+    }
+
+    private static List<String> readUntil(BufferedReader in, String prefix) throws java.io.IOException {
+        List<String> lines = new ArrayList<>();
+        String line;
+        while ((line = in.readLine()) != null) {
+            lines.add(line);
+            if (line.startsWith(prefix)) {
+                break;
+            }
+        }
+        return lines;
+    }
+
+    private String tables() {
+        return runner.run("list tables", List.of("nft", "list", "tables")).stdout();
     }
 
     private static List<String> javaCommand(String... args) {

@@ -16,12 +16,13 @@ import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * Makes host addresses reach guest ports, as {@code drafter forwarder} does: each {@link PortForward} becomes a
  * DNAT from {@code externalAddr} to the namespace's inner veth address (which {@link Nat} DNATs on to the guest)
  * plus a masquerade so replies come back through the host. All rules live in one nft table
- * {@code drafter_fwd_<pid>} created in a single transaction, so a failure leaves nothing behind.
+ * {@code drafter_fwd_<pid>_<n>} created in a single transaction, so a failure leaves nothing behind.
  *
  * <p>Loopback external addresses work without a userspace proxy: the kernel allows a 127/8 source to leave on,
  * and a 127/8 destination to arrive from, the namespace's host veth once {@code route_localnet=1} is set on that
@@ -31,8 +32,10 @@ import java.util.Set;
  * <p>Not thread-safe; {@link #close()} is idempotent.
  */
 public final class Forwarder implements AutoCloseable {
-    /** Prefix of the tables forwarders own; the suffix is the owning process id. */
+    /** Prefix of the tables forwarders own: {@code drafter_fwd_<pid>_<n>}, n counting forwarders of the process. */
     public static final String TABLE_PREFIX = "drafter_fwd_";
+
+    private static final AtomicInteger OPENED = new AtomicInteger();
 
     private final String table;
     private final List<Resolved> forwards;
@@ -63,6 +66,7 @@ public final class Forwarder implements AutoCloseable {
     public static Forwarder open(List<PortForward> forwards, Ipv4Cidr hostVethCidr, CommandRunner runner) {
         Host.requireRoot("forward ports");
         Host host = new Host(runner);
+        host.requireTools("forward ports");
         Set<String> namespaces = Set.copyOf(host.namespaces());
         List<Resolved> resolved = new ArrayList<>();
         Set<String> seen = new HashSet<>();
@@ -86,17 +90,27 @@ public final class Forwarder implements AutoCloseable {
             String hostVeth = host.routeInterface(internalIp);
             resolved.add(new Resolved(f, external, internalIp, hostVeth));
         }
-        String table = TABLE_PREFIX + ProcessHandle.current().pid();
+        String table = TABLE_PREFIX + ProcessHandle.current().pid() + "_" + OPENED.getAndIncrement();
         if (host.ipTable(table).isPresent()) {
             throw new NetException("could not create nft table " + table + ": it already exists");
         }
-        for (Resolved r : resolved) {
-            if (r.externalHost().isLoopbackAddress()) {
-                enableRouteLocalnet(r.hostVeth());
-            }
-        }
         runner.run("create nft table " + table, List.of("nft", "-f", "-"), rules(table, resolved));
-        return new Forwarder(table, List.copyOf(resolved), runner);
+        Forwarder forwarder = new Forwarder(table, List.copyOf(resolved), runner);
+        try {
+            for (Resolved r : resolved) {
+                if (r.externalHost().isLoopbackAddress()) {
+                    enableRouteLocalnet(r.hostVeth());
+                }
+            }
+        } catch (RuntimeException e) {
+            try {
+                forwarder.close();
+            } catch (RuntimeException cleanup) {
+                e.addSuppressed(cleanup);
+            }
+            throw e;
+        }
+        return forwarder;
     }
 
     /** The forwards in effect. */
@@ -126,7 +140,7 @@ public final class Forwarder implements AutoCloseable {
         }
     }
 
-    /** Removes {@code drafter_fwd_<pid>} tables whose process is gone; returns their names. */
+    /** Removes {@code drafter_fwd_<pid>_<n>} tables whose process is gone; returns their names. */
     public static List<String> clean(CommandRunner runner) {
         Host.requireRoot("clean port forwards");
         Host host = new Host(runner);
@@ -137,7 +151,8 @@ public final class Forwarder implements AutoCloseable {
             }
             long pid;
             try {
-                pid = Long.parseLong(t.substring(TABLE_PREFIX.length()));
+                String rest = t.substring(TABLE_PREFIX.length());
+                pid = Long.parseLong(rest.contains("_") ? rest.substring(0, rest.indexOf('_')) : rest);
             } catch (NumberFormatException e) {
                 continue;
             }

@@ -25,6 +25,20 @@ final class Host {
         }
     }
 
+    /** Throws {@code could not <step>: <tool> is not installed (...)} unless ip, nft and sysctl can be run. */
+    void requireTools(String step) {
+        record Tool(String name, String versionFlag, String debianPackage) {}
+        for (Tool t : List.of(
+                new Tool("ip", "-V", "iproute2"),
+                new Tool("nft", "--version", "nftables"),
+                new Tool("sysctl", "--version", "procps"))) {
+            if (runner.attempt(t.name(), t.versionFlag()).exitCode() == -1) {
+                throw new NetException("could not " + step + ": " + t.name() + " is not installed (Debian package "
+                        + t.debianPackage() + "; scripts/install-deps.sh installs it)");
+            }
+        }
+    }
+
     static long effectiveUid() {
         try {
             for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {

@@ -52,6 +52,7 @@ public final class Nat implements AutoCloseable {
     public static Nat create(NatConfig config, CommandRunner runner) {
         Host.requireRoot("create NAT namespaces");
         Host host = new Host(runner);
+        host.requireTools("create NAT namespaces");
         String hostIf = config.hostInterface().isEmpty()
                 ? host.defaultRouteInterface()
                         .orElseThrow(() -> new NetException(

@@ -140,66 +140,79 @@ public record NatConfig(
 
         private Builder() {}
 
+        /** Sets {@link NatConfig#hostInterface()}. */
         public Builder hostInterface(String v) {
             hostInterface = v;
             return this;
         }
 
+        /** Sets {@link NatConfig#hostVethCidr()}. */
         public Builder hostVethCidr(Ipv4Cidr v) {
             hostVethCidr = v;
             return this;
         }
 
+        /** Sets {@link NatConfig#namespaceVethCidr()}. */
         public Builder namespaceVethCidr(Ipv4Cidr v) {
             namespaceVethCidr = v;
             return this;
         }
 
+        /** Sets {@link NatConfig#blockedSubnetCidr()}. */
         public Builder blockedSubnetCidr(Ipv4Cidr v) {
             blockedSubnetCidr = v;
             return this;
         }
 
+        /** Sets {@link NatConfig#namespaceInterface()}. */
         public Builder namespaceInterface(String v) {
             namespaceInterface = v;
             return this;
         }
 
+        /** Sets {@link NatConfig#namespaceInterfaceGateway()}. */
         public Builder namespaceInterfaceGateway(int v) {
             namespaceInterfaceGateway = v;
             return this;
         }
 
+        /** Sets {@link NatConfig#namespaceInterfaceNetmask()}. */
         public Builder namespaceInterfaceNetmask(int v) {
             namespaceInterfaceNetmask = v;
             return this;
         }
 
+        /** Sets {@link NatConfig#namespaceInterfaceIp()}. */
         public Builder namespaceInterfaceIp(int v) {
             namespaceInterfaceIp = v;
             return this;
         }
 
+        /** Sets {@link NatConfig#namespaceInterfaceMac()}. */
         public Builder namespaceInterfaceMac(String v) {
             namespaceInterfaceMac = v;
             return this;
         }
 
+        /** Sets {@link NatConfig#namespacePrefix()}. */
         public Builder namespacePrefix(String v) {
             namespacePrefix = v;
             return this;
         }
 
+        /** Sets {@link NatConfig#namespaceCount()}. */
         public Builder namespaceCount(int v) {
             namespaceCount = v;
             return this;
         }
 
+        /** Sets {@link NatConfig#allowIncomingTraffic()}. */
         public Builder allowIncomingTraffic(boolean v) {
             allowIncomingTraffic = v;
             return this;
         }
 
+        /** Sets {@link NatConfig#stateDir()}. */
         public Builder stateDir(Path v) {
             stateDir = v;
             return this;

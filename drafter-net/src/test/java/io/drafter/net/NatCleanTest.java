@@ -43,6 +43,7 @@ class NatCleanTest {
         if (lab != null) {
             lab.close();
             assertEquals(List.of(), lab.leftovers(), "left behind after the test");
+            assertEquals(lab.ipForwardAtStart, NetLab.ipForward(), "net.ipv4.ip_forward restored");
         }
     }
 

@@ -46,6 +46,7 @@ class NatTest {
         if (lab != null) {
             lab.close();
             assertEquals(List.of(), lab.leftovers(), "left behind after the test");
+            assertEquals(lab.ipForwardAtStart, NetLab.ipForward(), "net.ipv4.ip_forward restored");
         }
     }
 
@@ -117,10 +118,7 @@ class NatTest {
             assertEquals(1, fwd.forwards().size());
         }
         assertTrue(
-                new Host(lab.runner)
-                        .ipTables().stream()
-                                .noneMatch(t -> t.startsWith(Forwarder.TABLE_PREFIX
-                                        + ProcessHandle.current().pid())),
+                new Host(lab.runner).ipTables().stream().noneMatch(t -> t.startsWith(ownTablePrefix())),
                 "forwarder table removed on close");
 
         // guest-initiated traffic leaves masqueraded with the host interface's address
@@ -221,9 +219,14 @@ class NatTest {
                                 PortForward.parseList("[" + forward(ns, "127.0.0.1:" + port) + "]"), pool, lab.runner));
                 assertTrue(
                         taken.getMessage().contains("already in use by another drafter forwarder"), taken.getMessage());
-                assertEquals(
-                        first.table(),
-                        Forwarder.TABLE_PREFIX + ProcessHandle.current().pid());
+                assertTrue(first.table().startsWith(ownTablePrefix()), first.table());
+                // a second forwarder of the same process, on another address, gets a table of its own
+                int other = NetLab.freeLoopbackPort();
+                try (Forwarder second = Forwarder.open(
+                        PortForward.parseList("[" + forward(ns, "127.0.0.1:" + other) + "]"), pool, lab.runner)) {
+                    assertTrue(second.table().startsWith(ownTablePrefix()), second.table());
+                    assertTrue(!second.table().equals(first.table()));
+                }
             }
 
             NetException notLocal = assertThrows(
@@ -236,12 +239,13 @@ class NatTest {
                     "could not forward " + NetLab.UPSTREAM_IP + ":3333: " + NetLab.UPSTREAM_IP
                             + " is not an address of this host",
                     notLocal.getMessage());
-            assertTrue(new Host(lab.runner)
-                    .ipTables().stream()
-                            .noneMatch(t -> t.startsWith(Forwarder.TABLE_PREFIX)
-                                    && t.endsWith("_" + ProcessHandle.current().pid())));
+            assertTrue(new Host(lab.runner).ipTables().stream().noneMatch(t -> t.startsWith(ownTablePrefix())));
         }
         lab.assertNatGone();
+    }
+
+    static String ownTablePrefix() {
+        return Forwarder.TABLE_PREFIX + ProcessHandle.current().pid() + "_";
     }
 
     static String forward(String netns, String externalAddr) {

@@ -37,6 +37,9 @@ final class NetLab implements AutoCloseable {
     final String upstreamNs;
     final String upstreamLink;
     final Path stateDir;
+    /** {@code net.ipv4.ip_forward} when the lab was made; a NAT that turned it on must turn it off again. */
+    final String ipForwardAtStart;
+
     private final List<String> guestNamespaces = new ArrayList<>();
     private final List<AutoCloseable> closeables = new ArrayList<>();
 
@@ -58,6 +61,16 @@ final class NetLab implements AutoCloseable {
         this.upstreamNs = prefix + "up";
         this.upstreamLink = prefix + "uplink";
         this.stateDir = stateDir;
+        this.ipForwardAtStart = ipForward();
+    }
+
+    static String ipForward() {
+        try {
+            return java.nio.file.Files.readString(Path.of("/proc/sys/net/ipv4/ip_forward"))
+                    .strip();
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
     }
 
     /** Creates the upstream namespace; the host end of its veth is the NAT's host interface. */
@@ -187,8 +200,8 @@ final class NetLab implements AutoCloseable {
         host.links().stream().filter(n -> ours.matcher(n).matches()).forEach(n -> left.add("link " + n));
         host.ipTables().stream()
                 .filter(t -> t.equals(NatConfig.hostTableName(prefix))
-                        || t.equals(
-                                Forwarder.TABLE_PREFIX + ProcessHandle.current().pid()))
+                        || t.startsWith(
+                                Forwarder.TABLE_PREFIX + ProcessHandle.current().pid() + "_"))
                 .forEach(t -> left.add("nft table " + t));
         runner.run("list routes", List.of("ip", "-4", "-o", "route", "show"))
                 .stdout()

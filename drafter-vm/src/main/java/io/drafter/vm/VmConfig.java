@@ -87,26 +87,8 @@ public record VmConfig(
                 Console.LOG);
     }
 
-    /** This config with the accelerator replaced. */
-    public VmConfig withAccel(Accel a) {
-        return new VmConfig(
-                kernel,
-                initrd,
-                drives,
-                memoryFile,
-                memorySizeMiB,
-                vcpus,
-                bootArgs,
-                machine,
-                a,
-                network,
-                runDir,
-                consoleLog,
-                console);
-    }
-
-    /** This config with the boot arguments replaced. */
-    public VmConfig withBootArgs(String args) {
+    /** This config with the accelerator and boot arguments replaced: what a boot actually runs with. */
+    public VmConfig resolved(Accel a, String args) {
         return new VmConfig(
                 kernel,
                 initrd,
@@ -116,7 +98,7 @@ public record VmConfig(
                 vcpus,
                 args,
                 machine,
-                accel,
+                a,
                 network,
                 runDir,
                 consoleLog,

@@ -41,6 +41,7 @@ final class DeviceFileSystem {
     private final long createdSeconds = System.currentTimeMillis() / 1000;
     private final AtomicLong rootAttrRequests = new AtomicLong();
     private volatile boolean initialized;
+    private volatile boolean directIo;
 
     DeviceFileSystem(List<String> names, List<BlockDevice> devices, FuseOptions options) {
         this.names = List.copyOf(names);
@@ -124,6 +125,8 @@ final class DeviceFileSystem {
         out.set(JAVA_INT, 24, 1);
         out.set(JAVA_SHORT, 28, (short) options.maxPages());
         out.set(JAVA_INT, 32, wanted2 & kernelFlags2);
+        // Direct I/O only where shared mmap still works with it; older kernels get page-cache mode instead.
+        directIo = options.directIo() && (kernelFlags2 & DIRECT_IO_ALLOW_MMAP2) != 0;
         LOG.log(
                 System.Logger.Level.DEBUG,
                 "FUSE INIT: kernel {0}.{1} flags 0x{2}, granted 0x{3}",
@@ -191,7 +194,7 @@ final class DeviceFileSystem {
         if (refused != 0) {
             return refused;
         }
-        int flags = (options.keepCache() ? FOPEN_KEEP_CACHE : 0) | (options.directIo() ? FOPEN_DIRECT_IO : 0);
+        int flags = (options.keepCache() ? FOPEN_KEEP_CACHE : 0) | (directIo ? FOPEN_DIRECT_IO : 0);
         return openReply(out, flags);
     }
 

@@ -23,7 +23,8 @@ import java.util.concurrent.atomic.AtomicReference;
  * <p>{@link #mount} mounts a file system of type {@code fuse.drafter} speaking the kernel's protocol on
  * {@code /dev/fuse} directly (no libfuse), starts the serving threads, and returns only after a probe round trip: a
  * {@code stat} of the mount root that the server itself observed. A mount of ours left behind by a crashed process
- * ("Transport endpoint is not connected") at the same directory is unmounted first. Reads and writes of a file go
+ * ("Transport endpoint is not connected") at the same directory is unmounted first; a JVM that exits without
+ * {@link #close()} (but not one killed with SIGKILL) unmounts in a shutdown hook. Reads and writes of a file go
  * to its device; {@code fsync} reaches {@link BlockDevice#flush()}; shared writable {@code mmap} works (page-cache
  * mode) and its dirty pages arrive as WRITEs on {@code msync}/{@code fsync}/writeback.
  *
@@ -43,6 +44,7 @@ public final class DeviceMount implements AutoCloseable {
     private final FuseServer server;
     private final List<String> names;
     private volatile String bdi = "";
+    private final Thread unmountAtExit;
     private boolean closed;
 
     private DeviceMount(Path dir, FuseDevice fuse, DeviceFileSystem fs, FuseServer server, List<String> names) {
@@ -51,6 +53,15 @@ public final class DeviceMount implements AutoCloseable {
         this.fs = fs;
         this.server = server;
         this.names = names;
+        // A JVM that exits without close() (SIGTERM, System.exit) still takes its mount along; only kill -9 leaves a
+        // stale one behind, which the next mount of the directory cleans.
+        this.unmountAtExit = Thread.ofPlatform().name("fuse-unmount-at-exit").unstarted(() -> {
+            try {
+                Libc.umount2(dir.toString(), Libc.MNT_DETACH);
+            } catch (LinuxException e) {
+                // Nothing to do at exit: the mount is gone already, or the next mount's stale check removes it.
+            }
+        });
     }
 
     /**
@@ -89,6 +100,7 @@ public final class DeviceMount implements AutoCloseable {
             server.start();
             mount.probe(options.probeTimeout());
             mount.tune(options);
+            Runtime.getRuntime().addShutdownHook(mount.unmountAtExit);
             ok = true;
             LOG.log(System.Logger.Level.DEBUG, "mounted {0} devices at {1} (bdi {2})", names.size(), target, mount.bdi);
             return mount;
@@ -234,18 +246,25 @@ public final class DeviceMount implements AutoCloseable {
             return;
         }
         closed = true;
+        try {
+            Runtime.getRuntime().removeShutdownHook(unmountAtExit);
+        } catch (IllegalStateException | IllegalArgumentException e) {
+            // Shutting down already (the hook runs or ran), or it was never added (mount failed).
+        }
         IOException failure = null;
+        boolean lazy = false;
         try {
             List<MountTable.Entry> here = MountTable.at(dir);
             if (!here.isEmpty() && here.getLast().fsType().equals(FS_TYPE)) {
-                unmount(dir);
+                lazy = unmount(dir);
             }
         } catch (IOException e) {
             failure = e;
         }
         try {
-            if (!server.awaitStopped(Duration.ofSeconds(10))) {
-                // Still connected: a lazily unmounted file is held open (e.g. by a loop device). Abort it.
+            // After a lazy unmount a file is still open (a process, a loop device): its holder cannot reach the
+            // detached mount to close it for us, so the connection is aborted after a short grace.
+            if (!server.awaitStopped(Duration.ofSeconds(lazy ? 1 : 5))) {
                 abortConnection();
                 if (!server.awaitStopped(Duration.ofSeconds(10))) {
                     server.interruptAll();
@@ -267,15 +286,18 @@ public final class DeviceMount implements AutoCloseable {
         }
     }
 
-    private static void unmount(Path target) throws LinuxException {
+    /** Unmounts {@code target}, lazily if it is busy; returns whether it had to be lazy. */
+    private static boolean unmount(Path target) throws LinuxException {
         try {
             Libc.umount2(target.toString(), 0);
+            return false;
         } catch (LinuxException e) {
             if (e.errno() == Errno.EINVAL || e.errno() == Errno.ENOENT) {
-                return;
+                return false;
             }
             LOG.log(System.Logger.Level.DEBUG, "umount of {0} failed ({1}), detaching", target, e.errnoName());
             Libc.umount2(target.toString(), Libc.MNT_DETACH);
+            return true;
         }
     }
 

@@ -187,8 +187,7 @@ final class FuseServer {
             MemorySegment body,
             MemorySegment reply,
             MemorySegment out,
-            MemorySegment callState)
-            throws LinuxException {
+            MemorySegment callState) {
         int opcode = request.get(JAVA_INT, IN_OPCODE);
         long unique = request.get(JAVA_LONG, IN_UNIQUE);
         long node = request.get(JAVA_LONG, IN_NODEID);
@@ -211,6 +210,13 @@ final class FuseServer {
         reply.set(JAVA_INT, OUT_LEN, OUT_HEADER_BYTES + bodyBytes);
         reply.set(JAVA_INT, OUT_ERROR, Math.min(0, result));
         reply.set(JAVA_LONG, OUT_UNIQUE, unique);
-        device.write(reply, OUT_HEADER_BYTES + bodyBytes, callState);
+        try {
+            device.write(reply, OUT_HEADER_BYTES + bodyBytes, callState);
+        } catch (LinuxException e) {
+            // The kernel refused this reply (a malformed one is EINVAL): that request is lost, the others are not.
+            LOG.log(
+                    System.Logger.Level.ERROR,
+                    "FUSE " + name + ": reply to opcode " + opcode + " refused: " + e.getMessage());
+        }
     }
 }

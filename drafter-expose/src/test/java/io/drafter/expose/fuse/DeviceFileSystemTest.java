@@ -51,6 +51,23 @@ class DeviceFileSystemTest {
     }
 
     @Test
+    void directIoOnlyWhenTheKernelAllowsSharedMmapWithIt() throws Exception {
+        in.set(JAVA_INT, 0, 7);
+        in.set(JAVA_INT, 4, 38);
+        in.set(JAVA_INT, 12, ASYNC_READ); // no INIT_EXT: no DIRECT_IO_ALLOW_MMAP
+        fs.handle(INIT, 0, in, out);
+        assertEquals(OPEN_OUT_BYTES, fs.handle(OPEN, 2, in, out));
+        assertEquals(FOPEN_KEEP_CACHE, out.get(JAVA_INT, 8));
+        in.set(JAVA_INT, 12, ASYNC_READ | INIT_EXT);
+        in.set(JAVA_INT, 16, DIRECT_IO_ALLOW_MMAP2);
+        fs.handle(INIT, 0, in, out);
+        assertEquals(INIT_EXT, out.get(JAVA_INT, 12) & INIT_EXT);
+        assertEquals(DIRECT_IO_ALLOW_MMAP2, out.get(JAVA_INT, 32));
+        fs.handle(OPEN, 2, in, out);
+        assertEquals(FOPEN_KEEP_CACHE | FOPEN_DIRECT_IO, out.get(JAVA_INT, 8));
+    }
+
+    @Test
     void lookupFindsDevicesBySizeAndRefusesOthers() throws Exception {
         name("state");
         assertEquals(ENTRY_OUT_BYTES, fs.handle(LOOKUP, ROOT_ID, in, out));

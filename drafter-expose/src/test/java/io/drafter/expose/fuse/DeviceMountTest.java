@@ -12,7 +12,9 @@ import io.drafter.storage.source.MemoryBlockDevice;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.Set;
@@ -208,7 +210,7 @@ class DeviceMountTest {
                         + "sys.stdout.write(os.pread(fd,4096,int(sys.argv[2])).hex())";
                 Process waiter = Processes.start(Processes.pythonCommand(read, mount.file("memory"), gated * 4096));
                 try {
-                    assertTrue(device.waiting.await(30, TimeUnit.SECONDS), "the read of the gated block arrived");
+                    assertTrue(device.awaitWaiting(1), "the read of the gated block arrived");
                     for (long block : new long[] {0, 1, 100, 7000}) {
                         var other = Processes.python(read, mount.file("memory"), block * 4096);
                         assertEquals(hex(range(memory, block * 4096, 4096)), other.output(), "block " + block);
@@ -223,6 +225,47 @@ class DeviceMountTest {
                     device.supply();
                     if (!waiter.waitFor(20, TimeUnit.SECONDS)) {
                         waiter.destroyForcibly().waitFor();
+                    }
+                }
+            }
+        }
+    }
+
+    @ParameterizedTest(name = "directIo={0}")
+    @ValueSource(booleans = {true, false})
+    void manyWaitingReadsDoNotHoldUpReadsOfPresentBlocks(boolean directIo) throws Exception {
+        assumePython();
+        long[] gated = {2000, 3000, 4000, 5000, 6000, 7000, 8000, 9000};
+        try (MemoryBlockDevice memory = randomDevice("memory", 40 * MIB, 12)) {
+            var device = new TestDevices.Gated(memory, gated);
+            FuseOptions options = mode(directIo).withThreads(2, 32);
+            try (DeviceMount mount = DeviceMount.mount(dir, devices("memory", device), options)) {
+                String read = "import os,sys\nfd=os.open(sys.argv[1],os.O_RDONLY)\n"
+                        + "sys.stdout.write(os.pread(fd,4096,int(sys.argv[2])).hex())";
+                List<Process> waiters = new ArrayList<>();
+                try {
+                    for (long block : gated) {
+                        waiters.add(Processes.start(Processes.pythonCommand(read, mount.file("memory"), block * 4096)));
+                    }
+                    assertTrue(device.awaitWaiting(gated.length), "all gated reads are waiting in the device");
+                    for (long block : new long[] {0, 500, 1500}) {
+                        var other = Processes.python(read, mount.file("memory"), block * 4096);
+                        assertEquals(hex(range(memory, block * 4096, 4096)), other.output(), "block " + block);
+                    }
+                    device.supply();
+                    for (int i = 0; i < gated.length; i++) {
+                        assertTrue(waiters.get(i).waitFor(30, TimeUnit.SECONDS));
+                        assertEquals(
+                                hex(range(memory, gated[i] * 4096, 4096)),
+                                new String(waiters.get(i).getInputStream().readAllBytes()));
+                    }
+                    assertTrue(mount.peakThreads() > gated.length, "threads grew past the waiting reads");
+                } finally {
+                    device.supply();
+                    for (Process p : waiters) {
+                        if (!p.waitFor(20, TimeUnit.SECONDS)) {
+                            p.destroyForcibly().waitFor();
+                        }
                     }
                 }
             }
@@ -289,24 +332,8 @@ class DeviceMountTest {
 
     @Test
     void staleMountOfACrashedProcessIsCleanedAtTheNextMount() throws Exception {
-        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        Process child = Processes.start(
-                java,
-                "--enable-native-access=ALL-UNNAMED",
-                "-cp",
-                System.getProperty("java.class.path"),
-                MountAndWait.class.getName(),
-                dir.toString());
-        try {
-            var out = new java.io.BufferedReader(new java.io.InputStreamReader(child.getInputStream()));
-            String line;
-            while ((line = out.readLine()) != null && !line.equals("mounted")) {
-                System.err.println("child: " + line);
-            }
-            assertEquals("mounted", line);
-        } finally {
-            child.destroyForcibly().waitFor(); // SIGKILL to that one pid: the server dies without unmounting
-        }
+        Process child = startMountAndWait();
+        child.destroyForcibly().waitFor(); // SIGKILL to that one pid: the server dies without unmounting
         try {
             assertStaleMountIsCleaned();
         } finally {
@@ -329,6 +356,39 @@ class DeviceMountTest {
                             .filter(e -> e.mountPoint().equals(dir.toString()))
                             .count());
         }
+    }
+
+    @Test
+    void aProcessEndedWithSigtermTakesItsMountAlong() throws Exception {
+        Process child = startMountAndWait();
+        child.destroy(); // SIGTERM to that one pid: shutdown hooks run
+        assertTrue(child.waitFor(30, TimeUnit.SECONDS));
+        try {
+            assertTrue(ourMounts().stream().noneMatch(e -> e.mountPoint().equals(dir.toString())));
+        } finally {
+            DeviceMount.cleanStale(dir);
+        }
+    }
+
+    private Process startMountAndWait() throws IOException {
+        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        Process child = Processes.start(
+                java,
+                "--enable-native-access=ALL-UNNAMED",
+                "-cp",
+                System.getProperty("java.class.path"),
+                MountAndWait.class.getName(),
+                dir.toString());
+        var out = new java.io.BufferedReader(new java.io.InputStreamReader(child.getInputStream()));
+        String line;
+        while ((line = out.readLine()) != null && !line.equals("mounted")) {
+            System.err.println("child: " + line);
+        }
+        if (line == null) {
+            child.destroyForcibly();
+            throw new IOException("the mounting child process ended without mounting");
+        }
+        return child;
     }
 
     @Test

@@ -49,34 +49,42 @@ final class TestDevices {
     }
 
     /**
-     * A device whose reads touching {@code gatedBlock} wait until {@link #supply()} is called, as reads of post-copy
-     * blocks that have not arrived yet do.
+     * A device whose reads touching any of {@code gatedBlocks} wait until {@link #supply()} is called, as reads of
+     * post-copy blocks that have not arrived yet do.
      */
     static final class Gated extends ForwardingBlockDevice {
-        final long gatedBlock;
-        final CountDownLatch waiting = new CountDownLatch(1);
+        final long[] gatedBlocks;
+        final java.util.concurrent.Semaphore waiting = new java.util.concurrent.Semaphore(0);
         final CountDownLatch supplied = new CountDownLatch(1);
 
-        Gated(BlockDevice delegate, long gatedBlock) {
+        Gated(BlockDevice delegate, long... gatedBlocks) {
             super(delegate);
-            this.gatedBlock = gatedBlock;
+            this.gatedBlocks = gatedBlocks.clone();
         }
 
         void supply() {
             supplied.countDown();
         }
 
+        /** Waits until {@code reads} reads are waiting for gated blocks. */
+        boolean awaitWaiting(int reads) throws InterruptedException {
+            return waiting.tryAcquire(reads, 30, TimeUnit.SECONDS);
+        }
+
         @Override
         public int read(ByteBuffer dst, long offsetBytes) throws IOException {
-            if (touches(this, offsetBytes, dst.remaining(), gatedBlock)) {
-                waiting.countDown();
-                try {
-                    if (!supplied.await(60, TimeUnit.SECONDS)) {
-                        throw new IOException("gated block " + gatedBlock + " was never supplied");
+            for (long gated : gatedBlocks) {
+                if (touches(this, offsetBytes, dst.remaining(), gated) && supplied.getCount() > 0) {
+                    waiting.release();
+                    try {
+                        if (!supplied.await(60, TimeUnit.SECONDS)) {
+                            throw new IOException("gated block " + gated + " was never supplied");
+                        }
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                        throw new IOException("interrupted waiting for block " + gated, e);
                     }
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                    throw new IOException("interrupted waiting for block " + gatedBlock, e);
+                    break;
                 }
             }
             return super.read(dst, offsetBytes);

@@ -139,7 +139,12 @@ public final class AgentClient implements AutoCloseable {
                 }
             }
             JsonNode reply = answer.get(timeout.toNanos(), TimeUnit.NANOSECONDS);
-            if (!reply.path("ok").asBoolean(false)) {
+            if (!reply.path("ok").isBoolean()) {
+                throw new AgentException(
+                        AgentException.Kind.PROTOCOL,
+                        "could not complete " + call.name() + ": guest answered without a boolean ok: " + reply);
+            }
+            if (!reply.get("ok").asBoolean()) {
                 throw new AgentException(
                         AgentException.Kind.GUEST_ERROR,
                         "could not complete " + call.name() + " in the guest: "

@@ -28,6 +28,16 @@ public final class QemuVmm implements Vmm {
     /** Magic at the start of a QEMU migration stream ("QEVM"). */
     private static final byte[] STATE_MAGIC = {'Q', 'E', 'V', 'M'};
 
+    /** QEMU processes started and not yet ended, killed by a shutdown hook if the JVM exits first. */
+    private static final java.util.Set<Process> LIVE = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
+    static {
+        Runtime.getRuntime()
+                .addShutdownHook(Thread.ofPlatform()
+                        .name("qemu-reaper")
+                        .unstarted(() -> LIVE.forEach(Process::destroyForcibly)));
+    }
+
     private final String qemuBinary;
     private final Duration startTimeout;
     private final Duration resumeTimeout;
@@ -82,7 +92,7 @@ public final class QemuVmm implements Vmm {
         checkMemoryFile(config, "boot");
         AcceleratorProbe.Decision d =
                 AcceleratorProbe.decide(config.accel(), qemuBinary, config.kernel(), config.initrd());
-        VmConfig effective = config.withAccel(d.accel()).withBootArgs(QemuCommandLine.withTscKhz(config.bootArgs()));
+        VmConfig effective = config.resolved(d.accel(), QemuCommandLine.withTscKhz(config.bootArgs()));
         return start(effective, false);
     }
 
@@ -164,6 +174,8 @@ public final class QemuVmm implements Vmm {
         } catch (IOException e) {
             throw new VmException("could not start " + args.getFirst() + ": " + e.getMessage(), e);
         }
+        LIVE.add(p);
+        p.onExit().thenRun(() -> LIVE.remove(p));
         LOG.log(
                 System.Logger.Level.INFO,
                 "started QEMU pid {0} ({1}, {2} MiB, accel {3}{4})",
