@@ -141,6 +141,13 @@ public final class PeerCommand implements Callable<Integer> {
             description = "Migrate over plain TCP with neither token nor TLS (trusted networks only).")
     boolean insecurePlainTcp;
 
+    @Option(
+            names = "--port-forwards",
+            defaultValue = "",
+            description = "Drafter forwarder JSON: host addresses forwarded to the guest while the VM runs here"
+                    + " (installed at resume, removed at suspend, so a migration moves them).")
+    String portForwards;
+
     @Option(names = "--compression", defaultValue = "true", arity = "0..1", description = "zstd on block data.")
     boolean compression;
 
@@ -196,8 +203,8 @@ public final class PeerCommand implements Callable<Integer> {
                 .resolve("qemu")
                 .resolve(UUID.randomUUID().toString())
                 .toAbsolutePath();
-        PeerOptions options =
-                new PeerOptions(deviceList, netns, runDir, resumeTimeout, disablePostcopy, security, token, console);
+        PeerOptions options = new PeerOptions(
+                deviceList, netns, runDir, resumeTimeout, disablePostcopy, security, token, console, forwards());
         QemuVmm vmm = new QemuVmm();
         PeerMetrics peerMetrics = new PeerMetrics();
         try (PeerMetrics.Server _ = metrics.isEmpty() ? null : peerMetrics.serve(address(metrics, "--metrics"))) {
@@ -272,6 +279,10 @@ public final class PeerCommand implements Callable<Integer> {
                 return 0;
             }
         }
+    }
+
+    private java.util.List<io.drafter.net.PortForward> forwards() {
+        return portForwards.isBlank() ? java.util.List.of() : io.drafter.net.PortForward.parseList(portForwards);
     }
 
     private TransportSecurity security() throws Exception {

@@ -17,6 +17,11 @@ import io.drafter.migration.source.SourceOptions;
 import io.drafter.migration.source.SourcePhase;
 import io.drafter.migration.source.SuspendHook;
 import io.drafter.migration.transport.Connection;
+import io.drafter.net.CommandRunner;
+import io.drafter.net.Forwarder;
+import io.drafter.net.Ipv4Cidr;
+import io.drafter.net.NatConfig;
+import io.drafter.net.NetException;
 import io.drafter.storage.BlockDevice;
 import io.drafter.storage.DeviceStack;
 import io.drafter.storage.config.DeviceConfig;
@@ -27,6 +32,7 @@ import io.drafter.vm.VmConfig;
 import io.drafter.vm.VmException;
 import io.drafter.vm.VmInstance;
 import io.drafter.vm.Vmm;
+import io.drafter.vm.qemu.QemuVmm;
 import java.io.IOException;
 import java.lang.System.Logger.Level;
 import java.nio.ByteBuffer;
@@ -69,6 +75,7 @@ public final class Peer implements AutoCloseable {
     private DeviceMount mount;
     private VmInstance vm;
     private MigrationDestination incoming;
+    private Forwarder forwarder;
     private boolean migratedAway;
     private boolean closed;
     private Duration lastResume = Duration.ZERO;
@@ -124,7 +131,7 @@ public final class Peer implements AutoCloseable {
             p.incoming = MigrationDestination.accept(connection, p.storage(), dopts, listener);
             MigrationDestination.Resumable r = p.incoming.awaitResumable(MIGRATION_LIMIT);
             try {
-                p.exposeAndResume(r.devices());
+                p.exposeAndResume(r.devices(), false);
             } catch (IOException | RuntimeException e) {
                 // Authority is ours but the VM did not come up: give it back so that the source resumes its copy.
                 p.incoming.abort();
@@ -210,6 +217,16 @@ public final class Peer implements AutoCloseable {
     }
 
     private void exposeAndResume(Map<String, ? extends BlockDevice> devices) throws IOException, VmException {
+        exposeAndResume(devices, true);
+    }
+
+    /**
+     * Mounts {@code devices} and resumes the VM from them. With {@code awaitAfterResume=false} (after a migration,
+     * where every millisecond is downtime) the VM serves as soon as its vCPUs run; the agent's {@code AfterResume}
+     * (clock fix, hooks) follows on its own thread.
+     */
+    private void exposeAndResume(Map<String, ? extends BlockDevice> devices, boolean awaitAfterResume)
+            throws IOException, VmException {
         for (String required : List.of(STATE, MEMORY, KERNEL, CONFIG)) {
             if (!devices.containsKey(required)) {
                 throw new IOException("could not resume: no device named \"" + required + "\" in --devices");
@@ -260,14 +277,58 @@ public final class Peer implements AutoCloseable {
         VmConfig vmConfig = config.toVmConfig(
                 mount.file(KERNEL), initrd, drives, mount.file(MEMORY), network, vmDir, options.console());
         long start = System.nanoTime();
-        vm = vmm.resume(vmConfig, mount.file(STATE));
+        vm = !awaitAfterResume && vmm instanceof QemuVmm q
+                ? q.resume(vmConfig, mount.file(STATE), false)
+                : vmm.resume(vmConfig, mount.file(STATE));
         lastResume = Duration.ofNanos(System.nanoTime() - start);
+        installForwards();
         LOG.log(Level.INFO, "resumed VM in " + lastResume.toMillis() + " ms (accelerator " + vm.accel() + ")");
     }
 
     /** The longest a migration may run before a resume (each side's stall watchdog fails much sooner). */
     public static Duration migrationLimit() {
         return MIGRATION_LIMIT;
+    }
+
+    /**
+     * Installs this peer's port forwards. Retries for a few seconds while the address is still forwarded by the
+     * peer this VM just left (its forward goes when it suspends).
+     */
+    private void installForwards() throws IOException {
+        if (options.portForwards().isEmpty() || forwarder != null) {
+            return;
+        }
+        long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+        while (true) {
+            try {
+                forwarder = Forwarder.open(
+                        options.portForwards(), Ipv4Cidr.parse(NatConfig.DEFAULT_HOST_VETH_CIDR), new CommandRunner());
+                return;
+            } catch (NetException e) {
+                if (System.nanoTime() > deadline || !e.getMessage().contains("in use")) {
+                    throw new IOException("could not forward ports to the VM: " + e.getMessage(), e);
+                }
+                try {
+                    Thread.sleep(20);
+                } catch (InterruptedException ie) {
+                    Thread.currentThread().interrupt();
+                    throw new IOException("interrupted while forwarding ports", ie);
+                }
+            }
+        }
+    }
+
+    /** Removes this peer's port forwards, if any. */
+    private void removeForwards() {
+        Forwarder f = forwarder;
+        forwarder = null;
+        if (f != null) {
+            try {
+                f.close();
+            } catch (RuntimeException e) {
+                LOG.log(Level.WARNING, "could not remove port forwards: " + e.getMessage());
+            }
+        }
     }
 
     /** How long the last resume took (QEMU start, state load, {@code AfterResume}). */
@@ -343,6 +404,8 @@ public final class Peer implements AutoCloseable {
         @Override
         public void suspend() throws Exception {
             long start = System.nanoTime();
+            // The VM stops serving now; let the next peer take the forwarded addresses as soon as it runs.
+            removeForwards();
             persistState();
             LOG.log(
                     Level.INFO,
@@ -353,6 +416,7 @@ public final class Peer implements AutoCloseable {
         @Override
         public void resume() throws Exception {
             vm.cont();
+            installForwards();
             vm.afterResume(options.resumeTimeout());
             LOG.log(Level.WARNING, "migration failed; the VM runs here again");
         }
@@ -429,6 +493,7 @@ public final class Peer implements AutoCloseable {
             return;
         }
         closed = true;
+        removeForwards();
         if (vm != null) {
             boolean persist = !migratedAway && vm.isAlive() && (incoming == null || incomingComplete());
             if (persist) {

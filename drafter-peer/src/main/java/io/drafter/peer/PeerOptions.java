@@ -2,6 +2,7 @@ package io.drafter.peer;
 
 import io.drafter.migration.transport.SharedToken;
 import io.drafter.migration.transport.TransportSecurity;
+import io.drafter.net.PortForward;
 import io.drafter.storage.config.DeviceConfig;
 import io.drafter.vm.Console;
 import java.nio.file.Path;
@@ -21,6 +22,8 @@ import java.util.Objects;
  * @param security TLS or explicit plain TCP for migrations
  * @param token a shared token that both peers must prove, or {@code null}
  * @param console where the guest console goes besides its log
+ * @param portForwards host addresses forwarded to the guest while the VM runs on this peer (Drafter's forwarder JSON;
+ *     every entry's {@code netns} must be this peer's): installed right after the VM resumes, removed when it suspends
  */
 public record PeerOptions(
         List<DeviceConfig> devices,
@@ -30,9 +33,11 @@ public record PeerOptions(
         boolean disablePostcopy,
         TransportSecurity security,
         SharedToken token,
-        Console console) {
+        Console console,
+        List<PortForward> portForwards) {
     public PeerOptions {
         devices = List.copyOf(devices);
+        portForwards = portForwards == null ? List.of() : List.copyOf(portForwards);
         Objects.requireNonNull(runDir, "runDir");
         Objects.requireNonNull(security, "security");
         netns = netns == null ? "" : netns;
@@ -40,6 +45,12 @@ public record PeerOptions(
         console = console == null ? Console.LOG : console;
         if (devices.isEmpty()) {
             throw new IllegalArgumentException("could not start peer: --devices lists no device");
+        }
+        for (PortForward f : portForwards) {
+            if (!f.netns().equals(netns)) {
+                throw new IllegalArgumentException("could not forward " + f.externalAddr() + ": it names namespace "
+                        + f.netns() + ", this peer's VM runs in " + (netns.isEmpty() ? "none (--netns '')" : netns));
+            }
         }
     }
 

@@ -130,7 +130,15 @@ class PeerMigrationTest {
 
     static PeerOptions options(List<DeviceConfig> devices, Path runDir) {
         return new PeerOptions(
-                devices, "", runDir, Duration.ofMinutes(2), false, TransportSecurity.plainTcp(), TOKEN, Console.LOG);
+                devices,
+                "",
+                runDir,
+                Duration.ofMinutes(2),
+                false,
+                TransportSecurity.plainTcp(),
+                TOKEN,
+                Console.LOG,
+                null);
     }
 
     static long lastCounter(String console) {

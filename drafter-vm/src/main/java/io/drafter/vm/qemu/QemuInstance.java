@@ -43,7 +43,7 @@ public final class QemuInstance implements VmInstance {
      * @param started QEMU process start until QMP and agent sockets answered
      * @param stateLoaded until the device state was loaded ({@code migrate-incoming} completed)
      * @param running until {@code cont} returned (the guest runs)
-     * @param afterResume until the guest agent answered {@code AfterResume}
+     * @param afterResume until the guest agent answered {@code AfterResume}, or {@code null} when it was not awaited
      */
     public record ResumeTimings(Duration started, Duration stateLoaded, Duration running, Duration afterResume) {}
 

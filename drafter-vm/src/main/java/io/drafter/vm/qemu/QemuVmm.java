@@ -98,6 +98,15 @@ public final class QemuVmm implements Vmm {
 
     @Override
     public QemuInstance resume(VmConfig config, Path stateFile) throws VmException {
+        return resume(config, stateFile, true);
+    }
+
+    /**
+     * As {@link #resume(VmConfig, Path)}; with {@code awaitAfterResume=false} it returns as soon as the vCPUs run and
+     * calls the agent's {@code AfterResume} on a virtual thread (a failure is logged): the workload serves again
+     * without waiting for the guest's clock fix and hooks, which matters when every millisecond is downtime.
+     */
+    public QemuInstance resume(VmConfig config, Path stateFile, boolean awaitAfterResume) throws VmException {
         checkInputs(config, "resume");
         checkMemoryFile(config, "resume");
         checkStateFile(stateFile);
@@ -117,6 +126,32 @@ public final class QemuVmm implements Vmm {
             long t2 = System.nanoTime();
             vm.cont();
             long t3 = System.nanoTime();
+            if (!awaitAfterResume) {
+                Thread.ofVirtual().name("after-resume-" + vm.pid()).start(() -> {
+                    try {
+                        vm.afterResume(resumeTimeout);
+                        LOG.log(
+                                System.Logger.Level.INFO,
+                                "AfterResume of pid {0} done {1} ms after cont",
+                                vm.pid(),
+                                (System.nanoTime() - t3) / 1_000_000);
+                    } catch (VmException | RuntimeException e) {
+                        LOG.log(
+                                System.Logger.Level.WARNING,
+                                "AfterResume of pid " + vm.pid() + " failed: " + e.getMessage());
+                    }
+                });
+                vm.resumeTimings(new QemuInstance.ResumeTimings(
+                        Duration.ofNanos(t1 - t0), Duration.ofNanos(t2 - t0), Duration.ofNanos(t3 - t0), null));
+                LOG.log(
+                        System.Logger.Level.INFO,
+                        "resumed pid {0}: QEMU up {1} ms, state loaded {2} ms, running {3} ms (AfterResume continues)",
+                        vm.pid(),
+                        (t1 - t0) / 1_000_000,
+                        (t2 - t0) / 1_000_000,
+                        (t3 - t0) / 1_000_000);
+                return vm;
+            }
             vm.afterResume(resumeTimeout);
             long t4 = System.nanoTime();
             vm.resumeTimings(new QemuInstance.ResumeTimings(
