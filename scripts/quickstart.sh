@@ -86,7 +86,13 @@ python3 scripts/redis-client.py 3333 write "$keys" key
 python3 scripts/redis-client.py 3333 load "$out/acked" >"$out/load.log" 2>&1 & load=$!; pids+=($load)
 sleep 2
 
-XX || { echo "quickstart: peer A failed:" >&2; tail -20 "$out/peer-a.log" >&2; exit 1; }
+step "peer B: migrating the running VM in from peer A into ark1 while the client keeps writing"
+bin/drafter peer --netns ark1 --raddr 127.0.0.1:1337 --laddr '' --token-file "$out/token" --enable-output=false \
+  --port-forwards "${fwd/NS/ark1}" --chroot-base-dir "$out/vms" \
+  --devices "$(devices "$root/$out/peer-b")" >"$out/peer-b.log" 2>&1 &
+peer_b=$!; pids+=($peer_b)
+await "$out/peer-b.log" "Resumed VM" 300
+wait "$peer_a" || { echo "quickstart: peer A failed:" >&2; tail -20 "$out/peer-a.log" >&2; exit 1; }
 await "$out/peer-b.log" "Migration in completed" 300
 sleep 2
 kill -TERM "$load"; wait "$load" || true
