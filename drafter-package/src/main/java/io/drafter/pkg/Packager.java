@@ -1,7 +1,6 @@
 package io.drafter.pkg;
 
 import com.github.luben.zstd.ZstdInputStream;
-import com.github.luben.zstd.ZstdOutputStream;
 import java.io.BufferedOutputStream;
 import java.io.EOFException;
 import java.io.FilterInputStream;
@@ -109,16 +108,15 @@ public final class Packager {
         boolean done = false;
         try {
             try (OutputStream file = Files.newOutputStream(tmp, StandardOpenOption.CREATE_NEW);
-                    ZstdOutputStream zstd = new ZstdOutputStream(new BufferedOutputStream(file, CHUNK_BYTES));
-                    // tar blocks of 64 KiB instead of 512 B (fewer copies; the end is zero-padded to 64 KiB,
-                    // which tar readers ignore), coalesced into 1 MiB calls into zstd
-                    TarArchiveOutputStream tar =
-                            new TarArchiveOutputStream(new BufferedOutputStream(zstd, CHUNK_BYTES), TAR_BLOCK_BYTES)) {
-                zstd.setLevel(options.compressionLevel());
-                zstd.setChecksum(true);
-                if (options.workers() > 0) {
-                    zstd.setWorkers(options.workers());
-                }
+                    // zero runs (holes) become prepared zero frames instead of being compressed
+                    OutputStream zstd = new ZeroRunZstdOutputStream(
+                            new BufferedOutputStream(file, CHUNK_BYTES),
+                            options.compressionLevel(),
+                            options.workers(),
+                            TAR_BLOCK_BYTES);
+                    // tar blocks of 64 KiB instead of 512 B: fewer copies, whole zero blocks recognisable
+                    // (the end is zero-padded to 64 KiB, which tar readers ignore)
+                    TarArchiveOutputStream tar = new TarArchiveOutputStream(zstd, TAR_BLOCK_BYTES)) {
                 tar.setBigNumberMode(TarArchiveOutputStream.BIGNUMBER_POSIX);
                 tar.setLongFileMode(TarArchiveOutputStream.LONGFILE_POSIX);
                 long[] done0 = {0};
