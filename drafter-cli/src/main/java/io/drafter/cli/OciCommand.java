@@ -54,17 +54,13 @@ public final class OciCommand implements Runnable {
                 description = "Platform to take from the image (default: this host's, e.g. linux/amd64).")
         String platform;
 
-        @Option(
-                names = {"--progress", "-progress"},
-                arity = "0..1",
-                fallbackValue = "true",
-                description = "Draw a progress bar on stderr (default: only on a terminal).")
-        Boolean progress;
+        @CommandLine.Mixin
+        ProgressOption progress = new ProgressOption();
 
         @Override
         public Integer call() throws Exception {
             Platform p = platform == null ? Platform.host() : Platform.parse(platform);
-            ImageConfig c = OciBuilder.build(image, output, p, PackagerCommand.progressBar(progress, "unpack"));
+            ImageConfig c = OciBuilder.build(image, output, p, progress.bar("unpack"));
             System.err.println("drafter: wrote " + output + " (" + c.platform() + ", process "
                     + String.join(" ", concat(c.entrypoint(), c.cmd())) + ")");
             return 0;

@@ -2,11 +2,11 @@ package io.drafter.cli;
 
 import io.drafter.pkg.DeviceFile;
 import io.drafter.pkg.Packager;
-import io.drafter.pkg.Progress;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -53,31 +53,18 @@ public final class PackagerCommand implements Callable<Integer> {
                     "zstd compression threads when packing; 0 = on the reading thread (default: ${DEFAULT-VALUE}).")
     int workers;
 
-    @Option(
-            names = {"--progress", "-progress"},
-            arity = "0..1",
-            fallbackValue = "true",
-            description = "Draw a progress bar on stderr (default: only when stderr is a terminal).")
-    Boolean progress;
+    @Mixin
+    ProgressOption progress = new ProgressOption();
 
     @Override
     public Integer call() throws Exception {
         List<DeviceFile> list = devices == null ? DeviceFile.defaults() : DeviceFile.parseList(devices);
-        Packager.Options options =
-                new Packager.Options(level, workers, progressBar(progress, extract ? "extract" : "pack"));
+        Packager.Options options = new Packager.Options(level, workers, progress.bar(extract ? "extract" : "pack"));
         if (extract) {
             Packager.extract(packagePath, list, options);
         } else {
             Packager.pack(list, packagePath, options);
         }
         return 0;
-    }
-
-    /** A progress bar on stderr when asked for, or by default when there is a terminal. */
-    static Progress progressBar(Boolean wanted, String verb) {
-        boolean on = wanted != null
-                ? wanted
-                : System.console() != null && System.console().isTerminal();
-        return on ? Progress.bar(System.err, verb) : Progress.NONE;
     }
 }

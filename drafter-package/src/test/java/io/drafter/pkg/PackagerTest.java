@@ -418,4 +418,18 @@ class PackagerTest {
         assertArrayEquals(new byte[] {0x28, (byte) 0xb5, 0x2f, (byte) 0xfd}, java.util.Arrays.copyOf(head, 4));
         assertTrue((head[4] & 0x04) != 0, "frame header descriptor has Content_Checksum_flag");
     }
+
+    @Test
+    void anUnwritableTargetIsAnOutputErrorNotCorruption() throws Exception {
+        Path archive = smallPackage();
+        Path blocker = Files.writeString(dir.resolve("blocker"), "a file where a directory should be");
+        PackageException e = assertThrows(
+                PackageException.class,
+                () -> Packager.extract(
+                        archive,
+                        List.of(new DeviceFile("disk", blocker.resolve("sub/disk"))),
+                        Packager.Options.defaults()));
+        assertTrue(e.getMessage().startsWith("could not write "), e.getMessage());
+        assertTrue(!e.getMessage().contains("corrupt"), e.getMessage());
+    }
 }

@@ -16,7 +16,8 @@ import java.util.Random;
 /**
  * Pack and extract throughput of {@link Packager} against {@code tar -c | zstd} and {@code zstd -d | tar -x}
  * on the same files, in the same run, at the same zstd level, each with one compression thread beside the
- * reader ({@code zstd -T1}, our {@code workers = 1}). Prints MB/s of
+ * reader ({@code zstd -T1}, our {@code workers = 1}). Both make their output durable ({@code sync FILE} after the
+ * baseline, fsync in the packager), so the comparison includes the same disk flush. Prints MB/s of
  * device bytes and the ratio ours / baseline (higher is better for us).
  *
  * <p>Workload: a sparse VM-like disk ({@code BENCH_DISK_GIB}, default 2 GiB, with {@code BENCH_DATA_MIB},
@@ -58,6 +59,10 @@ public final class PackagerBenchmark {
                     memoryMiB,
                     LEVEL,
                     runs);
+            double[] oursPackCpu = new double[runs];
+            double[] basePackCpu = new double[runs];
+            double[] oursExtractCpu = new double[runs];
+            double[] baseExtractCpu = new double[runs];
             double[] oursPack = new double[runs];
             double[] basePack = new double[runs];
             double[] oursExtract = new double[runs];
@@ -67,21 +72,29 @@ public final class PackagerBenchmark {
             String tarNames = String.join(" ", names);
             for (int i = 0; i < runs; i++) {
                 dropCaches();
-                basePack[i] =
-                        time(() -> sh(src, "tar -cf - " + tarNames + " | zstd -q -" + LEVEL + " -T1 -f -o " + base));
+                int run = i;
+                basePack[i] = time(() -> basePackCpu[run] = sh(
+                        src,
+                        "{ tar -cf - " + tarNames + " || [ $? -eq 1 ]; } | zstd -q -" + LEVEL + " -T1 -f -o " + base
+                                + " && sync " + base));
                 dropCaches();
+                double cpu0 = processCpu();
                 oursPack[i] = time(() ->
                         Packager.pack(devices, ours, new Packager.Options(LEVEL, 1, io.drafter.pkg.Progress.NONE)));
+                oursPackCpu[i] = processCpu() - cpu0;
                 Path baseOut = Files.createDirectories(work.resolve("base-out"));
                 Path oursOut = work.resolve("ours-out");
                 dropCaches();
-                baseExtract[i] = time(() -> sh(baseOut, "zstd -q -d -c " + base + " | tar -xf -"));
+                baseExtract[i] = time(() -> baseExtractCpu[run] =
+                        sh(baseOut, "zstd -q -d -c " + base + " | tar -xf - && sync " + tarNames));
                 List<DeviceFile> targets = new ArrayList<>();
                 for (String n : names) {
                     targets.add(new DeviceFile(n, oursOut.resolve(n)));
                 }
                 dropCaches();
+                double cpu1 = processCpu();
                 oursExtract[i] = time(() -> Packager.extract(ours, targets, Packager.Options.defaults()));
+                oursExtractCpu[i] = processCpu() - cpu1;
                 for (String n : names) {
                     Files.delete(baseOut.resolve(n));
                     Files.delete(oursOut.resolve(n));
@@ -94,6 +107,15 @@ public final class PackagerBenchmark {
                     human(Files.size(base)));
             report("pack   ", bytes, median(oursPack), median(basePack), "tar -c | zstd -" + LEVEL);
             report("extract", bytes, median(oursExtract), median(baseExtract), "zstd -d | tar -x");
+            System.out.printf(
+                    Locale.ROOT,
+                    "cpu seconds (user+sys, median): pack ours %.2f vs %.2f (ratio %.2f), extract ours %.2f vs %.2f (ratio %.2f)%n",
+                    median(oursPackCpu),
+                    median(basePackCpu),
+                    median(basePackCpu) / median(oursPackCpu),
+                    median(oursExtractCpu),
+                    median(baseExtractCpu),
+                    median(baseExtractCpu) / median(oursExtractCpu));
         } finally {
             sh(work.getParent(), "rm -rf " + work);
         }
@@ -166,14 +188,36 @@ public final class PackagerBenchmark {
         return c[c.length / 2];
     }
 
-    private static void sh(Path cwd, String command) throws IOException, InterruptedException {
-        Process p = new ProcessBuilder("bash", "-c", "set -eo pipefail; " + command)
-                .directory(cwd.toFile())
-                .inheritIO()
-                .start();
-        if (p.waitFor() != 0) {
-            throw new IOException("baseline failed: " + command);
+    /** Runs {@code command} with bash and returns the user+sys CPU seconds it took (all its processes). */
+    private static double sh(Path cwd, String command) throws IOException, InterruptedException {
+        Path cpu = Files.createTempFile("bench-cpu", ".txt");
+        try {
+            Process p = new ProcessBuilder(
+                            "bash",
+                            "-c",
+                            "set -eo pipefail; TIMEFORMAT='%3U %3S'; { time ( " + command + " ) ; } 2> " + cpu)
+                    .directory(cwd.toFile())
+                    .inheritIO()
+                    .start();
+            if (p.waitFor() != 0) {
+                throw new IOException("baseline failed: " + command);
+            }
+            String[] t = Files.readString(cpu)
+                    .strip()
+                    .lines()
+                    .reduce((a, b) -> b)
+                    .orElse("0 0")
+                    .split(" ");
+            return Double.parseDouble(t[0]) + Double.parseDouble(t[1]);
+        } finally {
+            Files.deleteIfExists(cpu);
         }
+    }
+
+    private static double processCpu() {
+        var os = (com.sun.management.OperatingSystemMXBean)
+                java.lang.management.ManagementFactory.getOperatingSystemMXBean();
+        return os.getProcessCpuTime() / 1e9;
     }
 
     /** Writes dirty pages back so that each timed step starts from the same state; no-op without root. */
