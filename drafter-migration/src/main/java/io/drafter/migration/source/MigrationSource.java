@@ -3,8 +3,8 @@ package io.drafter.migration.source;
 import com.github.luben.zstd.Zstd;
 import io.drafter.migration.Authority;
 import io.drafter.migration.Handshake;
+import io.drafter.migration.Link;
 import io.drafter.migration.MigrationException;
-import io.drafter.migration.Watchdog;
 import io.drafter.migration.protocol.DeviceSpec;
 import io.drafter.migration.protocol.ErrorCode;
 import io.drafter.migration.protocol.Frame;
@@ -13,7 +13,6 @@ import io.drafter.migration.protocol.FrameCodec;
 import io.drafter.migration.protocol.FrameProxy;
 import io.drafter.migration.protocol.ProtocolException;
 import io.drafter.migration.transport.Connection;
-import java.io.BufferedInputStream;
 import java.io.IOException;
 import java.lang.System.Logger.Level;
 import java.nio.ByteBuffer;
@@ -30,9 +29,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
@@ -78,9 +75,9 @@ public final class MigrationSource {
     private final SuspendHook hook;
     private final SourceListener listener;
     private final DevState[] states;
+    private final Link link;
     private final FrameAdapter adapter;
     private final FrameProxy proxy;
-    private final Watchdog watchdog;
     private final long heartbeatNs;
 
     private final ReentrantLock lock = new ReentrantLock();
@@ -177,15 +174,10 @@ public final class MigrationSource {
                 throw new IllegalArgumentException("could not migrate to " + peer + ": " + problem);
             }
         }
-        this.adapter = new FrameAdapter(new BufferedInputStream(connection.input(), 64 << 10), peer);
-        this.proxy = new FrameProxy(connection.output());
-        this.heartbeatNs = Math.max(1_000_000L, options.stallTimeout().toNanos() / 4);
-        this.watchdog = new Watchdog(
-                "migration-source-watchdog-" + peer,
-                options.stallTimeout(),
-                adapter::lastFrameNanos,
-                quiet -> fail(new ProtocolException(
-                        ErrorCode.TIMEOUT, "no frame from destination " + peer + " for " + Watchdog.seconds(quiet))));
+        this.link = new Link(connection, "destination", options.stallTimeout(), 64 << 10, this::fail);
+        this.adapter = link.in;
+        this.proxy = link.out;
+        this.heartbeatNs = link.heartbeatNs;
     }
 
     /**
@@ -204,7 +196,7 @@ public final class MigrationSource {
             throws IOException {
         Handshake.checkSecurity(connection, options.token(), options.allowPlainTcp(), "migrate to");
         MigrationSource s = new MigrationSource(connection, List.copyOf(devices), options, hook, listener);
-        s.watchdog.start();
+        s.link.start();
         Thread.ofPlatform().name("migration-source-control-" + s.peer).daemon().start(s::runControl);
         return s;
     }
@@ -228,12 +220,12 @@ public final class MigrationSource {
 
     /** Waits until the destination acknowledged authority. */
     public void awaitAuthorityTransferred(Duration timeout) throws IOException, InterruptedException {
-        await(authorityFuture, timeout);
+        Link.await(authorityFuture, timeout);
     }
 
     /** Waits until the destination reported every block present, and returns the final counters. */
     public SourceCounters awaitCompleted(Duration timeout) throws IOException, InterruptedException {
-        return await(completedFuture, timeout);
+        return Link.await(completedFuture, timeout);
     }
 
     /** Stops the migration (the destination is told with an ERROR frame). Authority stays where it is. */
@@ -363,7 +355,9 @@ public final class MigrationSource {
             readerThread = Thread.ofPlatform()
                     .name("migration-source-reader-" + peer)
                     .daemon()
-                    .start(this::runReader);
+                    .unstarted(this::runReader);
+            link.reader(readerThread);
+            readerThread.start();
             Thread.ofPlatform().name("migration-source-sender-" + peer).daemon().start(this::runSender);
 
             // Tracking starts before the first read of the full copy, so every later write is seen by some round.
@@ -544,6 +538,8 @@ public final class MigrationSource {
             }
         } catch (IOException | RuntimeException e) {
             fail(e);
+        } finally {
+            link.readerDone();
         }
     }
 
@@ -618,7 +614,7 @@ public final class MigrationSource {
         } finally {
             lock.unlock();
         }
-        watchdog.stop();
+        link.stopWatchdog();
         connection.close();
         completedFuture.complete(counters());
     }
@@ -797,12 +793,7 @@ public final class MigrationSource {
             lock.unlock();
         }
         LOG.log(Level.WARNING, ex.getMessage());
-        watchdog.stop();
-        if (!(cause instanceof ProtocolException pe && pe.fromPeer())) {
-            ErrorCode code = cause instanceof ProtocolException pe ? pe.code() : ErrorCode.ABORTED;
-            sendErrorBestEffort(new Frame.Error(code, ex.getMessage()));
-        }
-        connection.close();
+        link.failAndClose(cause, ex.getMessage());
         maybeResumeAfterFailure();
         try {
             listener.onFailed(ex);
@@ -841,21 +832,6 @@ public final class MigrationSource {
         }
     }
 
-    private void sendErrorBestEffort(Frame.Error error) {
-        Thread t = Thread.ofVirtual().start(() -> {
-            try {
-                proxy.sendNow(error);
-            } catch (IOException ignored) {
-                // The connection is going away anyway.
-            }
-        });
-        try {
-            t.join(Duration.ofMillis(500));
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
-    }
-
     /** Restarts the writers if the source suspended them and still owns the devices after a failure. */
     private void maybeResumeAfterFailure() {
         lock.lock();
@@ -871,19 +847,6 @@ public final class MigrationSource {
             hook.resume();
         } catch (Exception e) {
             LOG.log(Level.ERROR, "could not resume the source after a failed migration to " + peer, e);
-        }
-    }
-
-    private static <T> T await(CompletableFuture<T> f, Duration timeout) throws IOException, InterruptedException {
-        try {
-            return f.get(timeout.toNanos(), TimeUnit.NANOSECONDS);
-        } catch (ExecutionException e) {
-            if (e.getCause() instanceof IOException io) {
-                throw io;
-            }
-            throw new IOException(e.getCause());
-        } catch (TimeoutException e) {
-            throw new IOException("migration did not get there within " + timeout);
         }
     }
 

@@ -21,6 +21,7 @@ import io.drafter.migration.source.SourceOptions;
 import io.drafter.migration.source.SourcePhase;
 import io.drafter.migration.source.SuspendHook;
 import io.drafter.migration.testing.Loopback;
+import io.drafter.migration.testing.Migration;
 import io.drafter.migration.testing.TestCerts;
 import io.drafter.migration.testing.TestDevices;
 import io.drafter.migration.testing.Writers;
@@ -179,10 +180,15 @@ class MigrationEngineTest {
         // Make half of every block compressible so zstd has something to do.
         Loopback.Pair pair = Loopback.pair(clientTls, serverTls);
         assertTrue(pair.source().authenticatedTransport());
-        MigrationDestination dst = MigrationDestination.accept(
-                pair.destination(), DestinationStorage.inMemory(), DestinationOptions.defaults(), null);
-        MigrationSource source = MigrationSource.start(
-                pair.source(), src.devices, SourceOptions.defaults().withCompression(true), src, null);
+        Migration m = Migration.start(
+                pair,
+                DestinationStorage.inMemory(),
+                DestinationOptions.defaults(),
+                src.devices,
+                SourceOptions.defaults().withCompression(true),
+                src);
+        MigrationDestination dst = m.destination();
+        MigrationSource source = m.source();
         source.awaitCompleted(WAIT);
         MigrationDestination.Resumable r = dst.awaitResumable(WAIT);
         dst.awaitCompleted(WAIT);
@@ -204,17 +210,15 @@ class MigrationEngineTest {
         src.tops.add(t);
         src.devices.add(new SourceDevice("text", t, null, DirtyPolicy.NO_ROUNDS));
         Loopback.Pair pair = Loopback.plain();
-        MigrationDestination dst = MigrationDestination.accept(
-                pair.destination(),
+        Migration m = Migration.start(
+                pair,
                 DestinationStorage.inMemory(),
                 DestinationOptions.defaults().withPlainTcpAllowed(true),
-                null);
-        MigrationSource source = MigrationSource.start(
-                pair.source(),
                 src.devices,
                 SourceOptions.defaults().withCompression(true).withPlainTcpAllowed(true),
-                src,
-                null);
+                src);
+        MigrationDestination dst = m.destination();
+        MigrationSource source = m.source();
         SourceCounters sc = source.awaitCompleted(WAIT);
         assertSameContents(src, dst.awaitResumable(WAIT).devices());
         assertTrue(sc.compressedBlocks() > 0, "blocks went compressed: " + sc);
@@ -248,13 +252,15 @@ class MigrationEngineTest {
         src.tops.add(t);
         src.devices.add(new SourceDevice("disk", t, null, DirtyPolicy.NO_ROUNDS));
         Loopback.Pair pair = Loopback.plain();
-        MigrationDestination dst = MigrationDestination.accept(
-                pair.destination(),
+        Migration m = Migration.start(
+                pair,
                 DestinationStorage.inMemory(),
                 DestinationOptions.defaults().withToken(TOKEN).withWindowBytes(16 * 4096),
-                null);
-        MigrationSource source = MigrationSource.start(
-                pair.source(), src.devices, SourceOptions.defaults().withToken(TOKEN), src, null);
+                src.devices,
+                SourceOptions.defaults().withToken(TOKEN),
+                src);
+        MigrationDestination dst = m.destination();
+        MigrationSource source = m.source();
         WaitingDevice disk = dst.awaitDevices(WAIT).get("disk");
         // The full copy goes in block order at ~2 ms a block: the last blocks are seconds away.
         for (long b : new long[] {1023, 1000, 900, 777}) {
@@ -286,13 +292,15 @@ class MigrationEngineTest {
             }
         };
         Loopback.Pair pair = Loopback.plain();
-        MigrationDestination dst = MigrationDestination.accept(
-                pair.destination(),
+        Migration m = Migration.start(
+                pair,
                 DestinationStorage.inMemory(),
                 DestinationOptions.defaults().withToken(TOKEN),
-                null);
-        MigrationSource source = MigrationSource.start(
-                pair.source(), src.devices, SourceOptions.defaults().withToken(TOKEN), src, null);
+                src.devices,
+                SourceOptions.defaults().withToken(TOKEN),
+                src);
+        MigrationDestination dst = m.destination();
+        MigrationSource source = m.source();
         MigrationDestination.Resumable res = dst.awaitResumable(WAIT);
         WaitingDevice mem = res.devices().get("memory");
         for (long b : flushed) {
@@ -310,13 +318,15 @@ class MigrationEngineTest {
     void withoutPostCopyTheDestinationIsResumableOnlyWhenComplete() throws Exception {
         Source src = new Source().add("disk", 2 << 20, 64 << 10, 21, DirtyPolicy.NO_ROUNDS);
         Loopback.Pair pair = Loopback.plain();
-        MigrationDestination dst = MigrationDestination.accept(
-                pair.destination(),
+        Migration m = Migration.start(
+                pair,
                 DestinationStorage.inMemory(),
                 DestinationOptions.defaults().withToken(TOKEN).withWaitForAllBlocks(true),
-                null);
-        MigrationSource source = MigrationSource.start(
-                pair.source(), src.devices, SourceOptions.defaults().withToken(TOKEN), src, null);
+                src.devices,
+                SourceOptions.defaults().withToken(TOKEN),
+                src);
+        MigrationDestination dst = m.destination();
+        MigrationSource source = m.source();
         MigrationDestination.Resumable res = dst.awaitResumable(WAIT);
         assertEquals(DestinationPhase.COMPLETED, dst.phase());
         for (WaitingDevice d : res.devices().values()) {
@@ -340,13 +350,15 @@ class MigrationEngineTest {
             }
         };
         Loopback.Pair pair = Loopback.plain();
-        MigrationDestination dst = MigrationDestination.accept(
-                pair.destination(),
+        Migration m = Migration.start(
+                pair,
                 DestinationStorage.inMemory(),
                 DestinationOptions.defaults().withToken(TOKEN),
-                null);
-        MigrationSource source = MigrationSource.start(
-                pair.source(), src.devices, SourceOptions.defaults().withToken(TOKEN), src, null);
+                src.devices,
+                SourceOptions.defaults().withToken(TOKEN),
+                src);
+        MigrationDestination dst = m.destination();
+        MigrationSource source = m.source();
         WaitingDevice disk = dst.awaitResumable(WAIT).devices().get("disk");
         byte[] mine = new byte[64 << 10];
         java.util.Arrays.fill(mine, (byte) 9);
