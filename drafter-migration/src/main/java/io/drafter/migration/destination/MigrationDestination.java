@@ -407,6 +407,12 @@ public final class MigrationDestination {
             outbox.add(new Frame.Completed());
         }
         link.stopWatchdog();
+        for (Sink s : sinks) {
+            // Nothing more arrives after COMPLETED: the appliers' queues are empty and their threads may go.
+            if (s.applier != null) {
+                s.applier.interrupt();
+            }
+        }
         resumableFuture.complete(resumable());
         completedFuture.complete(counters());
     }
