@@ -368,4 +368,53 @@ class MigrationEngineTest {
         assertArrayEquals(mine, TestDevices.block(disk, 5), "the resumed side's write is kept");
         src.close();
     }
+
+    /** A destination layer whose writes are slow: a device stuck behind a busy disk. */
+    static final class SlowWrites extends ForwardingBlockDevice {
+        SlowWrites(BlockDevice d) {
+            super(d);
+        }
+
+        @Override
+        public int write(ByteBuffer src, long offsetBytes) throws IOException {
+            try {
+                Thread.sleep(30);
+            } catch (InterruptedException e) {
+                throw new java.io.InterruptedIOException();
+            }
+            return super.write(src, offsetBytes);
+        }
+    }
+
+    @Test
+    void aSlowDeviceDoesNotStarveAnother() throws Exception {
+        Source src = new Source()
+                .add("slow", 64 * (64 << 10), 64 << 10, 41, DirtyPolicy.NO_ROUNDS)
+                .add("fast", 256 * (64 << 10), 64 << 10, 42, DirtyPolicy.NO_ROUNDS);
+        DestinationStorage storage = spec -> {
+            var mem = new io.drafter.storage.source.MemoryBlockDevice(
+                    spec.name(), spec.sizeBytes(), spec.blockSizeBytes());
+            return new DestinationStorage.Opened(spec.name().equals("slow") ? new SlowWrites(mem) : mem, true);
+        };
+        Loopback.Pair pair = Loopback.plain();
+        Migration m = Migration.start(
+                pair,
+                storage,
+                DestinationOptions.defaults().withToken(TOKEN).withWindowBytes(4 * (64 << 10)),
+                src.devices,
+                SourceOptions.defaults().withToken(TOKEN),
+                src);
+        Map<String, WaitingDevice> devices = m.destination().awaitDevices(WAIT);
+        WaitingDevice slow = devices.get("slow");
+        WaitingDevice fast = devices.get("fast");
+        while (!fast.isComplete()) {
+            Thread.sleep(1);
+        }
+        // The slow device needs about 2 s (64 blocks x 30 ms); the fast one did not wait for it.
+        long slowPresent = slow.presentBlockCount();
+        assertTrue(slowPresent < 48, "fast device finished while the slow one had " + slowPresent + " of 64 blocks");
+        m.source().awaitCompleted(WAIT);
+        assertSameContents(src, m.destination().awaitResumable(WAIT).devices());
+        src.close();
+    }
 }
