@@ -226,27 +226,43 @@ class MigrationEngineTest {
         src.close();
     }
 
-    /** A source layer whose reads are slow, so that the full copy takes a while. */
-    static final class SlowReads extends ForwardingBlockDevice {
-        SlowReads(BlockDevice d) {
+    /** A layer that sleeps before each read and/or write: a slow source disk or a busy destination disk. */
+    static final class Delayed extends ForwardingBlockDevice {
+        private final long readMs;
+        private final long writeMs;
+
+        Delayed(BlockDevice d, long readMs, long writeMs) {
             super(d);
+            this.readMs = readMs;
+            this.writeMs = writeMs;
+        }
+
+        private static void pause(long ms) throws IOException {
+            try {
+                Thread.sleep(ms);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new java.io.InterruptedIOException();
+            }
         }
 
         @Override
         public int read(ByteBuffer dst, long offsetBytes) throws IOException {
-            try {
-                Thread.sleep(2);
-            } catch (InterruptedException e) {
-                throw new java.io.InterruptedIOException();
-            }
+            pause(readMs);
             return super.read(dst, offsetBytes);
+        }
+
+        @Override
+        public int write(ByteBuffer src, long offsetBytes) throws IOException {
+            pause(writeMs);
+            return super.write(src, offsetBytes);
         }
     }
 
     @Test
     void destinationReadsBlocksBeforeTheyArrive() throws Exception {
         var base = TestDevices.random("disk", 1024 * 4096L, 4096, 5, 0);
-        DirtyTrackingDevice t = new DirtyTrackingDevice(new SlowReads(base));
+        DirtyTrackingDevice t = new DirtyTrackingDevice(new Delayed(base, 2, 0));
         Source src = new Source();
         src.trackers.add(t);
         src.tops.add(t);
@@ -369,23 +385,6 @@ class MigrationEngineTest {
         src.close();
     }
 
-    /** A destination layer whose writes are slow: a device stuck behind a busy disk. */
-    static final class SlowWrites extends ForwardingBlockDevice {
-        SlowWrites(BlockDevice d) {
-            super(d);
-        }
-
-        @Override
-        public int write(ByteBuffer src, long offsetBytes) throws IOException {
-            try {
-                Thread.sleep(30);
-            } catch (InterruptedException e) {
-                throw new java.io.InterruptedIOException();
-            }
-            return super.write(src, offsetBytes);
-        }
-    }
-
     @Test
     void aSlowDeviceDoesNotStarveAnother() throws Exception {
         Source src = new Source()
@@ -394,7 +393,7 @@ class MigrationEngineTest {
         DestinationStorage storage = spec -> {
             var mem = new io.drafter.storage.source.MemoryBlockDevice(
                     spec.name(), spec.sizeBytes(), spec.blockSizeBytes());
-            return new DestinationStorage.Opened(spec.name().equals("slow") ? new SlowWrites(mem) : mem, true);
+            return new DestinationStorage.Opened(spec.name().equals("slow") ? new Delayed(mem, 0, 30) : mem, true);
         };
         Loopback.Pair pair = Loopback.plain();
         Migration m = Migration.start(
