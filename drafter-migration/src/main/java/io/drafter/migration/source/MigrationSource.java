@@ -626,8 +626,9 @@ public final class MigrationSource {
                 .mapToInt(d -> d.spec.blockSizeBytes())
                 .max()
                 .orElse(0);
-        byte[] data = new byte[maxBlock];
-        byte[] compressed = new byte[(int) Zstd.compressBound(maxBlock)];
+        // Both buffers keep room for the frame header before the data, so a frame leaves in one write.
+        byte[] data = new byte[FrameCodec.BLOCK_HEADER_BYTES + maxBlock];
+        byte[] compressed = new byte[FrameCodec.BLOCK_HEADER_BYTES + (int) Zstd.compressBound(maxBlock)];
         byte[] zeros = new byte[maxBlock];
         boolean unflushed = false;
         try {
@@ -738,36 +739,37 @@ public final class MigrationSource {
     private void sendBlock(Work w, byte[] data, byte[] compressed, byte[] zeros) throws IOException {
         DeviceSpec spec = w.device.spec;
         int len = spec.blockLength(w.block);
-        ByteBuffer buf = ByteBuffer.wrap(data, 0, len);
+        final int h = FrameCodec.BLOCK_HEADER_BYTES;
+        ByteBuffer buf = ByteBuffer.wrap(data, h, len);
         long offset = w.block * spec.blockSizeBytes();
         while (buf.hasRemaining()) {
-            int r = w.device.device.tracker().read(buf, offset + buf.position());
+            int r = w.device.device.tracker().read(buf, offset + buf.position() - h);
             if (r <= 0) {
                 throw new IOException("could not read block " + w.block + " of device \"" + spec.name()
-                        + "\": short read at byte " + buf.position() + " of " + len);
+                        + "\": short read at byte " + (buf.position() - h) + " of " + len);
             }
         }
         dataBytesRead.addAndGet(len);
         if (w.priority) {
             priorityBlocks.incrementAndGet();
         }
-        if (Arrays.mismatch(data, 0, len, zeros, 0, len) < 0) {
+        if (Arrays.mismatch(data, h, h + len, zeros, 0, len) < 0) {
             proxy.send(new Frame.ZeroBlocks(w.device.index, w.block, 1));
             zeroBlocks.incrementAndGet();
             return;
         }
         blocksSent.incrementAndGet();
         if (zstd) {
-            long c = Zstd.compressByteArray(compressed, 0, compressed.length, data, 0, len, 1);
+            long c = Zstd.compressByteArray(compressed, h, compressed.length - h, data, h, len, 1);
             if (!Zstd.isError(c) && c < len - (len >> 5)) {
                 compressedBlocks.incrementAndGet();
                 proxy.send(new Frame.BlockData(
-                        w.device.index, w.block, Frame.BlockData.ZSTD, len, ByteBuffer.wrap(compressed, 0, (int) c)));
+                        w.device.index, w.block, Frame.BlockData.ZSTD, len, ByteBuffer.wrap(compressed, h, (int) c)));
                 return;
             }
         }
         proxy.send(
-                new Frame.BlockData(w.device.index, w.block, Frame.BlockData.RAW, len, ByteBuffer.wrap(data, 0, len)));
+                new Frame.BlockData(w.device.index, w.block, Frame.BlockData.RAW, len, ByteBuffer.wrap(data, h, len)));
     }
 
     // ------------------------------------------------------------------ failure
