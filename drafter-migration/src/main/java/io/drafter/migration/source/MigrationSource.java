@@ -81,7 +81,11 @@ public final class MigrationSource {
     private final long heartbeatNs;
 
     private final ReentrantLock lock = new ReentrantLock();
+    /** Signalled when the sender may have something new to send. */
     private final Condition changed = lock.newCondition();
+    /** Signalled when the control thread may have something to decide (a device drained, a phase changed). */
+    private final Condition progress = lock.newCondition();
+
     private final ArrayDeque<Frame> control = new ArrayDeque<>();
     private final Map<SourcePhase, Duration> phaseTimes = new EnumMap<>(SourcePhase.class);
     private SourcePhase phase = SourcePhase.HANDSHAKE;
@@ -310,6 +314,7 @@ public final class MigrationSource {
         phase = to;
         phaseSinceNs = now;
         changed.signalAll();
+        progress.signalAll();
         LOG.log(Level.DEBUG, () -> "migration to " + peer + ": " + from + " -> " + to + " after " + spent);
         try {
             listener.onPhase(from, to, spent);
@@ -463,11 +468,14 @@ public final class MigrationSource {
                     d.nextDueNs = now + d.device.policy().cycleThrottle().toNanos();
                     enqueueDirtyLocked(d, blocks, false);
                     listener.onDirtyRound(d.spec.name(), d.round, blocks.length, false);
+                    if (blocks.length == 0) {
+                        wakeNs = now; // nothing to send: evaluate it right away
+                    }
                 } else {
                     wakeNs = Math.min(wakeNs, d.nextDueNs);
                 }
             }
-            changed.awaitNanos(Math.max(100_000L, wakeNs - System.nanoTime()));
+            progress.awaitNanos(Math.max(100_000L, wakeNs - System.nanoTime()));
         }
     }
 
@@ -512,7 +520,7 @@ public final class MigrationSource {
     private void awaitLocked(BooleanSupplier done) throws MigrationException, InterruptedException {
         while (!done.getAsBoolean()) {
             checkNotFailed();
-            changed.await(100, TimeUnit.MILLISECONDS);
+            progress.await(100, TimeUnit.MILLISECONDS);
         }
         checkNotFailed();
     }
@@ -669,7 +677,11 @@ public final class MigrationSource {
                         lock.lock();
                         try {
                             work.device.inFlight--;
-                            changed.signalAll();
+                            // Only a drained device interests the control thread; waking it per block costs a
+                            // context switch per block.
+                            if (work.device.drained()) {
+                                progress.signalAll();
+                            }
                         } finally {
                             lock.unlock();
                         }
