@@ -3,8 +3,8 @@ package io.drafter.migration.destination;
 import com.github.luben.zstd.Zstd;
 import io.drafter.migration.Authority;
 import io.drafter.migration.Handshake;
+import io.drafter.migration.Link;
 import io.drafter.migration.MigrationException;
-import io.drafter.migration.Watchdog;
 import io.drafter.migration.protocol.BufferPool;
 import io.drafter.migration.protocol.DeviceSpec;
 import io.drafter.migration.protocol.ErrorCode;
@@ -15,7 +15,6 @@ import io.drafter.migration.protocol.FrameProxy;
 import io.drafter.migration.protocol.ProtocolException;
 import io.drafter.migration.transport.Connection;
 import io.drafter.storage.waiting.WaitingDevice;
-import java.io.BufferedInputStream;
 import java.io.EOFException;
 import java.io.IOException;
 import java.lang.System.Logger.Level;
@@ -32,10 +31,8 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.ExecutionException;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
@@ -72,9 +69,9 @@ public final class MigrationDestination {
     private final DestinationStorage storage;
     private final DestinationOptions options;
     private final DestinationListener listener;
+    private final Link link;
     private final FrameAdapter adapter;
     private final FrameProxy proxy;
-    private final Watchdog watchdog;
     private final long heartbeatNs;
     private final LinkedBlockingQueue<Frame> outbox = new LinkedBlockingQueue<>();
     private final Object lock = new Object();
@@ -125,15 +122,10 @@ public final class MigrationDestination {
         this.storage = storage;
         this.options = options;
         this.listener = listener == null ? DestinationListener.NONE : listener;
-        this.adapter = new FrameAdapter(new BufferedInputStream(connection.input(), 16 << 10), peer);
-        this.proxy = new FrameProxy(connection.output());
-        this.heartbeatNs = Math.max(1_000_000L, options.stallTimeout().toNanos() / 4);
-        this.watchdog = new Watchdog(
-                "migration-destination-watchdog-" + peer,
-                options.stallTimeout(),
-                adapter::lastFrameNanos,
-                quiet -> fail(new ProtocolException(
-                        ErrorCode.TIMEOUT, "no frame from source " + peer + " for " + Watchdog.seconds(quiet))));
+        this.link = new Link(connection, "source", options.stallTimeout(), 16 << 10, this::fail);
+        this.adapter = link.in;
+        this.proxy = link.out;
+        this.heartbeatNs = link.heartbeatNs;
     }
 
     /**
@@ -147,11 +139,13 @@ public final class MigrationDestination {
             throws IOException {
         Handshake.checkSecurity(connection, options.token(), options.allowPlainTcp(), "accept a migration from");
         MigrationDestination d = new MigrationDestination(connection, storage, options, listener);
-        d.watchdog.start();
-        Thread.ofPlatform()
+        d.link.start();
+        Thread reader = Thread.ofPlatform()
                 .name("migration-destination-reader-" + d.peer)
                 .daemon()
-                .start(d::runReader);
+                .unstarted(d::runReader);
+        d.link.reader(reader);
+        reader.start();
         return d;
     }
 
@@ -173,7 +167,7 @@ public final class MigrationDestination {
 
     /** Waits for the handshake and returns the devices (their reads wait for missing blocks). */
     public Map<String, WaitingDevice> awaitDevices(Duration timeout) throws IOException, InterruptedException {
-        return await(devicesFuture, timeout);
+        return Link.await(devicesFuture, timeout);
     }
 
     /**
@@ -181,12 +175,12 @@ public final class MigrationDestination {
      * DestinationOptions#waitForAllBlocks()}, every block is here).
      */
     public Resumable awaitResumable(Duration timeout) throws IOException, InterruptedException {
-        return await(resumableFuture, timeout);
+        return Link.await(resumableFuture, timeout);
     }
 
     /** Waits until every block is here and the source was told. */
     public DestinationCounters awaitCompleted(Duration timeout) throws IOException, InterruptedException {
-        return await(completedFuture, timeout);
+        return Link.await(completedFuture, timeout);
     }
 
     /** Stops the migration; the source is told with an ERROR frame. */
@@ -314,6 +308,8 @@ public final class MigrationDestination {
             fail(e);
         } catch (InterruptedException e) {
             fail(new IOException("reader interrupted", e));
+        } finally {
+            link.readerDone();
         }
     }
 
@@ -410,7 +406,13 @@ public final class MigrationDestination {
             }
             outbox.add(new Frame.Completed());
         }
-        watchdog.stop();
+        link.stopWatchdog();
+        for (Sink s : sinks) {
+            // Nothing more arrives after COMPLETED: the appliers' queues are empty and their threads may go.
+            if (s.applier != null) {
+                s.applier.interrupt();
+            }
+        }
         resumableFuture.complete(resumable());
         completedFuture.complete(counters());
     }
@@ -567,23 +569,7 @@ public final class MigrationDestination {
             return;
         }
         LOG.log(Level.WARNING, ex.getMessage());
-        watchdog.stop();
-        if (!(cause instanceof ProtocolException pe && pe.fromPeer())) {
-            ErrorCode code = cause instanceof ProtocolException pe ? pe.code() : ErrorCode.ABORTED;
-            Thread t = Thread.ofVirtual().start(() -> {
-                try {
-                    proxy.sendNow(new Frame.Error(code, ex.getMessage()));
-                } catch (IOException ignored) {
-                    // The connection is going away anyway.
-                }
-            });
-            try {
-                t.join(Duration.ofMillis(500));
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-        }
-        connection.close();
+        link.failAndClose(cause, ex.getMessage());
         IOException readError = new IOException(ex.getMessage(), ex);
         List<Sink> all;
         synchronized (sinks) {
@@ -623,18 +609,5 @@ public final class MigrationDestination {
 
     private static ProtocolException malformed(String detail) {
         return new ProtocolException(ErrorCode.MALFORMED_FRAME, "malformed frame: " + detail);
-    }
-
-    private static <T> T await(CompletableFuture<T> f, Duration timeout) throws IOException, InterruptedException {
-        try {
-            return f.get(timeout.toNanos(), TimeUnit.NANOSECONDS);
-        } catch (ExecutionException e) {
-            if (e.getCause() instanceof IOException io) {
-                throw io;
-            }
-            throw new IOException(e.getCause());
-        } catch (TimeoutException e) {
-            throw new IOException("migration did not get there within " + timeout);
-        }
     }
 }

@@ -23,15 +23,26 @@ public final class FrameProxy {
         this.out = new BufferedOutputStream(out, 256 << 10);
     }
 
-    /** Encodes and buffers {@code frame}; BLOCK data goes out without an extra copy. */
+    /**
+     * Encodes and buffers {@code frame}; BLOCK data goes out without an extra copy. If a BLOCK's data sits in an array
+     * with at least {@link FrameCodec#BLOCK_HEADER_BYTES} bytes before it, the header is written into those bytes
+     * (they are overwritten) and the frame leaves in one write.
+     */
     public synchronized void send(Frame frame) throws IOException {
         if (frame instanceof Frame.BlockData d) {
             ByteBuffer h = FrameCodec.encodeBlockHeader(d, header);
-            out.write(h.array(), 0, h.limit());
             ByteBuffer data = d.data();
-            if (data.hasArray()) {
+            int start = data.hasArray() ? data.arrayOffset() + data.position() : 0;
+            if (data.hasArray() && start >= h.limit()) {
+                // The sender left room before the data: one write carries header and data, no copy.
+                byte[] a = data.array();
+                System.arraycopy(h.array(), 0, a, start - h.limit(), h.limit());
+                out.write(a, start - h.limit(), h.limit() + data.remaining());
+            } else if (data.hasArray()) {
+                out.write(h.array(), 0, h.limit());
                 out.write(data.array(), data.arrayOffset() + data.position(), data.remaining());
             } else {
+                out.write(h.array(), 0, h.limit());
                 byte[] copy = new byte[data.remaining()];
                 data.duplicate().get(copy);
                 out.write(copy);

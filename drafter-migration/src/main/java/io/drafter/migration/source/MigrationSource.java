@@ -3,8 +3,8 @@ package io.drafter.migration.source;
 import com.github.luben.zstd.Zstd;
 import io.drafter.migration.Authority;
 import io.drafter.migration.Handshake;
+import io.drafter.migration.Link;
 import io.drafter.migration.MigrationException;
-import io.drafter.migration.Watchdog;
 import io.drafter.migration.protocol.DeviceSpec;
 import io.drafter.migration.protocol.ErrorCode;
 import io.drafter.migration.protocol.Frame;
@@ -13,7 +13,6 @@ import io.drafter.migration.protocol.FrameCodec;
 import io.drafter.migration.protocol.FrameProxy;
 import io.drafter.migration.protocol.ProtocolException;
 import io.drafter.migration.transport.Connection;
-import java.io.BufferedInputStream;
 import java.io.IOException;
 import java.lang.System.Logger.Level;
 import java.nio.ByteBuffer;
@@ -30,9 +29,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
@@ -78,13 +75,17 @@ public final class MigrationSource {
     private final SuspendHook hook;
     private final SourceListener listener;
     private final DevState[] states;
+    private final Link link;
     private final FrameAdapter adapter;
     private final FrameProxy proxy;
-    private final Watchdog watchdog;
     private final long heartbeatNs;
 
     private final ReentrantLock lock = new ReentrantLock();
+    /** Signalled when the sender may have something new to send. */
     private final Condition changed = lock.newCondition();
+    /** Signalled when the control thread may have something to decide (a device drained, a phase changed). */
+    private final Condition progress = lock.newCondition();
+
     private final ArrayDeque<Frame> control = new ArrayDeque<>();
     private final Map<SourcePhase, Duration> phaseTimes = new EnumMap<>(SourcePhase.class);
     private SourcePhase phase = SourcePhase.HANDSHAKE;
@@ -177,15 +178,10 @@ public final class MigrationSource {
                 throw new IllegalArgumentException("could not migrate to " + peer + ": " + problem);
             }
         }
-        this.adapter = new FrameAdapter(new BufferedInputStream(connection.input(), 64 << 10), peer);
-        this.proxy = new FrameProxy(connection.output());
-        this.heartbeatNs = Math.max(1_000_000L, options.stallTimeout().toNanos() / 4);
-        this.watchdog = new Watchdog(
-                "migration-source-watchdog-" + peer,
-                options.stallTimeout(),
-                adapter::lastFrameNanos,
-                quiet -> fail(new ProtocolException(
-                        ErrorCode.TIMEOUT, "no frame from destination " + peer + " for " + Watchdog.seconds(quiet))));
+        this.link = new Link(connection, "destination", options.stallTimeout(), 64 << 10, this::fail);
+        this.adapter = link.in;
+        this.proxy = link.out;
+        this.heartbeatNs = link.heartbeatNs;
     }
 
     /**
@@ -204,7 +200,7 @@ public final class MigrationSource {
             throws IOException {
         Handshake.checkSecurity(connection, options.token(), options.allowPlainTcp(), "migrate to");
         MigrationSource s = new MigrationSource(connection, List.copyOf(devices), options, hook, listener);
-        s.watchdog.start();
+        s.link.start();
         Thread.ofPlatform().name("migration-source-control-" + s.peer).daemon().start(s::runControl);
         return s;
     }
@@ -228,12 +224,12 @@ public final class MigrationSource {
 
     /** Waits until the destination acknowledged authority. */
     public void awaitAuthorityTransferred(Duration timeout) throws IOException, InterruptedException {
-        await(authorityFuture, timeout);
+        Link.await(authorityFuture, timeout);
     }
 
     /** Waits until the destination reported every block present, and returns the final counters. */
     public SourceCounters awaitCompleted(Duration timeout) throws IOException, InterruptedException {
-        return await(completedFuture, timeout);
+        return Link.await(completedFuture, timeout);
     }
 
     /** Stops the migration (the destination is told with an ERROR frame). Authority stays where it is. */
@@ -318,6 +314,7 @@ public final class MigrationSource {
         phase = to;
         phaseSinceNs = now;
         changed.signalAll();
+        progress.signalAll();
         LOG.log(Level.DEBUG, () -> "migration to " + peer + ": " + from + " -> " + to + " after " + spent);
         try {
             listener.onPhase(from, to, spent);
@@ -363,7 +360,9 @@ public final class MigrationSource {
             readerThread = Thread.ofPlatform()
                     .name("migration-source-reader-" + peer)
                     .daemon()
-                    .start(this::runReader);
+                    .unstarted(this::runReader);
+            link.reader(readerThread);
+            readerThread.start();
             Thread.ofPlatform().name("migration-source-sender-" + peer).daemon().start(this::runSender);
 
             // Tracking starts before the first read of the full copy, so every later write is seen by some round.
@@ -469,11 +468,14 @@ public final class MigrationSource {
                     d.nextDueNs = now + d.device.policy().cycleThrottle().toNanos();
                     enqueueDirtyLocked(d, blocks, false);
                     listener.onDirtyRound(d.spec.name(), d.round, blocks.length, false);
+                    if (blocks.length == 0) {
+                        wakeNs = now; // nothing to send: evaluate it right away
+                    }
                 } else {
                     wakeNs = Math.min(wakeNs, d.nextDueNs);
                 }
             }
-            changed.awaitNanos(Math.max(100_000L, wakeNs - System.nanoTime()));
+            progress.awaitNanos(Math.max(100_000L, wakeNs - System.nanoTime()));
         }
     }
 
@@ -518,7 +520,7 @@ public final class MigrationSource {
     private void awaitLocked(BooleanSupplier done) throws MigrationException, InterruptedException {
         while (!done.getAsBoolean()) {
             checkNotFailed();
-            changed.await(100, TimeUnit.MILLISECONDS);
+            progress.await(100, TimeUnit.MILLISECONDS);
         }
         checkNotFailed();
     }
@@ -544,6 +546,8 @@ public final class MigrationSource {
             }
         } catch (IOException | RuntimeException e) {
             fail(e);
+        } finally {
+            link.readerDone();
         }
     }
 
@@ -618,7 +622,7 @@ public final class MigrationSource {
         } finally {
             lock.unlock();
         }
-        watchdog.stop();
+        link.stopWatchdog();
         connection.close();
         completedFuture.complete(counters());
     }
@@ -630,8 +634,9 @@ public final class MigrationSource {
                 .mapToInt(d -> d.spec.blockSizeBytes())
                 .max()
                 .orElse(0);
-        byte[] data = new byte[maxBlock];
-        byte[] compressed = new byte[(int) Zstd.compressBound(maxBlock)];
+        // Both buffers keep room for the frame header before the data, so a frame leaves in one write.
+        byte[] data = new byte[FrameCodec.BLOCK_HEADER_BYTES + maxBlock];
+        byte[] compressed = new byte[FrameCodec.BLOCK_HEADER_BYTES + (int) Zstd.compressBound(maxBlock)];
         byte[] zeros = new byte[maxBlock];
         boolean unflushed = false;
         try {
@@ -672,7 +677,11 @@ public final class MigrationSource {
                         lock.lock();
                         try {
                             work.device.inFlight--;
-                            changed.signalAll();
+                            // Only a drained device interests the control thread; waking it per block costs a
+                            // context switch per block.
+                            if (work.device.drained()) {
+                                progress.signalAll();
+                            }
                         } finally {
                             lock.unlock();
                         }
@@ -742,36 +751,37 @@ public final class MigrationSource {
     private void sendBlock(Work w, byte[] data, byte[] compressed, byte[] zeros) throws IOException {
         DeviceSpec spec = w.device.spec;
         int len = spec.blockLength(w.block);
-        ByteBuffer buf = ByteBuffer.wrap(data, 0, len);
+        final int h = FrameCodec.BLOCK_HEADER_BYTES;
+        ByteBuffer buf = ByteBuffer.wrap(data, h, len);
         long offset = w.block * spec.blockSizeBytes();
         while (buf.hasRemaining()) {
-            int r = w.device.device.tracker().read(buf, offset + buf.position());
+            int r = w.device.device.tracker().read(buf, offset + buf.position() - h);
             if (r <= 0) {
                 throw new IOException("could not read block " + w.block + " of device \"" + spec.name()
-                        + "\": short read at byte " + buf.position() + " of " + len);
+                        + "\": short read at byte " + (buf.position() - h) + " of " + len);
             }
         }
         dataBytesRead.addAndGet(len);
         if (w.priority) {
             priorityBlocks.incrementAndGet();
         }
-        if (Arrays.mismatch(data, 0, len, zeros, 0, len) < 0) {
+        if (Arrays.mismatch(data, h, h + len, zeros, 0, len) < 0) {
             proxy.send(new Frame.ZeroBlocks(w.device.index, w.block, 1));
             zeroBlocks.incrementAndGet();
             return;
         }
         blocksSent.incrementAndGet();
         if (zstd) {
-            long c = Zstd.compressByteArray(compressed, 0, compressed.length, data, 0, len, 1);
+            long c = Zstd.compressByteArray(compressed, h, compressed.length - h, data, h, len, 1);
             if (!Zstd.isError(c) && c < len - (len >> 5)) {
                 compressedBlocks.incrementAndGet();
                 proxy.send(new Frame.BlockData(
-                        w.device.index, w.block, Frame.BlockData.ZSTD, len, ByteBuffer.wrap(compressed, 0, (int) c)));
+                        w.device.index, w.block, Frame.BlockData.ZSTD, len, ByteBuffer.wrap(compressed, h, (int) c)));
                 return;
             }
         }
         proxy.send(
-                new Frame.BlockData(w.device.index, w.block, Frame.BlockData.RAW, len, ByteBuffer.wrap(data, 0, len)));
+                new Frame.BlockData(w.device.index, w.block, Frame.BlockData.RAW, len, ByteBuffer.wrap(data, h, len)));
     }
 
     // ------------------------------------------------------------------ failure
@@ -797,12 +807,7 @@ public final class MigrationSource {
             lock.unlock();
         }
         LOG.log(Level.WARNING, ex.getMessage());
-        watchdog.stop();
-        if (!(cause instanceof ProtocolException pe && pe.fromPeer())) {
-            ErrorCode code = cause instanceof ProtocolException pe ? pe.code() : ErrorCode.ABORTED;
-            sendErrorBestEffort(new Frame.Error(code, ex.getMessage()));
-        }
-        connection.close();
+        link.failAndClose(cause, ex.getMessage());
         maybeResumeAfterFailure();
         try {
             listener.onFailed(ex);
@@ -841,21 +846,6 @@ public final class MigrationSource {
         }
     }
 
-    private void sendErrorBestEffort(Frame.Error error) {
-        Thread t = Thread.ofVirtual().start(() -> {
-            try {
-                proxy.sendNow(error);
-            } catch (IOException ignored) {
-                // The connection is going away anyway.
-            }
-        });
-        try {
-            t.join(Duration.ofMillis(500));
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
-    }
-
     /** Restarts the writers if the source suspended them and still owns the devices after a failure. */
     private void maybeResumeAfterFailure() {
         lock.lock();
@@ -871,19 +861,6 @@ public final class MigrationSource {
             hook.resume();
         } catch (Exception e) {
             LOG.log(Level.ERROR, "could not resume the source after a failed migration to " + peer, e);
-        }
-    }
-
-    private static <T> T await(CompletableFuture<T> f, Duration timeout) throws IOException, InterruptedException {
-        try {
-            return f.get(timeout.toNanos(), TimeUnit.NANOSECONDS);
-        } catch (ExecutionException e) {
-            if (e.getCause() instanceof IOException io) {
-                throw io;
-            }
-            throw new IOException(e.getCause());
-        } catch (TimeoutException e) {
-            throw new IOException("migration did not get there within " + timeout);
         }
     }
 

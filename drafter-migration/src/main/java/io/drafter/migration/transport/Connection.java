@@ -22,6 +22,9 @@ public interface Connection extends Closeable {
     /** Whether the bytes are encrypted and the peer authenticated by the transport (TLS). */
     boolean authenticatedTransport();
 
+    /** Ends this side's sending (TCP half-close) so that the peer reads everything sent before end-of-stream. */
+    default void shutdownOutput() {}
+
     @Override
     void close();
 }

@@ -46,6 +46,17 @@ public final class SocketConnection implements Connection {
     }
 
     @Override
+    public void shutdownOutput() {
+        try {
+            if (!(socket instanceof SSLSocket)) {
+                socket.shutdownOutput();
+            }
+        } catch (IOException | UnsupportedOperationException ignored) {
+            // Half-close is a courtesy; close() follows.
+        }
+    }
+
+    @Override
     public void close() {
         try {
             socket.close();

@@ -10,6 +10,7 @@ import io.drafter.migration.source.SourceDevice;
 import io.drafter.migration.source.SourceOptions;
 import io.drafter.migration.source.SuspendHook;
 import io.drafter.migration.testing.Loopback;
+import io.drafter.migration.testing.Migration;
 import io.drafter.migration.transport.Connection;
 import io.drafter.migration.transport.SharedToken;
 import io.drafter.storage.BlockDevice;
@@ -158,17 +159,15 @@ public final class MigrationBenchmark {
         DestinationStorage storage = DestinationStorage.expecting(Map.of(what, target), true);
         Loopback.Pair pair = Loopback.plain();
         long t0 = System.nanoTime();
-        MigrationDestination dst = MigrationDestination.accept(
-                pair.destination(),
+        Migration m = Migration.start(
+                pair,
                 storage,
                 DestinationOptions.defaults().withToken(TOKEN).withWindowBytes(WINDOW),
-                null);
-        MigrationSource src = MigrationSource.start(
-                pair.source(),
                 List.of(new SourceDevice(what, tracker, null, DirtyPolicy.NO_ROUNDS)),
                 SourceOptions.defaults().withToken(TOKEN),
-                () -> {},
-                null);
+                () -> {});
+        MigrationDestination dst = m.destination();
+        MigrationSource src = m.source();
         SourceCounters c = src.awaitCompleted(WAIT);
         dst.awaitResumable(WAIT);
         long ns = System.nanoTime() - t0;
@@ -242,17 +241,15 @@ public final class MigrationBenchmark {
         MemoryBlockDevice device = randomDevice(size);
         DirtyTrackingDevice tracker = new DirtyTrackingDevice(device);
         Loopback.Pair pair = Loopback.plain();
-        MigrationDestination dst = MigrationDestination.accept(
-                pair.destination(),
+        Migration m = Migration.start(
+                pair,
                 DestinationStorage.inMemory(),
                 DestinationOptions.defaults().withToken(TOKEN),
-                null);
-        MigrationSource src = MigrationSource.start(
-                pair.source(),
                 List.of(new SourceDevice("disk", tracker, null, DirtyPolicy.NO_ROUNDS)),
                 SourceOptions.defaults().withToken(TOKEN),
-                () -> {},
-                null);
+                () -> {});
+        MigrationDestination dst = m.destination();
+        MigrationSource src = m.source();
         WaitingDevice disk = dst.awaitDevices(WAIT).get("disk");
         SplittableRandom r = new SplittableRandom(3);
         List<Long> latencies = new ArrayList<>();
@@ -275,13 +272,11 @@ public final class MigrationBenchmark {
         long[] l = latencies.stream().mapToLong(Long::longValue).sorted().toArray();
         System.out.printf(
                 Locale.ROOT,
-                "post-copy first read of a missing %d KiB block, during a 512 MiB copy: n=%d p50 %.2f ms p99 %.2f ms"
-                        + " (full copy of the device: %s)%n",
+                "post-copy first read of a missing %d KiB block, during a 512 MiB copy: n=%d p50 %.2f ms p99 %.2f ms%n",
                 BLOCK >> 10,
                 l.length,
                 pct(l, 50) / 1e6,
-                pct(l, 99) / 1e6,
-                "for scale, see the random throughput above");
+                pct(l, 99) / 1e6);
     }
 
     static void handOver() throws Exception {
@@ -303,17 +298,15 @@ public final class MigrationBenchmark {
                 hookReturnNs[0] = System.nanoTime();
             };
             Loopback.Pair pair = Loopback.plain();
-            MigrationDestination dst = MigrationDestination.accept(
-                    pair.destination(),
+            Migration m = Migration.start(
+                    pair,
                     DestinationStorage.inMemory(),
                     DestinationOptions.defaults().withToken(TOKEN),
-                    null);
-            MigrationSource src = MigrationSource.start(
-                    pair.source(),
                     List.of(new SourceDevice("memory", tracker, null, DirtyPolicy.NO_ROUNDS)),
                     SourceOptions.defaults().withToken(TOKEN),
-                    hook,
-                    null);
+                    hook);
+            MigrationDestination dst = m.destination();
+            MigrationSource src = m.source();
             src.awaitAuthorityTransferred(WAIT);
             long authNs = System.nanoTime();
             dst.awaitCompleted(WAIT);

@@ -27,6 +27,7 @@ import io.drafter.migration.testing.FrameRelay.Action;
 import io.drafter.migration.testing.FrameRelay.Rule;
 import io.drafter.migration.testing.FrameRelay.Way;
 import io.drafter.migration.testing.Loopback;
+import io.drafter.migration.testing.Migration;
 import io.drafter.migration.testing.TestDevices;
 import io.drafter.migration.transport.Connection;
 import io.drafter.migration.transport.SharedToken;
@@ -95,13 +96,7 @@ class FaultInjectionTest {
             try (Transport.ConnectionListener l = Transport.listen(
                     new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), TransportSecurity.plainTcp())) {
                 relay = new FrameRelay(l.address(), rule);
-                CompletableFuture<Connection> accepted = CompletableFuture.supplyAsync(() -> {
-                    try {
-                        return l.accept(WAIT);
-                    } catch (IOException e) {
-                        throw new java.io.UncheckedIOException(e);
-                    }
-                });
+                CompletableFuture<Connection> accepted = Migration.acceptAsync(l);
                 Connection c = Transport.connect(relay.address(), TransportSecurity.plainTcp(), WAIT);
                 dst = MigrationDestination.accept(
                         accepted.get(),
@@ -148,6 +143,10 @@ class FaultInjectionTest {
                 .add("memory", 4 << 20, 64 << 10, 2, MigrationEngineTest.FAST);
     }
 
+    /** At least 6 dirty rounds per device (a quiet round needs fewer than 0 dirty blocks: never). */
+    static final io.drafter.migration.source.DirtyPolicy SIX_ROUNDS =
+            new io.drafter.migration.source.DirtyPolicy(0, 0, 6, Duration.ofMillis(20));
+
     static Predicate<Frame> is(Class<? extends Frame> type) {
         return type::isInstance;
     }
@@ -189,8 +188,17 @@ class FaultInjectionTest {
 
     @Test
     void connectionLostDuringDirtyRoundsLeavesWritersRunning() throws Exception {
-        Source src = twoDevices().startWriters(5);
-        try (Run run = new Run(src, Rule.on(Way.TO_DESTINATION, is(Frame.DirtyBlocks.class), 2, Action.DROP), WAIT)) {
+        Source src = new Source()
+                .add("disk", 4 << 20, 64 << 10, 1, SIX_ROUNDS)
+                .add("memory", 4 << 20, 64 << 10, 2, SIX_ROUNDS)
+                .startWriters(5);
+        // Policy: at least 6 rounds 20 ms apart, so a drop after the second round lands well inside DIRTY_ROUNDS.
+        // (A relay rule on frames would fire late: the relay may lag the source by a few rounds.)
+        try (Run run = new Run(src, Rule.on(Way.TO_SOURCE, f -> false, 1, Action.DROP), WAIT)) {
+            while (run.source.counters().rounds() < 2) {
+                Thread.sleep(1);
+            }
+            run.relay.drop();
             MigrationException s = run.sourceFailure();
             assertEquals(Authority.SOURCE, s.authority());
             assertEquals("DIRTY_ROUNDS", s.phase());
@@ -310,14 +318,15 @@ class FaultInjectionTest {
         Source src = twoDevices();
         Loopback.Pair pair = Loopback.plain();
         RecordingStorage storage = new RecordingStorage();
-        MigrationDestination dst = MigrationDestination.accept(
-                pair.destination(), storage, DestinationOptions.defaults().withToken(TOKEN), null);
-        MigrationSource source = MigrationSource.start(
-                pair.source(),
+        Migration m = Migration.start(
+                pair,
+                storage,
+                DestinationOptions.defaults().withToken(TOKEN),
                 src.devices,
                 SourceOptions.defaults().withToken(SharedToken.of("a different secret token")),
-                src,
-                null);
+                src);
+        MigrationDestination dst = m.destination();
+        MigrationSource source = m.source();
         MigrationException d = assertThrows(MigrationException.class, () -> dst.awaitCompleted(WAIT));
         assertTrue(d.getMessage().contains("does not know the shared token"), d.getMessage());
         MigrationException s = assertThrows(MigrationException.class, () -> source.awaitCompleted(WAIT));
@@ -331,13 +340,15 @@ class FaultInjectionTest {
     void tokenOnOneSideOnlyIsRefused() throws Exception {
         Source src = twoDevices();
         Loopback.Pair pair = Loopback.plain();
-        MigrationDestination dst = MigrationDestination.accept(
-                pair.destination(),
+        Migration m = Migration.start(
+                pair,
                 new RecordingStorage(),
                 DestinationOptions.defaults().withToken(TOKEN),
-                null);
-        MigrationSource source = MigrationSource.start(
-                pair.source(), src.devices, SourceOptions.defaults().withPlainTcpAllowed(true), src, null);
+                src.devices,
+                SourceOptions.defaults().withPlainTcpAllowed(true),
+                src);
+        MigrationDestination dst = m.destination();
+        MigrationSource source = m.source();
         MigrationException d = assertThrows(MigrationException.class, () -> dst.awaitCompleted(WAIT));
         assertTrue(d.getMessage().contains("did not offer the shared token"), d.getMessage());
         assertThrows(MigrationException.class, () -> source.awaitCompleted(WAIT));
@@ -436,13 +447,15 @@ class FaultInjectionTest {
         var expected = Map.<String, BlockDevice>of(
                 "disk", new io.drafter.storage.source.MemoryBlockDevice("disk", 4 << 20, 64 << 10),
                 "memory", new io.drafter.storage.source.MemoryBlockDevice("memory", 8 << 20, 64 << 10));
-        MigrationDestination dst = MigrationDestination.accept(
-                pair.destination(),
+        Migration m = Migration.start(
+                pair,
                 DestinationStorage.expecting(expected, true),
                 DestinationOptions.defaults().withToken(TOKEN),
-                null);
-        MigrationSource source = MigrationSource.start(
-                pair.source(), src.devices, SourceOptions.defaults().withToken(TOKEN), src, null);
+                src.devices,
+                SourceOptions.defaults().withToken(TOKEN),
+                src);
+        MigrationDestination dst = m.destination();
+        MigrationSource source = m.source();
         MigrationException s = assertThrows(MigrationException.class, () -> source.awaitCompleted(WAIT));
         assertTrue(s.getMessage().contains("DEVICE_MISMATCH"), s.getMessage());
         assertTrue(s.getMessage().contains("device \"memory\" has 8388608 bytes"), s.getMessage());
@@ -456,10 +469,15 @@ class FaultInjectionTest {
         Source src = twoDevices().startWriters(9);
         Loopback.Pair pair = Loopback.plain();
         RecordingStorage storage = new RecordingStorage();
-        MigrationDestination dst = MigrationDestination.accept(
-                pair.destination(), storage, DestinationOptions.defaults().withToken(TOKEN), null);
-        MigrationSource source = MigrationSource.start(
-                pair.source(), src.devices, SourceOptions.defaults().withToken(TOKEN), src, null);
+        Migration m = Migration.start(
+                pair,
+                storage,
+                DestinationOptions.defaults().withToken(TOKEN),
+                src.devices,
+                SourceOptions.defaults().withToken(TOKEN),
+                src);
+        MigrationDestination dst = m.destination();
+        MigrationSource source = m.source();
         dst.awaitDevices(WAIT);
         source.abort();
         MigrationException d = assertThrows(MigrationException.class, () -> dst.awaitCompleted(WAIT));

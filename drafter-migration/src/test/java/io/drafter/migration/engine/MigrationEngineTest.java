@@ -21,6 +21,7 @@ import io.drafter.migration.source.SourceOptions;
 import io.drafter.migration.source.SourcePhase;
 import io.drafter.migration.source.SuspendHook;
 import io.drafter.migration.testing.Loopback;
+import io.drafter.migration.testing.Migration;
 import io.drafter.migration.testing.TestCerts;
 import io.drafter.migration.testing.TestDevices;
 import io.drafter.migration.testing.Writers;
@@ -179,10 +180,15 @@ class MigrationEngineTest {
         // Make half of every block compressible so zstd has something to do.
         Loopback.Pair pair = Loopback.pair(clientTls, serverTls);
         assertTrue(pair.source().authenticatedTransport());
-        MigrationDestination dst = MigrationDestination.accept(
-                pair.destination(), DestinationStorage.inMemory(), DestinationOptions.defaults(), null);
-        MigrationSource source = MigrationSource.start(
-                pair.source(), src.devices, SourceOptions.defaults().withCompression(true), src, null);
+        Migration m = Migration.start(
+                pair,
+                DestinationStorage.inMemory(),
+                DestinationOptions.defaults(),
+                src.devices,
+                SourceOptions.defaults().withCompression(true),
+                src);
+        MigrationDestination dst = m.destination();
+        MigrationSource source = m.source();
         source.awaitCompleted(WAIT);
         MigrationDestination.Resumable r = dst.awaitResumable(WAIT);
         dst.awaitCompleted(WAIT);
@@ -204,17 +210,15 @@ class MigrationEngineTest {
         src.tops.add(t);
         src.devices.add(new SourceDevice("text", t, null, DirtyPolicy.NO_ROUNDS));
         Loopback.Pair pair = Loopback.plain();
-        MigrationDestination dst = MigrationDestination.accept(
-                pair.destination(),
+        Migration m = Migration.start(
+                pair,
                 DestinationStorage.inMemory(),
                 DestinationOptions.defaults().withPlainTcpAllowed(true),
-                null);
-        MigrationSource source = MigrationSource.start(
-                pair.source(),
                 src.devices,
                 SourceOptions.defaults().withCompression(true).withPlainTcpAllowed(true),
-                src,
-                null);
+                src);
+        MigrationDestination dst = m.destination();
+        MigrationSource source = m.source();
         SourceCounters sc = source.awaitCompleted(WAIT);
         assertSameContents(src, dst.awaitResumable(WAIT).devices());
         assertTrue(sc.compressedBlocks() > 0, "blocks went compressed: " + sc);
@@ -222,39 +226,57 @@ class MigrationEngineTest {
         src.close();
     }
 
-    /** A source layer whose reads are slow, so that the full copy takes a while. */
-    static final class SlowReads extends ForwardingBlockDevice {
-        SlowReads(BlockDevice d) {
+    /** A layer that sleeps before each read and/or write: a slow source disk or a busy destination disk. */
+    static final class Delayed extends ForwardingBlockDevice {
+        private final long readMs;
+        private final long writeMs;
+
+        Delayed(BlockDevice d, long readMs, long writeMs) {
             super(d);
+            this.readMs = readMs;
+            this.writeMs = writeMs;
+        }
+
+        private static void pause(long ms) throws IOException {
+            try {
+                Thread.sleep(ms);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new java.io.InterruptedIOException();
+            }
         }
 
         @Override
         public int read(ByteBuffer dst, long offsetBytes) throws IOException {
-            try {
-                Thread.sleep(2);
-            } catch (InterruptedException e) {
-                throw new java.io.InterruptedIOException();
-            }
+            pause(readMs);
             return super.read(dst, offsetBytes);
+        }
+
+        @Override
+        public int write(ByteBuffer src, long offsetBytes) throws IOException {
+            pause(writeMs);
+            return super.write(src, offsetBytes);
         }
     }
 
     @Test
     void destinationReadsBlocksBeforeTheyArrive() throws Exception {
         var base = TestDevices.random("disk", 1024 * 4096L, 4096, 5, 0);
-        DirtyTrackingDevice t = new DirtyTrackingDevice(new SlowReads(base));
+        DirtyTrackingDevice t = new DirtyTrackingDevice(new Delayed(base, 2, 0));
         Source src = new Source();
         src.trackers.add(t);
         src.tops.add(t);
         src.devices.add(new SourceDevice("disk", t, null, DirtyPolicy.NO_ROUNDS));
         Loopback.Pair pair = Loopback.plain();
-        MigrationDestination dst = MigrationDestination.accept(
-                pair.destination(),
+        Migration m = Migration.start(
+                pair,
                 DestinationStorage.inMemory(),
                 DestinationOptions.defaults().withToken(TOKEN).withWindowBytes(16 * 4096),
-                null);
-        MigrationSource source = MigrationSource.start(
-                pair.source(), src.devices, SourceOptions.defaults().withToken(TOKEN), src, null);
+                src.devices,
+                SourceOptions.defaults().withToken(TOKEN),
+                src);
+        MigrationDestination dst = m.destination();
+        MigrationSource source = m.source();
         WaitingDevice disk = dst.awaitDevices(WAIT).get("disk");
         // The full copy goes in block order at ~2 ms a block: the last blocks are seconds away.
         for (long b : new long[] {1023, 1000, 900, 777}) {
@@ -286,13 +308,15 @@ class MigrationEngineTest {
             }
         };
         Loopback.Pair pair = Loopback.plain();
-        MigrationDestination dst = MigrationDestination.accept(
-                pair.destination(),
+        Migration m = Migration.start(
+                pair,
                 DestinationStorage.inMemory(),
                 DestinationOptions.defaults().withToken(TOKEN),
-                null);
-        MigrationSource source = MigrationSource.start(
-                pair.source(), src.devices, SourceOptions.defaults().withToken(TOKEN), src, null);
+                src.devices,
+                SourceOptions.defaults().withToken(TOKEN),
+                src);
+        MigrationDestination dst = m.destination();
+        MigrationSource source = m.source();
         MigrationDestination.Resumable res = dst.awaitResumable(WAIT);
         WaitingDevice mem = res.devices().get("memory");
         for (long b : flushed) {
@@ -310,13 +334,15 @@ class MigrationEngineTest {
     void withoutPostCopyTheDestinationIsResumableOnlyWhenComplete() throws Exception {
         Source src = new Source().add("disk", 2 << 20, 64 << 10, 21, DirtyPolicy.NO_ROUNDS);
         Loopback.Pair pair = Loopback.plain();
-        MigrationDestination dst = MigrationDestination.accept(
-                pair.destination(),
+        Migration m = Migration.start(
+                pair,
                 DestinationStorage.inMemory(),
                 DestinationOptions.defaults().withToken(TOKEN).withWaitForAllBlocks(true),
-                null);
-        MigrationSource source = MigrationSource.start(
-                pair.source(), src.devices, SourceOptions.defaults().withToken(TOKEN), src, null);
+                src.devices,
+                SourceOptions.defaults().withToken(TOKEN),
+                src);
+        MigrationDestination dst = m.destination();
+        MigrationSource source = m.source();
         MigrationDestination.Resumable res = dst.awaitResumable(WAIT);
         assertEquals(DestinationPhase.COMPLETED, dst.phase());
         for (WaitingDevice d : res.devices().values()) {
@@ -340,13 +366,15 @@ class MigrationEngineTest {
             }
         };
         Loopback.Pair pair = Loopback.plain();
-        MigrationDestination dst = MigrationDestination.accept(
-                pair.destination(),
+        Migration m = Migration.start(
+                pair,
                 DestinationStorage.inMemory(),
                 DestinationOptions.defaults().withToken(TOKEN),
-                null);
-        MigrationSource source = MigrationSource.start(
-                pair.source(), src.devices, SourceOptions.defaults().withToken(TOKEN), src, null);
+                src.devices,
+                SourceOptions.defaults().withToken(TOKEN),
+                src);
+        MigrationDestination dst = m.destination();
+        MigrationSource source = m.source();
         WaitingDevice disk = dst.awaitResumable(WAIT).devices().get("disk");
         byte[] mine = new byte[64 << 10];
         java.util.Arrays.fill(mine, (byte) 9);
@@ -354,6 +382,38 @@ class MigrationEngineTest {
         source.awaitCompleted(WAIT);
         dst.awaitCompleted(WAIT);
         assertArrayEquals(mine, TestDevices.block(disk, 5), "the resumed side's write is kept");
+        src.close();
+    }
+
+    @Test
+    void aSlowDeviceDoesNotStarveAnother() throws Exception {
+        Source src = new Source()
+                .add("slow", 64 * (64 << 10), 64 << 10, 41, DirtyPolicy.NO_ROUNDS)
+                .add("fast", 256 * (64 << 10), 64 << 10, 42, DirtyPolicy.NO_ROUNDS);
+        DestinationStorage storage = spec -> {
+            var mem = new io.drafter.storage.source.MemoryBlockDevice(
+                    spec.name(), spec.sizeBytes(), spec.blockSizeBytes());
+            return new DestinationStorage.Opened(spec.name().equals("slow") ? new Delayed(mem, 0, 30) : mem, true);
+        };
+        Loopback.Pair pair = Loopback.plain();
+        Migration m = Migration.start(
+                pair,
+                storage,
+                DestinationOptions.defaults().withToken(TOKEN).withWindowBytes(4 * (64 << 10)),
+                src.devices,
+                SourceOptions.defaults().withToken(TOKEN),
+                src);
+        Map<String, WaitingDevice> devices = m.destination().awaitDevices(WAIT);
+        WaitingDevice slow = devices.get("slow");
+        WaitingDevice fast = devices.get("fast");
+        while (!fast.isComplete()) {
+            Thread.sleep(1);
+        }
+        // The slow device needs about 2 s (64 blocks x 30 ms); the fast one did not wait for it.
+        long slowPresent = slow.presentBlockCount();
+        assertTrue(slowPresent < 48, "fast device finished while the slow one had " + slowPresent + " of 64 blocks");
+        m.source().awaitCompleted(WAIT);
+        assertSameContents(src, m.destination().awaitResumable(WAIT).devices());
         src.close();
     }
 }

@@ -20,13 +20,7 @@ public final class Loopback {
     public static Pair pair(TransportSecurity sourceSide, TransportSecurity destinationSide) throws IOException {
         try (Transport.ConnectionListener l =
                 Transport.listen(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), destinationSide)) {
-            CompletableFuture<Connection> accepted = CompletableFuture.supplyAsync(() -> {
-                try {
-                    return l.accept(Duration.ofSeconds(10));
-                } catch (IOException e) {
-                    throw new java.io.UncheckedIOException(e);
-                }
-            });
+            CompletableFuture<Connection> accepted = Migration.acceptAsync(l);
             Connection src = Transport.connect(l.address(), sourceSide, Duration.ofSeconds(10));
             try {
                 return new Pair(src, accepted.get());

@@ -52,13 +52,7 @@ class TransportTest {
         var certs = TestCerts.shared();
         try (Transport.ConnectionListener l = Transport.listen(
                 new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), tls(certs.destination()))) {
-            CompletableFuture<Connection> accepted = CompletableFuture.supplyAsync(() -> {
-                try {
-                    return l.accept(Duration.ofSeconds(10));
-                } catch (IOException e) {
-                    throw new java.io.UncheckedIOException(e);
-                }
-            });
+            CompletableFuture<Connection> accepted = io.drafter.migration.testing.Migration.acceptAsync(l);
             // The rogue peer trusts the real CA, so only the server's check of the client certificate can refuse it.
             TestCerts.Peer rogue = new TestCerts.Peer(
                     certs.rogue().chain(),
@@ -86,13 +80,7 @@ class TransportTest {
         var certs = TestCerts.shared();
         try (Transport.ConnectionListener l = Transport.listen(
                 new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), tls(certs.destination()))) {
-            CompletableFuture<Connection> accepted = CompletableFuture.supplyAsync(() -> {
-                try {
-                    return l.accept(Duration.ofSeconds(10));
-                } catch (IOException e) {
-                    throw new java.io.UncheckedIOException(e);
-                }
-            });
+            CompletableFuture<Connection> accepted = io.drafter.migration.testing.Migration.acceptAsync(l);
             try (Connection c = Transport.connect(l.address(), TransportSecurity.plainTcp(), Duration.ofSeconds(5))) {
                 c.output().write("not a TLS hello at all, just bytes...".getBytes());
                 c.output().flush();
