@@ -127,11 +127,14 @@ public final class Peer implements AutoCloseable {
             DestinationOptions dopts = DestinationOptions.defaults()
                     .withToken(options.token())
                     .withPlainTcpAllowed(options.plainTcpAllowed())
-                    .withWaitForAllBlocks(options.disablePostcopy());
+                    .withWaitForAllBlocks(options.disablePostcopy())
+                    .withHoldCompletion(true);
             p.incoming = MigrationDestination.accept(connection, p.storage(), dopts, listener);
             MigrationDestination.Resumable r = p.incoming.awaitResumable(MIGRATION_LIMIT);
             try {
                 p.exposeAndResume(r.devices(), false);
+                // Our VM runs: the source may drop its paused copy once every block is here.
+                p.incoming.confirmTakeover();
             } catch (IOException | RuntimeException e) {
                 // Authority is ours but the VM did not come up: give it back so that the source resumes its copy.
                 p.incoming.abort();

@@ -13,6 +13,9 @@ import java.time.Duration;
  * @param waitForAllBlocks become resumable only once every block is here (no post-copy; Drafter's {@code
  *     --disable-postcopy-migration})
  * @param windowBytes per device, how many bytes of data frames may be in flight (sets the credit)
+ * @param holdCompletion report COMPLETED to the source only after {@link MigrationDestination#confirmTakeover()}:
+ *     the source then keeps its (paused) copy until the destination's application says it took over, and a
+ *     destination that cannot take over can still give authority back with {@link MigrationDestination#abort()}
  */
 public record DestinationOptions(
         boolean compression,
@@ -20,7 +23,8 @@ public record DestinationOptions(
         SharedToken token,
         boolean allowPlainTcp,
         boolean waitForAllBlocks,
-        int windowBytes) {
+        int windowBytes,
+        boolean holdCompletion) {
     public DestinationOptions {
         if (stallTimeout == null || stallTimeout.toMillis() < 50) {
             throw new IllegalArgumentException("stallTimeout must be at least 50 ms, got " + stallTimeout);
@@ -32,30 +36,41 @@ public record DestinationOptions(
 
     /** Compression accepted, 30 s stall timeout, no token, plain TCP refused, post-copy on, 16 MiB window. */
     public static DestinationOptions defaults() {
-        return new DestinationOptions(true, Duration.ofSeconds(30), null, false, false, 16 << 20);
+        return new DestinationOptions(true, Duration.ofSeconds(30), null, false, false, 16 << 20, false);
     }
 
     public DestinationOptions withCompression(boolean on) {
-        return new DestinationOptions(on, stallTimeout, token, allowPlainTcp, waitForAllBlocks, windowBytes);
+        return new DestinationOptions(
+                on, stallTimeout, token, allowPlainTcp, waitForAllBlocks, windowBytes, holdCompletion);
     }
 
     public DestinationOptions withStallTimeout(Duration d) {
-        return new DestinationOptions(compression, d, token, allowPlainTcp, waitForAllBlocks, windowBytes);
+        return new DestinationOptions(
+                compression, d, token, allowPlainTcp, waitForAllBlocks, windowBytes, holdCompletion);
     }
 
     public DestinationOptions withToken(SharedToken t) {
-        return new DestinationOptions(compression, stallTimeout, t, allowPlainTcp, waitForAllBlocks, windowBytes);
+        return new DestinationOptions(
+                compression, stallTimeout, t, allowPlainTcp, waitForAllBlocks, windowBytes, holdCompletion);
     }
 
     public DestinationOptions withPlainTcpAllowed(boolean allow) {
-        return new DestinationOptions(compression, stallTimeout, token, allow, waitForAllBlocks, windowBytes);
+        return new DestinationOptions(
+                compression, stallTimeout, token, allow, waitForAllBlocks, windowBytes, holdCompletion);
     }
 
     public DestinationOptions withWaitForAllBlocks(boolean wait) {
-        return new DestinationOptions(compression, stallTimeout, token, allowPlainTcp, wait, windowBytes);
+        return new DestinationOptions(
+                compression, stallTimeout, token, allowPlainTcp, wait, windowBytes, holdCompletion);
+    }
+
+    public DestinationOptions withHoldCompletion(boolean hold) {
+        return new DestinationOptions(
+                compression, stallTimeout, token, allowPlainTcp, waitForAllBlocks, windowBytes, hold);
     }
 
     public DestinationOptions withWindowBytes(int bytes) {
-        return new DestinationOptions(compression, stallTimeout, token, allowPlainTcp, waitForAllBlocks, bytes);
+        return new DestinationOptions(
+                compression, stallTimeout, token, allowPlainTcp, waitForAllBlocks, bytes, holdCompletion);
     }
 }

@@ -91,6 +91,7 @@ public final class MigrationDestination {
 
     private final CompletableFuture<Map<String, WaitingDevice>> devicesFuture = new CompletableFuture<>();
     private final CompletableFuture<Resumable> resumableFuture = new CompletableFuture<>();
+    private boolean takeoverConfirmed; // guarded by lock
     private final CompletableFuture<DestinationCounters> completedFuture = new CompletableFuture<>();
 
     /** One incoming device: its storage, post-copy layer and applier queue. */
@@ -181,6 +182,18 @@ public final class MigrationDestination {
     /** Waits until every block is here and the source was told. */
     public DestinationCounters awaitCompleted(Duration timeout) throws IOException, InterruptedException {
         return Link.await(completedFuture, timeout);
+    }
+
+    /**
+     * With {@link DestinationOptions#holdCompletion()}: the application took over (its VM runs on these devices), so
+     * COMPLETED may go to the source once every block is here. Until then the source keeps its copy, and {@link
+     * #abort()} gives authority back to it.
+     */
+    public void confirmTakeover() {
+        synchronized (lock) {
+            takeoverConfirmed = true;
+        }
+        checkComplete();
     }
 
     /** Stops the migration; the source is told with an ERROR frame. */
@@ -399,6 +412,12 @@ public final class MigrationDestination {
                 if (!s.waiting.isComplete()) {
                     return;
                 }
+            }
+            if (options.holdCompletion() && !takeoverConfirmed) {
+                // Every block is here (so a no-post-copy caller may resume), but the source keeps its copy until the
+                // application confirms that it took over.
+                resumableFuture.complete(resumable());
+                return;
             }
             // COMPLETED before the frame leaves: the source closes the connection as soon as it reads it.
             if (!transition(DestinationPhase.COMPLETED)) {

@@ -356,6 +356,57 @@ class MigrationEngineTest {
     }
 
     @Test
+    void withHeldCompletionTheSourceWaitsForTheTakeover() throws Exception {
+        Source src = new Source().add("disk", 2 << 20, 64 << 10, 41, DirtyPolicy.NO_ROUNDS);
+        Loopback.Pair pair = Loopback.plain();
+        Migration m = Migration.start(
+                pair,
+                DestinationStorage.inMemory(),
+                DestinationOptions.defaults()
+                        .withToken(TOKEN)
+                        .withWaitForAllBlocks(true)
+                        .withHoldCompletion(true),
+                src.devices,
+                SourceOptions.defaults().withToken(TOKEN),
+                src);
+        MigrationDestination.Resumable res = m.destination().awaitResumable(WAIT);
+        for (WaitingDevice d : res.devices().values()) {
+            assertTrue(d.isComplete(), "every block is here before the takeover");
+        }
+        Thread.sleep(300);
+        assertEquals(SourcePhase.POST_COPY, m.source().phase(), "the source keeps its copy until the takeover");
+        m.destination().confirmTakeover();
+        m.source().awaitCompleted(WAIT);
+        assertEquals(DestinationPhase.COMPLETED, m.destination().phase());
+        src.close();
+    }
+
+    @Test
+    void aDestinationThatCannotTakeOverGivesAuthorityBack() throws Exception {
+        Source src = new Source().add("disk", 2 << 20, 64 << 10, 43, DirtyPolicy.NO_ROUNDS);
+        Loopback.Pair pair = Loopback.plain();
+        Migration m = Migration.start(
+                pair,
+                DestinationStorage.inMemory(),
+                DestinationOptions.defaults()
+                        .withToken(TOKEN)
+                        .withWaitForAllBlocks(true)
+                        .withHoldCompletion(true),
+                src.devices,
+                SourceOptions.defaults().withToken(TOKEN),
+                src);
+        m.destination().awaitResumable(WAIT);
+        m.destination().abort(); // e.g. its VM failed to start
+        Exception e = org.junit.jupiter.api.Assertions.assertThrows(
+                Exception.class, () -> m.source().awaitCompleted(WAIT));
+        assertEquals(SourcePhase.FAILED, m.source().phase(), String.valueOf(e));
+        m.source().resumeSource();
+        assertEquals(SourcePhase.RESUMED, m.source().phase());
+        assertEquals(1, src.resumes, "the writers run at the source again");
+        src.close();
+    }
+
+    @Test
     void destinationWritesAfterResumeWinOverLateBlocks() throws Exception {
         Source src = new Source().add("disk", 4 << 20, 64 << 10, 31, DirtyPolicy.NO_ROUNDS);
         src.duringSuspend = () -> {
