@@ -25,6 +25,7 @@ import java.util.UUID;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -152,6 +153,9 @@ public final class PeerCommand implements Callable<Integer> {
     boolean compression;
 
     // Accepted for compatibility with Drafter's command line; they mean nothing here.
+    @Mixin
+    FirecrackerCompatOptions firecrackerCompat;
+
     @Option(
             names = {"--concurrency", "-concurrency"},
             hidden = true)
@@ -161,36 +165,6 @@ public final class PeerCommand implements Callable<Integer> {
             names = {"--rescue-timeout", "-rescue-timeout"},
             hidden = true)
     String rescueTimeout;
-
-    @Option(
-            names = {"--firecracker-bin", "-firecracker-bin"},
-            hidden = true)
-    String firecrackerBin;
-
-    @Option(
-            names = {"--jailer-bin", "-jailer-bin"},
-            hidden = true)
-    String jailerBin;
-
-    @Option(
-            names = {"--uid", "-uid"},
-            hidden = true)
-    Integer uid;
-
-    @Option(
-            names = {"--gid", "-gid"},
-            hidden = true)
-    Integer gid;
-
-    @Option(
-            names = {"--numa-node", "-numa-node"},
-            hidden = true)
-    Integer numaNode;
-
-    @Option(
-            names = {"--cgroup-version", "-cgroup-version"},
-            hidden = true)
-    Integer cgroupVersion;
 
     @Override
     public Integer call() throws Exception {

@@ -13,6 +13,7 @@ import java.time.Duration;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -128,35 +129,8 @@ public final class SnapshotterCommand implements Callable<Integer> {
     boolean pad;
 
     // Accepted for compatibility with Drafter's command line; they mean nothing to QEMU.
-    @Option(
-            names = {"--firecracker-bin", "-firecracker-bin"},
-            hidden = true)
-    String firecrackerBin;
-
-    @Option(
-            names = {"--jailer-bin", "-jailer-bin"},
-            hidden = true)
-    String jailerBin;
-
-    @Option(
-            names = {"--uid", "-uid"},
-            hidden = true)
-    Integer uid;
-
-    @Option(
-            names = {"--gid", "-gid"},
-            hidden = true)
-    Integer gid;
-
-    @Option(
-            names = {"--numa-node", "-numa-node"},
-            hidden = true)
-    Integer numaNode;
-
-    @Option(
-            names = {"--cgroup-version", "-cgroup-version"},
-            hidden = true)
-    Integer cgroupVersion;
+    @Mixin
+    FirecrackerCompatOptions firecrackerCompat;
 
     @Option(
             names = {"--liveness-vsock-port", "-liveness-vsock-port"},

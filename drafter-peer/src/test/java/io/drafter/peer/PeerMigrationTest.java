@@ -16,6 +16,7 @@ import io.drafter.storage.config.DeviceConfig;
 import io.drafter.storage.config.DeviceConfigParser;
 import io.drafter.vm.Accel;
 import io.drafter.vm.Console;
+import io.drafter.vm.TestGuest;
 import io.drafter.vm.VmConfig;
 import io.drafter.vm.VmException;
 import io.drafter.vm.VmInstance;
@@ -56,7 +57,7 @@ class PeerMigrationTest {
     @BeforeAll
     static void snapshot() throws Exception {
         assumeTrue(Files.isReadable(Path.of("/dev/fuse")) && isRoot(), "needs root and /dev/fuse");
-        Path bp = PeerTestSupport.blueprint();
+        Path bp = TestGuest.blueprint();
         pkg = dir.resolve("package");
         List<DeviceSpec> devices = List.of(
                 new DeviceSpec("state", null, pkg.resolve("state.bin")),
@@ -211,7 +212,7 @@ class PeerMigrationTest {
                 java.util.HexFormat.of().formatHex(baseMemoryBefore),
                 java.util.HexFormat.of().formatHex(sha256(pkg.resolve("memory.bin"))),
                 "peer A wrote only to its overlay");
-        assertEquals(List.of(), PeerTestSupport.qemuUnder(dir), "no QEMU left behind");
+        assertEquals(List.of(), TestGuest.qemuUnder(dir), "no QEMU left behind");
         assertFalse(Files.readString(Path.of("/proc/mounts")).contains(dir.toString()), "no mount left behind");
     }
 
@@ -266,7 +267,7 @@ class PeerMigrationTest {
                         Files.exists(bDir.resolve("package").resolve("memory.bin")), "B discarded its partial copy");
             }
         }
-        assertEquals(List.of(), PeerTestSupport.qemuUnder(dir), "no QEMU left behind");
+        assertEquals(List.of(), TestGuest.qemuUnder(dir), "no QEMU left behind");
     }
 
     static byte[] sha256(Path p) throws Exception {

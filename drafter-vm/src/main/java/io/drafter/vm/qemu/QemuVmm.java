@@ -126,51 +126,41 @@ public final class QemuVmm implements Vmm {
             long t2 = System.nanoTime();
             vm.cont();
             long t3 = System.nanoTime();
-            if (!awaitAfterResume) {
-                Thread.ofVirtual().name("after-resume-" + vm.pid()).start(() -> {
-                    try {
-                        vm.afterResume(resumeTimeout);
-                        LOG.log(
-                                System.Logger.Level.INFO,
-                                "AfterResume of pid {0} done {1} ms after cont",
-                                vm.pid(),
-                                (System.nanoTime() - t3) / 1_000_000);
-                    } catch (VmException | RuntimeException e) {
-                        LOG.log(
-                                System.Logger.Level.WARNING,
-                                "AfterResume of pid " + vm.pid() + " failed: " + e.getMessage());
-                    }
-                });
-                vm.resumeTimings(new QemuInstance.ResumeTimings(
-                        Duration.ofNanos(t1 - t0), Duration.ofNanos(t2 - t0), Duration.ofNanos(t3 - t0), null));
-                LOG.log(
-                        System.Logger.Level.INFO,
-                        "resumed pid {0}: QEMU up {1} ms, state loaded {2} ms, running {3} ms (AfterResume continues)",
-                        vm.pid(),
-                        (t1 - t0) / 1_000_000,
-                        (t2 - t0) / 1_000_000,
-                        (t3 - t0) / 1_000_000);
-                return vm;
+            Duration afterResume = null;
+            if (awaitAfterResume) {
+                vm.afterResume(resumeTimeout);
+                afterResume = Duration.ofNanos(System.nanoTime() - t0);
+            } else {
+                Thread.ofVirtual().name("after-resume-" + vm.pid()).start(() -> afterResumeInBackground(vm, t3));
             }
-            vm.afterResume(resumeTimeout);
-            long t4 = System.nanoTime();
             vm.resumeTimings(new QemuInstance.ResumeTimings(
-                    Duration.ofNanos(t1 - t0),
-                    Duration.ofNanos(t2 - t0),
-                    Duration.ofNanos(t3 - t0),
-                    Duration.ofNanos(t4 - t0)));
+                    Duration.ofNanos(t1 - t0), Duration.ofNanos(t2 - t0), Duration.ofNanos(t3 - t0), afterResume));
             LOG.log(
                     System.Logger.Level.INFO,
-                    "resumed pid {0}: QEMU up {1} ms, state loaded {2} ms, running {3} ms, AfterResume {4} ms",
+                    "resumed pid {0}: QEMU up {1} ms, state loaded {2} ms, running {3} ms, {4}",
                     vm.pid(),
                     (t1 - t0) / 1_000_000,
                     (t2 - t0) / 1_000_000,
                     (t3 - t0) / 1_000_000,
-                    (t4 - t0) / 1_000_000);
+                    afterResume == null ? "AfterResume continues" : "AfterResume " + afterResume.toMillis() + " ms");
             return vm;
         } catch (VmException | RuntimeException e) {
             vm.close();
             throw e;
+        }
+    }
+
+    /** The agent's {@code AfterResume} off the caller's path: logged, never thrown. */
+    private void afterResumeInBackground(QemuInstance vm, long contNs) {
+        try {
+            vm.afterResume(resumeTimeout);
+            LOG.log(
+                    System.Logger.Level.INFO,
+                    "AfterResume of pid {0} done {1} ms after cont",
+                    vm.pid(),
+                    (System.nanoTime() - contNs) / 1_000_000);
+        } catch (VmException | RuntimeException e) {
+            LOG.log(System.Logger.Level.WARNING, "AfterResume of pid " + vm.pid() + " failed: " + e.getMessage());
         }
     }
 
