@@ -3,8 +3,9 @@
 measures client-visible downtime, and verify that every acknowledged key is present.
 
   redis-client.py PORT write N PREFIX          SET PREFIX<i> = value<i> for i in 1..N
-  redis-client.py PORT load ACKFILE            SET load<i> every 5 ms until SIGTERM; ACKFILE gets acked keys;
-                                               prints the longest gap between two acknowledged writes
+  redis-client.py PORT load ACKFILE            SET load<i> every 5 ms until SIGTERM (200 ms timeout, then a new
+                                               connection); ACKFILE gets acked keys; prints the longest gap
+                                               between two acknowledged writes
   redis-client.py PORT verify ACKFILE PREFIX N every acked load key and PREFIX1..N are present
 Only 127.0.0.1 is ever contacted.
 """
@@ -53,7 +54,7 @@ def load(port, ackfile):
         while not stop:
             try:
                 if sock is None:
-                    sock, reader = connect(port, 0.5)
+                    sock, reader = connect(port, 0.2)
                 i += 1
                 if command(sock, reader, "SET", "load%d" % i, str(i)) == "OK":
                     now = time.monotonic()

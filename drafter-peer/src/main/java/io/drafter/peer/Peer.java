@@ -407,9 +407,10 @@ public final class Peer implements AutoCloseable {
         @Override
         public void suspend() throws Exception {
             long start = System.nanoTime();
-            // The VM stops serving now; let the next peer take the forwarded addresses as soon as it runs.
-            removeForwards();
             persistState();
+            // The VM is paused now; free the forwarded addresses for the next peer (the VM served them throughout
+            // BeforeSuspend, which is why this comes after the snapshot, not before).
+            removeForwards();
             LOG.log(
                     Level.INFO,
                     "suspended VM in "
