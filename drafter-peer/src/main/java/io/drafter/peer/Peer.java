@@ -399,7 +399,37 @@ public final class Peer implements AutoCloseable {
                 .withCompression(compression)
                 .withToken(options.token())
                 .withPlainTcpAllowed(options.plainTcpAllowed());
-        return MigrationSource.start(connection, devices, sopts, new VmSuspendHook(), listener);
+        MigrationSource source = MigrationSource.start(connection, devices, sopts, new VmSuspendHook(), listener);
+        DeviceConfig memory = options.device(MEMORY);
+        if (memory != null && memory.migrated() && memory.maxCycles() > 0) {
+            Duration period = memory.cycleThrottle().dividedBy(2);
+            Thread.ofVirtual().name("memory-flusher").start(() -> flushMemoryWhilePreCopying(source, period));
+        }
+        return source;
+    }
+
+    /**
+     * Guest RAM reaches the memory device only when the kernel writes back the pages QEMU dirtied through its shared
+     * mapping. Flushing it twice per dirty round makes each round see the guest's recent writes, so the rounds
+     * converge on the real working set and the final set after suspend stays small.
+     */
+    private void flushMemoryWhilePreCopying(MigrationSource source, Duration period) {
+        long sleepMs = Math.max(20, period.toMillis());
+        while (true) {
+            SourcePhase phase = source.phase();
+            if (phase != SourcePhase.HANDSHAKE && phase != SourcePhase.FULL_COPY && phase != SourcePhase.DIRTY_ROUNDS) {
+                return;
+            }
+            try {
+                vm.flushMemory();
+                Thread.sleep(sleepMs);
+            } catch (VmException | RuntimeException e) {
+                LOG.log(Level.WARNING, "could not flush guest memory during pre-copy: " + e.getMessage());
+                return;
+            } catch (InterruptedException e) {
+                return;
+            }
+        }
     }
 
     /** Pauses the VM into its devices and restarts it, for the migration engine. */
