@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 import io.drafter.migration.source.MigrationSource;
 import io.drafter.migration.source.SourceCounters;
 import io.drafter.migration.source.SourceListener;
+import io.drafter.migration.source.SourcePhase;
 import io.drafter.migration.transport.Connection;
 import io.drafter.migration.transport.SharedToken;
 import io.drafter.migration.transport.Transport;
@@ -268,6 +269,66 @@ class PeerMigrationTest {
             }
         }
         assertEquals(List.of(), TestGuest.qemuUnder(dir), "no QEMU left behind");
+    }
+
+    /**
+     * Kills the connection as a dying process would, once from the destination's side during its full copy and once
+     * from the source's side: each time the VM keeps running at the source (it was never suspended), the destination
+     * fails, deletes the files it created and starts no QEMU, and nothing is left mounted.
+     */
+    @Test
+    void aPeerLostDuringPreCopyLeavesTheVmRunningAtTheSource() throws Exception {
+        Path aDir = dir.resolve("peer-a3");
+        QemuVmm vmm = new QemuVmm();
+        try (Peer a = Peer.resumeLocal(options(devices(pkg, aDir, true), aDir.resolve("run")), vmm)) {
+            long last = awaitCounterAbove(a, 0, Duration.ofSeconds(60));
+            for (boolean destinationDies : new boolean[] {true, false}) {
+                Path bDir = dir.resolve(destinationDies ? "peer-b3-dies" : "peer-b3-source-dies");
+                try (Transport.ConnectionListener listener =
+                        Transport.listen(new InetSocketAddress("127.0.0.1", 0), TransportSecurity.plainTcp())) {
+                    CompletableFuture<Throwable> b = CompletableFuture.supplyAsync(() -> {
+                        try {
+                            Connection c = Transport.connect(
+                                    new InetSocketAddress("127.0.0.1", listener.port()),
+                                    TransportSecurity.plainTcp(),
+                                    Duration.ofSeconds(10));
+                            Peer.migrateIn(
+                                            options(devices(bDir.resolve("package"), bDir, false), bDir.resolve("run")),
+                                            vmm,
+                                            destinationDies ? new DyingConnection(c, 8 << 20) : c,
+                                            null)
+                                    .close();
+                            return null;
+                        } catch (Exception e) {
+                            return e;
+                        }
+                    });
+                    DyingConnection out = new DyingConnection(listener.accept(Duration.ofSeconds(30)), Long.MAX_VALUE);
+                    MigrationSource source = a.migrateOut(out, SourceListener.NONE, false);
+                    if (!destinationDies) {
+                        long deadline =
+                                System.nanoTime() + Duration.ofSeconds(60).toNanos();
+                        while (source.phase() == SourcePhase.HANDSHAKE && System.nanoTime() < deadline) {
+                            Thread.sleep(5);
+                        }
+                        Thread.sleep(200);
+                        out.die(); // the source process "dies" during its full copy
+                    }
+                    Exception failure = org.junit.jupiter.api.Assertions.assertThrows(
+                            Exception.class, () -> source.awaitCompleted(Duration.ofMinutes(2)));
+                    assertTrue(
+                            a.recoverAfterFailedMigration(source, failure), "the source keeps authority: " + failure);
+                    Throwable bFailure = b.get(2, TimeUnit.MINUTES);
+                    assertTrue(bFailure != null, "the destination must fail");
+                    assertFalse(
+                            Files.exists(bDir.resolve("package").resolve("memory.bin")),
+                            "the destination discarded its partial copy");
+                    assertEquals(List.of(), TestGuest.qemuUnder(bDir), "no QEMU started at the destination");
+                    last = awaitCounterAbove(a, last, Duration.ofSeconds(60));
+                }
+            }
+        }
+        assertFalse(Files.readString(Path.of("/proc/mounts")).contains(dir.toString()), "no mount left behind");
     }
 
     static byte[] sha256(Path p) throws Exception {
