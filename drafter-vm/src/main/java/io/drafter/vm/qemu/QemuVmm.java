@@ -150,6 +150,18 @@ public final class QemuVmm implements Vmm {
         }
     }
 
+    /**
+     * Starts QEMU for {@code config} with {@code -incoming defer} and returns it waiting for a migration stream
+     * (the caller sends {@code migrate-incoming}, e.g. {@code tcp:…} for QEMU's own live migration).
+     */
+    public QemuInstance startIncoming(VmConfig config) throws VmException {
+        checkInputs(config, "start for an incoming migration");
+        if (config.accel() == Accel.AUTO) {
+            throw new VmException("could not start for an incoming migration: the accelerator must be given");
+        }
+        return start(config, true);
+    }
+
     /** The agent's {@code AfterResume} off the caller's path: logged, never thrown. */
     private void afterResumeInBackground(QemuInstance vm, long contNs) {
         try {

@@ -1,0 +1,399 @@
+package io.drafter.peer.bench;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.drafter.migration.source.MigrationSource;
+import io.drafter.migration.source.SourceCounters;
+import io.drafter.migration.source.SourceListener;
+import io.drafter.migration.transport.Connection;
+import io.drafter.migration.transport.SharedToken;
+import io.drafter.migration.transport.Transport;
+import io.drafter.migration.transport.TransportSecurity;
+import io.drafter.net.CommandRunner;
+import io.drafter.net.Forwarder;
+import io.drafter.net.Ipv4Cidr;
+import io.drafter.net.NatConfig;
+import io.drafter.net.PortForward;
+import io.drafter.peer.Peer;
+import io.drafter.peer.PeerOptions;
+import io.drafter.storage.config.DeviceConfig;
+import io.drafter.storage.config.DeviceConfigParser;
+import io.drafter.vm.Console;
+import io.drafter.vm.Network;
+import io.drafter.vm.SnapshotConfig;
+import io.drafter.vm.VmConfig;
+import io.drafter.vm.qemu.QemuInstance;
+import io.drafter.vm.qemu.QemuVmm;
+import io.drafter.vm.qmp.QmpCommand;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * A running Redis VM under a steady write load, live-migrated between two local "hosts" (namespaces ark0 and ark1)
+ * twice in one run: with drafter peers, and with QEMU's own live migration (RAM in the stream, disks shared), each
+ * behind a 127.0.0.1 port forward that follows the VM. Prints the client-visible downtime (longest gap between
+ * acknowledged writes), total migration time, bytes, lost acknowledged writes, and the ratios.
+ *
+ * <p>Usage: {@code VmMigrationBenchmark <package dir> <work dir>}; run by {@code scripts/bench-vm-migration.sh}, which
+ * builds the package and creates the namespaces. Root only.
+ */
+public final class VmMigrationBenchmark {
+    static final int PORT = 3333;
+    static final String[][] FILES = {
+        {"state", "state.bin"},
+        {"memory", "memory.bin"},
+        {"kernel", "vmlinux"},
+        {"initrd", "initramfs.img"},
+        {"disk", "rootfs.ext4"},
+        {"config", "config.json"},
+        {"oci", "oci.ext4"}
+    };
+
+    record Result(String name, long downtimeMs, long totalMs, long bytes, long acked, long lost) {}
+
+    public static void main(String[] args) throws Exception {
+        Path pkg = Path.of(args[0]).toAbsolutePath();
+        Path work = Path.of(args[1]).toAbsolutePath();
+        Files.createDirectories(work);
+        List<Result> results = new ArrayList<>();
+        results.add(drafter(pkg, work.resolve("drafter")));
+        results.add(qemu(pkg, work.resolve("qemu")));
+        System.out.printf(
+                Locale.ROOT,
+                "%n%-10s %14s %10s %12s %8s %6s%n",
+                "",
+                "downtime ms",
+                "total ms",
+                "bytes",
+                "acked",
+                "lost");
+        for (Result r : results) {
+            System.out.printf(
+                    Locale.ROOT,
+                    "%-10s %14d %10d %12d %8d %6d%n",
+                    r.name(),
+                    r.downtimeMs(),
+                    r.totalMs(),
+                    r.bytes(),
+                    r.acked(),
+                    r.lost());
+        }
+        Result d = results.get(0);
+        Result q = results.get(1);
+        System.out.printf(
+                Locale.ROOT,
+                "ratio drafter/qemu: downtime %.2f, total time %.2f, bytes %.2f%n",
+                d.downtimeMs() / (double) Math.max(1, q.downtimeMs()),
+                d.totalMs() / (double) Math.max(1, q.totalMs()),
+                d.bytes() / (double) Math.max(1, q.bytes()));
+    }
+
+    static List<PortForward> forward(String netns) {
+        return PortForward.parseList("[{\"netns\":\"" + netns + "\",\"internalPort\":\"6379\",\"protocol\":\"tcp\","
+                + "\"externalAddr\":\"127.0.0.1:" + PORT + "\"}]");
+    }
+
+    static List<DeviceConfig> devices(Path base, Path cow) {
+        StringBuilder json = new StringBuilder("[");
+        for (String[] f : FILES) {
+            json.append(json.length() > 1 ? "," : "")
+                    .append("{\"name\":\"")
+                    .append(f[0])
+                    .append("\",\"base\":\"")
+                    .append(base.resolve(f[1]))
+                    .append('"');
+            if (cow != null) {
+                json.append(",\"overlay\":\"")
+                        .append(cow.resolve("overlay").resolve(f[1]))
+                        .append('"');
+                json.append(",\"state\":\"")
+                        .append(cow.resolve("state").resolve(f[1]))
+                        .append('"');
+            }
+            json.append(",\"blockSize\":65536,\"minCycles\":2,\"maxCycles\":10,\"cycleThrottle\":\"200ms\"}");
+        }
+        return DeviceConfigParser.parse(json.append(']').toString(), DeviceConfigParser.Use.PEER);
+    }
+
+    static Result drafter(Path pkg, Path work) throws Exception {
+        SharedToken token = SharedToken.of("vm-migration-benchmark-token-0123456789");
+        QemuVmm vmm = new QemuVmm();
+        PeerOptions aOpts = new PeerOptions(
+                devices(pkg, work.resolve("a")),
+                "ark0",
+                work.resolve("a/run"),
+                Duration.ofMinutes(1),
+                false,
+                TransportSecurity.plainTcp(),
+                token,
+                Console.LOG,
+                forward("ark0"));
+        PeerOptions bOpts = new PeerOptions(
+                devices(work.resolve("b/package"), null),
+                "ark1",
+                work.resolve("b/run"),
+                Duration.ofMinutes(1),
+                false,
+                TransportSecurity.plainTcp(),
+                token,
+                Console.LOG,
+                forward("ark1"));
+        try (Peer a = Peer.resumeLocal(aOpts, vmm);
+                LoadClient client = new LoadClient()) {
+            client.awaitServing(Duration.ofSeconds(60));
+            Thread.sleep(2000);
+            try (Transport.ConnectionListener listener =
+                    Transport.listen(new InetSocketAddress("127.0.0.1", 0), TransportSecurity.plainTcp())) {
+                CompletableFuture<Peer> b = CompletableFuture.supplyAsync(() -> {
+                    try {
+                        Connection c = Transport.connect(
+                                new InetSocketAddress("127.0.0.1", listener.port()),
+                                TransportSecurity.plainTcp(),
+                                Duration.ofSeconds(10));
+                        return Peer.migrateIn(bOpts, vmm, c, null);
+                    } catch (Exception e) {
+                        throw new RuntimeException(e);
+                    }
+                });
+                long t0 = System.nanoTime();
+                MigrationSource source =
+                        a.migrateOut(listener.accept(Duration.ofSeconds(30)), SourceListener.NONE, false);
+                SourceCounters counters = source.awaitCompleted(Duration.ofMinutes(5));
+                long totalMs = (System.nanoTime() - t0) / 1_000_000;
+                a.migratedAway();
+                a.close();
+                try (Peer peerB = b.get(5, TimeUnit.MINUTES)) {
+                    Thread.sleep(3000);
+                    client.stop();
+                    return new Result(
+                            "drafter",
+                            client.longestGapMs(),
+                            totalMs,
+                            counters.bytesSent(),
+                            client.acked(),
+                            client.missing());
+                }
+            }
+        }
+    }
+
+    static Result qemu(Path pkg, Path work) throws Exception {
+        Path a = work.resolve("a");
+        Files.createDirectories(a);
+        for (String[] f : FILES) {
+            Files.copy(pkg.resolve(f[1]), a.resolve(f[1]), StandardCopyOption.REPLACE_EXISTING);
+        }
+        SnapshotConfig snap = SnapshotConfig.read(a.resolve("config.json"));
+        QemuVmm vmm = new QemuVmm();
+        Map<String, Path> drives = new LinkedHashMap<>();
+        for (String d : snap.drives()) {
+            drives.put(d, a.resolve(d.equals("disk") ? "rootfs.ext4" : d + ".ext4"));
+        }
+        String mac = snap.mac() == null ? Network.DEFAULT_MAC : snap.mac();
+        VmConfig aCfg = snap.toVmConfig(
+                a.resolve("vmlinux"),
+                a.resolve("initramfs.img"),
+                drives,
+                a.resolve("memory.bin"),
+                new Network("ark0", snap.tapInterface(), mac),
+                a.resolve("run"),
+                Console.LOG);
+        Path bMemory = work.resolve("b/memory.bin");
+        Files.createDirectories(bMemory.getParent());
+        try (var ch = java.nio.channels.FileChannel.open(
+                bMemory, java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.WRITE)) {
+            ch.write(java.nio.ByteBuffer.allocate(1), Files.size(a.resolve("memory.bin")) - 1);
+        }
+        VmConfig bCfg = snap.toVmConfig(
+                a.resolve("vmlinux"),
+                a.resolve("initramfs.img"),
+                drives,
+                bMemory,
+                new Network("ark1", snap.tapInterface(), mac),
+                work.resolve("b/run"),
+                Console.LOG);
+        CommandRunner runner = new CommandRunner();
+        Ipv4Cidr pool = Ipv4Cidr.parse(NatConfig.DEFAULT_HOST_VETH_CIDR);
+        try (QemuInstance vmA = vmm.resume(aCfg, a.resolve("state.bin"))) {
+            Forwarder fwd = Forwarder.open(forward("ark0"), pool, runner);
+            try (LoadClient client = new LoadClient()) {
+                client.awaitServing(Duration.ofSeconds(60));
+                Thread.sleep(2000);
+                int port;
+                try (ServerSocket s = new ServerSocket(0)) {
+                    port = s.getLocalPort();
+                }
+                try (QemuInstance vmB = vmm.startIncoming(bCfg)) {
+                    vmB.qmp().execute(new QmpCommand.MigrateIncoming("tcp:127.0.0.1:" + port), Duration.ofSeconds(10));
+                    long t0 = System.nanoTime();
+                    vmA.qmp().execute(new QmpCommand.Migrate("tcp:127.0.0.1:" + port), Duration.ofSeconds(10));
+                    JsonNode info;
+                    while (true) {
+                        info = vmA.qmp().execute(new QmpCommand.QueryMigrate(), Duration.ofSeconds(10));
+                        String status = info.path("status").asText();
+                        if (status.equals("completed")) {
+                            break;
+                        }
+                        if (status.equals("failed") || status.equals("cancelled")) {
+                            throw new IOException("QEMU migration " + status + ": " + info);
+                        }
+                        Thread.sleep(5);
+                    }
+                    // The VM runs at B now: move the forward, as the drafter peers do.
+                    fwd.close();
+                    fwd = Forwarder.open(forward("ark1"), pool, runner);
+                    long totalMs = (System.nanoTime() - t0) / 1_000_000;
+                    System.out.println(
+                            "qemu reports downtime " + info.path("downtime").asLong() + " ms, "
+                                    + info.path("ram").path("transferred").asLong() + " RAM bytes");
+                    Thread.sleep(3000);
+                    client.stop();
+                    return new Result(
+                            "qemu",
+                            client.longestGapMs(),
+                            totalMs,
+                            info.path("ram").path("transferred").asLong(),
+                            client.acked(),
+                            client.missing());
+                }
+            } finally {
+                fwd.close();
+            }
+        }
+    }
+
+    /** Writes SET load<i> every 5 ms to 127.0.0.1:PORT, reconnecting after a 200 ms timeout; counts gaps. */
+    static final class LoadClient implements AutoCloseable {
+        private final List<String> ackedKeys = java.util.Collections.synchronizedList(new ArrayList<>());
+        private volatile boolean stop;
+        private volatile long longestGapNs;
+        private final Thread thread = Thread.ofPlatform().name("redis-load").start(this::run);
+
+        private void run() {
+            Socket s = null;
+            long lastAck = 0;
+            for (long i = 1; !stop; i++) {
+                try {
+                    if (s == null) {
+                        s = new Socket();
+                        s.connect(new InetSocketAddress("127.0.0.1", PORT), 200);
+                        s.setSoTimeout(200);
+                    }
+                    String key = "load" + i;
+                    if ("+OK".equals(command(s, "SET", key, Long.toString(i)))) {
+                        long now = System.nanoTime();
+                        if (lastAck != 0 && !ackedKeys.isEmpty()) {
+                            longestGapNs = Math.max(longestGapNs, now - lastAck);
+                        }
+                        lastAck = now;
+                        ackedKeys.add(key);
+                    }
+                    Thread.sleep(5);
+                } catch (IOException e) {
+                    closeQuietly(s);
+                    s = null;
+                } catch (InterruptedException e) {
+                    return;
+                }
+            }
+            closeQuietly(s);
+        }
+
+        void awaitServing(Duration timeout) throws InterruptedException {
+            long deadline = System.nanoTime() + timeout.toNanos();
+            while (ackedKeys.isEmpty()) {
+                if (System.nanoTime() > deadline) {
+                    throw new IllegalStateException("Redis did not answer on 127.0.0.1:" + PORT);
+                }
+                Thread.sleep(50);
+            }
+            longestGapNs = 0;
+        }
+
+        void stop() throws InterruptedException {
+            stop = true;
+            thread.join();
+        }
+
+        long acked() {
+            return ackedKeys.size();
+        }
+
+        long longestGapMs() {
+            return longestGapNs / 1_000_000;
+        }
+
+        /** How many acknowledged keys the VM no longer has. */
+        long missing() throws IOException {
+            try (Socket s = new Socket()) {
+                s.connect(new InetSocketAddress("127.0.0.1", PORT), 2000);
+                s.setSoTimeout(5000);
+                long missing = 0;
+                for (String k : List.copyOf(ackedKeys)) {
+                    if ("$-1".equals(command(s, "GET", k))) {
+                        missing++;
+                    }
+                }
+                return missing;
+            }
+        }
+
+        static String command(Socket s, String... args) throws IOException {
+            StringBuilder b = new StringBuilder("*").append(args.length).append("\r\n");
+            for (String a : args) {
+                b.append('$').append(a.length()).append("\r\n").append(a).append("\r\n");
+            }
+            OutputStream out = s.getOutputStream();
+            out.write(b.toString().getBytes(StandardCharsets.UTF_8));
+            out.flush();
+            InputStream in = s.getInputStream();
+            String line = readLine(in);
+            if (line.startsWith("$") && !line.equals("$-1")) {
+                int n = Integer.parseInt(line.substring(1));
+                in.readNBytes(n + 2);
+            }
+            return line;
+        }
+
+        static String readLine(InputStream in) throws IOException {
+            StringBuilder b = new StringBuilder();
+            for (int c; (c = in.read()) != -1; ) {
+                if (c == '\n') {
+                    return b.toString().strip();
+                }
+                b.append((char) c);
+            }
+            throw new IOException("connection closed");
+        }
+
+        static void closeQuietly(Socket s) {
+            try {
+                if (s != null) {
+                    s.close();
+                }
+            } catch (IOException ignored) {
+                // nothing to do
+            }
+        }
+
+        @Override
+        public void close() throws InterruptedException {
+            stop();
+        }
+    }
+}
