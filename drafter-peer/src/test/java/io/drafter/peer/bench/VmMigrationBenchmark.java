@@ -28,7 +28,6 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.InetSocketAddress;
-import java.net.ServerSocket;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -46,7 +45,7 @@ import java.util.concurrent.TimeUnit;
 /**
  * A running Redis VM under a steady write load, live-migrated between two local "hosts" (namespaces ark0 and ark1)
  * twice in one run: with drafter peers, and with QEMU's own live migration (RAM in the stream, disks shared), each
- * behind a 127.0.0.1 port forward that follows the VM. Prints the client-visible downtime (longest gap between
+ * behind a 127.0.0.1 port forward that follows the VM (QEMU's stream goes over a Unix socket: B runs in ark1). Prints the client-visible downtime (longest gap between
  * acknowledged writes), total migration time, bytes, lost acknowledged writes, and the ratios.
  *
  * <p>Usage: {@code VmMigrationBenchmark <package dir> <work dir>}; run by {@code scripts/bench-vm-migration.sh}, which
@@ -234,14 +233,12 @@ public final class VmMigrationBenchmark {
             try (LoadClient client = new LoadClient()) {
                 client.awaitServing(Duration.ofSeconds(60));
                 Thread.sleep(2000);
-                int port;
-                try (ServerSocket s = new ServerSocket(0)) {
-                    port = s.getLocalPort();
-                }
+                // B runs inside ark1 (its own loopback), so the stream goes over a Unix socket both can reach.
+                String uri = "unix:" + work.resolve("b/migration.sock");
                 try (QemuInstance vmB = vmm.startIncoming(bCfg)) {
-                    vmB.qmp().execute(new QmpCommand.MigrateIncoming("tcp:127.0.0.1:" + port), Duration.ofSeconds(10));
+                    vmB.qmp().execute(new QmpCommand.MigrateIncoming(uri), Duration.ofSeconds(10));
                     long t0 = System.nanoTime();
-                    vmA.qmp().execute(new QmpCommand.Migrate("tcp:127.0.0.1:" + port), Duration.ofSeconds(10));
+                    vmA.qmp().execute(new QmpCommand.Migrate(uri), Duration.ofSeconds(10));
                     JsonNode info;
                     while (true) {
                         info = vmA.qmp().execute(new QmpCommand.QueryMigrate(), Duration.ofSeconds(10));
