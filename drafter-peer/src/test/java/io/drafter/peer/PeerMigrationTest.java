@@ -14,7 +14,6 @@ import io.drafter.migration.transport.SharedToken;
 import io.drafter.migration.transport.Transport;
 import io.drafter.migration.transport.TransportSecurity;
 import io.drafter.storage.config.DeviceConfig;
-import io.drafter.storage.config.DeviceConfigParser;
 import io.drafter.vm.Accel;
 import io.drafter.vm.Console;
 import io.drafter.vm.TestGuest;
@@ -98,36 +97,10 @@ class PeerMigrationTest {
 
     /** A peer's --devices: the package as base, with overlays in {@code peerDir} when {@code cow}. */
     static List<DeviceConfig> devices(Path base, Path peerDir, boolean cow) {
-        StringBuilder json = new StringBuilder("[");
-        String[][] files = {
-            {"state", "state.bin"},
-            {"memory", "memory.bin"},
-            {"kernel", "vmlinux"},
-            {"initrd", "initramfs.img"},
-            {"disk", "rootfs.ext4"},
-            {"config", "config.json"},
-            {"oci", "oci.ext4"}
-        };
-        for (String[] f : files) {
-            if (json.length() > 1) {
-                json.append(',');
-            }
-            json.append("{\"name\":\"")
-                    .append(f[0])
-                    .append("\",\"base\":\"")
-                    .append(base.resolve(f[1]))
-                    .append('"');
-            if (cow) {
-                json.append(",\"overlay\":\"")
-                        .append(peerDir.resolve("overlay").resolve(f[1]))
-                        .append('"');
-                json.append(",\"state\":\"")
-                        .append(peerDir.resolve("state").resolve(f[1]))
-                        .append('"');
-            }
-            json.append(",\"blockSize\":65536,\"minCycles\":1,\"maxCycles\":3,\"cycleThrottle\":\"100ms\"}");
-        }
-        return DeviceConfigParser.parse(json.append(']').toString(), DeviceConfigParser.Use.PEER);
+        return PackageDevices.of(
+                base,
+                cow ? peerDir : null,
+                "\"blockSize\":65536,\"minCycles\":1,\"maxCycles\":3,\"cycleThrottle\":\"100ms\"");
     }
 
     static PeerOptions options(List<DeviceConfig> devices, Path runDir) {

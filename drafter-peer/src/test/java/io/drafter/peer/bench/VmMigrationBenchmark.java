@@ -13,10 +13,10 @@ import io.drafter.net.Forwarder;
 import io.drafter.net.Ipv4Cidr;
 import io.drafter.net.NatConfig;
 import io.drafter.net.PortForward;
+import io.drafter.peer.PackageDevices;
 import io.drafter.peer.Peer;
 import io.drafter.peer.PeerOptions;
 import io.drafter.storage.config.DeviceConfig;
-import io.drafter.storage.config.DeviceConfigParser;
 import io.drafter.vm.Console;
 import io.drafter.vm.Network;
 import io.drafter.vm.SnapshotConfig;
@@ -53,15 +53,6 @@ import java.util.concurrent.TimeUnit;
  */
 public final class VmMigrationBenchmark {
     static final int PORT = 3333;
-    static final String[][] FILES = {
-        {"state", "state.bin"},
-        {"memory", "memory.bin"},
-        {"kernel", "vmlinux"},
-        {"initrd", "initramfs.img"},
-        {"disk", "rootfs.ext4"},
-        {"config", "config.json"},
-        {"oci", "oci.ext4"}
-    };
 
     record Result(String name, long downtimeMs, long totalMs, long bytes, long acked, long lost) {}
 
@@ -108,25 +99,8 @@ public final class VmMigrationBenchmark {
     }
 
     static List<DeviceConfig> devices(Path base, Path cow) {
-        StringBuilder json = new StringBuilder("[");
-        for (String[] f : FILES) {
-            json.append(json.length() > 1 ? "," : "")
-                    .append("{\"name\":\"")
-                    .append(f[0])
-                    .append("\",\"base\":\"")
-                    .append(base.resolve(f[1]))
-                    .append('"');
-            if (cow != null) {
-                json.append(",\"overlay\":\"")
-                        .append(cow.resolve("overlay").resolve(f[1]))
-                        .append('"');
-                json.append(",\"state\":\"")
-                        .append(cow.resolve("state").resolve(f[1]))
-                        .append('"');
-            }
-            json.append(",\"blockSize\":65536,\"minCycles\":2,\"maxCycles\":10,\"cycleThrottle\":\"200ms\"}");
-        }
-        return DeviceConfigParser.parse(json.append(']').toString(), DeviceConfigParser.Use.PEER);
+        return PackageDevices.of(
+                base, cow, "\"blockSize\":65536,\"minCycles\":2,\"maxCycles\":10,\"cycleThrottle\":\"200ms\"");
     }
 
     static Result drafter(Path pkg, Path work) throws Exception {
@@ -194,8 +168,8 @@ public final class VmMigrationBenchmark {
     static Result qemu(Path pkg, Path work) throws Exception {
         Path a = work.resolve("a");
         Files.createDirectories(a);
-        for (String[] f : FILES) {
-            Files.copy(pkg.resolve(f[1]), a.resolve(f[1]), StandardCopyOption.REPLACE_EXISTING);
+        for (List<String> f : PackageDevices.FILES) {
+            Files.copy(pkg.resolve(f.get(1)), a.resolve(f.get(1)), StandardCopyOption.REPLACE_EXISTING);
         }
         SnapshotConfig snap = SnapshotConfig.read(a.resolve("config.json"));
         QemuVmm vmm = new QemuVmm();
