@@ -106,20 +106,6 @@ public final class PeerCommand implements Callable<Integer> {
     Path chrootBaseDir;
 
     @Option(
-            names = {"--enable-output", "-enable-output"},
-            defaultValue = "true",
-            arity = "0..1",
-            description = "Serial console to stdout.")
-    boolean enableOutput;
-
-    @Option(
-            names = {"--enable-input", "-enable-input"},
-            defaultValue = "false",
-            arity = "0..1",
-            description = "Stdin to the serial console.")
-    boolean enableInput;
-
-    @Option(
             names = {"--metrics", "-metrics"},
             defaultValue = "",
             description = "host:port for Prometheus /metrics.")
@@ -154,6 +140,9 @@ public final class PeerCommand implements Callable<Integer> {
 
     // Accepted for compatibility with Drafter's command line; they mean nothing here.
     @Mixin
+    ConsoleOptions consoleOptions;
+
+    @Mixin
     FirecrackerCompatOptions firecrackerCompat;
 
     @Option(
@@ -172,7 +161,7 @@ public final class PeerCommand implements Callable<Integer> {
         var deviceList = DeviceConfigParser.parse(devices, DeviceConfigParser.Use.PEER);
         TransportSecurity security = security();
         SharedToken token = tokenFile == null ? null : SharedToken.fromFile(tokenFile);
-        Console console = enableInput ? Console.TERMINAL : enableOutput ? Console.OUTPUT : Console.LOG;
+        Console console = consoleOptions.console();
         Path runDir = chrootBaseDir
                 .resolve("qemu")
                 .resolve(UUID.randomUUID().toString())

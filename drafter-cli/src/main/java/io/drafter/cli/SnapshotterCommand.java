@@ -96,20 +96,6 @@ public final class SnapshotterCommand implements Callable<Integer> {
     Path chrootBaseDir;
 
     @Option(
-            names = {"--enable-output", "-enable-output"},
-            defaultValue = "true",
-            arity = "0..1",
-            description = "Serial console to stdout.")
-    boolean enableOutput;
-
-    @Option(
-            names = {"--enable-input", "-enable-input"},
-            defaultValue = "false",
-            arity = "0..1",
-            description = "Stdin to the serial console.")
-    boolean enableInput;
-
-    @Option(
             names = {"--qemu-bin", "-qemu-bin"},
             defaultValue = "qemu-system-x86_64",
             description = "QEMU binary.")
@@ -129,6 +115,9 @@ public final class SnapshotterCommand implements Callable<Integer> {
     boolean pad;
 
     // Accepted for compatibility with Drafter's command line; they mean nothing to QEMU.
+    @Mixin
+    ConsoleOptions consoleOptions;
+
     @Mixin
     FirecrackerCompatOptions firecrackerCompat;
 
@@ -165,7 +154,7 @@ public final class SnapshotterCommand implements Callable<Integer> {
             }
             network = new Network(netns, tapInterface, mac);
         }
-        Console console = enableInput ? Console.TERMINAL : enableOutput ? Console.OUTPUT : Console.LOG;
+        Console console = consoleOptions.console();
         var options = new Snapshotter.Options(
                 DeviceSpec.parseList(devices),
                 chrootBaseDir,
