@@ -32,6 +32,7 @@ import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.function.UnaryOperator;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.BeforeAll;
@@ -116,6 +117,39 @@ class PeerMigrationTest {
                 null);
     }
 
+    /**
+     * On another thread: connects to {@code listener} (through {@code wrap}) and migrates the VM in as peer B with its
+     * files under {@code bDir}; the future holds B or the reason it failed.
+     */
+    static CompletableFuture<Peer> migrateInAsync(
+            Transport.ConnectionListener listener, Path bDir, Vmm vmm, UnaryOperator<Connection> wrap) {
+        return CompletableFuture.supplyAsync(() -> {
+            try {
+                Connection c = Transport.connect(
+                        new InetSocketAddress("127.0.0.1", listener.port()),
+                        TransportSecurity.plainTcp(),
+                        Duration.ofSeconds(10));
+                return Peer.migrateIn(
+                        options(devices(bDir.resolve("package"), bDir, false), bDir.resolve("run")),
+                        vmm,
+                        wrap.apply(c),
+                        null);
+            } catch (Exception e) {
+                throw new java.util.concurrent.CompletionException(e);
+            }
+        });
+    }
+
+    /** For a migration that must fail: its failure, or null (after stopping the peer) if it did not fail. */
+    static CompletableFuture<Throwable> failureOf(CompletableFuture<Peer> b) {
+        return b.handle((peer, failure) -> {
+            if (peer != null) {
+                peer.close();
+            }
+            return failure instanceof java.util.concurrent.CompletionException ce ? ce.getCause() : failure;
+        });
+    }
+
     static long lastCounter(String console) {
         Matcher m = COUNTER.matcher(console);
         long last = -1;
@@ -151,21 +185,7 @@ class PeerMigrationTest {
             long before = awaitCounterAbove(a, 0, Duration.ofSeconds(60));
             try (Transport.ConnectionListener listener =
                     Transport.listen(new InetSocketAddress("127.0.0.1", 0), TransportSecurity.plainTcp())) {
-                CompletableFuture<Peer> b = CompletableFuture.supplyAsync(() -> {
-                    try {
-                        Connection c = Transport.connect(
-                                new InetSocketAddress("127.0.0.1", listener.port()),
-                                TransportSecurity.plainTcp(),
-                                Duration.ofSeconds(10));
-                        return Peer.migrateIn(
-                                options(devices(bDir.resolve("package"), bDir, false), bDir.resolve("run")),
-                                vmm,
-                                c,
-                                null);
-                    } catch (Exception e) {
-                        throw new RuntimeException(e);
-                    }
-                });
+                CompletableFuture<Peer> b = migrateInAsync(listener, bDir, vmm, c -> c);
                 Connection in = listener.accept(Duration.ofSeconds(30));
                 MigrationSource source = a.migrateOut(in, SourceListener.NONE, false);
                 SourceCounters counters = source.awaitCompleted(Duration.ofMinutes(5));
@@ -210,23 +230,7 @@ class PeerMigrationTest {
             awaitCounterAbove(a, 0, Duration.ofSeconds(60));
             try (Transport.ConnectionListener listener =
                     Transport.listen(new InetSocketAddress("127.0.0.1", 0), TransportSecurity.plainTcp())) {
-                CompletableFuture<Throwable> b = CompletableFuture.supplyAsync(() -> {
-                    try {
-                        Connection c = Transport.connect(
-                                new InetSocketAddress("127.0.0.1", listener.port()),
-                                TransportSecurity.plainTcp(),
-                                Duration.ofSeconds(10));
-                        Peer.migrateIn(
-                                        options(devices(bDir.resolve("package"), bDir, false), bDir.resolve("run")),
-                                        failing,
-                                        c,
-                                        null)
-                                .close();
-                        return null;
-                    } catch (Exception e) {
-                        return e;
-                    }
-                });
+                CompletableFuture<Throwable> b = failureOf(migrateInAsync(listener, bDir, failing, c -> c));
                 MigrationSource source =
                         a.migrateOut(listener.accept(Duration.ofSeconds(30)), SourceListener.NONE, false);
                 Exception failure = org.junit.jupiter.api.Assertions.assertThrows(
@@ -259,23 +263,8 @@ class PeerMigrationTest {
                 Path bDir = dir.resolve(destinationDies ? "peer-b3-dies" : "peer-b3-source-dies");
                 try (Transport.ConnectionListener listener =
                         Transport.listen(new InetSocketAddress("127.0.0.1", 0), TransportSecurity.plainTcp())) {
-                    CompletableFuture<Throwable> b = CompletableFuture.supplyAsync(() -> {
-                        try {
-                            Connection c = Transport.connect(
-                                    new InetSocketAddress("127.0.0.1", listener.port()),
-                                    TransportSecurity.plainTcp(),
-                                    Duration.ofSeconds(10));
-                            Peer.migrateIn(
-                                            options(devices(bDir.resolve("package"), bDir, false), bDir.resolve("run")),
-                                            vmm,
-                                            destinationDies ? new DyingConnection(c, 8 << 20) : c,
-                                            null)
-                                    .close();
-                            return null;
-                        } catch (Exception e) {
-                            return e;
-                        }
-                    });
+                    CompletableFuture<Throwable> b = failureOf(migrateInAsync(
+                            listener, bDir, vmm, c -> destinationDies ? new DyingConnection(c, 8 << 20) : c));
                     DyingConnection out = new DyingConnection(listener.accept(Duration.ofSeconds(30)), Long.MAX_VALUE);
                     MigrationSource source = a.migrateOut(out, SourceListener.NONE, false);
                     if (!destinationDies) {
