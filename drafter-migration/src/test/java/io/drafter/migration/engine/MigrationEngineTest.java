@@ -355,12 +355,10 @@ class MigrationEngineTest {
         src.close();
     }
 
-    @Test
-    void withHeldCompletionTheSourceWaitsForTheTakeover() throws Exception {
-        Source src = new Source().add("disk", 2 << 20, 64 << 10, 41, DirtyPolicy.NO_ROUNDS);
-        Loopback.Pair pair = Loopback.plain();
-        Migration m = Migration.start(
-                pair,
+    /** A migration of {@code src} whose destination holds COMPLETED until its takeover is confirmed. */
+    static Migration startHeld(Source src) throws IOException {
+        return Migration.start(
+                Loopback.plain(),
                 DestinationStorage.inMemory(),
                 DestinationOptions.defaults()
                         .withToken(TOKEN)
@@ -369,6 +367,12 @@ class MigrationEngineTest {
                 src.devices,
                 SourceOptions.defaults().withToken(TOKEN),
                 src);
+    }
+
+    @Test
+    void withHeldCompletionTheSourceWaitsForTheTakeover() throws Exception {
+        Source src = new Source().add("disk", 2 << 20, 64 << 10, 41, DirtyPolicy.NO_ROUNDS);
+        Migration m = startHeld(src);
         MigrationDestination.Resumable res = m.destination().awaitResumable(WAIT);
         for (WaitingDevice d : res.devices().values()) {
             assertTrue(d.isComplete(), "every block is here before the takeover");
@@ -384,17 +388,7 @@ class MigrationEngineTest {
     @Test
     void aDestinationThatCannotTakeOverGivesAuthorityBack() throws Exception {
         Source src = new Source().add("disk", 2 << 20, 64 << 10, 43, DirtyPolicy.NO_ROUNDS);
-        Loopback.Pair pair = Loopback.plain();
-        Migration m = Migration.start(
-                pair,
-                DestinationStorage.inMemory(),
-                DestinationOptions.defaults()
-                        .withToken(TOKEN)
-                        .withWaitForAllBlocks(true)
-                        .withHoldCompletion(true),
-                src.devices,
-                SourceOptions.defaults().withToken(TOKEN),
-                src);
+        Migration m = startHeld(src);
         m.destination().awaitResumable(WAIT);
         m.destination().abort(); // e.g. its VM failed to start
         Exception e = org.junit.jupiter.api.Assertions.assertThrows(
