@@ -44,13 +44,13 @@ import java.util.SplittableRandom;
  *       every final block delivered, with 200 dirty 64 KiB blocks written during suspend.
  * </ul>
  *
- * <p>Run with {@code scripts/bench-migration.sh}; arguments: {@code [randomMiB] [zeroMiB]} (defaults 1024 4096).
+ * <p>Run with {@code scripts/bench-migration.sh}; arguments: {@code [randomMiB] [zeroMiB]} (defaults 1024 4096); {@code -Dbench.rounds} (default 5).
  */
 public final class MigrationBenchmark {
     static final SharedToken TOKEN = SharedToken.of("benchmark-token-0123456789");
     static final Duration WAIT = Duration.ofMinutes(10);
     static final int BLOCK = Integer.getInteger("bench.blockKiB", 256) << 10;
-    static final int ROUNDS = Integer.getInteger("bench.rounds", 3);
+    static final int ROUNDS = Integer.getInteger("bench.rounds", 5);
     static final int WINDOW = Integer.getInteger("bench.windowMiB", 16) << 20;
 
     public static void main(String[] args) throws Exception {
@@ -64,12 +64,14 @@ public final class MigrationBenchmark {
                             + " alternating runs%n",
                     BLOCK >> 10,
                     ROUNDS);
+            System.out.println("load average at start: " + loadAverage());
             throughput("random", randomDevice(randomMiB << 20), false, tmp);
             FileBlockDevice sparse = sparseMostlyZero(tmp.resolve("zero-src.img"), zeroMiB << 20);
             throughput("mostly-zero", sparse, true, tmp);
             sparse.close();
             postCopyLatency();
             handOver();
+            System.out.println("load average at end: " + loadAverage());
         } finally {
             try (var files = Files.list(tmp)) {
                 for (Path f : files.toList()) {
@@ -77,6 +79,16 @@ public final class MigrationBenchmark {
                 }
             }
             Files.deleteIfExists(tmp);
+        }
+    }
+
+    /** The 1, 5 and 15 minute load averages: a ratio measured at a high load says more about the machine. */
+    static String loadAverage() {
+        try {
+            String[] f = Files.readString(Path.of("/proc/loadavg")).trim().split(" ");
+            return f[0] + " " + f[1] + " " + f[2];
+        } catch (IOException e) {
+            return "unknown (" + e.getMessage() + ")";
         }
     }
 
