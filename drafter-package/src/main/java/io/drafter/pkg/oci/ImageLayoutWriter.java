@@ -97,7 +97,8 @@ public final class ImageLayoutWriter {
             }
             if (!config.labels().isEmpty()) {
                 ObjectNode labels = c.putObject("Labels");
-                config.labels().forEach(labels::put);
+                // sorted: the same image gives the same config digest
+                new java.util.TreeMap<>(config.labels()).forEach(labels::put);
             }
             ObjectNode rootfs = cfg.putObject("rootfs");
             rootfs.put("type", "layers");

@@ -15,7 +15,7 @@ import java.util.stream.Stream;
 
 /**
  * Builds a Redis OCI image locally from Debian packages (no image registry needed): downloads
- * {@code redis-server}, {@code redis-tools} and the shared libraries they need with {@code apt-get download},
+ * {@code redis-server}, {@code redis-tools}, {@code dash} and the shared libraries they need with {@code apt-get download},
  * unpacks them with {@code dpkg -x} into one root file system, checks that {@code redis-server --version}
  * runs there under {@code chroot}, and writes that tree as a single-layer OCI image layout.
  *
@@ -24,8 +24,17 @@ import java.util.stream.Stream;
  * Needs root (dpkg ownership, chroot) and a working apt source.
  */
 public final class RedisExample {
-    /** Packages the image is made of, before their library dependencies are added. */
-    static final List<String> ROOTS = List.of("redis-server", "redis-tools");
+    /**
+     * Packages the image is made of, before their library dependencies are added: dash gives the bundle a
+     * {@code /bin/sh}, which the guest needs to honour the working directory and to run the readiness check.
+     */
+    static final List<String> ROOTS = List.of("redis-server", "redis-tools", "dash");
+
+    /**
+     * The readiness check (annotation {@code io.drafter.ready}, run by the guest inside the bundle's root): the VM
+     * reports ready only once Redis answers, so a snapshot taken at ready holds a listening server.
+     */
+    static final String READY_CHECK = "[ \"$(redis-cli -p 6379 ping 2>/dev/null)\" = PONG ]";
 
     /** Dependencies followed: shared libraries, their gcc base, and redis itself. */
     private static final Pattern RUNTIME = Pattern.compile("lib[a-z0-9.+-]*|gcc-[0-9]+-base|redis-[a-z]+");
@@ -54,10 +63,14 @@ public final class RedisExample {
                 "/data",
                 "",
                 Map.of(
-                        "org.opencontainers.image.title", "redis",
-                        "org.opencontainers.image.version", version,
+                        "io.drafter.ready",
+                        READY_CHECK,
+                        "org.opencontainers.image.title",
+                        "redis",
+                        "org.opencontainers.image.version",
+                        version,
                         "org.opencontainers.image.description",
-                                "redis-server from Debian packages, built by drafter oci example redis"));
+                        "redis-server from Debian packages, built by drafter oci example redis"));
     }
 
     /**
@@ -194,14 +207,23 @@ public final class RedisExample {
         Files.createDirectories(rootfs.resolve("proc"));
         Files.createDirectories(rootfs.resolve("sys"));
         Files.createDirectories(rootfs.resolve("dev"));
+        Path sh = rootfs.resolve("bin/sh");
+        if (!Files.exists(sh, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+            // dash's maintainer script makes this link on a real system; maintainer scripts are not run here
+            Files.createSymbolicLink(sh, Path.of("dash"));
+        }
         if (Files.isExecutable(Path.of("/sbin/ldconfig"))) {
             // a loader cache, so libraries are found in /lib and /usr/lib alike
             Ext4Image.run(List.of("/sbin/ldconfig", "-r", rootfs.toString()));
         }
     }
 
-    /** Runs {@code redis-server --version} chrooted into {@code rootfs} and returns its output. */
+    /**
+     * Runs {@code redis-server --version} chrooted into {@code rootfs} and returns its output; also checks that
+     * {@code /bin/sh} and {@code redis-cli} (the readiness check's tools) run there.
+     */
     static String verify(Path rootfs) throws IOException {
+        Ext4Image.run(List.of("chroot", rootfs.toString(), "/bin/sh", "-c", "redis-cli --version >/dev/null"));
         return Ext4Image.run(List.of("chroot", rootfs.toString(), "/usr/bin/redis-server", "--version"))
                 .strip();
     }
