@@ -64,20 +64,11 @@ class RedisVmTest {
             assertEquals(0, run(30, "ip", "netns", "exec", ns, "ip", "link", "set", "tap0", "up"));
             assertEquals(0, run(30, "ip", "netns", "exec", ns, "ip", "link", "set", "lo", "up"));
             VmConfig base = TestGuest.config(tmp, 256, false, "");
-            VmConfig c = new VmConfig(
-                    base.kernel(),
-                    base.initrd(),
+            VmConfig c = TestGuest.with(
+                    base,
                     List.of(base.drives().getFirst(), new Drive("oci", oci, false)),
-                    base.memoryFile(),
                     256,
-                    1,
-                    base.bootArgs(),
-                    base.machine(),
-                    base.accel(),
-                    new Network(ns, "tap0", Network.DEFAULT_MAC),
-                    base.runDir(),
-                    base.consoleLog(),
-                    base.console());
+                    new Network(ns, "tap0", Network.DEFAULT_MAC));
             try (VmInstance vm = new QemuVmm().boot(c)) {
                 vm.awaitReady(Duration.ofMinutes(3));
                 String console = Files.readString(c.consoleLog(), StandardCharsets.ISO_8859_1);

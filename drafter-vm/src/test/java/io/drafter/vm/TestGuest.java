@@ -105,6 +105,24 @@ public final class TestGuest {
                 Console.LOG);
     }
 
+    /** {@code base} with other drives, memory size and network (null for none); everything else kept. */
+    public static VmConfig with(VmConfig base, List<Drive> drives, int memoryMiB, Network network) {
+        return new VmConfig(
+                base.kernel(),
+                base.initrd(),
+                drives,
+                base.memoryFile(),
+                memoryMiB,
+                base.vcpus(),
+                base.bootArgs(),
+                base.machine(),
+                base.accel(),
+                network,
+                base.runDir(),
+                base.consoleLog(),
+                base.console());
+    }
+
     /** PIDs of live qemu-system-x86_64 processes whose command line mentions {@code dir}. */
     public static List<Long> qemuUnder(Path dir) {
         String d = dir.toString();

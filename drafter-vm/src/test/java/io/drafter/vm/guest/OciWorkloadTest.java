@@ -57,20 +57,7 @@ class OciWorkloadTest {
         assertTrue(mkfs.waitFor(60, TimeUnit.SECONDS) && mkfs.exitValue() == 0, mkfsLog);
 
         VmConfig base = TestGuest.config(tmp, 128, false, "");
-        VmConfig c = new VmConfig(
-                base.kernel(),
-                base.initrd(),
-                List.of(base.drives().getFirst(), new Drive("oci", oci, false)),
-                base.memoryFile(),
-                128,
-                1,
-                base.bootArgs(),
-                base.machine(),
-                base.accel(),
-                null,
-                base.runDir(),
-                base.consoleLog(),
-                base.console());
+        VmConfig c = TestGuest.with(base, List.of(base.drives().getFirst(), new Drive("oci", oci, false)), 128, null);
         try (QemuInstance vm = new QemuVmm().boot(c)) {
             vm.awaitReady(Duration.ofSeconds(90));
             String console = Files.readString(c.consoleLog(), StandardCharsets.ISO_8859_1);

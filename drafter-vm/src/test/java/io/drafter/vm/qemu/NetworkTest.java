@@ -54,20 +54,7 @@ class NetworkTest {
             assertEquals(0, run("ip", "netns", "exec", ns, "ip", "addr", "add", "172.16.0.1/30", "dev", "tap0"));
             assertEquals(0, run("ip", "netns", "exec", ns, "ip", "link", "set", "tap0", "up"));
             VmConfig base = TestGuest.config(tmp, 128, false, "");
-            VmConfig c = new VmConfig(
-                    base.kernel(),
-                    base.initrd(),
-                    base.drives(),
-                    base.memoryFile(),
-                    128,
-                    1,
-                    base.bootArgs(),
-                    base.machine(),
-                    base.accel(),
-                    new Network(ns, "tap0", Network.DEFAULT_MAC),
-                    base.runDir(),
-                    base.consoleLog(),
-                    base.console());
+            VmConfig c = TestGuest.with(base, base.drives(), 128, new Network(ns, "tap0", Network.DEFAULT_MAC));
             try (VmInstance vm = new QemuVmm().boot(c)) {
                 vm.awaitReady(Duration.ofSeconds(90));
                 assertTrue(vm.consoleTail(50).contains("eth0 172.16.0.2/30 via 172.16.0.1"), vm.consoleTail(50));
