@@ -26,6 +26,7 @@ public final class Posix {
     public static final int SEEK_HOLE = 4;
 
     static final int ENXIO = 6;
+    static final int EOPNOTSUPP = 95;
     private static final int O_RDONLY = 0;
     private static final int O_CLOEXEC = 0x80000;
 
@@ -72,7 +73,8 @@ public final class Posix {
 
     private static IOException failure(String call, MemorySegment state, Path path) {
         int errno = (int) ERRNO.get(state, 0L);
-        return new IOException("could not " + call + " " + path + " (" + Errno.name(errno) + ")");
+        String hint = errno == EOPNOTSUPP ? ": not supported by this file system or kernel" : "";
+        return new IOException("could not " + call + " " + path + " (" + Errno.name(errno) + hint + ")");
     }
 
     /** Opens {@code path} read-only and returns the file descriptor; the caller closes it. */
@@ -199,6 +201,7 @@ public final class Posix {
                 case 2 -> "ENOENT";
                 case 5 -> "EIO";
                 case 6 -> "ENXIO";
+                case 7 -> "E2BIG";
                 case 9 -> "EBADF";
                 case 13 -> "EACCES";
                 case 17 -> "EEXIST";
@@ -207,6 +210,7 @@ public final class Posix {
                 case 22 -> "EINVAL";
                 case 28 -> "ENOSPC";
                 case 30 -> "EROFS";
+                case 34 -> "ERANGE";
                 case 36 -> "ENAMETOOLONG";
                 case 40 -> "ELOOP";
                 case 61 -> "ENODATA";

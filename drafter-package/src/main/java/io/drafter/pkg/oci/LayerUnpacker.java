@@ -15,19 +15,27 @@ import java.nio.file.attribute.BasicFileAttributes;
 import java.nio.file.attribute.FileTime;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
-import org.apache.commons.compress.archivers.tar.TarArchiveInputStream;
 
 /**
  * Applies OCI image layers (uncompressed tar streams) one after the other to a root file system directory,
  * honouring whiteouts ({@code .wh.<name>} deletes a lower entry, {@code .wh..wh..opq} empties a directory
  * of everything lower layers put there) and keeping owners, all mode bits, symlinks, hard links, device
- * nodes and modification times, so that {@code mkfs.ext4 -d} copies them into the image. Every path is
- * resolved inside the root ({@link SecurePath}); entries that would escape it are refused.
+ * nodes, extended attributes and modification times, so that {@code mkfs.ext4 -d} copies them into the
+ * image. Every path is resolved inside the root ({@link SecurePath}); entries that would escape it are
+ * refused.
  *
- * <p>Owners and device nodes need root; without it they are skipped (the caller decides whether that is
- * acceptable). Not thread-safe.
+ * <p>Extended attributes come from the entry's PAX header ({@link XattrTarInputStream}) and are set with
+ * {@code lsetxattr} on the entry just created, after owner and mode ({@code chown} clears
+ * {@code security.capability}): every namespace, so also {@code security.capability}, {@code trusted.*}
+ * and POSIX ACLs ({@code system.posix_acl_*}). One the host file system refuses fails the unpack, naming
+ * the entry and the attribute, rather than being dropped. Whiteout entries and hard links (which share
+ * the inode of their target) are not given attributes.
+ *
+ * <p>Owners, device nodes and attributes outside {@code user.*} need root; without it they are skipped (the
+ * caller decides whether that is acceptable). Not thread-safe.
  */
 final class LayerUnpacker {
     static final String WHITEOUT_PREFIX = ".wh.";
@@ -48,7 +56,7 @@ final class LayerUnpacker {
     /** Applies one layer; {@code layerName} names it in errors. */
     void apply(InputStream layerTar, String layerName) throws IOException {
         Set<Path> createdHere = new HashSet<>();
-        TarArchiveInputStream tar = new TarArchiveInputStream(layerTar);
+        XattrTarInputStream tar = new XattrTarInputStream(layerTar);
         TarArchiveEntry e;
         while ((e = tar.getNextEntry()) != null) {
             String name = e.getName();
@@ -117,27 +125,35 @@ final class LayerUnpacker {
                 throw new IOException("could not unpack " + layerName + ": entry '" + name
                         + "' has unsupported tar type '" + (char) e.getLinkFlag() + "'");
             }
-            applyMetadata(e, target);
+            try {
+                applyMetadata(e, target, tar.xattrs(e));
+            } catch (IOException x) {
+                throw new IOException("could not unpack " + layerName + ": entry '" + name + "': " + x.getMessage(), x);
+            }
         }
     }
 
-    private void applyMetadata(TarArchiveEntry e, Path target) throws IOException {
+    private void applyMetadata(TarArchiveEntry e, Path target, Map<String, byte[]> xattrs) throws IOException {
         if (privileged) {
             Posix.lchown(target, (int) e.getLongUserId(), (int) e.getLongGroupId());
         }
-        if (e.isSymbolicLink()) {
-            setTime(target, e, LinkOption.NOFOLLOW_LINKS);
-            return;
+        if (!e.isSymbolicLink()) {
+            // after chown: chown clears set-uid/set-gid bits
+            Posix.chmod(target, e.getMode());
         }
-        // after chown: chown clears set-uid/set-gid bits
-        Posix.chmod(target, e.getMode());
+        // after chown and chmod: chown clears security.capability; lsetxattr does not follow a symlink
+        for (Map.Entry<String, byte[]> x : xattrs.entrySet()) {
+            if (privileged || x.getKey().startsWith("user.")) {
+                Posix.lsetxattr(target, x.getKey(), x.getValue());
+            }
+        }
         setTime(target, e);
     }
 
-    private static void setTime(Path target, TarArchiveEntry e, LinkOption... options) {
+    private static void setTime(Path target, TarArchiveEntry e) {
         FileTime t = FileTime.from(e.getModTime().toInstant());
         try {
-            Files.getFileAttributeView(target, BasicFileAttributeView.class, options)
+            Files.getFileAttributeView(target, BasicFileAttributeView.class, LinkOption.NOFOLLOW_LINKS)
                     .setTimes(t, null, null);
         } catch (IOException | UnsupportedOperationException ignored) {
             // times are cosmetic; a symlink's time cannot be set on every JDK/file system
