@@ -1,13 +1,11 @@
 package io.drafter.pkg;
 
 import com.github.luben.zstd.ZstdInputStream;
-import java.io.BufferedOutputStream;
 import java.io.EOFException;
 import java.io.FilterInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
-import java.io.RandomAccessFile;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.AtomicMoveNotSupportedException;
@@ -52,6 +50,7 @@ public final class Packager {
     private static final int CHUNK_BYTES = 1 << 20;
     private static final int TAR_BLOCK_BYTES = 64 << 10;
     private static final byte[] ZEROS = new byte[CHUNK_BYTES];
+    private static final int WRITE_BEHIND_BUFFERS = 4;
 
     /**
      * How to pack or extract.
@@ -107,13 +106,17 @@ public final class Packager {
         Path tmp = temporarySibling(archive);
         boolean done = false;
         try {
-            try (OutputStream file = Files.newOutputStream(tmp, StandardOpenOption.CREATE_NEW);
+            DirectOutputStream file; // written past the page cache where possible, and fsynced when closed
+            try {
+                file = new DirectOutputStream(
+                        tmp, CHUNK_BYTES, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
+            } catch (IOException e) {
+                throw outputFailure(archive, e);
+            }
+            try (file;
                     // zero runs (holes) become prepared zero frames instead of being compressed
                     OutputStream zstd = new ZeroRunZstdOutputStream(
-                            new BufferedOutputStream(file, CHUNK_BYTES),
-                            options.compressionLevel(),
-                            options.workers(),
-                            TAR_BLOCK_BYTES);
+                            file, options.compressionLevel(), options.workers(), TAR_BLOCK_BYTES);
                     // tar blocks of 64 KiB instead of 512 B: fewer copies, whole zero blocks recognisable
                     // (the end is zero-padded to 64 KiB, which tar readers ignore)
                     TarArchiveOutputStream tar = new TarArchiveOutputStream(zstd, TAR_BLOCK_BYTES)) {
@@ -126,6 +129,9 @@ public final class Packager {
                     } catch (PackageException e) {
                         throw e;
                     } catch (IOException e) {
+                        if (file.failed()) {
+                            throw outputFailure(archive, e);
+                        }
                         throw new PackageException(
                                 "could not pack device '" + d.name() + "' (" + d.path() + ") into " + archive + ": "
                                         + describe(e),
@@ -133,9 +139,10 @@ public final class Packager {
                     }
                 }
                 tar.finish();
-            }
-            try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE)) {
-                ch.force(true);
+            } catch (PackageException e) {
+                throw e;
+            } catch (IOException e) {
+                throw outputFailure(archive, e); // finishing or closing the archive: only the output is left
             }
             moveIntoPlace(tmp, archive);
             done = true;
@@ -346,40 +353,37 @@ public final class Packager {
             long archiveSize)
             throws IOException {
         long size = entry.getSize();
-        byte[] buf = new byte[CHUNK_BYTES];
-        RandomAccessFile opened;
+        DirectWriter opened;
         try {
-            opened = new RandomAccessFile(tmp.toFile(), "rw");
+            opened = new DirectWriter(tmp, CHUNK_BYTES, StandardOpenOption.WRITE);
         } catch (IOException e) {
             throw outputFailure(tmp, e);
         }
-        try (RandomAccessFile raf = opened;
-                FileChannel ch = raf.getChannel()) {
+        // this thread decompresses while the write-behind thread waits for the disk
+        try (DirectWriter out = opened;
+                WriteBehind writes = new WriteBehind(out, CHUNK_BYTES, WRITE_BEHIND_BUFFERS)) {
             long pos = 0;
             while (pos < size) {
                 int want = (int) Math.min(CHUNK_BYTES, size - pos);
+                byte[] buf = writeBuffer(writes, tmp);
                 int got = in.readNBytes(buf, 0, want);
                 if (got < want) {
+                    writes.recycle(buf);
                     throw new PackageException("could not extract " + archive + ": entry '" + entry.getName()
                             + "' is truncated at byte " + (pos + got) + " of " + size);
                 }
                 if (Arrays.mismatch(buf, 0, got, ZEROS, 0, got) >= 0) {
-                    ByteBuffer bb = ByteBuffer.wrap(buf, 0, got);
-                    long at = pos;
-                    try {
-                        while (bb.hasRemaining()) {
-                            at += ch.write(bb, at);
-                        }
-                    } catch (IOException e) {
-                        throw outputFailure(tmp, e);
-                    }
+                    writes.submit(buf, got, pos);
+                } else {
+                    writes.recycle(buf); // a zero chunk stays a hole
                 }
                 pos += got;
                 progress.update(entry.getName(), counted.count, archiveSize);
             }
             try {
-                raf.setLength(size);
-                ch.force(true);
+                writes.finish();
+                out.setLength(size);
+                out.force();
                 Files.setPosixFilePermissions(
                         tmp,
                         java.nio.file.attribute.PosixFilePermissions.fromString(
@@ -388,6 +392,14 @@ public final class Packager {
             } catch (IOException e) {
                 throw outputFailure(tmp, e);
             }
+        }
+    }
+
+    private static byte[] writeBuffer(WriteBehind writes, Path tmp) throws PackageException {
+        try {
+            return writes.buffer();
+        } catch (IOException e) {
+            throw outputFailure(tmp, e);
         }
     }
 
