@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import com.github.luben.zstd.ZstdOutputStream;
 import java.io.IOException;
@@ -431,5 +432,61 @@ class PackagerTest {
                         Packager.Options.defaults()));
         assertTrue(e.getMessage().startsWith("could not write "), e.getMessage());
         assertTrue(!e.getMessage().contains("corrupt"), e.getMessage());
+    }
+
+    /** Runs {@code body} with a 2 MiB tmpfs mounted in the test directory (root only), unmounting it after. */
+    private void withSmallFileSystem(ThrowingConsumer body) throws Exception {
+        assumeTrue("root".equals(System.getProperty("user.name")), "mounting a tmpfs needs root");
+        Path small = Files.createDirectories(dir.resolve("small"));
+        run(dir, "mount -t tmpfs -o size=2m drafter-test " + small);
+        try {
+            body.accept(small);
+        } finally {
+            run(dir, "umount " + small);
+        }
+    }
+
+    private interface ThrowingConsumer {
+        void accept(Path p) throws Exception;
+    }
+
+    @Test
+    void extractingOntoAFullFileSystemIsAClearErrorAndKeepsTheOldFile() throws Exception {
+        Path archive = smallPackage(); // a 4 MiB device of random bytes
+        withSmallFileSystem(small -> {
+            Path old = Files.writeString(small.resolve("disk.ext4"), "previous content");
+            PackageException e = assertThrows(
+                    PackageException.class,
+                    () -> Packager.extract(
+                            archive,
+                            List.of(
+                                    new DeviceFile("state", small.resolve("state.bin")),
+                                    new DeviceFile("disk", small.resolve("disk.ext4"))),
+                            Packager.Options.defaults()));
+            assertTrue(e.getMessage().startsWith("could not write "), e.getMessage());
+            assertTrue(e.getMessage().contains("No space left on device"), e.getMessage());
+            assertTrue(!e.getMessage().contains("\n"), "one line");
+            assertEquals(List.of(old), filesIn(small), "no output or temporary file left");
+            assertEquals("previous content", Files.readString(old));
+        });
+    }
+
+    @Test
+    void packingOntoAFullFileSystemIsAClearErrorAndLeavesNoArchive() throws Exception {
+        Path src = Files.createDirectories(dir.resolve("src"));
+        byte[] noise = new byte[4 << 20];
+        new Random(5).nextBytes(noise);
+        Files.write(src.resolve("disk"), noise);
+        withSmallFileSystem(small -> {
+            PackageException e = assertThrows(
+                    PackageException.class,
+                    () -> Packager.pack(
+                            List.of(new DeviceFile("disk", src.resolve("disk"))),
+                            small.resolve("p.tar.zst"),
+                            Packager.Options.defaults()));
+            assertTrue(e.getMessage().contains("No space left on device"), e.getMessage());
+            assertTrue(!e.getMessage().contains("\n"), "one line");
+            assertEquals(List.of(), filesIn(small), "no archive or temporary file left");
+        });
     }
 }
