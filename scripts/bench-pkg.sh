@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Packager throughput versus `tar -c | zstd` and `zstd -d | tar -x` on the same files, same run, same level.
-# Sizes: BENCH_DISK_GIB (2), BENCH_DATA_MIB (256), BENCH_MEMORY_MIB (128), BENCH_RUNS (3). First argument:
+# Sizes: BENCH_DISK_GIB (2), BENCH_DATA_MIB (256), BENCH_MEMORY_MIB (128), BENCH_RUNS (5). First argument:
 # directory for the work files (default /tmp; use a disk-backed one, not tmpfs, for realistic numbers).
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -22,7 +22,8 @@ import java.util.Random;
  *
  * <p>Workload: a sparse VM-like disk ({@code BENCH_DISK_GIB}, default 2 GiB, with {@code BENCH_DATA_MIB},
  * default 256 MiB, of mixed data: random, text-like and zero 4 KiB blocks), a dense memory-like file
- * ({@code BENCH_MEMORY_MIB}, default 128 MiB) and a small state file. Median of {@code BENCH_RUNS} runs.
+ * ({@code BENCH_MEMORY_MIB}, default 128 MiB) and a small state file. Median of {@code BENCH_RUNS} runs (default 5);
+ * which side goes first alternates from run to run, and the ratio printed is the median of the per-run ratios.
  */
 public final class PackagerBenchmark {
     private static final int LEVEL = 3;
@@ -33,7 +34,7 @@ public final class PackagerBenchmark {
         long diskGiB = Long.getLong("bench.diskGiB", env("BENCH_DISK_GIB", 2));
         long dataMiB = env("BENCH_DATA_MIB", 256);
         long memoryMiB = env("BENCH_MEMORY_MIB", 128);
-        int runs = (int) env("BENCH_RUNS", 3);
+        int runs = (int) env("BENCH_RUNS", 5);
         Path work = Files.createTempDirectory(args.length > 0 ? Path.of(args[0]) : Path.of("/tmp"), "bench-pkg-");
         try {
             Path src = Files.createDirectories(work.resolve("src"));
@@ -70,43 +71,59 @@ public final class PackagerBenchmark {
             Path ours = work.resolve("ours.tar.zst");
             Path base = work.resolve("base.tar.zst");
             String tarNames = String.join(" ", names);
+            Path baseOut = Files.createDirectories(work.resolve("base-out"));
+            Path oursOut = work.resolve("ours-out");
+            List<DeviceFile> targets = new ArrayList<>();
+            for (String n : names) {
+                targets.add(new DeviceFile(n, oursOut.resolve(n)));
+            }
             for (int i = 0; i < runs; i++) {
-                dropCaches();
                 int run = i;
-                basePack[i] = time(() -> basePackCpu[run] = sh(
-                        src,
-                        "{ tar -cf - " + tarNames + " || [ $? -eq 1 ]; } | zstd -q -" + LEVEL + " -T1 -f -o " + base
-                                + " && sync " + base));
-                dropCaches();
-                double cpu0 = processCpu();
-                oursPack[i] = time(() ->
-                        Packager.pack(devices, ours, new Packager.Options(LEVEL, 1, io.drafter.pkg.Progress.NONE)));
-                oursPackCpu[i] = processCpu() - cpu0;
-                Path baseOut = Files.createDirectories(work.resolve("base-out"));
-                Path oursOut = work.resolve("ours-out");
-                dropCaches();
-                baseExtract[i] = time(() -> baseExtractCpu[run] =
-                        sh(baseOut, "zstd -q -d -c " + base + " | tar -xf - && sync " + tarNames));
-                List<DeviceFile> targets = new ArrayList<>();
-                for (String n : names) {
-                    targets.add(new DeviceFile(n, oursOut.resolve(n)));
-                }
-                dropCaches();
-                double cpu1 = processCpu();
-                oursExtract[i] = time(() -> Packager.extract(ours, targets, Packager.Options.defaults()));
-                oursExtractCpu[i] = processCpu() - cpu1;
+                // which side goes first alternates, so neither always meets the colder caches
+                inOrder(
+                        run,
+                        () -> basePack[run] = time(() -> basePackCpu[run] = sh(
+                                src,
+                                "{ tar -cf - " + tarNames + " || [ $? -eq 1 ]; } | zstd -q -" + LEVEL + " -T1 -f -o "
+                                        + base + " && sync " + base)),
+                        () -> {
+                            Files.deleteIfExists(ours);
+                            double cpu0 = processCpu();
+                            oursPack[run] = time(() -> Packager.pack(
+                                    devices, ours, new Packager.Options(LEVEL, 1, io.drafter.pkg.Progress.NONE)));
+                            oursPackCpu[run] = processCpu() - cpu0;
+                        });
+                inOrder(
+                        run,
+                        () -> baseExtract[run] = time(() -> baseExtractCpu[run] =
+                                sh(baseOut, "zstd -q -d -c " + base + " | tar -xf - && sync " + tarNames)),
+                        () -> {
+                            double cpu1 = processCpu();
+                            oursExtract[run] = time(() -> Packager.extract(ours, targets, Packager.Options.defaults()));
+                            oursExtractCpu[run] = processCpu() - cpu1;
+                        });
                 for (String n : names) {
                     Files.delete(baseOut.resolve(n));
                     Files.delete(oursOut.resolve(n));
                 }
+                System.out.printf(
+                        Locale.ROOT,
+                        "run %d (%s first): pack %.2f s vs %.2f s, extract %.2f s vs %.2f s%n",
+                        run + 1,
+                        run % 2 == 0 ? "tar|zstd" : "ours",
+                        oursPack[run],
+                        basePack[run],
+                        oursExtract[run],
+                        baseExtract[run]);
             }
             System.out.printf(
                     Locale.ROOT,
                     "package sizes: ours %s, tar|zstd %s%n",
                     human(Files.size(ours)),
                     human(Files.size(base)));
-            report("pack   ", bytes, median(oursPack), median(basePack), "tar -c | zstd -" + LEVEL);
-            report("extract", bytes, median(oursExtract), median(baseExtract), "zstd -d | tar -x");
+            report("pack   ", bytes, oursPack, basePack, "tar -c | zstd -" + LEVEL);
+            report("extract", bytes, oursExtract, baseExtract, "zstd -d | tar -x");
+            System.out.println("load average at the end: " + loadAverage());
             System.out.printf(
                     Locale.ROOT,
                     "cpu seconds (user+sys, median): pack ours %.2f vs %.2f (ratio %.2f), extract ours %.2f vs %.2f (ratio %.2f)%n",
@@ -126,17 +143,44 @@ public final class PackagerBenchmark {
         return v == null || v.isBlank() ? fallback : Long.parseLong(v.trim());
     }
 
-    private static void report(String what, long bytes, double ours, double base, String baseline) {
+    /** Prints median throughputs and the median of the per-run ratios (with their range). */
+    private static void report(String what, long bytes, double[] oursRuns, double[] baseRuns, String baseline) {
+        double[] ratios = new double[oursRuns.length];
+        for (int i = 0; i < ratios.length; i++) {
+            ratios[i] = baseRuns[i] / oursRuns[i];
+        }
+        double ours = median(oursRuns);
+        double base = median(baseRuns);
         System.out.printf(
                 Locale.ROOT,
-                "%s ours %8.1f MB/s (%.2f s)   %-18s %8.1f MB/s (%.2f s)   ratio %.2f%n",
+                "%s ours %8.1f MB/s (%.2f s)   %-18s %8.1f MB/s (%.2f s)   ratio %.2f (runs %.2f..%.2f)%n",
                 what,
                 bytes / 1e6 / ours,
                 ours,
                 baseline,
                 bytes / 1e6 / base,
                 base,
-                base / ours);
+                median(ratios),
+                Arrays.stream(ratios).min().orElse(0),
+                Arrays.stream(ratios).max().orElse(0));
+    }
+
+    /** Runs the baseline then ours in even runs, ours then the baseline in odd ones; syncs before each. */
+    private static void inOrder(int run, Work baseline, Work ours) throws Exception {
+        Work first = run % 2 == 0 ? baseline : ours;
+        Work second = run % 2 == 0 ? ours : baseline;
+        dropCaches();
+        first.run();
+        dropCaches();
+        second.run();
+    }
+
+    private static String loadAverage() {
+        try {
+            return Files.readString(Path.of("/proc/loadavg")).strip();
+        } catch (IOException e) {
+            return "unknown";
+        }
     }
 
     /** Writes a file of {@code size} bytes with {@code dataBytes} of mixed 4 KiB blocks spread over it (rest holes). */
