@@ -220,7 +220,10 @@ class PackagerTest {
 
     /** Extraction into {@code out} (which holds one pre-existing file) fails and leaves it exactly as it was. */
     private PackageException assertExtractFailsCleanly(Path archive) throws IOException {
-        Path out = Files.createDirectories(dir.resolve("out"));
+        return assertExtractFailsCleanly(archive, Files.createDirectories(dir.resolve("out")), "could not extract ");
+    }
+
+    private PackageException assertExtractFailsCleanly(Path archive, Path out, String prefix) throws IOException {
         Path old = Files.writeString(out.resolve("disk.ext4"), "previous content");
         PackageException e = assertThrows(
                 PackageException.class,
@@ -232,7 +235,7 @@ class PackagerTest {
                         Packager.Options.defaults()));
         assertEquals(List.of(old), filesIn(out), "no output or temporary file left: " + e.getMessage());
         assertEquals("previous content", Files.readString(old));
-        assertTrue(e.getMessage().startsWith("could not extract "), e.getMessage());
+        assertTrue(e.getMessage().startsWith(prefix), e.getMessage());
         assertTrue(!e.getMessage().contains("\n"), "one line");
         return e;
     }
@@ -454,20 +457,8 @@ class PackagerTest {
     void extractingOntoAFullFileSystemIsAClearErrorAndKeepsTheOldFile() throws Exception {
         Path archive = smallPackage(); // a 4 MiB device of random bytes
         withSmallFileSystem(small -> {
-            Path old = Files.writeString(small.resolve("disk.ext4"), "previous content");
-            PackageException e = assertThrows(
-                    PackageException.class,
-                    () -> Packager.extract(
-                            archive,
-                            List.of(
-                                    new DeviceFile("state", small.resolve("state.bin")),
-                                    new DeviceFile("disk", small.resolve("disk.ext4"))),
-                            Packager.Options.defaults()));
-            assertTrue(e.getMessage().startsWith("could not write "), e.getMessage());
+            PackageException e = assertExtractFailsCleanly(archive, small, "could not write ");
             assertTrue(e.getMessage().contains("No space left on device"), e.getMessage());
-            assertTrue(!e.getMessage().contains("\n"), "one line");
-            assertEquals(List.of(old), filesIn(small), "no output or temporary file left");
-            assertEquals("previous content", Files.readString(old));
         });
     }
 
