@@ -1,5 +1,6 @@
 package io.drafter.pkg.oci;
 
+import java.io.File;
 import java.io.IOException;
 import java.io.RandomAccessFile;
 import java.nio.charset.StandardCharsets;
@@ -8,6 +9,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.SimpleFileVisitor;
 import java.nio.file.attribute.BasicFileAttributes;
+import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 
@@ -19,6 +21,8 @@ import java.util.concurrent.TimeUnit;
 public final class Ext4Image {
     private static final long BLOCK = 4096;
     private static final long MIB = 1 << 20;
+    /** Longest a helper command (mkfs, dpkg, chroot, apt-get) may take. */
+    static final Duration RUN_TIMEOUT = Duration.ofMinutes(10);
 
     private Ext4Image() {}
 
@@ -104,34 +108,56 @@ public final class Ext4Image {
 
     /** Runs a command, returning its output; a non-zero exit becomes an IOException with its last lines. */
     static String run(List<String> command) throws IOException {
-        Process p;
+        return run(command, null, RUN_TIMEOUT);
+    }
+
+    /**
+     * Runs {@code command} in {@code cwd} (null: ours) with no input, for at most {@code timeout}, and returns its
+     * output (stdout and stderr). The output goes to a temporary file, not a pipe, so a command that writes a lot
+     * cannot block and the timeout bounds the whole run; on a timeout the command is killed.
+     */
+    static String run(List<String> command, Path cwd, Duration timeout) throws IOException {
+        Path log = Files.createTempFile("drafter-run-", ".log");
         try {
-            p = new ProcessBuilder(command).redirectErrorStream(true).start();
-        } catch (IOException e) {
-            throw new IOException("could not run " + command.getFirst() + ": not installed? (" + e.getMessage() + ")");
-        }
-        p.getOutputStream().close();
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        try {
-            if (!p.waitFor(10, TimeUnit.MINUTES)) {
-                p.destroyForcibly();
-                throw new IOException("could not run " + command.getFirst() + ": timed out");
+            ProcessBuilder pb = new ProcessBuilder(command)
+                    .redirectErrorStream(true)
+                    .redirectOutput(log.toFile())
+                    .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
+            if (cwd != null) {
+                pb.directory(cwd.toFile());
             }
-        } catch (InterruptedException e) {
-            p.destroyForcibly();
-            Thread.currentThread().interrupt();
-            throw new IOException("could not run " + command.getFirst() + ": interrupted");
+            Process p;
+            try {
+                p = pb.start();
+            } catch (IOException e) {
+                throw new IOException(
+                        "could not run " + command.getFirst() + ": not installed? (" + e.getMessage() + ")");
+            }
+            try {
+                if (!p.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
+                    p.destroyForcibly().waitFor();
+                    throw new IOException("could not run " + command.getFirst() + ": timed out after " + timeout);
+                }
+            } catch (InterruptedException e) {
+                p.destroyForcibly();
+                Thread.currentThread().interrupt();
+                throw new IOException("could not run " + command.getFirst() + ": interrupted");
+            }
+            String out = new String(Files.readAllBytes(log), StandardCharsets.UTF_8);
+            if (p.exitValue() != 0) {
+                String tail = String.join(
+                        " | ",
+                        out.strip().lines().toList().reversed().stream()
+                                .limit(3)
+                                .toList()
+                                .reversed());
+                throw new IOException("could not run "
+                        + String.join(" ", command.subList(0, Math.min(3, command.size()))) + "…: exit " + p.exitValue()
+                        + ": " + tail);
+            }
+            return out;
+        } finally {
+            Files.deleteIfExists(log);
         }
-        if (p.exitValue() != 0) {
-            String tail = String.join(
-                    " | ",
-                    out.strip().lines().toList().reversed().stream()
-                            .limit(3)
-                            .toList()
-                            .reversed());
-            throw new IOException("could not run " + String.join(" ", command.subList(0, Math.min(3, command.size())))
-                    + "…: exit " + p.exitValue() + ": " + tail);
-        }
-        return out;
     }
 }

@@ -172,19 +172,13 @@ public final class RedisExample {
     private static void download(List<String> packages, Path debs) throws IOException {
         List<String> cmd = new ArrayList<>(List.of("apt-get", "download", "-q", "-o", "APT::Sandbox::User=root"));
         cmd.addAll(packages);
-        ProcessBuilder pb = new ProcessBuilder(cmd).directory(debs.toFile()).redirectErrorStream(true);
         try {
-            Process p = pb.start();
-            p.getOutputStream().close();
-            String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
-            if (p.waitFor() != 0) {
-                throw new IOException("could not download Debian packages with apt-get download (exit " + p.exitValue()
-                        + "): " + out.strip().lines().reduce((a, b) -> b).orElse("")
-                        + " (is an apt source reachable?)");
-            }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IOException("could not download Debian packages: interrupted");
+            Ext4Image.run(cmd, debs, Ext4Image.RUN_TIMEOUT);
+        } catch (IOException e) {
+            throw new IOException(
+                    "could not download Debian packages with apt-get download: " + e.getMessage()
+                            + " (is an apt source reachable?)",
+                    e);
         }
     }
 
