@@ -1,5 +1,6 @@
 package io.drafter.cli;
 
+import io.drafter.linux.ExitActions;
 import io.drafter.net.CommandRunner;
 import io.drafter.net.Ipv4Cidr;
 import io.drafter.net.NamespaceLayout;
@@ -122,18 +123,16 @@ public final class NatCommand implements Callable<Integer> {
             return UntilSignal.printCleaned("drafter nat", out, Nat.clean(namespacePrefix, stateDir, runner));
         }
         NatConfig config = config();
-        // a signal while Nat.create runs: remove what this process has created so far (its state file says what)
-        Thread abort = new Thread(() -> Nat.abandon(config, runner), "drafter-nat-abort");
-        Runtime.getRuntime().addShutdownHook(abort);
+        // A signal while Nat.create runs waits for it, then removes everything. The exit action is for an exit that
+        // bypasses the handlers: it removes what this process has created so far (its state file says what).
+        StopSignals stop = StopSignals.install("drafter nat", System.err);
+        ExitActions.Handle abort = ExitActions.register(
+                ExitActions.Stage.APPLICATION, "drafter nat abort", () -> Nat.abandon(config, runner));
         Nat nat;
         try {
             nat = Nat.create(config, runner);
         } finally {
-            try {
-                Runtime.getRuntime().removeShutdownHook(abort);
-            } catch (IllegalStateException shuttingDown) {
-                // the hook is already running
-            }
+            abort.cancel();
         }
         for (NamespaceLayout l : nat.namespaces()) {
             out.println(l.describe(config));
@@ -142,12 +141,12 @@ public final class NatCommand implements Callable<Integer> {
                 + "0.." + config.namespacePrefix() + (nat.namespaces().size() - 1) + "), nft table "
                 + config.hostTable() + ", masquerade via " + nat.hostInterface() + ", state "
                 + NatState.file(config.stateDir(), config.namespacePrefix()));
-        UntilSignal.await(
+        return UntilSignal.await(
+                stop,
                 "drafter nat",
                 out,
                 nat::close,
                 "removed " + nat.namespaces().size() + " namespaces, nft table " + config.hostTable());
-        return 0;
     }
 
     private NatConfig config() {

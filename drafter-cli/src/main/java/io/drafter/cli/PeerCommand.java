@@ -1,5 +1,6 @@
 package io.drafter.cli;
 
+import io.drafter.linux.ExitActions;
 import io.drafter.migration.destination.DestinationListener;
 import io.drafter.migration.destination.DestinationPhase;
 import io.drafter.migration.source.MigrationSource;
@@ -186,8 +187,8 @@ public final class PeerCommand implements Callable<Integer> {
                     }
                 });
             }
-            Thread hook = Thread.ofPlatform().unstarted(peer::close);
-            Runtime.getRuntime().addShutdownHook(hook);
+            // SIGTERM or Ctrl-C: suspend the VM into its devices before the mount and QEMU go (one ordered exit).
+            ExitActions.Handle hook = ExitActions.register(ExitActions.Stage.APPLICATION, "stop peer", peer::close);
             peerMetrics.attach(peer);
             out.println("Resumed VM in " + peer.lastResume().toMillis() + " ms ("
                     + Duration.ofNanos(System.nanoTime() - start).toMillis() + " ms since start) on "
@@ -238,7 +239,7 @@ public final class PeerCommand implements Callable<Integer> {
                                 : ", suspend to authority "
                                         + counters.suspendToAuthority().toMillis() + " ms"));
                 peer.close();
-                Runtime.getRuntime().removeShutdownHook(hook);
+                hook.cancel();
                 return 0;
             }
         }

@@ -2,28 +2,27 @@ package io.drafter.cli;
 
 import java.io.PrintWriter;
 import java.util.List;
-import java.util.concurrent.CountDownLatch;
 
-/** Shared shape of the long-running commands: wait for SIGINT/SIGTERM, then tear down in a shutdown hook. */
+/** Shared shape of the long-running commands: run until SIGINT/SIGTERM/SIGHUP, then tear down in order and exit 0. */
 final class UntilSignal {
     private UntilSignal() {}
 
     /**
-     * Registers {@code teardown} as a shutdown hook (it runs on SIGINT or SIGTERM, prints {@code goodbye}) and
-     * blocks the calling thread until the JVM exits.
+     * Tells the user how to stop {@code command}, blocks until a stop signal arrives, then runs {@code teardown} on
+     * this thread and prints {@code goodbye}. Install {@code stop} before creating anything, so that a signal during
+     * the set-up waits for it and then removes it too.
+     *
+     * @return the exit status: 0
      */
-    static void await(String command, PrintWriter out, Runnable teardown, String goodbye) throws InterruptedException {
-        Runtime.getRuntime()
-                .addShutdownHook(new Thread(
-                        () -> {
-                            teardown.run();
-                            out.println(command + ": " + goodbye);
-                            out.flush();
-                        },
-                        command + "-teardown"));
+    static int await(StopSignals stop, String command, PrintWriter out, Runnable teardown, String goodbye) {
         out.println(command + ": running; SIGINT (Ctrl-C) or SIGTERM removes everything it created");
         out.flush();
-        new CountDownLatch(1).await();
+        stop.requested().join();
+        stop.busy(() -> "removing what it created");
+        teardown.run();
+        out.println(command + ": " + goodbye);
+        out.flush();
+        return 0;
     }
 
     /** Prints the result of a {@code --clean}. */

@@ -145,6 +145,7 @@ class NetCommandsTest {
         forwarder.toHandle().destroy(); // SIGTERM
         String frest = String.join("\n", fout.lines().toList());
         assertTrue(forwarder.waitFor(60, TimeUnit.SECONDS));
+        assertEquals(0, forwarder.exitValue(), "SIGTERM is the normal way to stop a forwarder: " + frest);
         assertTrue(frest.contains("drafter forwarder: removed nft table " + table), frest);
         assertTrue(!tables().contains(table));
 
@@ -165,6 +166,7 @@ class NetCommandsTest {
         child.toHandle().destroy(); // SIGTERM; Process.destroy() would also close our end of its output
         String rest = String.join("\n", out.lines().toList());
         assertTrue(child.waitFor(60, TimeUnit.SECONDS));
+        assertEquals(0, child.exitValue(), "SIGTERM is the normal way to stop drafter nat: " + rest);
         assertTrue(rest.contains("drafter nat: removed 2 namespaces"), rest);
         assertEquals(
                 List.of(),

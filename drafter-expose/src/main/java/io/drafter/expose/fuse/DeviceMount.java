@@ -1,6 +1,7 @@
 package io.drafter.expose.fuse;
 
 import io.drafter.linux.Errno;
+import io.drafter.linux.ExitActions;
 import io.drafter.linux.Libc;
 import io.drafter.linux.LinuxException;
 import io.drafter.linux.MountTable;
@@ -44,7 +45,7 @@ public final class DeviceMount implements AutoCloseable {
     private final FuseServer server;
     private final List<String> names;
     private volatile String bdi = "";
-    private final Thread unmountAtExit;
+    private volatile ExitActions.Handle unmountAtExit = () -> {};
     private boolean closed;
 
     private DeviceMount(Path dir, FuseDevice fuse, DeviceFileSystem fs, FuseServer server, List<String> names) {
@@ -53,15 +54,6 @@ public final class DeviceMount implements AutoCloseable {
         this.fs = fs;
         this.server = server;
         this.names = names;
-        // A JVM that exits without close() (SIGTERM, System.exit) still takes its mount along; only kill -9 leaves a
-        // stale one behind, which the next mount of the directory cleans.
-        this.unmountAtExit = Thread.ofPlatform().name("fuse-unmount-at-exit").unstarted(() -> {
-            try {
-                Libc.umount2(dir.toString(), Libc.MNT_DETACH);
-            } catch (LinuxException e) {
-                // Nothing to do at exit: the mount is gone already, or the next mount's stale check removes it.
-            }
-        });
     }
 
     /**
@@ -100,7 +92,16 @@ public final class DeviceMount implements AutoCloseable {
             server.start();
             mount.probe(options.probeTimeout());
             mount.tune(options);
-            Runtime.getRuntime().addShutdownHook(mount.unmountAtExit);
+            // A JVM that exits without close() (System.exit, an unhandled signal) still takes its mount along, after
+            // the application's own exit actions (which may still be saving a VM through it); only kill -9 leaves a
+            // stale one behind, which the next mount of the directory cleans.
+            mount.unmountAtExit = ExitActions.register(ExitActions.Stage.MOUNTS, "unmount " + target, () -> {
+                try {
+                    Libc.umount2(target.toString(), Libc.MNT_DETACH);
+                } catch (LinuxException e) {
+                    // Nothing to do at exit: the mount is gone already, or the next mount's stale check removes it.
+                }
+            });
             ok = true;
             LOG.log(System.Logger.Level.DEBUG, "mounted {0} devices at {1} (bdi {2})", names.size(), target, mount.bdi);
             return mount;
@@ -246,11 +247,7 @@ public final class DeviceMount implements AutoCloseable {
             return;
         }
         closed = true;
-        try {
-            Runtime.getRuntime().removeShutdownHook(unmountAtExit);
-        } catch (IllegalStateException | IllegalArgumentException e) {
-            // Shutting down already (the hook runs or ran), or it was never added (mount failed).
-        }
+        unmountAtExit.cancel();
         IOException failure = null;
         boolean lazy = false;
         try {

@@ -109,10 +109,9 @@ public final class AcceleratorProbe {
                 args.addAll(List.of("-initrd", initrd.toString()));
             }
             args.addAll(List.of("-append", "console=ttyS0 panic=-1 quiet drafter.probe"));
-            p = new ProcessBuilder(args)
+            p = io.drafter.linux.TiedProcesses.start(new ProcessBuilder(args)
                     .redirectErrorStream(true)
-                    .redirectOutput(dir.resolve("qemu.log").toFile())
-                    .start();
+                    .redirectOutput(dir.resolve("qemu.log").toFile()));
             boolean exited = p.waitFor(PROBE_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
             String out = Files.exists(console)
                     ? Files.readString(console, java.nio.charset.StandardCharsets.ISO_8859_1)

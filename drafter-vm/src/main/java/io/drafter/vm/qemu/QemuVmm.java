@@ -1,5 +1,7 @@
 package io.drafter.vm.qemu;
 
+import io.drafter.linux.ExitActions;
+import io.drafter.linux.TiedProcesses;
 import io.drafter.vm.Accel;
 import io.drafter.vm.Drive;
 import io.drafter.vm.VmConfig;
@@ -28,14 +30,18 @@ public final class QemuVmm implements Vmm {
     /** Magic at the start of a QEMU migration stream ("QEVM"). */
     private static final byte[] STATE_MAGIC = {'Q', 'E', 'V', 'M'};
 
-    /** QEMU processes started and not yet ended, killed by a shutdown hook if the JVM exits first. */
+    /**
+     * QEMU processes started and not yet ended. Each is tied to this JVM ({@link TiedProcesses}: it gets SIGKILL when
+     * the JVM dies, however it dies); only where that is not available are they killed by an exit action, after the
+     * application's own (a VM being suspended into its devices must not lose its QEMU midway).
+     */
     private static final java.util.Set<Process> LIVE = java.util.concurrent.ConcurrentHashMap.newKeySet();
 
     static {
-        Runtime.getRuntime()
-                .addShutdownHook(Thread.ofPlatform()
-                        .name("qemu-reaper")
-                        .unstarted(() -> LIVE.forEach(Process::destroyForcibly)));
+        if (!TiedProcesses.tied()) {
+            ExitActions.register(
+                    ExitActions.Stage.PROCESSES, "kill QEMU", () -> LIVE.forEach(Process::destroyForcibly));
+        }
     }
 
     private final String qemuBinary;
@@ -207,7 +213,7 @@ public final class QemuVmm implements Vmm {
         }
         Process p;
         try {
-            p = pb.start();
+            p = TiedProcesses.start(pb);
         } catch (IOException e) {
             throw new VmException("could not start " + args.getFirst() + ": " + e.getMessage(), e);
         }
