@@ -256,6 +256,36 @@ class FrameCodecTest {
     }
 
     @Test
+    void aLoweredFrameLimitRejectsLongerFramesUntilItIsRaised() throws Exception {
+        byte[] hello = bytes(samples().get(0));
+        byte[] huge = ByteBuffer.allocate(4).putInt(0x7fffffff).array();
+        byte[] error = bytes(new Frame.Error(ErrorCode.ABORTED, "x".repeat(1000)));
+        byte[] block = bytes(samples().get(5));
+        java.io.ByteArrayOutputStream s = new java.io.ByteArrayOutputStream();
+        s.write(hello);
+        s.write(error);
+        s.write(block);
+        s.write(huge);
+        FrameAdapter in = new FrameAdapter(new ByteArrayInputStream(s.toByteArray()), "test");
+        in.limitFrameBytes(2048);
+        assertEquals(2048, in.maxFrameBytes());
+        assertArrayEquals(hello, bytes(in.read()));
+        assertArrayEquals(error, bytes(in.read()));
+        in.limitFrameBytes(FrameCodec.MAX_FRAME_BYTES);
+        assertArrayEquals(block, bytes(in.read()), "raised after authentication");
+        in.limitFrameBytes(2048);
+        ProtocolException e = assertThrows(ProtocolException.class, in::read);
+        assertEquals("malformed frame: length 2147483647 outside 1..2048", e.getMessage());
+
+        FrameAdapter small = new FrameAdapter(new ByteArrayInputStream(block), "test");
+        small.limitFrameBytes(2048);
+        e = assertThrows(ProtocolException.class, small::read);
+        assertEquals("malformed frame: length 4112 outside 1..2048", e.getMessage());
+        assertThrows(IllegalArgumentException.class, () -> small.limitFrameBytes(0));
+        assertThrows(IllegalArgumentException.class, () -> small.limitFrameBytes(FrameCodec.MAX_FRAME_BYTES + 1));
+    }
+
+    @Test
     void streamReaderReportsTruncation() {
         byte[] whole = bytes(samples().get(0));
         EOFException e = assertThrows(
