@@ -26,9 +26,11 @@
  * | 0x12 | DIRTY          | S→D  | u16 device, u32 round, u8 final, u32 count, count × u64 block            |
  * | 0x13 | NEED           | D→S  | u16 device, u64 block: a reader waits for it, send it first             |
  * | 0x14 | CREDIT         | D→S  | u16 device, u32 frames: that many more data frames may be sent          |
- * | 0x20 | AUTHORITY      | S→D  | u32 length, payload (≤ {@value FrameCodec#MAX_AUTHORITY_PAYLOAD} B): the destination owns the devices now |
- * | 0x21 | AUTHORITY_ACK  | D→S  | (empty)                                                                  |
- * | 0x22 | COMPLETED      | D→S  | (empty): every block is present at the destination                      |
+ * | 0x20 | AUTHORITY      | S→D  | u32 length, payload (≤ {@value FrameCodec#MAX_AUTHORITY_PAYLOAD} B): final dirty lists sent; prepare |
+ * | 0x21 | AUTHORITY_ACK  | D→S  | (empty): every final dirty list applied (informational)                 |
+ * | 0x22 | COMPLETED      | D→S  | (empty): the destination runs on the devices; the source may stop       |
+ * | 0x23 | TAKEOVER       | D→S  | (empty): ready to run (state loaded); asks for the grant                |
+ * | 0x24 | GRANT          | S→D  | (empty): the destination may run; sent after every remaining block      |
  * | 0x30 | PING           | both | u64 sender's clock (keeps the no-progress watchdog quiet when idle)      |
  * | 0x7F | ERROR          | both | u16 code ({@link io.drafter.migration.protocol.ErrorCode}), u16 length, UTF-8 message (≤ 1024 B) |
  * </pre>

@@ -52,6 +52,9 @@ class FrameCodecTest {
                 new Frame.AuthorityAck(),
                 new Frame.Completed(),
                 new Frame.Ping(-1),
+                new Frame.Takeover(),
+                new Frame.Grant(),
+                new Frame.Error(ErrorCode.BUSY, "another migration is in progress"),
                 new Frame.Error(ErrorCode.DEVICE_MISMATCH, "device \"disk\" differs ✓"));
     }
 
@@ -226,6 +229,21 @@ class FrameCodecTest {
         assertMalformed(
                 "2 extra bytes",
                 body(FrameCodec.COMPLETED, ByteBuffer.allocate(2).putShort((short) 0)));
+        assertMalformed(
+                "frame type 0x23 has 1 extra bytes",
+                body(FrameCodec.TAKEOVER, ByteBuffer.allocate(1).put((byte) 0)));
+        assertMalformed(
+                "frame type 0x24 has 4 extra bytes",
+                body(FrameCodec.GRANT, ByteBuffer.allocate(4).putInt(1)));
+        assertMalformed("unknown frame type 0x25", new byte[] {0x25});
+    }
+
+    @Test
+    void newFramesHaveTheirWireValues() throws Exception {
+        assertArrayEquals(new byte[] {0, 0, 0, 1, 0x23}, bytes(new Frame.Takeover()));
+        assertArrayEquals(new byte[] {0, 0, 0, 1, 0x24}, bytes(new Frame.Grant()));
+        assertEquals(11, ErrorCode.BUSY.wire());
+        assertEquals(ErrorCode.BUSY, ErrorCode.fromWire(11));
     }
 
     @Test
@@ -325,7 +343,7 @@ class FrameCodecTest {
             r.nextBytes(b);
             if (b.length > 0 && r.nextBoolean()) {
                 // Aim at real types so the field checks, not just the type switch, get exercised.
-                int[] types = {1, 2, 3, 4, 5, 0x10, 0x11, 0x12, 0x13, 0x14, 0x20, 0x21, 0x22, 0x30, 0x7F};
+                int[] types = {1, 2, 3, 4, 5, 0x10, 0x11, 0x12, 0x13, 0x14, 0x20, 0x21, 0x22, 0x23, 0x24, 0x30, 0x7F};
                 b[0] = (byte) types[r.nextInt(types.length)];
             }
             decodeSafely(b, 0, b.length, seed, i);
