@@ -36,14 +36,17 @@
  * </pre>
  *
  * <p>HELLO flags: bit 0 = zstd compression wanted (the reply says whether it is used), bit 1 = shared-token
- * authentication. Device indexes are positions in DEVICE_GROUP. Session order: HELLO, HELLO_REPLY, (AUTH_PROOF S→D,
- * AUTH_PROOF D→S when a token is used), DEVICE_GROUP, GROUP_ACCEPTED; then data (BLOCK/ZERO/DIRTY) with NEED and
+ * authentication. The version is {@value FrameCodec#VERSION}. Device indexes are positions in DEVICE_GROUP. Session
+ * order: HELLO, HELLO_REPLY, (AUTH_PROOF D→S, which the source checks before it sends AUTH_PROOF S→D, when a token is
+ * used: the dialling side proves first, so a client without the token never receives the source's proof),
+ * DEVICE_GROUP, GROUP_ACCEPTED; then data (BLOCK/ZERO/DIRTY) with NEED and
  * CREDIT flowing back; AUTHORITY after the final DIRTY of every device; AUTHORITY_ACK; the post-copy tail; COMPLETED.
  * On one connection frames arrive in the order they were sent, so a DIRTY list always precedes the data that
  * re-sends its blocks.
  *
  * <p>Every decoder checks each length and value against the frame it came in and the bounds above; a malformed frame
  * becomes a {@link io.drafter.migration.protocol.ProtocolException} (never another exception), the receiver answers
- * with an ERROR frame and closes. No buffer is sized by a field beyond {@value FrameCodec#MAX_FRAME_BYTES} bytes.
+ * with an ERROR frame and closes. No buffer is sized by a field beyond {@value FrameCodec#MAX_FRAME_BYTES} bytes, and
+ * until the peer is authenticated not beyond {@value io.drafter.migration.Handshake#UNAUTHENTICATED_FRAME_BYTES}.
  */
 package io.drafter.migration.protocol;

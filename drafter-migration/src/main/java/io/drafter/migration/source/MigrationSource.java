@@ -341,13 +341,10 @@ public final class MigrationSource {
 
     private void runControl() {
         try {
-            Handshake.Agreed agreed = Handshake.source(
-                    adapter,
-                    proxy,
-                    peer,
-                    Arrays.stream(states).map(d -> d.spec).toList(),
-                    options.compression(),
-                    options.token());
+            boolean zstdAgreed =
+                    Handshake.sourceAuthenticate(adapter, proxy, peer, options.compression(), options.token());
+            Handshake.Agreed agreed = Handshake.sourceGroup(
+                    adapter, proxy, peer, Arrays.stream(states).map(d -> d.spec).toList(), zstdAgreed);
             lock.lock();
             try {
                 zstd = agreed.zstd();

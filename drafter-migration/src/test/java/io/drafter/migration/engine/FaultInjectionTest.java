@@ -327,10 +327,11 @@ class FaultInjectionTest {
                 src);
         MigrationDestination dst = m.destination();
         MigrationSource source = m.source();
-        MigrationException d = assertThrows(MigrationException.class, () -> dst.awaitCompleted(WAIT));
-        assertTrue(d.getMessage().contains("does not know the shared token"), d.getMessage());
+        // The destination proves first, so the source is the one that finds the mismatch.
         MigrationException s = assertThrows(MigrationException.class, () -> source.awaitCompleted(WAIT));
-        assertTrue(s.getMessage().contains("AUTH_FAILED"), s.getMessage());
+        assertTrue(s.getMessage().contains("does not know the shared token"), s.getMessage());
+        MigrationException d = assertThrows(MigrationException.class, () -> dst.awaitCompleted(WAIT));
+        assertTrue(d.getMessage().contains("AUTH_FAILED"), d.getMessage());
         assertEquals(Authority.SOURCE, s.authority());
         assertEquals(List.of(), storage.opened, "no device was announced to an unauthenticated peer");
         src.close();
@@ -384,7 +385,7 @@ class FaultInjectionTest {
         Frame reply = new FrameAdapter(pair.source().input(), "test").read();
         Frame.Error e = assertInstanceOf(Frame.Error.class, reply);
         assertEquals(ErrorCode.UNSUPPORTED_VERSION, e.code());
-        assertTrue(e.message().contains("speaks protocol version 2"), e.message());
+        assertTrue(e.message().contains("speaks protocol version " + (FrameCodec.VERSION + 1)), e.message());
         MigrationException d = assertThrows(MigrationException.class, () -> dst.awaitCompleted(WAIT));
         assertTrue(d.getMessage().contains("protocol version"), d.getMessage());
         assertEquals(List.of(), storage.opened);
@@ -405,6 +406,29 @@ class FaultInjectionTest {
         assertEquals(Authority.SOURCE, s.authority());
         Frame.Error e = assertInstanceOf(Frame.Error.class, in.read());
         assertEquals(ErrorCode.UNSUPPORTED_VERSION, e.code());
+        pair.destination().close();
+        src.close();
+    }
+
+    @Test
+    void theSourceProvesItsTokenOnlyAfterTheDestinationDid() throws Exception {
+        Source src = twoDevices();
+        Loopback.Pair pair = Loopback.plain();
+        MigrationSource source = MigrationSource.start(
+                pair.source(), src.devices, SourceOptions.defaults().withToken(TOKEN), src, null);
+        FrameAdapter in = new FrameAdapter(pair.destination().input(), "test");
+        FrameProxy out = new FrameProxy(pair.destination().output());
+        Frame.Hello hello = assertInstanceOf(Frame.Hello.class, in.read());
+        assertEquals(FrameCodec.VERSION, hello.version());
+        out.sendNow(new Frame.HelloReply(FrameCodec.VERSION, FrameCodec.FLAG_TOKEN, new byte[32]));
+        // A guess instead of the proof: the source answers with an error, never with its own proof.
+        out.sendNow(new Frame.AuthProof(new byte[32]));
+        Frame.Error e = assertInstanceOf(Frame.Error.class, in.read());
+        assertEquals(ErrorCode.AUTH_FAILED, e.code());
+        assertTrue(e.message().contains("does not know the shared token"), e.message());
+        MigrationException s = assertThrows(MigrationException.class, () -> source.awaitCompleted(WAIT));
+        assertEquals(Authority.SOURCE, s.authority());
+        assertEquals(0, src.suspends);
         pair.destination().close();
         src.close();
     }
