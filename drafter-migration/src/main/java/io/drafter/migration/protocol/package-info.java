@@ -39,10 +39,13 @@
  * authentication. The version is {@value FrameCodec#VERSION}. Device indexes are positions in DEVICE_GROUP. Session
  * order: HELLO, HELLO_REPLY, (AUTH_PROOF D→S, which the source checks before it sends AUTH_PROOF S→D, when a token is
  * used: the dialling side proves first, so a client without the token never receives the source's proof),
- * DEVICE_GROUP, GROUP_ACCEPTED; then data (BLOCK/ZERO/DIRTY) with NEED and
- * CREDIT flowing back; AUTHORITY after the final DIRTY of every device; AUTHORITY_ACK; the post-copy tail; COMPLETED.
- * On one connection frames arrive in the order they were sent, so a DIRTY list always precedes the data that
- * re-sends its blocks.
+ * DEVICE_GROUP, GROUP_ACCEPTED; then data (BLOCK/ZERO/DIRTY) with NEED and CREDIT flowing back; AUTHORITY after the
+ * final DIRTY of every device; AUTHORITY_ACK; TAKEOVER when the destination is ready to run; the rest of the final
+ * blocks (requested ones first), then GRANT; COMPLETED when the destination runs. On one connection frames arrive in
+ * the order they were sent, so a DIRTY list always precedes the data that re-sends its blocks, and the GRANT follows
+ * every block: a destination that read it holds every block. The source owns the devices until it writes the GRANT,
+ * the destination from the moment it reads it; in between the hand-over is uncertain, and the source never resumes
+ * on its own. An ERROR ABORTED from the destination after the GRANT means that it did not run the VM.
  *
  * <p>Every decoder checks each length and value against the frame it came in and the bounds above; a malformed frame
  * becomes a {@link io.drafter.migration.protocol.ProtocolException} (never another exception), the receiver answers
