@@ -420,6 +420,13 @@ public final class MigrationDestination {
     }
 
     private int openDevices(List<DeviceSpec> specs) throws IOException {
+        try {
+            storage.prepare(specs);
+        } catch (ProtocolException e) {
+            throw e;
+        } catch (IOException e) {
+            throw new ProtocolException(ErrorCode.STORAGE_ERROR, "could not prepare storage: " + e.getMessage());
+        }
         int maxBlock = specs.stream().mapToInt(DeviceSpec::blockSizeBytes).max().orElse(FrameCodec.MIN_BLOCK_BYTES);
         int c = Math.max(4, Math.min(FrameCodec.MAX_CREDIT, options.windowBytes() / maxBlock));
         synchronized (lock) {

@@ -65,7 +65,7 @@ class FaultInjectionTest {
     static final SharedToken TOKEN = SharedToken.of("correct horse battery staple");
 
     /** Destination storage in memory that records what it discarded. */
-    static final class RecordingStorage implements DestinationStorage {
+    static class RecordingStorage implements DestinationStorage {
         final List<String> opened = Collections.synchronizedList(new ArrayList<>());
         final List<String> discarded = Collections.synchronizedList(new ArrayList<>());
 
@@ -553,6 +553,70 @@ class FaultInjectionTest {
         assertTrue(s.getMessage().contains("device \"memory\" has 8388608 bytes"), s.getMessage());
         MigrationException d = assertThrows(MigrationException.class, () -> dst.awaitCompleted(WAIT));
         assertTrue(d.getMessage().contains("device \"memory\""), d.getMessage());
+        src.close();
+    }
+
+    @Test
+    void destinationStorageRefusesTheGroupBeforeAnyDataMoves() throws Exception {
+        Source src = twoDevices().startWriters(13);
+        List<List<DeviceSpec>> prepared = Collections.synchronizedList(new ArrayList<>());
+        RecordingStorage storage = new RecordingStorage() {
+            @Override
+            public void prepare(List<DeviceSpec> devices) throws IOException {
+                prepared.add(devices);
+                throw new IOException("not enough space in /var/lib/drafter: 3 MiB free, 8 MiB needed");
+            }
+        };
+        Migration m = Migration.start(
+                Loopback.plain(),
+                storage,
+                DestinationOptions.defaults().withToken(TOKEN),
+                src.devices,
+                SourceOptions.defaults().withToken(TOKEN),
+                src);
+        MigrationException s =
+                assertThrows(MigrationException.class, () -> m.source().awaitCompleted(WAIT));
+        assertTrue(s.getMessage().contains("STORAGE_ERROR"), s.getMessage());
+        assertTrue(s.getMessage().contains("not enough space in /var/lib/drafter: 3 MiB free"), s.getMessage());
+        assertFalse(s.getMessage().contains("\n"), "one line: " + s.getMessage());
+        assertEquals(Authority.SOURCE, s.authority());
+        assertEquals("HANDSHAKE", s.phase());
+        assertEquals(1, prepared.size(), "prepared once, with the whole group");
+        assertEquals(
+                List.of("disk", "memory"),
+                prepared.get(0).stream().map(DeviceSpec::name).toList());
+        assertEquals(List.of(), storage.opened, "nothing opened");
+        assertEquals(0, src.suspends, "never suspended");
+        assertEquals(0, src.resumes);
+        long before = src.writers.writes();
+        while (src.writers.writes() == before) {
+            Thread.sleep(1);
+        }
+        src.writers.stop();
+        src.close();
+    }
+
+    @Test
+    void aProtocolErrorFromPrepareKeepsItsCode() throws Exception {
+        Source src = twoDevices();
+        RecordingStorage storage = new RecordingStorage() {
+            @Override
+            public void prepare(List<DeviceSpec> devices) throws IOException {
+                throw new ProtocolException(ErrorCode.DEVICE_MISMATCH, "this peer takes no device named \"disk\"");
+            }
+        };
+        Migration m = Migration.start(
+                Loopback.plain(),
+                storage,
+                DestinationOptions.defaults().withToken(TOKEN),
+                src.devices,
+                SourceOptions.defaults().withToken(TOKEN),
+                src);
+        MigrationException s =
+                assertThrows(MigrationException.class, () -> m.source().awaitCompleted(WAIT));
+        assertTrue(s.getMessage().contains("DEVICE_MISMATCH"), s.getMessage());
+        assertTrue(s.getMessage().contains("no device named \"disk\""), s.getMessage());
+        assertEquals(0, src.suspends);
         src.close();
     }
 
