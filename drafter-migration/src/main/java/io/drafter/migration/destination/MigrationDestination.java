@@ -489,10 +489,13 @@ public final class MigrationDestination {
         Thread.ofVirtual().name("migration-destination-authority").start(() -> {
             try {
                 applied.await();
-                if (!transition(DestinationPhase.AUTHORITATIVE)) {
-                    return;
+                synchronized (lock) {
+                    // Appliers ask for the grant once they see AUTHORITATIVE: the acknowledgement must be ahead of it.
+                    if (!transition(DestinationPhase.AUTHORITATIVE)) {
+                        return;
+                    }
+                    outbox.add(new Frame.AuthorityAck());
                 }
-                outbox.add(new Frame.AuthorityAck());
                 checkProgress();
             } catch (InterruptedException e) {
                 // Stopped by fail().
