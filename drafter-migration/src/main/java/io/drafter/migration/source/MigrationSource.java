@@ -72,6 +72,9 @@ public final class MigrationSource {
     }
 
     private final Connection connection;
+    /** The listener's authenticated session this migration continues, or {@code null} (it authenticates itself). */
+    private final AuthenticatedDestination session;
+
     private final String peer;
     private final SourceOptions options;
     private final SuspendHook hook;
@@ -164,12 +167,14 @@ public final class MigrationSource {
 
     private MigrationSource(
             Connection connection,
+            AuthenticatedDestination session,
             List<SourceDevice> devices,
             SourceOptions options,
             SuspendHook hook,
             SourceListener listener)
             throws IOException {
         this.connection = connection;
+        this.session = session;
         this.peer = connection.peer();
         this.options = options;
         this.hook = hook;
@@ -185,15 +190,19 @@ public final class MigrationSource {
                 throw new IllegalArgumentException("could not migrate to " + peer + ": " + problem);
             }
         }
-        this.link = new Link(connection, "destination", options.stallTimeout(), 64 << 10, this::fail);
+        this.link = session != null
+                ? new Link(connection, session.in(), session.out(), "destination", options.stallTimeout(), this::fail)
+                : new Link(connection, "destination", options.stallTimeout(), 64 << 10, this::fail);
         this.adapter = link.in;
         this.proxy = link.out;
         this.heartbeatNs = link.heartbeatNs;
     }
 
     /**
-     * Starts migrating {@code devices} over {@code connection}; returns at once. The caller keeps ownership of the
-     * devices and the connection is closed when the migration ends.
+     * Starts migrating {@code devices} over {@code connection}, which has not run the handshake: the engine
+     * authenticates the destination itself (token from {@link SourceOptions#token()}), bounded by the stall timeout.
+     * Returns at once. The caller keeps ownership of the devices and the connection is closed when the migration ends.
+     * A server that must survive stray connections uses a {@link MigrationListener} and the other {@code start}.
      *
      * @throws IOException if the connection is plain TCP without a token and {@link SourceOptions#allowPlainTcp()} is
      *     off, or its streams cannot be opened
@@ -206,7 +215,39 @@ public final class MigrationSource {
             SourceListener listener)
             throws IOException {
         Handshake.checkSecurity(connection, options.token(), options.allowPlainTcp(), "migrate to");
-        MigrationSource s = new MigrationSource(connection, List.copyOf(devices), options, hook, listener);
+        return run(new MigrationSource(connection, null, List.copyOf(devices), options, hook, listener));
+    }
+
+    /**
+     * Starts migrating {@code devices} to a destination that {@code session}'s listener authenticated: the session
+     * goes on from the device group. Returns at once. {@link SourceOptions#token()} and {@link
+     * SourceOptions#allowPlainTcp()} do not apply (the listener's do); zstd is used if the options ask for it and the
+     * destination agreed. The session is closed when the migration ends (or here, if it cannot start), which frees the
+     * listener for the next destination. The caller keeps ownership of the devices.
+     *
+     * @throws IOException if the session is closed already
+     */
+    public static MigrationSource start(
+            AuthenticatedDestination session,
+            List<SourceDevice> devices,
+            SourceOptions options,
+            SuspendHook hook,
+            SourceListener listener)
+            throws IOException {
+        if (!session.isOpen()) {
+            throw new IOException("could not migrate to " + session.peer() + ": the session is closed");
+        }
+        MigrationSource s;
+        try {
+            s = new MigrationSource(session.connection(), session, List.copyOf(devices), options, hook, listener);
+        } catch (IOException | RuntimeException e) {
+            session.close();
+            throw e;
+        }
+        return run(s);
+    }
+
+    private static MigrationSource run(MigrationSource s) {
         s.link.start();
         Thread.ofPlatform().name("migration-source-control-" + s.peer).daemon().start(s::runControl);
         return s;
@@ -367,8 +408,9 @@ public final class MigrationSource {
 
     private void runControl() {
         try {
-            boolean zstdAgreed =
-                    Handshake.sourceAuthenticate(adapter, proxy, peer, options.compression(), options.token());
+            boolean zstdAgreed = session != null
+                    ? session.zstdAgreed() && options.compression()
+                    : Handshake.sourceAuthenticate(adapter, proxy, peer, options.compression(), options.token());
             Handshake.Agreed agreed = Handshake.sourceGroup(
                     adapter, proxy, peer, Arrays.stream(states).map(d -> d.spec).toList(), zstdAgreed);
             lock.lock();

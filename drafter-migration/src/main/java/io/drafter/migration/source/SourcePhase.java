@@ -2,7 +2,7 @@ package io.drafter.migration.source;
 
 /** The phases of the source's state machine, in order; {@link #FAILED} and {@link #RESUMED} end it early. */
 public enum SourcePhase {
-    /** HELLO and token proofs (unless a listener authenticated the destination), then the device group. */
+    /** HELLO and token proofs (unless a {@link MigrationListener} did them), then the device group. */
     HANDSHAKE,
     /** Every block once, least volatile first; the writers run. */
     FULL_COPY,
