@@ -200,25 +200,29 @@ public final class MigrationListener implements Closeable {
      */
     @Override
     public void close() {
-        if (closed) {
-            return;
+        synchronized (lock) {
+            if (closed) {
+                return;
+            }
+            // Under the lock: a destination authenticating now is either queued before the drain below, or refused.
+            closed = true;
         }
-        closed = true;
         closeQuietly(server);
-        deadlines.shutdownNow();
+        try {
+            // Once the acceptor is gone no connection joins the pending ones: closing those below reaches them all.
+            acceptor.join(Duration.ofSeconds(5));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
         for (Pending p : pending) {
             closeQuietly(p.socket);
         }
+        deadlines.shutdownNow();
         Optional<AuthenticatedDestination> unaccepted;
         while ((unaccepted = ready.poll()) != null) {
             unaccepted.ifPresent(AuthenticatedDestination::close);
         }
         ready.offer(Optional.empty());
-        try {
-            acceptor.join(Duration.ofSeconds(5));
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
     }
 
     @Override
@@ -339,10 +343,10 @@ public final class MigrationListener implements Closeable {
             }
             session = new AuthenticatedDestination(c, in, out, zstd, this::release);
             current = session;
+            ready.offer(Optional.of(session));
         }
         p.deadline.cancel(false);
         done(p);
-        ready.offer(Optional.of(session));
         return true;
     }
 
