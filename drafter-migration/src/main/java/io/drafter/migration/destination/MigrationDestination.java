@@ -106,7 +106,7 @@ public final class MigrationDestination {
     private final CompletableFuture<Void> grantFuture = new CompletableFuture<>();
     private final CompletableFuture<DestinationCounters> completedFuture = new CompletableFuture<>();
 
-    /** One incoming device: its storage, post-copy layer and applier queue. */
+    /** One incoming device: its storage, the layer whose reads wait for missing blocks, and its applier queue. */
     private final class Sink {
         final int index;
         final DeviceSpec spec;
