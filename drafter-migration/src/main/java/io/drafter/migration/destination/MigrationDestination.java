@@ -488,7 +488,9 @@ public final class MigrationDestination {
         CountDownLatch applied = barrier();
         Thread.ofVirtual().name("migration-destination-authority").start(() -> {
             try {
-                applied.await();
+                if (!awaitApplied(applied)) {
+                    return;
+                }
                 synchronized (lock) {
                     // Appliers ask for the grant once they see AUTHORITATIVE: the acknowledgement must be ahead of it.
                     if (!transition(DestinationPhase.AUTHORITATIVE)) {
@@ -498,7 +500,7 @@ public final class MigrationDestination {
                 }
                 checkProgress();
             } catch (InterruptedException e) {
-                // Stopped by fail().
+                // Nobody interrupts these threads; end quietly if it happens.
             } catch (RuntimeException e) {
                 fail(e);
             }
@@ -518,7 +520,9 @@ public final class MigrationDestination {
         CountDownLatch applied = barrier();
         Thread.ofVirtual().name("migration-destination-grant").start(() -> {
             try {
-                applied.await();
+                if (!awaitApplied(applied)) {
+                    return;
+                }
                 for (Sink s : sinks) {
                     long missing = s.spec.blockCount() - s.waiting.presentBlockCount();
                     if (missing > 0) {
@@ -538,11 +542,24 @@ public final class MigrationDestination {
                     resumableFuture.complete(resumable());
                 }
             } catch (InterruptedException e) {
-                // Stopped by fail().
+                // Nobody interrupts these threads; end quietly if it happens.
             } catch (ProtocolException | RuntimeException e) {
                 fail(e);
             }
         });
+    }
+
+    /**
+     * Waits for {@code applied}; returns {@code false} if the session ended first (its appliers stopped and will never
+     * count down).
+     */
+    private boolean awaitApplied(CountDownLatch applied) throws InterruptedException {
+        while (!applied.await(100, TimeUnit.MILLISECONDS)) {
+            if (phase().terminal()) {
+                return false;
+            }
+        }
+        return true;
     }
 
     /** A latch every applier counts down once it has applied what is queued before it. */
