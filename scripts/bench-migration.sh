@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Migration benchmark: throughput of the real engines over loopback against a plain socket in the same run,
-# post-copy first-read latency, and suspend-to-authority time. Arguments: [randomMiB] [zeroMiB] (default 1024 4096).
+# first-read latency of a missing block, and the hand-over times. Arguments: [randomMiB] [zeroMiB] (default 1024 4096).
 # Uses about 3 GiB of RAM (off-heap memory devices) and a 4 GiB sparse file in $TMPDIR.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -5,8 +5,9 @@ public enum Authority {
     /** The source: the destination's copy is not to be used. */
     SOURCE,
     /**
-     * The AUTHORITY frame left the source but no acknowledgement came back: the destination may or may not own the
-     * devices. Only an operator who knows the destination is stopped may hand authority back to the source.
+     * The GRANT frame left the source but no COMPLETED came back: the destination may or may not run on the devices.
+     * Only a caller who knows the destination is stopped (it said ABORTED, or an operator checked) may hand authority
+     * back to the source.
      */
     UNCERTAIN,
     /** The destination. */

@@ -17,12 +17,22 @@ import java.util.List;
  * The opening of a session, both roles: HELLO / HELLO_REPLY (magic, version, features), the shared-token proofs, and
  * the device group. Each step checks what it receives and raises a {@link ProtocolException} with the code to send.
  *
- * <p><b>Note:</b> runs on the engine's control thread, before any device data moves.
+ * <p>The dialling side (the destination) proves that it knows the token first; the source checks that proof before it
+ * sends its own, so a client without the token learns nothing from the source but its HELLO. Until the peer is
+ * authenticated its frames are bounded to {@value #UNAUTHENTICATED_FRAME_BYTES} bytes.
+ *
+ * <p><b>Note:</b> runs on the thread that owns the connection, before any device data moves.
  */
 public final class Handshake {
     private static final SecureRandom RANDOM = new SecureRandom();
     static final String SOURCE_ROLE = "source";
     static final String DESTINATION_ROLE = "destination";
+
+    /**
+     * The longest frame accepted from a peer that is not yet authenticated: HELLO, HELLO_REPLY, AUTH_PROOF and an ERROR
+     * with its 1 KiB message all fit, and nobody unauthenticated makes this side allocate more.
+     */
+    public static final int UNAUTHENTICATED_FRAME_BYTES = 2048;
 
     /** What both sides agreed on. */
     public record Agreed(boolean zstd, List<DeviceSpec> devices, int initialCredit) {}
@@ -45,12 +55,15 @@ public final class Handshake {
         }
     }
 
-    /** The source side: sends HELLO, checks the reply, proves and checks the token, sends the group. */
-    public static Agreed source(
-            FrameAdapter in, FrameProxy out, String peer, List<DeviceSpec> devices, boolean zstd, SharedToken token)
-            throws IOException {
+    /**
+     * The source side, first half: sends HELLO, checks the reply, checks the destination's token proof and only then
+     * sends its own. Frames from the destination are bounded until it is authenticated. Returns whether zstd is agreed.
+     */
+    public static boolean sourceAuthenticate(
+            FrameAdapter in, FrameProxy out, String peer, boolean offerZstd, SharedToken token) throws IOException {
+        in.limitFrameBytes(UNAUTHENTICATED_FRAME_BYTES);
         byte[] nonceS = nonce();
-        int flags = (zstd ? FrameCodec.FLAG_ZSTD : 0) | (token != null ? FrameCodec.FLAG_TOKEN : 0);
+        int flags = (offerZstd ? FrameCodec.FLAG_ZSTD : 0) | (token != null ? FrameCodec.FLAG_TOKEN : 0);
         out.sendNow(new Frame.Hello(FrameCodec.VERSION, flags, nonceS));
         Frame first = in.read();
         Frame.HelloReply reply = switch (first) {
@@ -73,7 +86,6 @@ public final class Handshake {
                             : "destination " + peer + " requires a shared token");
         }
         if (token != null) {
-            out.sendNow(new Frame.AuthProof(token.proof(SOURCE_ROLE, nonceS, reply.nonce())));
             Frame proof = nextSkippingPings(in);
             switch (proof) {
                 case Frame.AuthProof p -> {
@@ -85,12 +97,19 @@ public final class Handshake {
                 case Frame.Error e -> throw peerError(e, peer);
                 default -> throw unexpected(proof, "AUTH_PROOF");
             }
+            out.sendNow(new Frame.AuthProof(token.proof(SOURCE_ROLE, nonceS, reply.nonce())));
         }
+        in.limitFrameBytes(FrameCodec.MAX_FRAME_BYTES);
+        return offerZstd && (reply.flags() & FrameCodec.FLAG_ZSTD) != 0;
+    }
+
+    /** The source side, second half: sends the device group and waits for its acceptance. */
+    public static Agreed sourceGroup(
+            FrameAdapter in, FrameProxy out, String peer, List<DeviceSpec> devices, boolean zstd) throws IOException {
         out.sendNow(new Frame.DeviceGroup(devices));
         Frame accepted = nextSkippingPings(in);
         return switch (accepted) {
-            case Frame.GroupAccepted g ->
-                new Agreed((reply.flags() & FrameCodec.FLAG_ZSTD) != 0, devices, g.initialCredit());
+            case Frame.GroupAccepted g -> new Agreed(zstd, devices, g.initialCredit());
             case Frame.Error e -> throw peerError(e, peer);
             default -> throw unexpected(accepted, "GROUP_ACCEPTED");
         };
@@ -99,9 +118,11 @@ public final class Handshake {
     /** The destination side, first step: reads and checks HELLO, replies. Returns the two nonces and the flags. */
     public static Opened destinationHello(
             FrameAdapter in, FrameProxy out, String peer, boolean zstdAllowed, SharedToken token) throws IOException {
+        in.limitFrameBytes(UNAUTHENTICATED_FRAME_BYTES);
         Frame first = in.read();
         Frame.Hello hello = switch (first) {
             case Frame.Hello h -> h;
+            case Frame.Error e -> throw peerError(e, peer);
             default -> throw unexpected(first, "HELLO");
         };
         if (hello.version() != FrameCodec.VERSION) {
@@ -128,11 +149,15 @@ public final class Handshake {
     /** The result of {@link #destinationHello}. */
     public record Opened(byte[] nonceS, byte[] nonceD, boolean zstd) {}
 
-    /** The destination side, second step: token proofs, then the device group and its acceptance. */
+    /**
+     * The destination side, second step: proves the token first, checks the source's proof, then takes the device
+     * group and decides about it.
+     */
     public static Agreed destinationRest(
             FrameAdapter in, FrameProxy out, String peer, Opened opened, SharedToken token, GroupDecision decision)
             throws IOException {
         if (token != null) {
+            out.sendNow(new Frame.AuthProof(token.proof(DESTINATION_ROLE, opened.nonceS(), opened.nonceD())));
             Frame proof = nextSkippingPings(in);
             switch (proof) {
                 case Frame.AuthProof p -> {
@@ -144,8 +169,9 @@ public final class Handshake {
                 case Frame.Error e -> throw peerError(e, peer);
                 default -> throw unexpected(proof, "AUTH_PROOF");
             }
-            out.sendNow(new Frame.AuthProof(token.proof(DESTINATION_ROLE, opened.nonceS(), opened.nonceD())));
         }
+        // Authenticated (or trusted by TLS or the caller's opt-in): the group may need more than the handshake bound.
+        in.limitFrameBytes(FrameCodec.MAX_FRAME_BYTES);
         Frame g = nextSkippingPings(in);
         List<DeviceSpec> devices = switch (g) {
             case Frame.DeviceGroup group -> group.devices();

@@ -32,6 +32,7 @@ public final class Link {
     private final Watchdog watchdog;
     private final java.util.concurrent.CountDownLatch readerDone = new java.util.concurrent.CountDownLatch(1);
     private volatile Thread reader;
+    private volatile long startedNs = System.nanoTime();
 
     /**
      * Wraps {@code connection}; {@code peerRole} ("source" or "destination") names the peer in the stall message given
@@ -44,15 +45,36 @@ public final class Link {
             int readBufferBytes,
             Consumer<ProtocolException> onStall)
             throws IOException {
+        this(
+                connection,
+                new FrameAdapter(new BufferedInputStream(connection.input(), readBufferBytes), connection.peer()),
+                new FrameProxy(connection.output()),
+                peerRole,
+                stallTimeout,
+                onStall);
+    }
+
+    /**
+     * Wraps {@code connection} whose reader and writer exist already (a handshake ran on them: the reader may hold
+     * buffered bytes).
+     */
+    public Link(
+            Connection connection,
+            FrameAdapter in,
+            FrameProxy out,
+            String peerRole,
+            Duration stallTimeout,
+            Consumer<ProtocolException> onStall) {
         this.connection = connection;
         this.peer = connection.peer();
-        this.in = new FrameAdapter(new BufferedInputStream(connection.input(), readBufferBytes), peer);
-        this.out = new FrameProxy(connection.output());
+        this.in = in;
+        this.out = out;
         this.heartbeatNs = Math.max(1_000_000L, stallTimeout.toNanos() / 4);
+        // Quiet time counts from start(): frames read before (a handshake done elsewhere) may be long ago.
         this.watchdog = new Watchdog(
                 "migration-watchdog-" + peerRole + "-" + peer,
                 stallTimeout,
-                in::lastFrameNanos,
+                () -> Math.max(in.lastFrameNanos(), startedNs),
                 quiet -> onStall.accept(new ProtocolException(
                         ErrorCode.TIMEOUT,
                         "no frame from " + peerRole + " " + peer + " for " + Watchdog.seconds(quiet))));
@@ -70,6 +92,7 @@ public final class Link {
 
     /** Starts the watchdog. */
     public void start() {
+        startedNs = System.nanoTime();
         watchdog.start();
     }
 

@@ -1,6 +1,7 @@
 /**
- * Live migration of a group of block devices from a source peer to a destination peer: hybrid pre-copy (full copy,
- * dirty rounds) and post-copy (the destination runs while the last blocks stream in, fetching what it reads first).
+ * Live migration of a group of block devices from a source peer to a destination peer: pre-copy (full copy, dirty
+ * rounds), a final sync while the destination prepares (fetching what it reads first), and a hand-over in which the
+ * destination runs only with the source's grant, sent behind every block.
  *
  * <p>Entry points: {@link io.drafter.migration.source.MigrationSource#start} and {@link
  * io.drafter.migration.destination.MigrationDestination#accept}. The wire format lives in {@link

@@ -128,9 +128,10 @@ public final class Peer implements AutoCloseable {
                     .withToken(options.token())
                     .withPlainTcpAllowed(options.plainTcpAllowed())
                     .withWaitForAllBlocks(options.disablePostcopy())
-                    .withHoldCompletion(true);
+                    .withExplicitTakeover(true);
             p.incoming = MigrationDestination.accept(connection, p.storage(), dopts, listener);
             MigrationDestination.Resumable r = p.incoming.awaitResumable(MIGRATION_LIMIT);
+            p.incoming.takeOver(MIGRATION_LIMIT); // the source's grant: every block is here, the VM may run
             try {
                 p.exposeAndResume(r.devices(), false);
                 // Our VM runs: the source may drop its paused copy once every block is here.

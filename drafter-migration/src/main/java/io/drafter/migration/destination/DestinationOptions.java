@@ -10,12 +10,13 @@ import java.time.Duration;
  * @param stallTimeout fail when nothing arrives from the source for this long (it pings when idle)
  * @param token the shared token, or {@code null}
  * @param allowPlainTcp accept a plain TCP connection without a token
- * @param waitForAllBlocks become resumable only once every block is here (no post-copy; Drafter's {@code
- *     --disable-postcopy-migration})
+ * @param waitForAllBlocks ask for the hand-over (or, with {@code explicitTakeover}, let the caller prepare) only once
+ *     every block is here (Drafter's {@code --disable-postcopy-migration}); the grant itself always follows every block
  * @param windowBytes per device, how many bytes of data frames may be in flight (sets the credit)
- * @param holdCompletion report COMPLETED to the source only after {@link MigrationDestination#confirmTakeover()}:
- *     the source then keeps its (paused) copy until the destination's application says it took over, and a
- *     destination that cannot take over can still give authority back with {@link MigrationDestination#abort()}
+ * @param explicitTakeover the caller drives the hand-over: {@link MigrationDestination#awaitResumable} returns when it
+ *     may prepare (load state), {@link MigrationDestination#takeOver} asks for the grant and returns once it may run,
+ *     and {@link MigrationDestination#confirmTakeover()} reports that it runs (COMPLETED). Off: the engine asks for the
+ *     grant right after authority, {@code awaitResumable} returns with it, and COMPLETED goes out at once
  */
 public record DestinationOptions(
         boolean compression,
@@ -24,7 +25,7 @@ public record DestinationOptions(
         boolean allowPlainTcp,
         boolean waitForAllBlocks,
         int windowBytes,
-        boolean holdCompletion) {
+        boolean explicitTakeover) {
     public DestinationOptions {
         if (stallTimeout == null || stallTimeout.toMillis() < 50) {
             throw new IllegalArgumentException("stallTimeout must be at least 50 ms, got " + stallTimeout);
@@ -34,43 +35,46 @@ public record DestinationOptions(
         }
     }
 
-    /** Compression accepted, 30 s stall timeout, no token, plain TCP refused, post-copy on, 16 MiB window. */
+    /**
+     * Compression accepted, 30 s stall timeout, no token, plain TCP refused, takeover requested right after authority,
+     * 16 MiB window, the engine drives the hand-over.
+     */
     public static DestinationOptions defaults() {
         return new DestinationOptions(true, Duration.ofSeconds(30), null, false, false, 16 << 20, false);
     }
 
     public DestinationOptions withCompression(boolean on) {
         return new DestinationOptions(
-                on, stallTimeout, token, allowPlainTcp, waitForAllBlocks, windowBytes, holdCompletion);
+                on, stallTimeout, token, allowPlainTcp, waitForAllBlocks, windowBytes, explicitTakeover);
     }
 
     public DestinationOptions withStallTimeout(Duration d) {
         return new DestinationOptions(
-                compression, d, token, allowPlainTcp, waitForAllBlocks, windowBytes, holdCompletion);
+                compression, d, token, allowPlainTcp, waitForAllBlocks, windowBytes, explicitTakeover);
     }
 
     public DestinationOptions withToken(SharedToken t) {
         return new DestinationOptions(
-                compression, stallTimeout, t, allowPlainTcp, waitForAllBlocks, windowBytes, holdCompletion);
+                compression, stallTimeout, t, allowPlainTcp, waitForAllBlocks, windowBytes, explicitTakeover);
     }
 
     public DestinationOptions withPlainTcpAllowed(boolean allow) {
         return new DestinationOptions(
-                compression, stallTimeout, token, allow, waitForAllBlocks, windowBytes, holdCompletion);
+                compression, stallTimeout, token, allow, waitForAllBlocks, windowBytes, explicitTakeover);
     }
 
     public DestinationOptions withWaitForAllBlocks(boolean wait) {
         return new DestinationOptions(
-                compression, stallTimeout, token, allowPlainTcp, wait, windowBytes, holdCompletion);
+                compression, stallTimeout, token, allowPlainTcp, wait, windowBytes, explicitTakeover);
     }
 
-    public DestinationOptions withHoldCompletion(boolean hold) {
+    public DestinationOptions withExplicitTakeover(boolean explicit) {
         return new DestinationOptions(
-                compression, stallTimeout, token, allowPlainTcp, waitForAllBlocks, windowBytes, hold);
+                compression, stallTimeout, token, allowPlainTcp, waitForAllBlocks, windowBytes, explicit);
     }
 
     public DestinationOptions withWindowBytes(int bytes) {
         return new DestinationOptions(
-                compression, stallTimeout, token, allowPlainTcp, waitForAllBlocks, bytes, holdCompletion);
+                compression, stallTimeout, token, allowPlainTcp, waitForAllBlocks, bytes, explicitTakeover);
     }
 }

@@ -1,13 +1,19 @@
 package io.drafter.migration.destination;
 
-/** The phases of the destination's state machine. */
+/** The phases of the destination's state machine, in order; {@link #FAILED} ends it early. */
 public enum DestinationPhase {
+    /** HELLO, token proofs, device group; storage is prepared and opened. */
     HANDSHAKE,
     /** Pre-copy: blocks arrive; the source owns the devices. */
     RECEIVING,
-    /** Authority arrived: the devices are this side's; missing blocks are fetched on demand (post-copy). */
+    /**
+     * AUTHORITY arrived and every final dirty list is applied: prepare to run (load state; reads of missing blocks are
+     * fetched first). The source still owns the devices: nothing may run here yet.
+     */
     AUTHORITATIVE,
-    /** Every block is here; the source was told. */
+    /** The source's GRANT arrived behind every block: this side owns the devices and may run. */
+    GRANTED,
+    /** The source was told that this side runs (COMPLETED). */
     COMPLETED,
     FAILED;
 

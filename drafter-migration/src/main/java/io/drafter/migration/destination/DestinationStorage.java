@@ -6,11 +6,12 @@ import io.drafter.migration.protocol.ProtocolException;
 import io.drafter.storage.BlockDevice;
 import io.drafter.storage.source.MemoryBlockDevice;
 import java.io.IOException;
+import java.util.List;
 import java.util.Map;
 
 /**
- * Where the destination puts incoming devices: it opens (or creates) the storage for each device the source
- * announces, and discards it when a migration fails before authority moved.
+ * Where the destination puts incoming devices: it checks that the whole group fits, opens (or creates) the storage for
+ * each device the source announces, and discards it when a migration fails before the grant.
  *
  * <p><b>Note:</b> called on the destination's control thread.
  */
@@ -19,13 +20,21 @@ public interface DestinationStorage {
     record Opened(BlockDevice device, boolean zeroFilled) {}
 
     /**
+     * Checks, before any device is opened and any data moves, that this destination can take the whole group (e.g.
+     * that its file system has room for every device; preallocate where that is cheap). Called once, before {@link
+     * #open}. An {@link IOException} refuses the group: the source is told with {@link ErrorCode#STORAGE_ERROR} and
+     * the message (a {@link ProtocolException} keeps its own code), and keeps running. Default: accepts everything.
+     */
+    default void prepare(List<DeviceSpec> devices) throws IOException {}
+
+    /**
      * Opens storage for {@code spec}.
      *
      * @throws ProtocolException with {@link ErrorCode#DEVICE_MISMATCH} if this destination cannot take that device
      */
     Opened open(DeviceSpec spec) throws IOException;
 
-    /** Throws away a partial copy after a failure before authority moved. Default: closes the device. */
+    /** Throws away a partial copy after a failure before the grant. Default: closes the device. */
     default void discard(DeviceSpec spec, BlockDevice device) throws IOException {
         device.close();
     }

@@ -5,6 +5,7 @@ import io.drafter.migration.Authority;
 import io.drafter.migration.Handshake;
 import io.drafter.migration.Link;
 import io.drafter.migration.MigrationException;
+import io.drafter.migration.Watchdog;
 import io.drafter.migration.protocol.BufferPool;
 import io.drafter.migration.protocol.DeviceSpec;
 import io.drafter.migration.protocol.ErrorCode;
@@ -37,13 +38,18 @@ import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * The destination side of a live migration, and the handle to it: one state machine ({@link DestinationPhase}) that
- * answers the handshake, opens storage for each announced device behind a {@link WaitingDevice}, applies arriving
- * blocks, takes authority, and reports completion once every block is here.
+ * answers the handshake, prepares and opens storage for the announced devices behind {@link WaitingDevice}s, applies
+ * arriving blocks, prepares when AUTHORITY arrives, asks for the hand-over (TAKEOVER) and owns the devices once the
+ * source's GRANT arrived, which the source sends behind every block: a destination holding the grant holds every block.
+ *
+ * <p>Nothing may run on the devices before the grant. With {@link DestinationOptions#explicitTakeover()} the caller
+ * prepares after {@link #awaitResumable}, asks for the grant with {@link #takeOver}, starts its VM, and reports it with
+ * {@link #confirmTakeover()} (COMPLETED); without it the engine asks at once and reports COMPLETED itself.
  *
  * <p>Each device has its own bounded queue and applier thread, and its own credit, so a slow device never stalls
  * another. A read of a block that has not arrived asks the source for it (NEED) and waits; after a failure such reads
- * fail at once. If the migration fails before authority arrived, the partial copy is discarded ({@link
- * DestinationStorage#discard}); after authority, present blocks stay readable and missing ones fail.
+ * fail at once. If the migration fails before the grant, the partial copy is discarded ({@link
+ * DestinationStorage#discard}) and the source keeps the VM; after the grant the copy is kept.
  *
  * <p><b>Note:</b> thread-safe. Runs a reader (which also did the handshake), a sender, one applier per device and a
  * watchdog.
@@ -56,7 +62,8 @@ public final class MigrationDestination {
     static {
         NEXT.put(DestinationPhase.HANDSHAKE, EnumSet.of(DestinationPhase.RECEIVING));
         NEXT.put(DestinationPhase.RECEIVING, EnumSet.of(DestinationPhase.AUTHORITATIVE));
-        NEXT.put(DestinationPhase.AUTHORITATIVE, EnumSet.of(DestinationPhase.COMPLETED));
+        NEXT.put(DestinationPhase.AUTHORITATIVE, EnumSet.of(DestinationPhase.GRANTED));
+        NEXT.put(DestinationPhase.GRANTED, EnumSet.of(DestinationPhase.COMPLETED));
         NEXT.put(DestinationPhase.COMPLETED, EnumSet.noneOf(DestinationPhase.class));
         NEXT.put(DestinationPhase.FAILED, EnumSet.noneOf(DestinationPhase.class));
     }
@@ -83,6 +90,11 @@ public final class MigrationDestination {
     private int credit;
     private volatile byte[] authorityPayload;
     private volatile BufferPool pool;
+    // Guarded by lock: the hand-over's steps, each at most once.
+    private boolean authorityArrived;
+    private boolean takeoverSent;
+    private volatile boolean grantArrived;
+    private MigrationException failure;
 
     private final AtomicLong blocksReceived = new AtomicLong();
     private final AtomicLong zeroBlocks = new AtomicLong();
@@ -91,10 +103,10 @@ public final class MigrationDestination {
 
     private final CompletableFuture<Map<String, WaitingDevice>> devicesFuture = new CompletableFuture<>();
     private final CompletableFuture<Resumable> resumableFuture = new CompletableFuture<>();
-    private boolean takeoverConfirmed; // guarded by lock
+    private final CompletableFuture<Void> grantFuture = new CompletableFuture<>();
     private final CompletableFuture<DestinationCounters> completedFuture = new CompletableFuture<>();
 
-    /** One incoming device: its storage, post-copy layer and applier queue. */
+    /** One incoming device: its storage, the layer whose reads wait for missing blocks, and its applier queue. */
     private final class Sink {
         final int index;
         final DeviceSpec spec;
@@ -158,12 +170,15 @@ public final class MigrationDestination {
         }
     }
 
-    /** Who owns the devices as far as this side knows. */
+    /** Who owns the devices as far as this side knows: this side only from the grant on. */
     public Authority authority() {
-        DestinationPhase p = phase();
-        return p == DestinationPhase.AUTHORITATIVE || p == DestinationPhase.COMPLETED
-                ? Authority.DESTINATION
-                : Authority.SOURCE;
+        synchronized (lock) {
+            return switch (phase) {
+                case GRANTED, COMPLETED -> Authority.DESTINATION;
+                case FAILED -> failure.authority();
+                default -> Authority.SOURCE;
+            };
+        }
     }
 
     /** Waits for the handshake and returns the devices (their reads wait for missing blocks). */
@@ -172,33 +187,99 @@ public final class MigrationDestination {
     }
 
     /**
-     * Waits until the devices may be used as authoritative: authority arrived (and, with {@link
-     * DestinationOptions#waitForAllBlocks()}, every block is here).
+     * Waits until the caller may go on. With {@link DestinationOptions#explicitTakeover()}: AUTHORITY arrived (and,
+     * with {@link DestinationOptions#waitForAllBlocks()}, every block is here), so the caller may prepare (load state)
+     * but must not run before {@link #takeOver} returned. Without it: the GRANT arrived, every block is here, and the
+     * caller may run.
      */
     public Resumable awaitResumable(Duration timeout) throws IOException, InterruptedException {
         return Link.await(resumableFuture, timeout);
     }
 
-    /** Waits until every block is here and the source was told. */
+    /**
+     * Asks the source for the hand-over (TAKEOVER, once) and waits for its GRANT, which follows every block: when this
+     * returns every device is complete and this side owns them; the caller may run. Returns at once if already
+     * granted.
+     *
+     * @throws IllegalStateException if AUTHORITY has not arrived yet (wait with {@link #awaitResumable} first)
+     * @throws MigrationException if the link died, the source failed, or no GRANT came within {@code timeout} (then
+     *     this side gives up with ABORTED): do not run here. The source resumes on its own unless it had written the
+     *     GRANT already; then it learns from the ABORTED, or needs the operator's word, that nothing runs here.
+     */
+    public void takeOver(Duration timeout) throws IOException, InterruptedException {
+        synchronized (lock) {
+            switch (phase) {
+                case GRANTED, COMPLETED -> {
+                    return;
+                }
+                case FAILED -> throw failure;
+                case AUTHORITATIVE -> {
+                    if (!takeoverSent) {
+                        takeoverSent = true;
+                        outbox.add(new Frame.Takeover());
+                    }
+                }
+                default ->
+                    throw new IllegalStateException(
+                            "could not take over from " + peer + ": authority has not arrived (phase " + phase + ")");
+            }
+        }
+        try {
+            Link.await(grantFuture, timeout);
+        } catch (MigrationException e) {
+            throw e;
+        } catch (IOException e) {
+            fail(new ProtocolException(
+                    ErrorCode.ABORTED,
+                    "no GRANT from source " + peer + " within " + Watchdog.seconds(timeout.toNanos())));
+            synchronized (lock) {
+                if (failure != null) {
+                    throw failure;
+                }
+            }
+            // The GRANT won the race with the timeout (and COMPLETED went out already).
+        }
+    }
+
+    /** Waits until the source was told that this side runs (COMPLETED). */
     public DestinationCounters awaitCompleted(Duration timeout) throws IOException, InterruptedException {
         return Link.await(completedFuture, timeout);
     }
 
     /**
-     * With {@link DestinationOptions#holdCompletion()}: the application took over (its VM runs on these devices), so
-     * COMPLETED may go to the source once every block is here. Until then the source keeps its copy, and {@link
-     * #abort()} gives authority back to it.
+     * With {@link DestinationOptions#explicitTakeover()}: the application runs on these devices, so COMPLETED goes to
+     * the source, which then drops its paused copy. Idempotent; without explicit takeover the engine did it already.
+     *
+     * @throws IllegalStateException if the hand-over was not granted ({@link #takeOver} first)
      */
     public void confirmTakeover() {
         synchronized (lock) {
-            takeoverConfirmed = true;
+            if (phase == DestinationPhase.COMPLETED) {
+                return;
+            }
+            if (phase != DestinationPhase.GRANTED) {
+                throw new IllegalStateException("could not confirm the takeover from " + peer
+                        + ": the source has not granted it (phase " + phase + ")");
+            }
         }
-        checkComplete();
+        complete();
     }
 
-    /** Stops the migration; the source is told with an ERROR frame. */
+    /**
+     * Stops the migration; the source is told with an ERROR frame ABORTED. Before the grant the partial copy is
+     * discarded and the source keeps the VM. After the grant it means "I did not run it": the copy stays, and the
+     * source's caller may take the VM back. Call it after the grant only if nothing ran on these devices.
+     */
     public void abort() {
-        fail(new ProtocolException(ErrorCode.ABORTED, "migration aborted at the destination"));
+        boolean granted;
+        synchronized (lock) {
+            granted = phase == DestinationPhase.GRANTED;
+        }
+        fail(new ProtocolException(
+                ErrorCode.ABORTED,
+                granted
+                        ? "migration aborted at the destination after the grant"
+                        : "migration aborted at the destination"));
     }
 
     public DestinationCounters counters() {
@@ -225,13 +306,22 @@ public final class MigrationDestination {
 
     // ------------------------------------------------------------------ state machine
 
+    /**
+     * Moves to {@code to}; returns {@code false} if the session already ended (a failure on another thread won the
+     * race).
+     *
+     * @throws IllegalStateException for a transition the state machine does not have
+     */
     private boolean transition(DestinationPhase to) {
         DestinationPhase from;
         Duration spent;
         synchronized (lock) {
             from = phase;
-            if (!NEXT.get(from).contains(to) && to != DestinationPhase.FAILED) {
+            if (from == DestinationPhase.FAILED || (from.terminal() && to == DestinationPhase.FAILED)) {
                 return false;
+            }
+            if (!NEXT.get(from).contains(to) && to != DestinationPhase.FAILED) {
+                throw new IllegalStateException("destination state machine: no transition " + from + " -> " + to);
             }
             long now = System.nanoTime();
             spent = Duration.ofNanos(now - phaseSinceNs);
@@ -282,6 +372,7 @@ public final class MigrationDestination {
                 Frame f = adapter.read();
                 switch (f) {
                     case Frame.BlockData d -> {
+                        checkBeforeGrant(f);
                         Sink s = sink(d.device(), d.block());
                         if (d.rawLength() != s.spec.blockLength(d.block())) {
                             throw malformed("BLOCK " + d.block() + " of device \"" + s.spec.name() + "\" claims "
@@ -293,6 +384,7 @@ public final class MigrationDestination {
                         enqueue(s, d);
                     }
                     case Frame.ZeroBlocks z -> {
+                        checkBeforeGrant(f);
                         Sink s = sink(z.device(), z.firstBlock());
                         if (z.firstBlock() + z.count() > s.spec.blockCount()) {
                             throw malformed("ZERO blocks " + z.firstBlock() + "+" + z.count() + " beyond device \""
@@ -301,6 +393,7 @@ public final class MigrationDestination {
                         enqueue(s, z);
                     }
                     case Frame.DirtyBlocks x -> {
+                        checkBeforeGrant(f);
                         Sink s = sink(x.device(), 0);
                         for (long b : x.blocks()) {
                             sink(x.device(), b);
@@ -308,25 +401,32 @@ public final class MigrationDestination {
                         enqueue(s, x);
                     }
                     case Frame.Authority a -> onAuthority(a);
+                    case Frame.Grant _ -> onGrant();
                     case Frame.Ping _ -> {}
                     case Frame.Error e -> throw Handshake.peerError(e, peer);
-                    default -> throw Handshake.unexpected(f, "BLOCK, ZERO, DIRTY, AUTHORITY or PING");
+                    default -> throw Handshake.unexpected(f, "BLOCK, ZERO, DIRTY, AUTHORITY, GRANT or PING");
                 }
             }
         } catch (EOFException e) {
+            // After COMPLETED the source closes the connection: that end is the expected one.
             if (phase() != DestinationPhase.COMPLETED) {
                 fail(e);
             }
         } catch (IOException | RuntimeException e) {
             fail(e);
-        } catch (InterruptedException e) {
-            fail(new IOException("reader interrupted", e));
         } finally {
             link.readerDone();
         }
     }
 
     private int openDevices(List<DeviceSpec> specs) throws IOException {
+        try {
+            storage.prepare(specs);
+        } catch (ProtocolException e) {
+            throw e;
+        } catch (IOException e) {
+            throw new ProtocolException(ErrorCode.STORAGE_ERROR, "could not prepare storage: " + e.getMessage());
+        }
         int maxBlock = specs.stream().mapToInt(DeviceSpec::blockSizeBytes).max().orElse(FrameCodec.MIN_BLOCK_BYTES);
         int c = Math.max(4, Math.min(FrameCodec.MAX_CREDIT, options.windowBytes() / maxBlock));
         synchronized (lock) {
@@ -368,31 +468,107 @@ public final class MigrationDestination {
         }
     }
 
-    private void onAuthority(Frame.Authority a) throws ProtocolException, InterruptedException {
-        if (phase() != DestinationPhase.RECEIVING) {
-            throw new ProtocolException(ErrorCode.UNEXPECTED_FRAME, "unexpected AUTHORITY in phase " + phase());
+    /** Data may arrive only before the GRANT: the source sends it behind every block. */
+    private void checkBeforeGrant(Frame f) throws ProtocolException {
+        if (grantArrived) {
+            throw new ProtocolException(
+                    ErrorCode.UNEXPECTED_FRAME, "unexpected " + f.getClass().getSimpleName() + " after GRANT");
+        }
+    }
+
+    private void onAuthority(Frame.Authority a) throws ProtocolException {
+        synchronized (lock) {
+            if (phase != DestinationPhase.RECEIVING || authorityArrived) {
+                throw new ProtocolException(ErrorCode.UNEXPECTED_FRAME, "unexpected AUTHORITY in phase " + phase);
+            }
+            authorityArrived = true;
         }
         authorityPayload = a.payload();
-        // Every DIRTY list sent before AUTHORITY must be applied before anyone runs on these devices.
+        // Every DIRTY list sent before AUTHORITY must be applied before anyone prepares on these devices.
+        CountDownLatch applied = barrier();
+        Thread.ofVirtual().name("migration-destination-authority").start(() -> {
+            try {
+                if (!awaitApplied(applied)) {
+                    return;
+                }
+                synchronized (lock) {
+                    // Appliers ask for the grant once they see AUTHORITATIVE: the acknowledgement must be ahead of it.
+                    if (!transition(DestinationPhase.AUTHORITATIVE)) {
+                        return;
+                    }
+                    outbox.add(new Frame.AuthorityAck());
+                }
+                checkProgress();
+            } catch (InterruptedException e) {
+                // Nobody interrupts these threads; end quietly if it happens.
+            } catch (RuntimeException e) {
+                fail(e);
+            }
+        });
+    }
+
+    private void onGrant() throws ProtocolException {
+        synchronized (lock) {
+            if (phase != DestinationPhase.AUTHORITATIVE || !takeoverSent || grantArrived) {
+                throw new ProtocolException(
+                        ErrorCode.UNEXPECTED_FRAME,
+                        "unexpected GRANT in phase " + phase + (takeoverSent ? "" : " (no TAKEOVER was sent)"));
+            }
+            grantArrived = true;
+        }
+        // The blocks ahead of the GRANT may still sit in the appliers' queues: the grant counts once they are stored.
+        CountDownLatch applied = barrier();
+        Thread.ofVirtual().name("migration-destination-grant").start(() -> {
+            try {
+                if (!awaitApplied(applied)) {
+                    return;
+                }
+                for (Sink s : sinks) {
+                    long missing = s.spec.blockCount() - s.waiting.presentBlockCount();
+                    if (missing > 0) {
+                        throw new ProtocolException(
+                                ErrorCode.UNEXPECTED_FRAME,
+                                "GRANT arrived while device \"" + s.spec.name() + "\" still misses " + missing
+                                        + " blocks");
+                    }
+                }
+                if (!transition(DestinationPhase.GRANTED)) {
+                    return;
+                }
+                grantFuture.complete(null);
+                if (!options.explicitTakeover()) {
+                    // The caller runs as soon as awaitResumable returns: tell the source now.
+                    complete();
+                    resumableFuture.complete(resumable());
+                }
+            } catch (InterruptedException e) {
+                // Nobody interrupts these threads; end quietly if it happens.
+            } catch (ProtocolException | RuntimeException e) {
+                fail(e);
+            }
+        });
+    }
+
+    /**
+     * Waits for {@code applied}; returns {@code false} if the session ended first (its appliers stopped and will never
+     * count down).
+     */
+    private boolean awaitApplied(CountDownLatch applied) throws InterruptedException {
+        while (!applied.await(100, TimeUnit.MILLISECONDS)) {
+            if (phase().terminal()) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** A latch every applier counts down once it has applied what is queued before it. */
+    private CountDownLatch barrier() throws ProtocolException {
         CountDownLatch applied = new CountDownLatch(sinks.size());
         for (Sink s : sinks) {
             enqueue(s, applied);
         }
-        Thread.ofVirtual().name("migration-destination-authority").start(() -> {
-            try {
-                applied.await();
-            } catch (InterruptedException e) {
-                return;
-            }
-            if (!transition(DestinationPhase.AUTHORITATIVE)) {
-                return;
-            }
-            outbox.add(new Frame.AuthorityAck());
-            if (!options.waitForAllBlocks()) {
-                resumableFuture.complete(resumable());
-            }
-            checkComplete();
-        });
+        return applied;
     }
 
     private Resumable resumable() {
@@ -403,36 +579,54 @@ public final class MigrationDestination {
         return new Resumable(authorityPayload.clone(), Collections.unmodifiableMap(devices));
     }
 
-    private void checkComplete() {
+    /**
+     * After AUTHORITY, whenever blocks arrived: once the caller may go on (at once, or with {@link
+     * DestinationOptions#waitForAllBlocks()} when every block is here), lets an explicit caller prepare, or asks for
+     * the grant on its behalf.
+     */
+    private void checkProgress() {
+        Resumable prepare = null;
         synchronized (lock) {
             if (phase != DestinationPhase.AUTHORITATIVE) {
                 return;
             }
-            for (Sink s : sinks) {
-                if (!s.waiting.isComplete()) {
-                    return;
+            if (options.waitForAllBlocks()) {
+                for (Sink s : sinks) {
+                    if (!s.waiting.isComplete()) {
+                        return;
+                    }
                 }
             }
-            if (options.holdCompletion() && !takeoverConfirmed) {
-                // Every block is here (so a no-post-copy caller may resume), but the source keeps its copy until the
-                // application confirms that it took over.
-                resumableFuture.complete(resumable());
-                return;
+            if (options.explicitTakeover()) {
+                if (!resumableFuture.isDone()) {
+                    prepare = resumable();
+                }
+            } else if (!takeoverSent) {
+                takeoverSent = true;
+                outbox.add(new Frame.Takeover());
             }
+        }
+        if (prepare != null) {
+            resumableFuture.complete(prepare);
+        }
+    }
+
+    /** Reports COMPLETED to the source: this side runs on the devices. */
+    private void complete() {
+        synchronized (lock) {
             // COMPLETED before the frame leaves: the source closes the connection as soon as it reads it.
-            if (!transition(DestinationPhase.COMPLETED)) {
+            if (phase != DestinationPhase.GRANTED || !transition(DestinationPhase.COMPLETED)) {
                 return;
             }
             outbox.add(new Frame.Completed());
         }
         link.stopWatchdog();
         for (Sink s : sinks) {
-            // Nothing more arrives after COMPLETED: the appliers' queues are empty and their threads may go.
+            // Nothing more arrives after the GRANT: the appliers' queues are empty and their threads may go.
             if (s.applier != null) {
                 s.applier.interrupt();
             }
         }
-        resumableFuture.complete(resumable());
         completedFuture.complete(counters());
     }
 
@@ -487,7 +681,7 @@ public final class MigrationDestination {
                         listener.onProgress(s.spec.name(), s.waiting.presentBlockCount(), s.spec.blockCount());
                     }
                     if (phase() == DestinationPhase.AUTHORITATIVE) {
-                        checkComplete();
+                        checkProgress();
                     }
                 }
             }
@@ -566,26 +760,42 @@ public final class MigrationDestination {
 
     private void fail(Throwable cause) {
         DestinationPhase at;
+        boolean askedForGrant;
         synchronized (lock) {
             at = phase;
+            askedForGrant = takeoverSent;
             if (at.terminal()) {
                 return;
             }
         }
-        boolean authoritative = at == DestinationPhase.AUTHORITATIVE;
+        boolean granted = at == DestinationPhase.GRANTED;
+        // Only this side's own ABORTED after the grant hands the VM back; any other failure then leaves it here.
+        boolean handedBack =
+                granted && cause instanceof ProtocolException pe && !pe.fromPeer() && pe.code() == ErrorCode.ABORTED;
         String detail = cause.getMessage() == null ? cause.toString() : cause.getMessage();
+        String consequence;
+        if (handedBack) {
+            consequence = "; the VM did not run here: it goes back to the source (this copy is kept)";
+        } else if (granted) {
+            consequence = "; the hand-over was granted: this side owns the devices";
+        } else if (askedForGrant) {
+            consequence = "; the source did not confirm the hand-over; do not run the VM here (the partial copy is"
+                    + " discarded; the source resumes the VM by itself unless its GRANT was already on the way)";
+        } else if (sinks.isEmpty()) {
+            consequence = "; the source stays authoritative";
+        } else {
+            consequence = "; the source stays authoritative and the partial copy is discarded";
+        }
         MigrationException ex = new MigrationException(
-                "could not migrate from " + peer + " (phase " + at + "): " + detail
-                        + (authoritative
-                                ? "; blocks not yet here cannot be read"
-                                : sinks.isEmpty()
-                                        ? "; the source stays authoritative"
-                                        : "; the source stays authoritative and the partial copy is discarded"),
+                "could not migrate from " + peer + " (phase " + at + "): " + detail + consequence,
                 at.name(),
-                authoritative ? Authority.DESTINATION : Authority.SOURCE,
+                granted && !handedBack ? Authority.DESTINATION : Authority.SOURCE,
                 cause);
-        if (!transition(DestinationPhase.FAILED)) {
-            return;
+        synchronized (lock) {
+            if (!transition(DestinationPhase.FAILED)) {
+                return;
+            }
+            failure = ex;
         }
         LOG.log(Level.WARNING, ex.getMessage());
         link.failAndClose(cause, ex.getMessage());
@@ -608,7 +818,7 @@ public final class MigrationDestination {
                     Thread.currentThread().interrupt();
                 }
             }
-            if (!authoritative) {
+            if (!granted) {
                 try {
                     storage.discard(s.spec, s.opened.device());
                 } catch (IOException | RuntimeException e) {
@@ -622,6 +832,7 @@ public final class MigrationDestination {
             LOG.log(Level.WARNING, "destination listener failed in onFailed", e);
         }
         devicesFuture.completeExceptionally(ex);
+        grantFuture.completeExceptionally(ex);
         resumableFuture.completeExceptionally(ex);
         completedFuture.completeExceptionally(ex);
     }

@@ -20,8 +20,13 @@ public enum ErrorCode {
     STORAGE_ERROR(8),
     /** No frame arrived within the no-progress timeout. */
     TIMEOUT(9),
-    /** The peer's user aborted the migration. */
+    /**
+     * The peer gave up on purpose. Sent by a destination after the grant it means "I did not run the VM": the source
+     * may take it back.
+     */
     ABORTED(10),
+    /** The source serves another migration; try again when it ended. */
+    BUSY(11),
     /** A code this version does not know. */
     OTHER(0xFFFF);
 

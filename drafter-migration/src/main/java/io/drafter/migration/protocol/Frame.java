@@ -108,24 +108,47 @@ public sealed interface Frame {
         }
     }
 
-    /** S→D: the destination is authoritative from now on; {@code payload} is opaque to the protocol. */
+    /**
+     * S→D: the final dirty lists are all sent and the source is suspended: prepare to take over. The source still owns
+     * the devices until its {@link Grant}; {@code payload} is opaque to the protocol.
+     */
     record Authority(byte[] payload) implements Frame {
         public int type() {
             return FrameCodec.AUTHORITY;
         }
     }
 
-    /** D→S: authority received and every final dirty list applied. */
+    /** D→S: authority received and every final dirty list applied (informational). */
     record AuthorityAck() implements Frame {
         public int type() {
             return FrameCodec.AUTHORITY_ACK;
         }
     }
 
-    /** D→S: every block is present at the destination; the source may stop serving. */
+    /**
+     * D→S: the destination's application confirmed that it runs on the devices (it held the grant, so every block is
+     * there); the source's copy is no longer needed.
+     */
     record Completed() implements Frame {
         public int type() {
             return FrameCodec.COMPLETED;
+        }
+    }
+
+    /** D→S: authority arrived and the destination is ready to run; it asks for the grant. */
+    record Takeover() implements Frame {
+        public int type() {
+            return FrameCodec.TAKEOVER;
+        }
+    }
+
+    /**
+     * S→D: the destination may run. The source sends it only after every block it still had to send, so a destination
+     * holding the grant holds every block.
+     */
+    record Grant() implements Frame {
+        public int type() {
+            return FrameCodec.GRANT;
         }
     }
 

@@ -9,7 +9,9 @@ import java.util.concurrent.atomic.AtomicLong;
 /**
  * Reads length-prefixed frames from a stream and decodes them; the caller dispatches on the sealed {@link Frame}.
  *
- * <p>A length outside {@code 1..}{@value FrameCodec#MAX_FRAME_BYTES} is rejected before anything is allocated.
+ * <p>A length outside {@code 1..}{@link #maxFrameBytes()} is rejected before anything is allocated. The bound is
+ * {@value FrameCodec#MAX_FRAME_BYTES} unless lowered with {@link #limitFrameBytes}: an unauthenticated peer gets only
+ * what the handshake needs, so that it cannot make this side allocate megabytes.
  *
  * <p><b>Note:</b> not thread-safe: one reader thread per connection. The counters may be read from any thread.
  */
@@ -21,6 +23,7 @@ public final class FrameAdapter {
     private final AtomicLong framesReceived = new AtomicLong();
     private volatile long lastFrameNanos = System.nanoTime();
     private volatile BufferPool pool;
+    private volatile int maxFrameBytes = FrameCodec.MAX_FRAME_BYTES;
 
     /** Reads from {@code in} (buffer it: frames are read in small pieces); {@code peer} names it in errors. */
     public FrameAdapter(InputStream in, String peer) {
@@ -43,11 +46,11 @@ public final class FrameAdapter {
             throw new EOFException("connection to " + peer + " closed inside a frame header (" + got + " of 4 bytes)");
         }
         int length = ByteBuffer.wrap(lengthBytes).getInt();
-        if (length < 1 || length > FrameCodec.MAX_FRAME_BYTES) {
+        int max = maxFrameBytes;
+        if (length < 1 || length > max) {
             throw new ProtocolException(
                     ErrorCode.MALFORMED_FRAME,
-                    "malformed frame: length " + Integer.toUnsignedString(length) + " outside 1.."
-                            + FrameCodec.MAX_FRAME_BYTES);
+                    "malformed frame: length " + Integer.toUnsignedString(length) + " outside 1.." + max);
         }
         BufferPool p = pool;
         byte[] body = p != null ? p.take(length) : new byte[length];
@@ -92,6 +95,22 @@ public final class FrameAdapter {
      */
     public void usePool(BufferPool pool) {
         this.pool = pool;
+    }
+
+    /**
+     * Sets the longest frame (type and payload) this reader accepts from now on, {@code 1..}{@value
+     * FrameCodec#MAX_FRAME_BYTES}; a longer length prefix fails the next {@link #read()} before allocating.
+     */
+    public void limitFrameBytes(int maxBytes) {
+        if (maxBytes < 1 || maxBytes > FrameCodec.MAX_FRAME_BYTES) {
+            throw new IllegalArgumentException("frame limit " + maxBytes + " outside 1.." + FrameCodec.MAX_FRAME_BYTES);
+        }
+        this.maxFrameBytes = maxBytes;
+    }
+
+    /** The longest frame (type and payload) this reader accepts now. */
+    public int maxFrameBytes() {
+        return maxFrameBytes;
     }
 
     /** Bytes received so far, length prefixes included. */

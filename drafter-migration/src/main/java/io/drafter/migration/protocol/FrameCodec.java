@@ -19,7 +19,7 @@ import java.util.Set;
  */
 public final class FrameCodec {
     public static final int MAGIC = 0x44524654; // "DRFT"
-    public static final int VERSION = 1;
+    public static final int VERSION = 2;
     public static final int NONCE_BYTES = 32;
     public static final int MAC_BYTES = 32;
     public static final int MAX_BLOCK_BYTES = 4 << 20;
@@ -51,6 +51,8 @@ public final class FrameCodec {
     public static final int AUTHORITY = 0x20;
     public static final int AUTHORITY_ACK = 0x21;
     public static final int COMPLETED = 0x22;
+    public static final int TAKEOVER = 0x23;
+    public static final int GRANT = 0x24;
     public static final int PING = 0x30;
     public static final int ERROR = 0x7F;
 
@@ -98,7 +100,7 @@ public final class FrameCodec {
             case Frame.Need n -> b.putShort((short) n.device()).putLong(n.block());
             case Frame.Credit c -> b.putShort((short) c.device()).putInt(c.frames());
             case Frame.Authority a -> b.putInt(a.payload().length).put(a.payload());
-            case Frame.AuthorityAck _, Frame.Completed _ -> {}
+            case Frame.AuthorityAck _, Frame.Completed _, Frame.Takeover _, Frame.Grant _ -> {}
             case Frame.Ping p -> b.putLong(p.clock());
             case Frame.Error e -> {
                 byte[] msg = truncatedUtf8(e.message());
@@ -148,7 +150,7 @@ public final class FrameCodec {
             case Frame.Need _ -> 10;
             case Frame.Credit _ -> 6;
             case Frame.Authority a -> 4 + a.payload().length;
-            case Frame.AuthorityAck _, Frame.Completed _ -> 0;
+            case Frame.AuthorityAck _, Frame.Completed _, Frame.Takeover _, Frame.Grant _ -> 0;
             case Frame.Ping _ -> 8;
             case Frame.Error e -> 4 + truncatedUtf8(e.message()).length;
         };
@@ -309,6 +311,8 @@ public final class FrameCodec {
             }
             case AUTHORITY_ACK -> new Frame.AuthorityAck();
             case COMPLETED -> new Frame.Completed();
+            case TAKEOVER -> new Frame.Takeover();
+            case GRANT -> new Frame.Grant();
             case PING -> {
                 need(b, 8, "PING");
                 yield new Frame.Ping(b.getLong());

@@ -26,22 +26,30 @@
  * | 0x12 | DIRTY          | S→D  | u16 device, u32 round, u8 final, u32 count, count × u64 block            |
  * | 0x13 | NEED           | D→S  | u16 device, u64 block: a reader waits for it, send it first             |
  * | 0x14 | CREDIT         | D→S  | u16 device, u32 frames: that many more data frames may be sent          |
- * | 0x20 | AUTHORITY      | S→D  | u32 length, payload (≤ {@value FrameCodec#MAX_AUTHORITY_PAYLOAD} B): the destination owns the devices now |
- * | 0x21 | AUTHORITY_ACK  | D→S  | (empty)                                                                  |
- * | 0x22 | COMPLETED      | D→S  | (empty): every block is present at the destination                      |
+ * | 0x20 | AUTHORITY      | S→D  | u32 length, payload (≤ {@value FrameCodec#MAX_AUTHORITY_PAYLOAD} B): final dirty lists sent; prepare |
+ * | 0x21 | AUTHORITY_ACK  | D→S  | (empty): every final dirty list applied (informational)                 |
+ * | 0x22 | COMPLETED      | D→S  | (empty): the destination runs on the devices; the source may stop       |
+ * | 0x23 | TAKEOVER       | D→S  | (empty): ready to run (state loaded); asks for the grant                |
+ * | 0x24 | GRANT          | S→D  | (empty): the destination may run; sent after every remaining block      |
  * | 0x30 | PING           | both | u64 sender's clock (keeps the no-progress watchdog quiet when idle)      |
  * | 0x7F | ERROR          | both | u16 code ({@link io.drafter.migration.protocol.ErrorCode}), u16 length, UTF-8 message (≤ 1024 B) |
  * </pre>
  *
  * <p>HELLO flags: bit 0 = zstd compression wanted (the reply says whether it is used), bit 1 = shared-token
- * authentication. Device indexes are positions in DEVICE_GROUP. Session order: HELLO, HELLO_REPLY, (AUTH_PROOF S→D,
- * AUTH_PROOF D→S when a token is used), DEVICE_GROUP, GROUP_ACCEPTED; then data (BLOCK/ZERO/DIRTY) with NEED and
- * CREDIT flowing back; AUTHORITY after the final DIRTY of every device; AUTHORITY_ACK; the post-copy tail; COMPLETED.
- * On one connection frames arrive in the order they were sent, so a DIRTY list always precedes the data that
- * re-sends its blocks.
+ * authentication. The version is {@value FrameCodec#VERSION}. Device indexes are positions in DEVICE_GROUP. Session
+ * order: HELLO, HELLO_REPLY, (AUTH_PROOF D→S, which the source checks before it sends AUTH_PROOF S→D, when a token is
+ * used: the dialling side proves first, so a client without the token never receives the source's proof),
+ * DEVICE_GROUP, GROUP_ACCEPTED; then data (BLOCK/ZERO/DIRTY) with NEED and CREDIT flowing back; AUTHORITY after the
+ * final DIRTY of every device; AUTHORITY_ACK; TAKEOVER when the destination is ready to run; the rest of the final
+ * blocks (requested ones first), then GRANT; COMPLETED when the destination runs. On one connection frames arrive in
+ * the order they were sent, so a DIRTY list always precedes the data that re-sends its blocks, and the GRANT follows
+ * every block: a destination that read it holds every block. The source owns the devices until it writes the GRANT,
+ * the destination from the moment it reads it; in between the hand-over is uncertain, and the source never resumes
+ * on its own. An ERROR ABORTED from the destination after the GRANT means that it did not run the VM.
  *
  * <p>Every decoder checks each length and value against the frame it came in and the bounds above; a malformed frame
  * becomes a {@link io.drafter.migration.protocol.ProtocolException} (never another exception), the receiver answers
- * with an ERROR frame and closes. No buffer is sized by a field beyond {@value FrameCodec#MAX_FRAME_BYTES} bytes.
+ * with an ERROR frame and closes. No buffer is sized by a field beyond {@value FrameCodec#MAX_FRAME_BYTES} bytes, and
+ * until the peer is authenticated not beyond {@value io.drafter.migration.Handshake#UNAUTHENTICATED_FRAME_BYTES}.
  */
 package io.drafter.migration.protocol;

@@ -38,16 +38,18 @@ import java.util.function.BooleanSupplier;
 /**
  * The source side of a live migration, and the handle to it: one state machine ({@link SourcePhase}) that copies every
  * device, re-sends dirty blocks in rounds until each device converges ({@link DirtyPolicy}), calls the {@link
- * SuspendHook}, sends the final dirty sets and authority, and serves the destination's post-copy requests until it
- * reports every block present.
+ * SuspendHook}, sends the final dirty sets and AUTHORITY, serves the destination's requests while it prepares, and
+ * answers its TAKEOVER with a GRANT queued behind every block still to send. COMPLETED ends it.
  *
  * <p>Blocks go out least-volatile first; blocks the destination asks for (a reader is waiting) jump the queue. Devices
  * share the connection fairly: data frames go round-robin over devices that have credit from the destination.
  *
- * <p>Failure: until the AUTHORITY frame is written the source stays authoritative; if the migration fails then, the
- * engine resumes the writers through {@link SuspendHook#resume()} when it had suspended them. Once AUTHORITY may have
- * reached the destination the engine never resumes on its own: {@link #resumeSource()} does so on the caller's word.
- * The source devices are never modified or closed by the engine.
+ * <p>Failure: until the GRANT frame is written the source stays authoritative; if the migration fails then (the
+ * destination died before or after its TAKEOVER, the link dropped, anything), the engine resumes the writers through
+ * {@link SuspendHook#resume()} when it had suspended them. A destination that received the GRANT has every block and
+ * may run, so once the GRANT is written the engine never resumes on its own ({@link Authority#UNCERTAIN} until
+ * COMPLETED): {@link #resumeSource()} does so on the caller's word, e.g. when the destination sent ABORTED ("I did not
+ * run it"). The source devices are never modified or closed by the engine.
  *
  * <p><b>Note:</b> thread-safe. The engine runs a control thread, a reader, a sender and a watchdog, all named after the
  * peer.
@@ -62,14 +64,17 @@ public final class MigrationSource {
         NEXT.put(SourcePhase.DIRTY_ROUNDS, EnumSet.of(SourcePhase.SUSPENDING));
         NEXT.put(SourcePhase.SUSPENDING, EnumSet.of(SourcePhase.FINAL_SYNC));
         NEXT.put(SourcePhase.FINAL_SYNC, EnumSet.of(SourcePhase.AUTHORITY_SENT));
-        NEXT.put(SourcePhase.AUTHORITY_SENT, EnumSet.of(SourcePhase.POST_COPY));
-        NEXT.put(SourcePhase.POST_COPY, EnumSet.of(SourcePhase.COMPLETED));
+        NEXT.put(SourcePhase.AUTHORITY_SENT, EnumSet.of(SourcePhase.GRANTED));
+        NEXT.put(SourcePhase.GRANTED, EnumSet.of(SourcePhase.COMPLETED));
         NEXT.put(SourcePhase.COMPLETED, EnumSet.noneOf(SourcePhase.class));
         NEXT.put(SourcePhase.FAILED, EnumSet.of(SourcePhase.RESUMED));
         NEXT.put(SourcePhase.RESUMED, EnumSet.noneOf(SourcePhase.class));
     }
 
     private final Connection connection;
+    /** The listener's authenticated session this migration continues, or {@code null} (it authenticates itself). */
+    private final AuthenticatedDestination session;
+
     private final String peer;
     private final SourceOptions options;
     private final SuspendHook hook;
@@ -103,6 +108,11 @@ public final class MigrationSource {
     private int rounds;
     private long suspendReturnedNs;
     private long authorityAckNs;
+    private long grantNs;
+    /** The destination asked for the grant (TAKEOVER arrived). */
+    private boolean takeoverRequested;
+    /** The GRANT frame was handed to the writer: the destination may own the devices from here on. */
+    private boolean granted;
 
     private final AtomicLong blocksSent = new AtomicLong();
     private final AtomicLong zeroBlocks = new AtomicLong();
@@ -157,12 +167,14 @@ public final class MigrationSource {
 
     private MigrationSource(
             Connection connection,
+            AuthenticatedDestination session,
             List<SourceDevice> devices,
             SourceOptions options,
             SuspendHook hook,
             SourceListener listener)
             throws IOException {
         this.connection = connection;
+        this.session = session;
         this.peer = connection.peer();
         this.options = options;
         this.hook = hook;
@@ -178,15 +190,19 @@ public final class MigrationSource {
                 throw new IllegalArgumentException("could not migrate to " + peer + ": " + problem);
             }
         }
-        this.link = new Link(connection, "destination", options.stallTimeout(), 64 << 10, this::fail);
+        this.link = session != null
+                ? new Link(connection, session.in(), session.out(), "destination", options.stallTimeout(), this::fail)
+                : new Link(connection, "destination", options.stallTimeout(), 64 << 10, this::fail);
         this.adapter = link.in;
         this.proxy = link.out;
         this.heartbeatNs = link.heartbeatNs;
     }
 
     /**
-     * Starts migrating {@code devices} over {@code connection}; returns at once. The caller keeps ownership of the
-     * devices and the connection is closed when the migration ends.
+     * Starts migrating {@code devices} over {@code connection}, which has not run the handshake: the engine
+     * authenticates the destination itself (token from {@link SourceOptions#token()}), bounded by the stall timeout.
+     * Returns at once. The caller keeps ownership of the devices and the connection is closed when the migration ends.
+     * A server that must survive stray connections uses a {@link MigrationListener} and the other {@code start}.
      *
      * @throws IOException if the connection is plain TCP without a token and {@link SourceOptions#allowPlainTcp()} is
      *     off, or its streams cannot be opened
@@ -199,7 +215,39 @@ public final class MigrationSource {
             SourceListener listener)
             throws IOException {
         Handshake.checkSecurity(connection, options.token(), options.allowPlainTcp(), "migrate to");
-        MigrationSource s = new MigrationSource(connection, List.copyOf(devices), options, hook, listener);
+        return run(new MigrationSource(connection, null, List.copyOf(devices), options, hook, listener));
+    }
+
+    /**
+     * Starts migrating {@code devices} to a destination that {@code session}'s listener authenticated: the session
+     * goes on from the device group. Returns at once. {@link SourceOptions#token()} and {@link
+     * SourceOptions#allowPlainTcp()} do not apply (the listener's do); zstd is used if the options ask for it and the
+     * destination agreed. The session is closed when the migration ends (or here, if it cannot start), which frees the
+     * listener for the next destination. The caller keeps ownership of the devices.
+     *
+     * @throws IOException if the session is closed already
+     */
+    public static MigrationSource start(
+            AuthenticatedDestination session,
+            List<SourceDevice> devices,
+            SourceOptions options,
+            SuspendHook hook,
+            SourceListener listener)
+            throws IOException {
+        if (!session.isOpen()) {
+            throw new IOException("could not migrate to " + session.peer() + ": the session is closed");
+        }
+        MigrationSource s;
+        try {
+            s = new MigrationSource(session.connection(), session, List.copyOf(devices), options, hook, listener);
+        } catch (IOException | RuntimeException e) {
+            session.close();
+            throw e;
+        }
+        return run(s);
+    }
+
+    private static MigrationSource run(MigrationSource s) {
         s.link.start();
         Thread.ofPlatform().name("migration-source-control-" + s.peer).daemon().start(s::runControl);
         return s;
@@ -222,12 +270,28 @@ public final class MigrationSource {
         return authority;
     }
 
-    /** Waits until the destination acknowledged authority. */
+    /**
+     * Waits until the destination acknowledged AUTHORITY (it applied every final dirty list and prepares). The source
+     * still owns the devices then: they move only with the GRANT.
+     */
     public void awaitAuthorityTransferred(Duration timeout) throws IOException, InterruptedException {
         Link.await(authorityFuture, timeout);
     }
 
-    /** Waits until the destination reported every block present, and returns the final counters. */
+    /**
+     * Whether the GRANT was written (or began to be): from then on the destination may run, and after a failure the
+     * hand-over is uncertain ({@link Authority#UNCERTAIN}) until someone knows the destination is stopped.
+     */
+    public boolean granted() {
+        lock.lock();
+        try {
+            return granted;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Waits until the destination confirmed that it runs (COMPLETED), and returns the final counters. */
     public SourceCounters awaitCompleted(Duration timeout) throws IOException, InterruptedException {
         return Link.await(completedFuture, timeout);
     }
@@ -285,6 +349,8 @@ public final class MigrationSource {
             Duration s2a = suspendReturnedNs != 0 && authorityAckNs != 0
                     ? Duration.ofNanos(authorityAckNs - suspendReturnedNs)
                     : null;
+            Duration s2g =
+                    suspendReturnedNs != 0 && grantNs != 0 ? Duration.ofNanos(grantNs - suspendReturnedNs) : null;
             return new SourceCounters(
                     proxy.bytesSent(),
                     blocksSent.get(),
@@ -295,7 +361,8 @@ public final class MigrationSource {
                     rounds,
                     perRound,
                     new EnumMap<>(phaseTimes),
-                    s2a);
+                    s2a,
+                    s2g);
         } finally {
             lock.unlock();
         }
@@ -341,13 +408,11 @@ public final class MigrationSource {
 
     private void runControl() {
         try {
-            Handshake.Agreed agreed = Handshake.source(
-                    adapter,
-                    proxy,
-                    peer,
-                    Arrays.stream(states).map(d -> d.spec).toList(),
-                    options.compression(),
-                    options.token());
+            boolean zstdAgreed = session != null
+                    ? session.zstdAgreed() && options.compression()
+                    : Handshake.sourceAuthenticate(adapter, proxy, peer, options.compression(), options.token());
+            Handshake.Agreed agreed = Handshake.sourceGroup(
+                    adapter, proxy, peer, Arrays.stream(states).map(d -> d.spec).toList(), zstdAgreed);
             lock.lock();
             try {
                 zstd = agreed.zstd();
@@ -419,7 +484,7 @@ public final class MigrationSource {
                 control.add(new Frame.Authority(options.authorityPayload()));
                 transitionLocked(SourcePhase.AUTHORITY_SENT);
                 changed.signalAll();
-                awaitLocked(() -> phase == SourcePhase.POST_COPY || phase == SourcePhase.COMPLETED);
+                // The sender writes the GRANT once TAKEOVER arrived and every block is out; COMPLETED ends it.
                 awaitLocked(() -> phase == SourcePhase.COMPLETED);
             } finally {
                 lock.unlock();
@@ -535,13 +600,15 @@ public final class MigrationSource {
                     case Frame.Need n -> onNeed(n);
                     case Frame.Credit c -> onCredit(c);
                     case Frame.AuthorityAck _ -> onAuthorityAck();
+                    case Frame.Takeover _ -> onTakeover();
                     case Frame.Completed _ -> {
                         onCompleted();
                         return;
                     }
                     case Frame.Ping _ -> {}
                     case Frame.Error e -> throw Handshake.peerError(e, peer);
-                    default -> throw Handshake.unexpected(f, "NEED, CREDIT, AUTHORITY_ACK, COMPLETED or PING");
+                    default ->
+                        throw Handshake.unexpected(f, "NEED, CREDIT, AUTHORITY_ACK, TAKEOVER, COMPLETED or PING");
                 }
             }
         } catch (IOException | RuntimeException e) {
@@ -570,6 +637,10 @@ public final class MigrationSource {
         DevState d = device(n.device(), n.block());
         lock.lock();
         try {
+            if (granted) {
+                // Sent before the destination read the GRANT, which followed every block: it has this one already.
+                return;
+            }
             if (!d.needQueued.get((int) n.block())) {
                 d.needQueued.set((int) n.block());
                 d.need.add(n.block());
@@ -598,24 +669,37 @@ public final class MigrationSource {
     private void onAuthorityAck() throws ProtocolException {
         lock.lock();
         try {
-            if (phase != SourcePhase.AUTHORITY_SENT || authority != Authority.UNCERTAIN) {
+            // The destination acknowledges before it asks to take over, so this comes before any GRANT.
+            if (phase != SourcePhase.AUTHORITY_SENT || authorityAckNs != 0 || takeoverRequested) {
                 throw new ProtocolException(ErrorCode.UNEXPECTED_FRAME, "unexpected AUTHORITY_ACK in phase " + phase);
             }
-            authority = Authority.DESTINATION;
             authorityAckNs = System.nanoTime();
-            transitionLocked(SourcePhase.POST_COPY);
         } finally {
             lock.unlock();
         }
         authorityFuture.complete(null);
     }
 
+    private void onTakeover() throws ProtocolException {
+        lock.lock();
+        try {
+            if (phase != SourcePhase.AUTHORITY_SENT || takeoverRequested) {
+                throw new ProtocolException(ErrorCode.UNEXPECTED_FRAME, "unexpected TAKEOVER in phase " + phase);
+            }
+            takeoverRequested = true;
+            changed.signalAll();
+        } finally {
+            lock.unlock();
+        }
+    }
+
     private void onCompleted() throws ProtocolException {
         lock.lock();
         try {
-            if (phase != SourcePhase.POST_COPY) {
+            if (phase != SourcePhase.GRANTED) {
                 throw new ProtocolException(ErrorCode.UNEXPECTED_FRAME, "unexpected COMPLETED in phase " + phase);
             }
+            authority = Authority.DESTINATION;
             transitionLocked(SourcePhase.COMPLETED);
             stopping = true;
             changed.signalAll();
@@ -657,10 +741,6 @@ public final class MigrationSource {
                             break;
                         }
                         changed.awaitNanos(heartbeatNs - idle);
-                    }
-                    if (w instanceof Frame.Authority) {
-                        // From here on the destination may own the devices: never resume on our own.
-                        authority = Authority.UNCERTAIN;
                     }
                 } finally {
                     lock.unlock();
@@ -708,7 +788,10 @@ public final class MigrationSource {
         }
     }
 
-    /** The next thing to send: control frames, then requested blocks, then data round-robin. Holds the lock. */
+    /**
+     * The next thing to send: control frames, then requested blocks, then data round-robin, and last the GRANT when the
+     * destination asked for it and nothing else is left. Holds the lock.
+     */
     private Object pickLocked() {
         Frame f = control.poll();
         if (f != null) {
@@ -745,7 +828,29 @@ public final class MigrationSource {
             d.inFlight++;
             return new Work(d, b, false);
         }
+        if (takeoverRequested && !granted && phase == SourcePhase.AUTHORITY_SENT && grantable()) {
+            // Every block the destination lacked is written ahead of this frame on the same stream, so a destination
+            // that reads the GRANT has every block. From here on it may run: never resume on our own.
+            granted = true;
+            grantNs = System.nanoTime();
+            authority = Authority.UNCERTAIN;
+            transitionLocked(SourcePhase.GRANTED);
+            return new Frame.Grant();
+        }
         return null;
+    }
+
+    /** Whether nothing is left to send before the GRANT: no control frame, no requested, dirty or unsent block. */
+    private boolean grantable() {
+        if (!control.isEmpty()) {
+            return false;
+        }
+        for (DevState d : states) {
+            if (d.hasData() || d.inFlight > 0) {
+                return false;
+            }
+        }
+        return true;
     }
 
     private void sendBlock(Work w, byte[] data, byte[] compressed, byte[] zeros) throws IOException {
@@ -795,8 +900,16 @@ public final class MigrationSource {
             }
             SourcePhase at = phase;
             String detail = cause.getMessage() == null ? cause.toString() : cause.getMessage();
+            String hint = "";
+            if (authority == Authority.UNCERTAIN) {
+                hint = cause instanceof ProtocolException pe && pe.fromPeer() && pe.code() == ErrorCode.ABORTED
+                        ? "; the destination says it did not run the VM: resumeSource() takes it back"
+                        : "; the hand-over was granted and the destination may run the VM: this side does not resume"
+                                + " it unless told the destination is stopped";
+            }
             ex = new MigrationException(
-                    "could not migrate to " + peer + " (phase " + at + ", authority " + authority + "): " + detail,
+                    "could not migrate to " + peer + " (phase " + at + ", authority " + authority + "): " + detail
+                            + hint,
                     at.name(),
                     authority,
                     cause);

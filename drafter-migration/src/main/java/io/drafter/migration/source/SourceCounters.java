@@ -16,7 +16,10 @@ import java.util.Map;
  * @param rounds dirty rounds run, all devices together (the final set included)
  * @param dirtyPerRound per device, the number of dirty blocks each round found (the last entry is the final set)
  * @param phaseTimes time spent in each phase that was left
- * @param suspendToAuthority from the suspend hook's return to the destination's acknowledgement of authority
+ * @param suspendToAuthority from the suspend hook's return to the destination's AUTHORITY_ACK (it applied every final
+ *     dirty list and prepares), or {@code null} if that did not happen
+ * @param suspendToGrant from the suspend hook's return to the GRANT being written behind the last block: the part of
+ *     the downtime the source controls (the destination runs after reading it), or {@code null} if not granted
  */
 public record SourceCounters(
         long bytesSent,
@@ -28,4 +31,5 @@ public record SourceCounters(
         int rounds,
         Map<String, List<Integer>> dirtyPerRound,
         Map<SourcePhase, Duration> phaseTimes,
-        Duration suspendToAuthority) {}
+        Duration suspendToAuthority,
+        Duration suspendToGrant) {}

@@ -10,9 +10,10 @@ import javax.net.ssl.SSLServerSocket;
 import javax.net.ssl.SSLSocket;
 
 /**
- * Opens migration connections: {@link #connect} for the dialling side, {@link #listen} for the accepting side. With
- * TLS the handshake completes inside these calls, so a peer without a trusted certificate is refused before any
- * protocol byte moves.
+ * Opens migration connections: {@link #connect} for the dialling side, {@link #listen} for a simple accepting side,
+ * {@link #bind} and {@link #accepted} for a listener that runs each accepted socket's TLS handshake on a thread of its
+ * own (the source's {@code MigrationListener}). With TLS the handshake completes inside {@link #connect} and {@link
+ * #accepted}, so a peer without a trusted certificate is refused before any protocol byte moves.
  *
  * <p><b>Note:</b> stateless; listeners are thread-safe.
  */
@@ -45,16 +46,31 @@ public final class Transport {
 
     /** Listens on {@code address} (port 0 picks a free port). */
     public static ConnectionListener listen(InetSocketAddress address, TransportSecurity security) throws IOException {
-        ServerSocket server = switch (security) {
-            case TransportSecurity.PlainTcp _ -> new ServerSocket();
-            case TransportSecurity.Tls tls -> {
-                SSLServerSocket s =
-                        (SSLServerSocket) tls.context().getServerSocketFactory().createServerSocket();
-                s.setNeedClientAuth(true);
-                s.setEnabledProtocols(TLS13);
-                yield s;
-            }
-        };
+        return new ConnectionListener(bind(address, security));
+    }
+
+    /**
+     * A server socket bound to {@code address} (port 0 picks a free port). With TLS it speaks only TLS 1.3 and requires
+     * a client certificate; the sockets it accepts have not run their handshake yet: {@link #accepted} does that.
+     *
+     * @throws IOException {@code could not listen on <address>: <reason>}
+     */
+    public static ServerSocket bind(InetSocketAddress address, TransportSecurity security) throws IOException {
+        ServerSocket server;
+        try {
+            server = switch (security) {
+                case TransportSecurity.PlainTcp _ -> new ServerSocket();
+                case TransportSecurity.Tls tls -> {
+                    SSLServerSocket s = (SSLServerSocket)
+                            tls.context().getServerSocketFactory().createServerSocket();
+                    s.setNeedClientAuth(true);
+                    s.setEnabledProtocols(TLS13);
+                    yield s;
+                }
+            };
+        } catch (IOException e) {
+            throw new IOException("could not listen on " + address + ": " + e.getMessage(), e);
+        }
         try {
             server.setReuseAddress(true);
             server.bind(address);
@@ -62,13 +78,32 @@ public final class Transport {
             server.close();
             throw new IOException("could not listen on " + address + ": " + e.getMessage(), e);
         }
-        return new ConnectionListener(server);
+        return server;
+    }
+
+    /**
+     * Makes a connection of a socket accepted by a {@link #bind} socket: completes its TLS handshake within {@code
+     * handshakeTimeout} (a peer without a trusted certificate is refused with an exception naming it), or just wraps a
+     * plain one. Closes the socket if it fails.
+     */
+    public static Connection accepted(Socket s, Duration handshakeTimeout) throws IOException {
+        String peer = s.getInetAddress().getHostAddress() + ":" + s.getPort();
+        try {
+            s.setTcpNoDelay(true);
+        } catch (IOException e) {
+            s.close();
+            throw new IOException("could not set up connection from " + peer + ": " + e.getMessage(), e);
+        }
+        if (s instanceof SSLSocket ssl) {
+            return handshake(ssl, peer, handshakeTimeout);
+        }
+        return new SocketConnection(s);
     }
 
     private static Connection handshake(SSLSocket s, String peer, Duration timeout) throws IOException {
         try {
             s.setEnabledProtocols(TLS13);
-            s.setSoTimeout((int) timeout.toMillis());
+            s.setSoTimeout((int) Math.max(1, Math.min(Integer.MAX_VALUE, timeout.toMillis())));
             s.startHandshake();
             s.setSoTimeout(0);
             return new SocketConnection(s);
@@ -101,13 +136,7 @@ public final class Transport {
          * with an exception naming it.
          */
         public Connection accept(Duration handshakeTimeout) throws IOException {
-            Socket s = server.accept();
-            s.setTcpNoDelay(true);
-            String peer = s.getInetAddress().getHostAddress() + ":" + s.getPort();
-            if (s instanceof SSLSocket ssl) {
-                return handshake(ssl, peer, handshakeTimeout);
-            }
-            return new SocketConnection(s);
+            return accepted(server.accept(), handshakeTimeout);
         }
 
         @Override

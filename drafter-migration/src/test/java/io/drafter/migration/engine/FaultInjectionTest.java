@@ -1,12 +1,14 @@
 package io.drafter.migration.engine;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.drafter.migration.Authority;
 import io.drafter.migration.MigrationException;
+import io.drafter.migration.destination.DestinationListener;
 import io.drafter.migration.destination.DestinationOptions;
 import io.drafter.migration.destination.DestinationPhase;
 import io.drafter.migration.destination.DestinationStorage;
@@ -49,6 +51,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Predicate;
+import java.util.function.UnaryOperator;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -62,7 +65,7 @@ class FaultInjectionTest {
     static final SharedToken TOKEN = SharedToken.of("correct horse battery staple");
 
     /** Destination storage in memory that records what it discarded. */
-    static final class RecordingStorage implements DestinationStorage {
+    static class RecordingStorage implements DestinationStorage {
         final List<String> opened = Collections.synchronizedList(new ArrayList<>());
         final List<String> discarded = Collections.synchronizedList(new ArrayList<>());
 
@@ -88,7 +91,14 @@ class FaultInjectionTest {
         final MigrationDestination dst;
         final MigrationSource source;
 
+        final List<DestinationPhase> destinationPhases = Collections.synchronizedList(new ArrayList<>());
+
         Run(Source src, Rule rule, Duration stall) throws Exception {
+            this(src, rule, stall, o -> o);
+        }
+
+        Run(Source src, Rule rule, Duration stall, UnaryOperator<DestinationOptions> destinationOptions)
+                throws Exception {
             this.src = src;
             for (var t : src.trackers) {
                 hashesBefore.add(TestDevices.sha256(t));
@@ -101,11 +111,16 @@ class FaultInjectionTest {
                 dst = MigrationDestination.accept(
                         accepted.get(),
                         storage,
-                        DestinationOptions.defaults()
+                        destinationOptions.apply(DestinationOptions.defaults()
                                 .withToken(TOKEN)
                                 .withStallTimeout(stall)
-                                .withWindowBytes(256 << 10),
-                        null);
+                                .withWindowBytes(256 << 10)),
+                        new DestinationListener() {
+                            @Override
+                            public void onPhase(DestinationPhase from, DestinationPhase to, Duration timeInFrom) {
+                                destinationPhases.add(to);
+                            }
+                        });
                 source = MigrationSource.start(
                         c,
                         src.devices,
@@ -236,48 +251,101 @@ class FaultInjectionTest {
         }
     }
 
-    @Test
-    void connectionLostBeforeAuthorityArrivesIsUncertainUntilTheCallerResumes() throws Exception {
-        Source src = twoDevices();
-        try (Run run = new Run(src, Rule.on(Way.TO_DESTINATION, is(Frame.Authority.class), 1, Action.DROP), WAIT)) {
-            MigrationException s = run.sourceFailure();
-            assertEquals(Authority.UNCERTAIN, s.authority(), s.getMessage());
-            assertEquals(0, src.resumes, "never resumes on its own once authority may have left");
-            MigrationException d = run.destinationFailure();
-            assertEquals(Authority.SOURCE, d.authority(), "the destination never got authority");
-            assertEquals(List.of("disk", "memory"), run.storage.discarded);
-            run.source.resumeSource();
-            assertEquals(SourcePhase.RESUMED, run.source.phase());
-            assertEquals(Authority.SOURCE, run.source.authority());
-            assertEquals(1, src.resumes);
-            run.assertSourceUnchanged();
-        }
-    }
-
-    @Test
-    void connectionLostAfterAuthorityFailsMissingReadsInsteadOfHanging() throws Exception {
-        Source src = twoDevices();
-        // Blocks written during suspend are sent after AUTHORITY; the relay holds them back, then drops the link
-        // when the destination acknowledges.
+    /** Writes {@code blocks} blocks of device 0 during the suspend hook: a final dirty set to send after AUTHORITY. */
+    static void dirtyDuringSuspend(Source src, int blocks) {
         src.duringSuspend = () -> {
             try {
-                for (int b = 0; b < 10; b++) {
+                for (int b = 0; b < blocks; b++) {
                     src.tops.get(0).write(ByteBuffer.wrap(new byte[64 << 10]).put(0, (byte) 7), b * (64L << 10));
                 }
             } catch (IOException e) {
                 throw new java.io.UncheckedIOException(e);
             }
         };
+    }
+
+    @Test
+    void connectionLostWhenAuthorityIsSentResumesTheSource() throws Exception {
+        Source src = twoDevices();
+        try (Run run = new Run(src, Rule.on(Way.TO_DESTINATION, is(Frame.Authority.class), 1, Action.DROP), WAIT)) {
+            MigrationException s = run.sourceFailure();
+            assertEquals(Authority.SOURCE, s.authority(), s.getMessage());
+            assertEquals("AUTHORITY_SENT", s.phase());
+            assertEquals(1, src.resumes, "no GRANT was written: the engine resumes the writers");
+            assertEquals(SourcePhase.FAILED, run.source.phase());
+            MigrationException d = run.destinationFailure();
+            assertEquals(Authority.SOURCE, d.authority(), "the destination never got authority");
+            assertEquals(List.of("disk", "memory"), run.storage.discarded);
+            run.assertSourceUnchanged();
+        }
+    }
+
+    @Test
+    void destinationGoneAfterAuthorityBeforeItsTakeoverResumesTheSource() throws Exception {
+        Source src = twoDevices();
+        dirtyDuringSuspend(src, 10);
+        // The relay drops the link when the destination acknowledges authority: its TAKEOVER never reaches the source.
         try (Run run = new Run(src, Rule.on(Way.TO_SOURCE, is(Frame.AuthorityAck.class), 1, Action.DROP), WAIT)) {
             MigrationException s = run.sourceFailure();
-            assertEquals(Authority.UNCERTAIN, s.authority(), s.getMessage());
+            assertEquals(Authority.SOURCE, s.authority(), s.getMessage());
+            assertFalse(run.source.granted());
+            assertEquals(1, src.resumes, "the engine resumes the writers");
             MigrationException d = run.destinationFailure();
-            assertEquals(Authority.DESTINATION, d.authority(), d.getMessage());
-            assertEquals(List.of(), run.storage.discarded, "the authoritative copy is kept");
-            Map<String, WaitingDevice> devices = run.dst.awaitDevices(WAIT);
-            assertReadsFail(devices);
+            assertEquals(Authority.SOURCE, d.authority(), d.getMessage());
+            assertEquals(List.of("disk", "memory"), run.storage.discarded, "the partial copy is discarded");
+            assertReadsFail(run.dst.awaitDevices(WAIT));
             assertEquals(DestinationPhase.FAILED, run.dst.phase());
+            assertFalse(run.destinationPhases.contains(DestinationPhase.GRANTED));
+        }
+    }
+
+    @Test
+    void destinationGoneAfterItsTakeoverBeforeTheGrantResumesTheSource() throws Exception {
+        Source src = twoDevices();
+        // 40 final blocks and a window of 4: the TAKEOVER reaches the source long before it could send the GRANT, and
+        // no credit follows it.
+        dirtyDuringSuspend(src, 40);
+        try (Run run =
+                new Run(src, Rule.on(Way.TO_SOURCE, is(Frame.Takeover.class), 1, Action.FORWARD_THEN_DROP), WAIT)) {
+            MigrationException s = run.sourceFailure();
+            assertEquals(Authority.SOURCE, s.authority(), s.getMessage());
+            assertFalse(run.source.granted());
+            assertEquals(1, src.resumes, "the engine resumes the writers");
+            MigrationException d = run.destinationFailure();
+            assertTrue(d.getMessage().contains("do not run the VM here"), d.getMessage());
+            assertEquals(Authority.SOURCE, d.authority());
+            assertEquals(List.of("disk", "memory"), run.storage.discarded);
+            assertFalse(run.destinationPhases.contains(DestinationPhase.GRANTED));
+        }
+    }
+
+    @Test
+    void aGrantLostOnTheWayLeavesBothSidesStopped() throws Exception {
+        Source src = twoDevices();
+        dirtyDuringSuspend(src, 10);
+        try (Run run = new Run(
+                src,
+                Rule.on(Way.TO_DESTINATION, is(Frame.Grant.class), 1, Action.DROP),
+                WAIT,
+                o -> o.withExplicitTakeover(true))) {
+            Map<String, WaitingDevice> devices = run.dst.awaitResumable(WAIT).devices();
+            MigrationException taken = assertThrows(MigrationException.class, () -> run.dst.takeOver(WAIT));
+            assertTrue(taken.getMessage().contains("the source did not confirm the hand-over"), taken.getMessage());
+            assertTrue(taken.getMessage().contains("do not run the VM here"), taken.getMessage());
+            assertEquals(Authority.SOURCE, run.dst.authority());
+            assertFalse(run.destinationPhases.contains(DestinationPhase.GRANTED), "never granted here");
+            assertEquals(List.of("disk", "memory"), run.storage.discarded, "the partial copy is discarded");
+            assertReadsFail(devices);
+
+            MigrationException s = run.sourceFailure();
+            assertEquals(Authority.UNCERTAIN, s.authority(), s.getMessage());
+            assertEquals("GRANTED", s.phase());
+            assertTrue(run.source.granted());
+            assertTrue(s.getMessage().contains("this side does not resume it"), s.getMessage());
+            assertEquals(0, src.resumes, "after the grant the engine never resumes on its own");
+            // The operator knows that the destination is stopped: the source takes the VM back.
             run.source.resumeSource();
+            assertEquals(SourcePhase.RESUMED, run.source.phase());
             assertEquals(1, src.resumes);
         }
     }
@@ -327,10 +395,11 @@ class FaultInjectionTest {
                 src);
         MigrationDestination dst = m.destination();
         MigrationSource source = m.source();
-        MigrationException d = assertThrows(MigrationException.class, () -> dst.awaitCompleted(WAIT));
-        assertTrue(d.getMessage().contains("does not know the shared token"), d.getMessage());
+        // The destination proves first, so the source is the one that finds the mismatch.
         MigrationException s = assertThrows(MigrationException.class, () -> source.awaitCompleted(WAIT));
-        assertTrue(s.getMessage().contains("AUTH_FAILED"), s.getMessage());
+        assertTrue(s.getMessage().contains("does not know the shared token"), s.getMessage());
+        MigrationException d = assertThrows(MigrationException.class, () -> dst.awaitCompleted(WAIT));
+        assertTrue(d.getMessage().contains("AUTH_FAILED"), d.getMessage());
         assertEquals(Authority.SOURCE, s.authority());
         assertEquals(List.of(), storage.opened, "no device was announced to an unauthenticated peer");
         src.close();
@@ -384,7 +453,7 @@ class FaultInjectionTest {
         Frame reply = new FrameAdapter(pair.source().input(), "test").read();
         Frame.Error e = assertInstanceOf(Frame.Error.class, reply);
         assertEquals(ErrorCode.UNSUPPORTED_VERSION, e.code());
-        assertTrue(e.message().contains("speaks protocol version 2"), e.message());
+        assertTrue(e.message().contains("speaks protocol version " + (FrameCodec.VERSION + 1)), e.message());
         MigrationException d = assertThrows(MigrationException.class, () -> dst.awaitCompleted(WAIT));
         assertTrue(d.getMessage().contains("protocol version"), d.getMessage());
         assertEquals(List.of(), storage.opened);
@@ -405,6 +474,29 @@ class FaultInjectionTest {
         assertEquals(Authority.SOURCE, s.authority());
         Frame.Error e = assertInstanceOf(Frame.Error.class, in.read());
         assertEquals(ErrorCode.UNSUPPORTED_VERSION, e.code());
+        pair.destination().close();
+        src.close();
+    }
+
+    @Test
+    void theSourceProvesItsTokenOnlyAfterTheDestinationDid() throws Exception {
+        Source src = twoDevices();
+        Loopback.Pair pair = Loopback.plain();
+        MigrationSource source = MigrationSource.start(
+                pair.source(), src.devices, SourceOptions.defaults().withToken(TOKEN), src, null);
+        FrameAdapter in = new FrameAdapter(pair.destination().input(), "test");
+        FrameProxy out = new FrameProxy(pair.destination().output());
+        Frame.Hello hello = assertInstanceOf(Frame.Hello.class, in.read());
+        assertEquals(FrameCodec.VERSION, hello.version());
+        out.sendNow(new Frame.HelloReply(FrameCodec.VERSION, FrameCodec.FLAG_TOKEN, new byte[32]));
+        // A guess instead of the proof: the source answers with an error, never with its own proof.
+        out.sendNow(new Frame.AuthProof(new byte[32]));
+        Frame.Error e = assertInstanceOf(Frame.Error.class, in.read());
+        assertEquals(ErrorCode.AUTH_FAILED, e.code());
+        assertTrue(e.message().contains("does not know the shared token"), e.message());
+        MigrationException s = assertThrows(MigrationException.class, () -> source.awaitCompleted(WAIT));
+        assertEquals(Authority.SOURCE, s.authority());
+        assertEquals(0, src.suspends);
         pair.destination().close();
         src.close();
     }
@@ -461,6 +553,70 @@ class FaultInjectionTest {
         assertTrue(s.getMessage().contains("device \"memory\" has 8388608 bytes"), s.getMessage());
         MigrationException d = assertThrows(MigrationException.class, () -> dst.awaitCompleted(WAIT));
         assertTrue(d.getMessage().contains("device \"memory\""), d.getMessage());
+        src.close();
+    }
+
+    @Test
+    void destinationStorageRefusesTheGroupBeforeAnyDataMoves() throws Exception {
+        Source src = twoDevices().startWriters(13);
+        List<List<DeviceSpec>> prepared = Collections.synchronizedList(new ArrayList<>());
+        RecordingStorage storage = new RecordingStorage() {
+            @Override
+            public void prepare(List<DeviceSpec> devices) throws IOException {
+                prepared.add(devices);
+                throw new IOException("not enough space in /var/lib/drafter: 3 MiB free, 8 MiB needed");
+            }
+        };
+        Migration m = Migration.start(
+                Loopback.plain(),
+                storage,
+                DestinationOptions.defaults().withToken(TOKEN),
+                src.devices,
+                SourceOptions.defaults().withToken(TOKEN),
+                src);
+        MigrationException s =
+                assertThrows(MigrationException.class, () -> m.source().awaitCompleted(WAIT));
+        assertTrue(s.getMessage().contains("STORAGE_ERROR"), s.getMessage());
+        assertTrue(s.getMessage().contains("not enough space in /var/lib/drafter: 3 MiB free"), s.getMessage());
+        assertFalse(s.getMessage().contains("\n"), "one line: " + s.getMessage());
+        assertEquals(Authority.SOURCE, s.authority());
+        assertEquals("HANDSHAKE", s.phase());
+        assertEquals(1, prepared.size(), "prepared once, with the whole group");
+        assertEquals(
+                List.of("disk", "memory"),
+                prepared.get(0).stream().map(DeviceSpec::name).toList());
+        assertEquals(List.of(), storage.opened, "nothing opened");
+        assertEquals(0, src.suspends, "never suspended");
+        assertEquals(0, src.resumes);
+        long before = src.writers.writes();
+        while (src.writers.writes() == before) {
+            Thread.sleep(1);
+        }
+        src.writers.stop();
+        src.close();
+    }
+
+    @Test
+    void aProtocolErrorFromPrepareKeepsItsCode() throws Exception {
+        Source src = twoDevices();
+        RecordingStorage storage = new RecordingStorage() {
+            @Override
+            public void prepare(List<DeviceSpec> devices) throws IOException {
+                throw new ProtocolException(ErrorCode.DEVICE_MISMATCH, "this peer takes no device named \"disk\"");
+            }
+        };
+        Migration m = Migration.start(
+                Loopback.plain(),
+                storage,
+                DestinationOptions.defaults().withToken(TOKEN),
+                src.devices,
+                SourceOptions.defaults().withToken(TOKEN),
+                src);
+        MigrationException s =
+                assertThrows(MigrationException.class, () -> m.source().awaitCompleted(WAIT));
+        assertTrue(s.getMessage().contains("DEVICE_MISMATCH"), s.getMessage());
+        assertTrue(s.getMessage().contains("no device named \"disk\""), s.getMessage());
+        assertEquals(0, src.suspends);
         src.close();
     }
 

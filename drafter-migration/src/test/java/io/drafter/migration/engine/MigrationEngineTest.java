@@ -3,15 +3,19 @@ package io.drafter.migration.engine;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.drafter.migration.Authority;
+import io.drafter.migration.MigrationException;
 import io.drafter.migration.destination.DestinationCounters;
 import io.drafter.migration.destination.DestinationOptions;
 import io.drafter.migration.destination.DestinationPhase;
 import io.drafter.migration.destination.DestinationStorage;
 import io.drafter.migration.destination.MigrationDestination;
+import io.drafter.migration.protocol.ErrorCode;
+import io.drafter.migration.protocol.ProtocolException;
 import io.drafter.migration.source.DirtyPolicy;
 import io.drafter.migration.source.MigrationSource;
 import io.drafter.migration.source.SourceCounters;
@@ -154,7 +158,7 @@ class MigrationEngineTest {
                         "SUSPENDING",
                         "FINAL_SYNC",
                         "AUTHORITY_SENT",
-                        "POST_COPY",
+                        "GRANTED",
                         "COMPLETED"),
                 src.events);
         assertEquals(1, src.suspends);
@@ -162,6 +166,8 @@ class MigrationEngineTest {
         assertTrue(sc.rounds() >= 3, "dirty rounds ran: " + sc.rounds());
         assertTrue(sc.dirtyPerRound().get("disk").size() >= 2, "per-round counts: " + sc.dirtyPerRound());
         assertNotNull(sc.suspendToAuthority());
+        assertNotNull(sc.suspendToGrant());
+        assertTrue(source.granted());
         assertTrue(dc.blocksReceived() > 0);
         src.close();
     }
@@ -291,7 +297,7 @@ class MigrationEngineTest {
     }
 
     @Test
-    void postCopyReadsOfFinalDirtyBlocksGetTheNewBytes() throws Exception {
+    void readsWhilePreparingGetTheFinalDirtyBlocks() throws Exception {
         Source src = new Source().add("memory", 8 << 20, 64 << 10, 9, FAST);
         Random r = new Random(3);
         long[] flushed = r.longs(60, 0, 128).distinct().toArray();
@@ -307,26 +313,82 @@ class MigrationEngineTest {
                 throw new java.io.UncheckedIOException(e);
             }
         };
-        Loopback.Pair pair = Loopback.plain();
         Migration m = Migration.start(
-                pair,
+                Loopback.plain(),
                 DestinationStorage.inMemory(),
-                DestinationOptions.defaults().withToken(TOKEN),
+                DestinationOptions.defaults().withToken(TOKEN).withExplicitTakeover(true),
                 src.devices,
                 SourceOptions.defaults().withToken(TOKEN),
                 src);
         MigrationDestination dst = m.destination();
         MigrationSource source = m.source();
         MigrationDestination.Resumable res = dst.awaitResumable(WAIT);
+        // Authority arrived, the grant did not: the destination prepares (reads), nothing runs yet.
+        assertEquals(DestinationPhase.AUTHORITATIVE, dst.phase());
+        assertEquals(Authority.SOURCE, dst.authority());
         WaitingDevice mem = res.devices().get("memory");
         for (long b : flushed) {
             assertArrayEquals(TestDevices.block(src.trackers.get(0), b), TestDevices.block(mem, b), "block " + b);
         }
+        assertEquals(SourcePhase.AUTHORITY_SENT, source.phase(), "no grant before the destination asks");
+        dst.takeOver(WAIT);
+        dst.confirmTakeover();
         source.awaitCompleted(WAIT);
         dst.awaitCompleted(WAIT);
         assertSameContents(src, res.devices());
         assertEquals(
                 flushed.length, source.counters().dirtyPerRound().get("memory").getLast());
+        src.close();
+    }
+
+    @Test
+    void theGrantArrivesOnlyAfterEveryBlock() throws Exception {
+        int bs = 64 << 10;
+        Source src = new Source().add("memory", 16 << 20, bs, 19, DirtyPolicy.NO_ROUNDS);
+        Random r = new Random(5);
+        // A final dirty set of 200 blocks and a window of 4 blocks: most of it is still to send when TAKEOVER comes.
+        long[] flushed = r.longs(0, 256).distinct().limit(200).toArray();
+        src.duringSuspend = () -> {
+            try {
+                byte[] data = new byte[bs];
+                for (long b : flushed) {
+                    r.nextBytes(data);
+                    src.tops.get(0).write(ByteBuffer.wrap(data), b * bs);
+                }
+            } catch (IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+        };
+        Migration m = Migration.start(
+                Loopback.plain(),
+                DestinationStorage.inMemory(),
+                DestinationOptions.defaults()
+                        .withToken(TOKEN)
+                        .withExplicitTakeover(true)
+                        .withWindowBytes(4 * bs),
+                src.devices,
+                SourceOptions.defaults().withToken(TOKEN),
+                src);
+        MigrationDestination dst = m.destination();
+        MigrationDestination.Resumable res = dst.awaitResumable(WAIT);
+        dst.takeOver(WAIT);
+        assertEquals(DestinationPhase.GRANTED, dst.phase());
+        assertEquals(Authority.DESTINATION, dst.authority());
+        for (WaitingDevice d : res.devices().values()) {
+            assertTrue(d.isComplete(), "every block is here when the grant is");
+        }
+        assertSameContents(src, res.devices());
+        assertTrue(m.source().granted());
+        assertEquals(SourcePhase.GRANTED, m.source().phase());
+        assertEquals(Authority.UNCERTAIN, m.source().authority(), "until the destination confirms that it runs");
+        assertEquals(200, m.source().counters().dirtyPerRound().get("memory").getLast());
+        dst.confirmTakeover();
+        SourceCounters sc = m.source().awaitCompleted(WAIT);
+        assertEquals(Authority.DESTINATION, m.source().authority());
+        assertTrue(
+                sc.suspendToGrant().compareTo(sc.suspendToAuthority()) >= 0,
+                "the grant follows the acknowledgement of authority: " + sc);
+        assertEquals(0, src.resumes);
         src.close();
     }
 
@@ -355,53 +417,94 @@ class MigrationEngineTest {
         src.close();
     }
 
-    /** A migration of {@code src} whose destination holds COMPLETED until its takeover is confirmed. */
-    static Migration startHeld(Source src) throws IOException {
+    /** A migration of {@code src} whose destination drives the hand-over itself, once every block is here. */
+    static Migration startExplicit(Source src) throws IOException {
         return Migration.start(
                 Loopback.plain(),
                 DestinationStorage.inMemory(),
                 DestinationOptions.defaults()
                         .withToken(TOKEN)
                         .withWaitForAllBlocks(true)
-                        .withHoldCompletion(true),
+                        .withExplicitTakeover(true),
                 src.devices,
                 SourceOptions.defaults().withToken(TOKEN),
                 src);
     }
 
     @Test
-    void withHeldCompletionTheSourceWaitsForTheTakeover() throws Exception {
+    void withExplicitTakeoverTheSourceGrantsOnlyWhenAsked() throws Exception {
         Source src = new Source().add("disk", 2 << 20, 64 << 10, 41, DirtyPolicy.NO_ROUNDS);
-        Migration m = startHeld(src);
+        Migration m = startExplicit(src);
         MigrationDestination.Resumable res = m.destination().awaitResumable(WAIT);
         for (WaitingDevice d : res.devices().values()) {
             assertTrue(d.isComplete(), "every block is here before the takeover");
         }
-        Thread.sleep(300);
-        assertEquals(SourcePhase.POST_COPY, m.source().phase(), "the source keeps its copy until the takeover");
+        assertEquals(SourcePhase.AUTHORITY_SENT, m.source().phase(), "the source keeps the VM until asked");
+        assertEquals(Authority.SOURCE, m.source().authority());
+        assertEquals(Authority.SOURCE, m.destination().authority());
+        assertFalse(m.source().granted());
+        IllegalStateException early = org.junit.jupiter.api.Assertions.assertThrows(
+                IllegalStateException.class, m.destination()::confirmTakeover);
+        assertTrue(early.getMessage().contains("has not granted it"), early.getMessage());
+
+        m.destination().takeOver(WAIT);
+        assertEquals(DestinationPhase.GRANTED, m.destination().phase());
+        assertEquals(Authority.DESTINATION, m.destination().authority());
+        assertTrue(m.source().granted());
+        m.destination().takeOver(WAIT); // idempotent
         m.destination().confirmTakeover();
         m.source().awaitCompleted(WAIT);
+        m.destination().awaitCompleted(WAIT);
         assertEquals(DestinationPhase.COMPLETED, m.destination().phase());
+        assertEquals(Authority.DESTINATION, m.source().authority());
+        assertEquals(0, src.resumes);
         src.close();
     }
 
     @Test
-    void aDestinationThatCannotTakeOverGivesAuthorityBack() throws Exception {
+    void aDestinationThatGivesUpBeforeTheGrantLeavesTheVmAtTheSource() throws Exception {
         Source src = new Source().add("disk", 2 << 20, 64 << 10, 43, DirtyPolicy.NO_ROUNDS);
-        Migration m = startHeld(src);
+        Migration m = startExplicit(src);
         m.destination().awaitResumable(WAIT);
-        m.destination().abort(); // e.g. its VM failed to start
-        Exception e = org.junit.jupiter.api.Assertions.assertThrows(
-                Exception.class, () -> m.source().awaitCompleted(WAIT));
+        m.destination().abort(); // e.g. its VM's state does not load
+        MigrationException e = org.junit.jupiter.api.Assertions.assertThrows(
+                MigrationException.class, () -> m.source().awaitCompleted(WAIT));
+        assertEquals(Authority.SOURCE, e.authority(), e.getMessage());
+        assertEquals(SourcePhase.FAILED, m.source().phase());
+        assertEquals(1, src.suspends);
+        assertEquals(1, src.resumes, "the engine resumed the writers by itself: the grant was never written");
+        MigrationException d = org.junit.jupiter.api.Assertions.assertThrows(
+                MigrationException.class, () -> m.destination().awaitCompleted(WAIT));
+        assertTrue(d.getMessage().contains("partial copy is discarded"), d.getMessage());
+        assertEquals(Authority.SOURCE, m.destination().authority());
+        src.close();
+    }
+
+    @Test
+    void aDestinationThatAbortsAfterTheGrantHandsTheVmBack() throws Exception {
+        Source src = new Source().add("disk", 2 << 20, 64 << 10, 47, DirtyPolicy.NO_ROUNDS);
+        Migration m = startExplicit(src);
+        m.destination().awaitResumable(WAIT);
+        m.destination().takeOver(WAIT);
+        m.destination().abort(); // e.g. its VM did not start
+        MigrationException e = org.junit.jupiter.api.Assertions.assertThrows(
+                MigrationException.class, () -> m.source().awaitCompleted(WAIT));
         assertEquals(SourcePhase.FAILED, m.source().phase(), String.valueOf(e));
+        assertEquals(Authority.UNCERTAIN, e.authority());
+        assertEquals(0, src.resumes, "after the grant the engine never resumes on its own");
+        ProtocolException peer = assertInstanceOf(ProtocolException.class, e.getCause());
+        assertTrue(peer.fromPeer());
+        assertEquals(ErrorCode.ABORTED, peer.code(), "the caller sees that the destination did not run it");
         m.source().resumeSource();
         assertEquals(SourcePhase.RESUMED, m.source().phase());
+        assertEquals(Authority.SOURCE, m.source().authority());
         assertEquals(1, src.resumes, "the writers run at the source again");
+        assertEquals(Authority.SOURCE, m.destination().authority(), "handed back");
         src.close();
     }
 
     @Test
-    void destinationWritesAfterResumeWinOverLateBlocks() throws Exception {
+    void destinationWritesWhilePreparingWinOverLateBlocks() throws Exception {
         Source src = new Source().add("disk", 4 << 20, 64 << 10, 31, DirtyPolicy.NO_ROUNDS);
         src.duringSuspend = () -> {
             try {
@@ -410,23 +513,25 @@ class MigrationEngineTest {
                 throw new java.io.UncheckedIOException(e);
             }
         };
-        Loopback.Pair pair = Loopback.plain();
         Migration m = Migration.start(
-                pair,
+                Loopback.plain(),
                 DestinationStorage.inMemory(),
-                DestinationOptions.defaults().withToken(TOKEN),
+                DestinationOptions.defaults().withToken(TOKEN).withExplicitTakeover(true),
                 src.devices,
                 SourceOptions.defaults().withToken(TOKEN),
                 src);
         MigrationDestination dst = m.destination();
         MigrationSource source = m.source();
+        // Block 5 is in the final dirty set: its last copy may arrive before or after this write.
         WaitingDevice disk = dst.awaitResumable(WAIT).devices().get("disk");
         byte[] mine = new byte[64 << 10];
         java.util.Arrays.fill(mine, (byte) 9);
         disk.write(ByteBuffer.wrap(mine), 5L * (64 << 10));
+        dst.takeOver(WAIT);
+        dst.confirmTakeover();
         source.awaitCompleted(WAIT);
         dst.awaitCompleted(WAIT);
-        assertArrayEquals(mine, TestDevices.block(disk, 5), "the resumed side's write is kept");
+        assertArrayEquals(mine, TestDevices.block(disk, 5), "the destination's own write is kept");
         src.close();
     }
 

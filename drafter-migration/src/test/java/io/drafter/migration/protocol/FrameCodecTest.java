@@ -52,6 +52,9 @@ class FrameCodecTest {
                 new Frame.AuthorityAck(),
                 new Frame.Completed(),
                 new Frame.Ping(-1),
+                new Frame.Takeover(),
+                new Frame.Grant(),
+                new Frame.Error(ErrorCode.BUSY, "another migration is in progress"),
                 new Frame.Error(ErrorCode.DEVICE_MISMATCH, "device \"disk\" differs ✓"));
     }
 
@@ -226,6 +229,21 @@ class FrameCodecTest {
         assertMalformed(
                 "2 extra bytes",
                 body(FrameCodec.COMPLETED, ByteBuffer.allocate(2).putShort((short) 0)));
+        assertMalformed(
+                "frame type 0x23 has 1 extra bytes",
+                body(FrameCodec.TAKEOVER, ByteBuffer.allocate(1).put((byte) 0)));
+        assertMalformed(
+                "frame type 0x24 has 4 extra bytes",
+                body(FrameCodec.GRANT, ByteBuffer.allocate(4).putInt(1)));
+        assertMalformed("unknown frame type 0x25", new byte[] {0x25});
+    }
+
+    @Test
+    void newFramesHaveTheirWireValues() throws Exception {
+        assertArrayEquals(new byte[] {0, 0, 0, 1, 0x23}, bytes(new Frame.Takeover()));
+        assertArrayEquals(new byte[] {0, 0, 0, 1, 0x24}, bytes(new Frame.Grant()));
+        assertEquals(11, ErrorCode.BUSY.wire());
+        assertEquals(ErrorCode.BUSY, ErrorCode.fromWire(11));
     }
 
     @Test
@@ -253,6 +271,36 @@ class FrameCodecTest {
                     ProtocolException.class, () -> new FrameAdapter(new ByteArrayInputStream(s), "test").read());
             assertEquals(ErrorCode.MALFORMED_FRAME, e.code());
         }
+    }
+
+    @Test
+    void aLoweredFrameLimitRejectsLongerFramesUntilItIsRaised() throws Exception {
+        byte[] hello = bytes(samples().get(0));
+        byte[] huge = ByteBuffer.allocate(4).putInt(0x7fffffff).array();
+        byte[] error = bytes(new Frame.Error(ErrorCode.ABORTED, "x".repeat(1000)));
+        byte[] block = bytes(samples().get(5));
+        java.io.ByteArrayOutputStream s = new java.io.ByteArrayOutputStream();
+        s.write(hello);
+        s.write(error);
+        s.write(block);
+        s.write(huge);
+        FrameAdapter in = new FrameAdapter(new ByteArrayInputStream(s.toByteArray()), "test");
+        in.limitFrameBytes(2048);
+        assertEquals(2048, in.maxFrameBytes());
+        assertArrayEquals(hello, bytes(in.read()));
+        assertArrayEquals(error, bytes(in.read()));
+        in.limitFrameBytes(FrameCodec.MAX_FRAME_BYTES);
+        assertArrayEquals(block, bytes(in.read()), "raised after authentication");
+        in.limitFrameBytes(2048);
+        ProtocolException e = assertThrows(ProtocolException.class, in::read);
+        assertEquals("malformed frame: length 2147483647 outside 1..2048", e.getMessage());
+
+        FrameAdapter small = new FrameAdapter(new ByteArrayInputStream(block), "test");
+        small.limitFrameBytes(2048);
+        e = assertThrows(ProtocolException.class, small::read);
+        assertEquals("malformed frame: length 4112 outside 1..2048", e.getMessage());
+        assertThrows(IllegalArgumentException.class, () -> small.limitFrameBytes(0));
+        assertThrows(IllegalArgumentException.class, () -> small.limitFrameBytes(FrameCodec.MAX_FRAME_BYTES + 1));
     }
 
     @Test
@@ -295,7 +343,7 @@ class FrameCodecTest {
             r.nextBytes(b);
             if (b.length > 0 && r.nextBoolean()) {
                 // Aim at real types so the field checks, not just the type switch, get exercised.
-                int[] types = {1, 2, 3, 4, 5, 0x10, 0x11, 0x12, 0x13, 0x14, 0x20, 0x21, 0x22, 0x30, 0x7F};
+                int[] types = {1, 2, 3, 4, 5, 0x10, 0x11, 0x12, 0x13, 0x14, 0x20, 0x21, 0x22, 0x23, 0x24, 0x30, 0x7F};
                 b[0] = (byte) types[r.nextInt(types.length)];
             }
             decodeSafely(b, 0, b.length, seed, i);

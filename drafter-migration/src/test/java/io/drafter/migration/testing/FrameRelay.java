@@ -18,7 +18,8 @@ import java.util.function.Predicate;
 
 /**
  * A plain-TCP man in the middle on 127.0.0.1 that forwards frames one by one and can drop the connection, stall, or
- * corrupt a frame when a rule matches: the fault injector of the engine tests.
+ * corrupt a frame when a rule matches: the fault injector of the engine tests. It relays one connection: the dialler
+ * connects to {@link #address()}, the relay dials the target.
  */
 public final class FrameRelay implements AutoCloseable {
     /** Which way a frame travels. */
@@ -52,6 +53,7 @@ public final class FrameRelay implements AutoCloseable {
     private final ServerSocket server;
     private final InetSocketAddress target;
     private final Rule rule;
+    private final boolean diallerIsSource;
     private final AtomicBoolean fired = new AtomicBoolean();
     private final CountDownLatch firedLatch = new CountDownLatch(1);
     private volatile boolean stalled;
@@ -59,11 +61,22 @@ public final class FrameRelay implements AutoCloseable {
     private volatile Socket b;
     private int matches;
 
+    /** A relay whose dialler is the source and whose target the destination's listener. */
     public FrameRelay(InetSocketAddress target, Rule rule) throws IOException {
+        this(target, rule, true);
+    }
+
+    private FrameRelay(InetSocketAddress target, Rule rule, boolean diallerIsSource) throws IOException {
         this.target = target;
         this.rule = rule;
+        this.diallerIsSource = diallerIsSource;
         this.server = new ServerSocket(0, 1, InetAddress.getLoopbackAddress());
         Thread.ofPlatform().daemon().name("test-relay").start(this::run);
+    }
+
+    /** A relay in front of a source's listener at {@code source}: the destination dials the relay. */
+    public static FrameRelay toSource(InetSocketAddress source, Rule rule) throws IOException {
+        return new FrameRelay(source, rule, false);
     }
 
     public InetSocketAddress address() {
@@ -90,8 +103,8 @@ public final class FrameRelay implements AutoCloseable {
             a = server.accept();
             b = new Socket();
             b.connect(target);
-            Socket src = a;
-            Socket dst = b;
+            Socket src = diallerIsSource ? a : b;
+            Socket dst = diallerIsSource ? b : a;
             Thread.ofPlatform().daemon().name("test-relay-to-dst").start(() -> pump(src, dst, Way.TO_DESTINATION));
             Thread.ofPlatform().daemon().name("test-relay-to-src").start(() -> pump(dst, src, Way.TO_SOURCE));
         } catch (IOException e) {
