@@ -113,6 +113,8 @@ public final class MigrationSource {
     private boolean takeoverRequested;
     /** The GRANT frame was handed to the writer: the destination may own the devices from here on. */
     private boolean granted;
+    /** {@link #abortBeforeGrant()} won: the GRANT is never written. */
+    private boolean grantWithheld;
 
     private final AtomicLong blocksSent = new AtomicLong();
     private final AtomicLong zeroBlocks = new AtomicLong();
@@ -122,6 +124,8 @@ public final class MigrationSource {
 
     private final CompletableFuture<Void> authorityFuture = new CompletableFuture<>();
     private final CompletableFuture<SourceCounters> completedFuture = new CompletableFuture<>();
+    /** Completed when the engine's own {@link SuspendHook#resume()} after a failure returned. */
+    private final CompletableFuture<Void> resumeDone = new CompletableFuture<>();
 
     /** Per-device scheduling and convergence state; guarded by {@link #lock}. */
     private static final class DevState {
@@ -302,6 +306,27 @@ public final class MigrationSource {
     }
 
     /**
+     * Stops the migration if the GRANT has not been written yet (the source still owns the devices, and resumes its
+     * writers if it had suspended them); a migration that granted already goes on to its end. Decided under the
+     * engine's lock, so the grant and the abort never both happen.
+     *
+     * @return whether this stopped the migration
+     */
+    public boolean abortBeforeGrant() {
+        lock.lock();
+        try {
+            if (granted || phase.terminal()) {
+                return false;
+            }
+            grantWithheld = true;
+        } finally {
+            lock.unlock();
+        }
+        abort();
+        return true;
+    }
+
+    /**
      * Takes authority back after a failed migration and restarts the writers ({@link SuspendHook#resume()}). Only call
      * this with {@link Authority#UNCERTAIN} or {@link Authority#DESTINATION} when the destination is known to be
      * stopped: otherwise two copies would run.
@@ -310,6 +335,7 @@ public final class MigrationSource {
      */
     public void resumeSource() throws Exception {
         boolean callHook;
+        boolean waitForEngine;
         lock.lock();
         try {
             if (phase == SourcePhase.RESUMED) {
@@ -322,12 +348,19 @@ public final class MigrationSource {
                                 : "; abort it first"));
             }
             callHook = suspended && !resumeCalled;
+            waitForEngine = suspended && !callHook;
             resumeCalled = true;
         } finally {
             lock.unlock();
         }
         if (callHook) {
-            hook.resume();
+            try {
+                hook.resume();
+            } finally {
+                resumeDone.complete(null);
+            }
+        } else if (waitForEngine) {
+            resumeDone.join(); // the engine resumes them: return once they run
         }
         lock.lock();
         try {
@@ -828,7 +861,7 @@ public final class MigrationSource {
             d.inFlight++;
             return new Work(d, b, false);
         }
-        if (takeoverRequested && !granted && phase == SourcePhase.AUTHORITY_SENT && grantable()) {
+        if (takeoverRequested && !granted && !grantWithheld && phase == SourcePhase.AUTHORITY_SENT && grantable()) {
             // Every block the destination lacked is written ahead of this frame on the same stream, so a destination
             // that reads the GRANT has every block. From here on it may run: never resume on our own.
             granted = true;
@@ -961,19 +994,29 @@ public final class MigrationSource {
 
     /** Restarts the writers if the source suspended them and still owns the devices after a failure. */
     private void maybeResumeAfterFailure() {
+        boolean mine;
         lock.lock();
         try {
-            if (phase != SourcePhase.FAILED || !suspended || resumeCalled || authority != Authority.SOURCE) {
+            if (phase != SourcePhase.FAILED || !suspended || authority != Authority.SOURCE) {
                 return;
             }
+            mine = !resumeCalled;
             resumeCalled = true;
         } finally {
             lock.unlock();
+        }
+        if (!mine) {
+            // Another engine thread resumes the writers: the failure is reported only once they run again, so a
+            // caller that sees it finds the source settled.
+            resumeDone.join();
+            return;
         }
         try {
             hook.resume();
         } catch (Exception e) {
             LOG.log(Level.ERROR, "could not resume the source after a failed migration to " + peer, e);
+        } finally {
+            resumeDone.complete(null);
         }
     }
 

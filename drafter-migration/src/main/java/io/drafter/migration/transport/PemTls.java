@@ -123,6 +123,10 @@ public final class PemTls {
         String text;
         try {
             text = Files.readString(pem, StandardCharsets.US_ASCII);
+        } catch (java.nio.file.NoSuchFileException e) {
+            throw new IOException("could not read PEM file " + pem + ": no such file", e);
+        } catch (java.nio.file.AccessDeniedException e) {
+            throw new IOException("could not read PEM file " + pem + ": permission denied", e);
         } catch (IOException e) {
             throw new IOException("could not read PEM file " + pem + ": " + e.getMessage(), e);
         }
