@@ -63,13 +63,14 @@ public final class ForwarderCommand implements Callable<Integer> {
         } catch (IllegalArgumentException e) {
             throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
         }
-        StopSignals stop = StopSignals.install("drafter forwarder", System.err);
-        Forwarder forwarder = Forwarder.open(forwards, pool, runner);
-        for (Forwarder.Resolved r : forwarder.forwards()) {
-            out.println(r.describe());
+        try (StopSignals stop = StopSignals.install("drafter forwarder", System.err)) {
+            Forwarder forwarder = Forwarder.open(forwards, pool, runner);
+            for (Forwarder.Resolved r : forwarder.forwards()) {
+                out.println(r.describe());
+            }
+            out.println("drafter forwarder: nft table " + forwarder.table());
+            return UntilSignal.await(
+                    stop, "drafter forwarder", out, forwarder::close, "removed nft table " + forwarder.table());
         }
-        out.println("drafter forwarder: nft table " + forwarder.table());
-        return UntilSignal.await(
-                stop, "drafter forwarder", out, forwarder::close, "removed nft table " + forwarder.table());
     }
 }

@@ -125,28 +125,29 @@ public final class NatCommand implements Callable<Integer> {
         NatConfig config = config();
         // A signal while Nat.create runs waits for it, then removes everything. The exit action is for an exit that
         // bypasses the handlers: it removes what this process has created so far (its state file says what).
-        StopSignals stop = StopSignals.install("drafter nat", System.err);
-        ExitActions.Handle abort = ExitActions.register(
-                ExitActions.Stage.APPLICATION, "drafter nat abort", () -> Nat.abandon(config, runner));
-        Nat nat;
-        try {
-            nat = Nat.create(config, runner);
-        } finally {
-            abort.cancel();
+        try (StopSignals stop = StopSignals.install("drafter nat", System.err)) {
+            ExitActions.Handle abort = ExitActions.register(
+                    ExitActions.Stage.APPLICATION, "drafter nat abort", () -> Nat.abandon(config, runner));
+            Nat nat;
+            try {
+                nat = Nat.create(config, runner);
+            } finally {
+                abort.cancel();
+            }
+            for (NamespaceLayout l : nat.namespaces()) {
+                out.println(l.describe(config));
+            }
+            out.println("drafter nat: created " + nat.namespaces().size() + " namespaces (" + config.namespacePrefix()
+                    + "0.." + config.namespacePrefix() + (nat.namespaces().size() - 1) + "), nft table "
+                    + config.hostTable() + ", masquerade via " + nat.hostInterface() + ", state "
+                    + NatState.file(config.stateDir(), config.namespacePrefix()));
+            return UntilSignal.await(
+                    stop,
+                    "drafter nat",
+                    out,
+                    nat::close,
+                    "removed " + nat.namespaces().size() + " namespaces, nft table " + config.hostTable());
         }
-        for (NamespaceLayout l : nat.namespaces()) {
-            out.println(l.describe(config));
-        }
-        out.println("drafter nat: created " + nat.namespaces().size() + " namespaces (" + config.namespacePrefix()
-                + "0.." + config.namespacePrefix() + (nat.namespaces().size() - 1) + "), nft table "
-                + config.hostTable() + ", masquerade via " + nat.hostInterface() + ", state "
-                + NatState.file(config.stateDir(), config.namespacePrefix()));
-        return UntilSignal.await(
-                stop,
-                "drafter nat",
-                out,
-                nat::close,
-                "removed " + nat.namespaces().size() + " namespaces, nft table " + config.hostTable());
     }
 
     private NatConfig config() {

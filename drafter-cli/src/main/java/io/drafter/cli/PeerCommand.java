@@ -3,9 +3,8 @@ package io.drafter.cli;
 import io.drafter.linux.ExitActions;
 import io.drafter.migration.destination.DestinationListener;
 import io.drafter.migration.destination.DestinationPhase;
-import io.drafter.migration.source.MigrationSource;
+import io.drafter.migration.source.MigrationListener;
 import io.drafter.migration.source.SourceCounters;
-import io.drafter.migration.source.SourceListener;
 import io.drafter.migration.source.SourcePhase;
 import io.drafter.migration.transport.Connection;
 import io.drafter.migration.transport.PemTls;
@@ -15,16 +14,16 @@ import io.drafter.migration.transport.TransportSecurity;
 import io.drafter.peer.Peer;
 import io.drafter.peer.PeerMetrics;
 import io.drafter.peer.PeerOptions;
+import io.drafter.peer.RunDir;
 import io.drafter.storage.config.DeviceConfigParser;
-import io.drafter.vm.Console;
 import io.drafter.vm.qemu.QemuVmm;
+import java.io.IOException;
 import java.io.PrintStream;
 import java.net.InetSocketAddress;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.UUID;
 import java.util.concurrent.Callable;
-import java.util.concurrent.CountDownLatch;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -139,6 +138,13 @@ public final class PeerCommand implements Callable<Integer> {
     @Option(names = "--compression", defaultValue = "true", arity = "0..1", description = "zstd on block data.")
     boolean compression;
 
+    @Option(
+            names = {"--clean", "-clean"},
+            description = "Remove what killed peers left (stale FUSE mounts, instance directories and files of"
+                    + " unfinished migrations in under --chroot-base-dir; port forwards of dead processes), then"
+                    + " exit. Every peer also does this when it starts.")
+    boolean clean;
+
     // Accepted for compatibility with Drafter's command line; they mean nothing here.
     @Mixin
     ConsoleOptions consoleOptions;
@@ -159,36 +165,75 @@ public final class PeerCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         PrintStream out = System.out;
+        if (clean) {
+            java.io.PrintWriter w = new java.io.PrintWriter(out, true);
+            java.util.List<String> removed = new java.util.ArrayList<>(
+                    RunDir.cleanStale(chrootBaseDir.resolve("qemu").toAbsolutePath()));
+            removed.addAll(io.drafter.net.Forwarder.clean(new io.drafter.net.CommandRunner()));
+            return UntilSignal.printCleaned("drafter peer", w, removed);
+        }
+        // Every flag is checked, and every address bound, before a VM resumes: a mistake found later would leave a VM
+        // that ran for nothing, or devices changed under a failed start.
         var deviceList = DeviceConfigParser.parse(devices, DeviceConfigParser.Use.PEER);
         TransportSecurity security = security();
-        SharedToken token = tokenFile == null ? null : SharedToken.fromFile(tokenFile);
-        Console console = consoleOptions.console();
-        Path runDir = chrootBaseDir
-                .resolve("qemu")
-                .resolve(UUID.randomUUID().toString())
-                .toAbsolutePath();
+        SharedToken token = tokenFile == null ? null : token(tokenFile);
+        checkNetns(netns);
+        InetSocketAddress from = raddr.isEmpty() ? null : resolved(address(raddr, "--raddr"), "--raddr");
+        InetSocketAddress listenOn = laddr.isEmpty() ? null : resolved(address(laddr, "--laddr"), "--laddr");
+        InetSocketAddress metricsOn = metrics.isEmpty() ? null : resolved(address(metrics, "--metrics"), "--metrics");
         PeerOptions options = new PeerOptions(
-                deviceList, netns, runDir, resumeTimeout, disablePostcopy, security, token, console, forwards());
+                deviceList,
+                netns,
+                chrootBaseDir.toAbsolutePath(),
+                resumeTimeout,
+                disablePostcopy,
+                security,
+                token,
+                consoleOptions.console(),
+                forwards());
+        if (insecurePlainTcp && token == null && security instanceof TransportSecurity.PlainTcp) {
+            System.err.println("drafter peer: WARNING: migrations are neither authenticated nor encrypted"
+                    + " (--insecure-plain-tcp); use it only on a network you trust");
+        }
         QemuVmm vmm = new QemuVmm();
         PeerMetrics peerMetrics = new PeerMetrics();
-        try (PeerMetrics.Server _ = metrics.isEmpty() ? null : peerMetrics.serve(address(metrics, "--metrics"))) {
+        try (StopSignals stop = StopSignals.install("drafter peer", System.err);
+                MigrationListener listener = listenOn == null
+                        ? null
+                        : MigrationListener.bind(
+                                listenOn,
+                                security,
+                                token,
+                                options.plainTcpAllowed(),
+                                MigrationListener.Limits.defaults());
+                PeerMetrics.Server _ = metricsOn == null ? null : peerMetrics.serve(metricsOn)) {
             Peer peer;
             long start = System.nanoTime();
-            if (raddr.isEmpty()) {
+            stop.busy(() -> "starting; it stops once the VM is resumed or given back");
+            if (from == null) {
                 peer = Peer.resumeLocal(options, vmm);
             } else {
                 out.println("Migrating from " + raddr);
-                Connection c = Transport.connect(address(raddr, "--raddr"), security, Duration.ofSeconds(30));
                 peerMetrics.migratingFrom(true);
-                peer = Peer.migrateIn(options, vmm, c, new DestinationListener() {
-                    @Override
-                    public void onPhase(DestinationPhase from, DestinationPhase to, Duration timeInFrom) {
-                        out.println("Migration in: " + from + " -> " + to + " (" + timeInFrom.toMillis() + " ms)");
+                try {
+                    Connection c = Transport.connect(from, security, Duration.ofSeconds(30));
+                    peer = Peer.migrateIn(options, vmm, c, new DestinationPrinter(out), stop.requested());
+                } catch (IOException e) {
+                    if (stop.isRequested()) {
+                        System.err.println("drafter peer: stopped by "
+                                + stop.requested().getNow("") + " before the hand-over; the VM stays at " + raddr
+                                + ", nothing of it is kept here");
+                        return 0;
                     }
-                });
+                    throw new IOException(e.getMessage() + "; the VM was not started here", e);
+                } finally {
+                    peerMetrics.migratingFrom(false);
+                }
             }
-            // SIGTERM or Ctrl-C: suspend the VM into its devices before the mount and QEMU go (one ordered exit).
-            ExitActions.Handle hook = ExitActions.register(ExitActions.Stage.APPLICATION, "stop peer", peer::close);
+            // An exit that bypasses the signal handlers (an uncaught error) still saves the VM before anything else.
+            ExitActions.Handle exitAction =
+                    ExitActions.register(ExitActions.Stage.APPLICATION, "stop peer", peer::stop);
+            stop.busy(peer::busyDescription);
             peerMetrics.attach(peer);
             out.println("Resumed VM in " + peer.lastResume().toMillis() + " ms ("
                     + Duration.ofNanos(System.nanoTime() - start).toMillis() + " ms since start) on "
@@ -197,52 +242,84 @@ public final class PeerCommand implements Callable<Integer> {
                 Thread.ofVirtual().start(() -> {
                     try {
                         var c = peer.incoming().awaitCompleted(Peer.migrationLimit());
-                        peerMetrics.migratingFrom(false);
                         out.println("Migration in completed: " + c.blocksReceived() + " blocks received, "
-                                + c.readerWaits() + " reads waited for post-copy blocks");
+                                + c.readerWaits() + " reads waited for blocks");
                     } catch (Exception e) {
-                        System.err.println("drafter: migration in failed after resume: " + Drafter.oneLine(e));
+                        System.err.println("drafter peer: migration in did not complete: " + Drafter.oneLine(e));
                     }
                 });
             }
-            if (laddr.isEmpty()) {
+            int code = 0;
+            if (listener == null) {
                 out.println("Running; press Ctrl-C to suspend the VM into its devices and stop");
-                new CountDownLatch(1).await();
-                return 0;
-            }
-            try (Transport.ConnectionListener listener = Transport.listen(address(laddr, "--laddr"), security)) {
+                stop.requested().join();
+            } else {
                 out.println("Listening for connections on " + listener.address());
-                Connection c = listener.accept(Duration.ofDays(365));
-                out.println("Migrating to " + c.peer());
-                peerMetrics.migratingTo(true);
-                MigrationSource source = peer.migrateOut(c, new ProgressPrinter(out), compression);
-                SourceCounters counters;
-                try {
-                    counters = source.awaitCompleted(Peer.migrationLimit());
-                } catch (Exception e) {
-                    peerMetrics.migratingTo(false);
-                    if (peer.recoverAfterFailedMigration(source, e)) {
-                        System.err.println("drafter: migration failed, the VM runs here again: " + Drafter.oneLine(e));
-                        out.println("Running; press Ctrl-C to suspend the VM into its devices and stop");
-                        new CountDownLatch(1).await();
-                        return 1;
+                Peer.Outcome outcome =
+                        peer.serve(listener, new Events(out, peerMetrics), compression, stop.requested());
+                switch (outcome) {
+                    case Peer.Outcome.MigratedAway m -> {
+                        SourceCounters counters = m.counters();
+                        out.println("Migration completed: " + counters.bytesSent() + " bytes, " + counters.blocksSent()
+                                + " blocks sent, " + counters.zeroBlocks() + " zero blocks skipped, "
+                                + counters.rounds() + " dirty rounds"
+                                + (counters.suspendToAuthority() == null
+                                        ? ""
+                                        : ", suspend to authority "
+                                                + counters.suspendToAuthority().toMillis() + " ms"));
                     }
-                    throw e;
+                    case Peer.Outcome.HandOverUncertain u -> {
+                        String where = peer.stop();
+                        exitAction.cancel();
+                        System.err.println("drafter peer: the hand-over to " + u.destination() + " is uncertain ("
+                                + u.reason() + "): the grant was sent but never confirmed, so the VM stays paused here"
+                                + " and is not resumed on its own; " + where + ". If " + u.destination()
+                                + " did not start it (its log says so), resume it here; if it did, it runs there");
+                        return 3;
+                    }
+                    case Peer.Outcome.StopRequested _ -> {}
                 }
-                peerMetrics.migratingTo(false);
-                peer.migratedAway();
-                out.println("Migration completed: " + counters.bytesSent() + " bytes, " + counters.blocksSent()
-                        + " blocks sent, " + counters.zeroBlocks() + " zero blocks skipped, " + counters.rounds()
-                        + " dirty rounds"
-                        + (counters.suspendToAuthority() == null
-                                ? ""
-                                : ", suspend to authority "
-                                        + counters.suspendToAuthority().toMillis() + " ms"));
-                peer.close();
-                hook.cancel();
-                return 0;
             }
+            String where = peer.stop();
+            exitAction.cancel();
+            if (stop.isRequested()) {
+                System.err.println(
+                        "drafter peer: stopped by " + stop.requested().getNow("") + "; " + where);
+            }
+            return code;
         }
+    }
+
+    /** The token from {@code file}, with a one-line error naming the file when it cannot be used. */
+    static SharedToken token(Path file) {
+        if (!Files.exists(file)) {
+            throw new IllegalArgumentException("could not read --token-file " + file + ": no such file");
+        }
+        if (!Files.isRegularFile(file) || !Files.isReadable(file)) {
+            throw new IllegalArgumentException("could not read --token-file " + file + ": not a readable file");
+        }
+        try {
+            return SharedToken.fromFile(file);
+        } catch (IOException e) {
+            throw new IllegalArgumentException("could not use --token-file " + file + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** Fails naming the namespace when {@code --netns} names one that does not exist. */
+    static void checkNetns(String ns) {
+        if (!ns.isEmpty() && !Files.exists(Path.of("/var/run/netns", ns))) {
+            throw new IllegalArgumentException("could not use --netns " + ns + ": /var/run/netns/" + ns
+                    + " does not exist (create it with drafter nat, or pass --netns '' for a VM without network)");
+        }
+    }
+
+    /** Fails naming the flag when the host of {@code a} does not resolve. */
+    static InetSocketAddress resolved(InetSocketAddress a, String flag) {
+        if (a.isUnresolved()) {
+            throw new IllegalArgumentException("could not use " + flag + " " + a.getHostString() + ":" + a.getPort()
+                    + ": the host name does not resolve");
+        }
+        return a;
     }
 
     private java.util.List<io.drafter.net.PortForward> forwards() {
@@ -284,11 +361,28 @@ public final class PeerCommand implements Callable<Integer> {
         return new InetSocketAddress(host.isEmpty() ? "0.0.0.0" : host, port);
     }
 
-    /** Prints migration progress lines. */
-    private record ProgressPrinter(PrintStream out) implements SourceListener {
+    /** Prints a migration out: its start, phases, dirty rounds, and a failure after which the VM runs here again. */
+    private record Events(PrintStream out, PeerMetrics metrics) implements Peer.Events {
+        @Override
+        public void migrationStarted(String destination) {
+            metrics.migratingTo(true);
+            out.println("Migrating to " + destination);
+        }
+
+        @Override
+        public void migrationFailed(String destination, String reason) {
+            metrics.migratingTo(false);
+            System.err.println("drafter peer: migration to " + destination + " failed before the hand-over: " + reason
+                    + "; the VM runs here again");
+            out.println("Listening for connections again");
+        }
+
         @Override
         public void onPhase(SourcePhase from, SourcePhase to, Duration timeInFrom) {
             out.println("Migration out: " + from + " -> " + to + " (" + timeInFrom.toMillis() + " ms)");
+            if (to == SourcePhase.COMPLETED) {
+                metrics.migratingTo(false);
+            }
         }
 
         @Override
@@ -297,6 +391,14 @@ public final class PeerCommand implements Callable<Integer> {
                 out.println("  " + device + ": round " + round + ", " + dirtyBlocks + " dirty blocks"
                         + (last ? " (final)" : ""));
             }
+        }
+    }
+
+    /** Prints a migration in phase by phase. */
+    private record DestinationPrinter(PrintStream out) implements DestinationListener {
+        @Override
+        public void onPhase(DestinationPhase from, DestinationPhase to, Duration timeInFrom) {
+            out.println("Migration in: " + from + " -> " + to + " (" + timeInFrom.toMillis() + " ms)");
         }
     }
 }

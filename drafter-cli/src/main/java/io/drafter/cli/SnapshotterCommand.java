@@ -170,23 +170,24 @@ public final class SnapshotterCommand implements Callable<Integer> {
                 pad);
         // A signal before the outputs are written interrupts the boot or the snapshot: QEMU stops and the work
         // directory goes, no output is touched. Once the VM is saved the outputs are written to the end.
-        StopSignals stop = StopSignals.install("drafter snapshotter", System.err);
-        stop.busy(() -> "stopping the VM and removing its work directory");
-        Thread main = Thread.currentThread();
         Snapshotter.Result result;
-        var interrupter = stop.requested().thenRun(main::interrupt);
-        try {
-            result = new Snapshotter(new QemuVmm(qemuBin, Duration.ofSeconds(10), resumeTimeout)).run(options);
-        } catch (VmException e) {
-            if (stop.isRequested()) {
-                System.err.println(
-                        "drafter snapshotter: stopped by " + stop.requested().getNow("") + "; no snapshot was written");
-                return stop.abortedExitCode();
+        try (StopSignals stop = StopSignals.install("drafter snapshotter", System.err)) {
+            stop.busy(() -> "stopping the VM and removing its work directory");
+            Thread main = Thread.currentThread();
+            var interrupter = stop.requested().thenRun(main::interrupt);
+            try {
+                result = new Snapshotter(new QemuVmm(qemuBin, Duration.ofSeconds(10), resumeTimeout)).run(options);
+            } catch (VmException e) {
+                if (stop.isRequested()) {
+                    System.err.println("drafter snapshotter: stopped by "
+                            + stop.requested().getNow("") + "; no snapshot was written");
+                    return stop.abortedExitCode();
+                }
+                throw e;
+            } finally {
+                interrupter.cancel(false);
+                Thread.interrupted();
             }
-            throw e;
-        } finally {
-            interrupter.cancel(false);
-            Thread.interrupted();
         }
         System.err.printf(
                 "drafter: snapshot done (accel %s, boot to ready %d ms, pause to saved %d ms, state %d bytes)%n",

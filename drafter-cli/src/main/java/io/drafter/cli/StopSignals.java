@@ -17,12 +17,13 @@ import sun.misc.Signal;
  *
  * <p><b>Note:</b> one instance per process; the handlers run on the JVM's signal thread and never block.
  */
-final class StopSignals {
+final class StopSignals implements AutoCloseable {
     private static final List<String> SIGNALS = List.of("INT", "TERM", "HUP");
 
     private final String command;
     private final PrintStream err;
     private final CompletableFuture<String> requested = new CompletableFuture<>();
+    private final java.util.Map<Signal, sun.misc.SignalHandler> previous = new java.util.LinkedHashMap<>();
     private volatile Supplier<String> busy = () -> "stopping";
 
     private StopSignals(String command, PrintStream err) {
@@ -35,7 +36,8 @@ final class StopSignals {
         StopSignals s = new StopSignals(command, err);
         for (String name : SIGNALS) {
             try {
-                Signal.handle(new Signal(name), s::onSignal);
+                Signal sig = new Signal(name);
+                s.previous.put(sig, Signal.handle(sig, s::onSignal));
             } catch (IllegalArgumentException e) {
                 // The JVM keeps this signal (or it does not exist here): its default behaviour stays.
             }
@@ -50,6 +52,22 @@ final class StopSignals {
                     + " (a second signal does not cut it short; SIGKILL would lose what is not saved yet)");
             err.flush();
         }
+    }
+
+    /**
+     * Gives the signals back their handlers from before {@link #install} (the command returned; in a test JVM the
+     * next test must not find them caught).
+     */
+    @Override
+    public void close() {
+        previous.forEach((sig, handler) -> {
+            try {
+                Signal.handle(sig, handler);
+            } catch (IllegalArgumentException e) {
+                // Left as it is.
+            }
+        });
+        previous.clear();
     }
 
     /** Completes with the signal's name (e.g. {@code SIGTERM}) when the first stop signal arrives. */

@@ -79,6 +79,8 @@ class PeerCommandTest {
                 "127.0.0.1:" + port,
                 "--laddr",
                 "",
+                "--netns",
+                "",
                 "--token-file",
                 token.toString(),
                 "--chroot-base-dir",
@@ -107,6 +109,102 @@ class PeerCommandTest {
                         "[{\"name\":\"memory\",\"base\":\"" + dir.resolve("missing.bin") + "\"}]"),
                 "1",
                 "could not open device \"memory\": base " + dir.resolve("missing.bin") + " does not exist");
+    }
+
+    /** Devices whose base files exist, with copy-on-write files under {@code cow} that a resume would create. */
+    private String devicesThatWouldResume(Path cow) throws Exception {
+        StringBuilder json = new StringBuilder("[");
+        for (String name : new String[] {"state", "memory", "kernel", "config"}) {
+            Path base = Files.writeString(dir.resolve(name + ".bin"), "x");
+            json.append(json.length() > 1 ? "," : "")
+                    .append("{\"name\":\"")
+                    .append(name)
+                    .append("\",\"base\":\"")
+                    .append(base)
+                    .append("\",\"overlay\":\"")
+                    .append(cow.resolve(name + ".overlay"))
+                    .append("\",\"state\":\"")
+                    .append(cow.resolve(name + ".state"))
+                    .append("\"}");
+        }
+        return json.append(']').toString();
+    }
+
+    /** Runs a local peer with {@code flags} that must fail before anything is created or resumed. */
+    private void assertRefusedBeforeResume(String contains, String... flags) throws Exception {
+        Path cow = dir.resolve("cow");
+        Path vms = dir.resolve("vms");
+        Path tokenFile = Files.writeString(dir.resolve("token"), "0123456789abcdef0123456789abcdef");
+        java.util.List<String> given = java.util.List.of(flags);
+        java.util.List<String> args = new java.util.ArrayList<>(java.util.List.of(
+                "peer", "--raddr", "", "--chroot-base-dir", vms.toString(), "--devices", devicesThatWouldResume(cow)));
+        if (!given.contains("--netns")) {
+            args.addAll(java.util.List.of("--netns", ""));
+        }
+        if (!given.contains("--token-file")) {
+            args.addAll(java.util.List.of("--token-file", tokenFile.toString()));
+        }
+        args.addAll(given);
+        assertOneLine(run(args.toArray(String[]::new)), "1", contains);
+        assertFalse(Files.exists(cow), "no copy-on-write file was created");
+        assertFalse(Files.exists(vms.resolve("qemu")), "no instance directory was created");
+    }
+
+    @Test
+    void aPortOutOfRangeIsRefusedBeforeTheVmResumes() throws Exception {
+        assertRefusedBeforeResume(
+                "could not use --laddr 127.0.0.1:99999: port out of range", "--laddr", "127.0.0.1:99999");
+    }
+
+    @Test
+    void aPortInUseIsRefusedBeforeTheVmResumes() throws Exception {
+        try (ServerSocket taken = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            assertRefusedBeforeResume(
+                    "could not listen on /127.0.0.1:" + taken.getLocalPort(),
+                    "--laddr",
+                    "127.0.0.1:" + taken.getLocalPort());
+        }
+    }
+
+    @Test
+    void aMetricsPortInUseIsRefusedBeforeTheVmResumes() throws Exception {
+        try (ServerSocket taken = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            assertRefusedBeforeResume(
+                    "127.0.0.1:" + taken.getLocalPort(),
+                    "--laddr",
+                    "",
+                    "--metrics",
+                    "127.0.0.1:" + taken.getLocalPort());
+        }
+    }
+
+    @Test
+    void aMissingNamespaceIsRefusedBeforeTheVmResumes() throws Exception {
+        assertRefusedBeforeResume(
+                "could not use --netns drafter-no-such-ns: /var/run/netns/drafter-no-such-ns does not exist",
+                "--laddr",
+                "",
+                "--netns",
+                "drafter-no-such-ns");
+    }
+
+    @Test
+    void aMissingTokenFileIsNamed() throws Exception {
+        Path missing = dir.resolve("no-such-token");
+        assertRefusedBeforeResume(
+                "could not read --token-file " + missing + ": no such file",
+                "--laddr",
+                "127.0.0.1:0",
+                "--token-file",
+                missing.toString());
+    }
+
+    @Test
+    void anUnresolvableHostIsRefusedBeforeTheVmResumes() throws Exception {
+        assertRefusedBeforeResume(
+                "could not use --laddr no-such-host.invalid:1337: the host name does not resolve",
+                "--laddr",
+                "no-such-host.invalid:1337");
     }
 
     @Test

@@ -66,6 +66,8 @@ public final class Libc {
             handle("umount2", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT), ERRNO);
     private static final MethodHandle ACCESS =
             handle("access", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT), ERRNO);
+    private static final MethodHandle FALLOCATE =
+            handle("fallocate", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG), ERRNO);
     private static final MethodHandle STRERROR = handle("strerror", FunctionDescriptor.of(ADDRESS, JAVA_INT));
 
     private static MethodHandle handle(String name, FunctionDescriptor descriptor, Linker.Option... options) {
@@ -194,6 +196,28 @@ public final class Libc {
             return r == 0 ? 0 : errno(cs);
         } catch (Throwable t) {
             throw new AssertionError("access downcall failed", t);
+        }
+    }
+
+    /**
+     * {@code fallocate(2)} with mode 0 on {@code path}: reserves blocks for {@code [offset, offset + length)} so that
+     * later writes there cannot fail for lack of space (what is reserved reads as zeros), and extends the file if it is
+     * shorter. File systems without it fail with {@link Errno#EOPNOTSUPP}.
+     */
+    public static void fallocate(String path, long offset, long length) throws LinuxException {
+        int fd = open(path, O_RDWR | O_CLOEXEC);
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment cs = allocateCallState(arena);
+            int r = (int) FALLOCATE.invokeExact(cs, fd, 0, offset, length);
+            if (r < 0) {
+                throw new LinuxException("fallocate", errno(cs), "reserve " + length + " bytes for " + path);
+            }
+        } catch (LinuxException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new AssertionError("fallocate downcall failed", t);
+        } finally {
+            close(fd);
         }
     }
 

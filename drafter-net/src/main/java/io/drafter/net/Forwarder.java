@@ -234,7 +234,7 @@ public final class Forwarder implements AutoCloseable {
                 throw new NetException("could not forward " + f.externalAddr() + ": " + external.getHostAddress()
                         + " is not an address of this host");
             }
-            throw new NetException("could not forward " + f.externalAddr() + ": address already in use");
+            throw new AddressInUseException("could not forward " + f.externalAddr() + ": address already in use");
         } catch (IOException e) {
             throw new NetException("could not forward " + f.externalAddr() + ": " + e.getMessage(), e);
         }
@@ -242,7 +242,7 @@ public final class Forwarder implements AutoCloseable {
                 "ip daddr " + external.getHostAddress() + " " + f.protocolName() + " dport " + f.externalPort() + " ";
         for (String t : host.ipTables()) {
             if (t.startsWith(TABLE_PREFIX) && host.ipTable(t).orElse("").contains(needle)) {
-                throw new NetException("could not forward " + f.externalAddr()
+                throw new AddressInUseException("could not forward " + f.externalAddr()
                         + ": address already in use by another drafter forwarder (nft table " + t + ")");
             }
         }

@@ -9,14 +9,18 @@ import io.drafter.migration.destination.MigrationDestination;
 import io.drafter.migration.protocol.DeviceSpec;
 import io.drafter.migration.protocol.ErrorCode;
 import io.drafter.migration.protocol.ProtocolException;
+import io.drafter.migration.source.AuthenticatedDestination;
 import io.drafter.migration.source.DirtyPolicy;
+import io.drafter.migration.source.MigrationListener;
 import io.drafter.migration.source.MigrationSource;
+import io.drafter.migration.source.SourceCounters;
 import io.drafter.migration.source.SourceDevice;
 import io.drafter.migration.source.SourceListener;
 import io.drafter.migration.source.SourceOptions;
 import io.drafter.migration.source.SourcePhase;
 import io.drafter.migration.source.SuspendHook;
 import io.drafter.migration.transport.Connection;
+import io.drafter.net.AddressInUseException;
 import io.drafter.net.CommandRunner;
 import io.drafter.net.Forwarder;
 import io.drafter.net.Ipv4Cidr;
@@ -25,14 +29,13 @@ import io.drafter.net.NetException;
 import io.drafter.storage.BlockDevice;
 import io.drafter.storage.DeviceStack;
 import io.drafter.storage.config.DeviceConfig;
-import io.drafter.storage.source.FileBlockDevice;
+import io.drafter.storage.waiting.WaitingDevice;
 import io.drafter.vm.Network;
 import io.drafter.vm.SnapshotConfig;
 import io.drafter.vm.VmConfig;
 import io.drafter.vm.VmException;
 import io.drafter.vm.VmInstance;
 import io.drafter.vm.Vmm;
-import io.drafter.vm.qemu.QemuVmm;
 import java.io.IOException;
 import java.lang.System.Logger.Level;
 import java.nio.ByteBuffer;
@@ -41,19 +44,28 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
 
 /**
  * A peer: one VM whose devices are served by our storage stacks through a FUSE mount, resumed from local package
- * files or migrated in from another peer, and able to migrate itself out to another peer.
+ * files or migrated in from another peer, able to migrate itself out to other peers, and to stop in order.
  *
  * <p>Device roles follow Drafter: {@code state} (QEMU device state), {@code memory} (guest RAM, mapped shared by
  * QEMU), {@code kernel}, {@code config} (the snapshot's {@code config.json}), optionally {@code initrd}, and the disks
  * named in the config ({@code disk}, {@code oci}, …).
  *
- * <p><b>Note:</b> one controlling thread at a time (the CLI's main thread); {@link #close()} may be called from a
- * shutdown hook and is idempotent.
+ * <p>The whole life of a peer is here: {@link #resumeLocal} or {@link #migrateIn}; {@link #serve}, which migrates the
+ * VM out to the first destination that authenticates and returns to listening, VM running, after every migration that
+ * fails before the hand-over; and {@link #stop}, which suspends a running VM into its devices, ends QEMU, closes the
+ * devices and removes the mount and the instance directory, in that order. A start that fails removes exactly what it
+ * created, and never leaves devices that cannot be resumed.
+ *
+ * <p><b>Note:</b> one controlling thread at a time (the CLI's main thread); the migration engines and the stop
+ * request call in from their own threads where documented. {@link #stop()} is idempotent.
  */
 public final class Peer implements AutoCloseable {
     private static final System.Logger LOG = System.getLogger(Peer.class.getName());
@@ -64,25 +76,78 @@ public final class Peer implements AutoCloseable {
     public static final String CONFIG = "config";
     public static final String INITRD = "initrd";
 
-    /** How long a migration in may take until the destination may resume (the engine's stall watchdog fails sooner). */
+    /** How long a migration may run end to end (each side's stall watchdog fails much sooner). */
     static final Duration MIGRATION_LIMIT = Duration.ofHours(6);
+
+    /** How long a grant may take to arrive once the VM is prepared (the source sends its last blocks first). */
+    static final Duration TAKEOVER_LIMIT = Duration.ofMinutes(10);
+
+    /** What {@link #serve} ended with. */
+    public sealed interface Outcome {
+        /** The VM runs at {@code destination} now; this peer's paused copy may go. */
+        record MigratedAway(String destination, SourceCounters counters) implements Outcome {}
+
+        /** A stop was asked for; the VM runs here (call {@link #stop()}). */
+        record StopRequested() implements Outcome {}
+
+        /**
+         * The grant went out but the destination never confirmed it took over: it may run the VM, so this peer keeps
+         * it paused and saved in its devices and never resumes it on its own.
+         */
+        record HandOverUncertain(String destination, String reason) implements Outcome {}
+    }
+
+    /** Hears what a peer does while it serves migrations out; every method has a no-op default. */
+    public interface Events extends SourceListener {
+        /** A destination authenticated and the migration to it starts. */
+        default void migrationStarted(String destination) {}
+
+        /** The migration to {@code destination} failed before the hand-over; the VM runs here again. */
+        default void migrationFailed(String destination, String reason) {}
+    }
+
+    /** Where a VM is in its life on this peer. */
+    private enum VmState {
+        /** No VM (yet, or any more). */
+        NONE,
+        /** QEMU has the state loaded, the vCPUs never ran here. */
+        PREPARED,
+        /** The guest runs. */
+        RUNNING,
+        /** Paused by a migration, its state saved in the devices; the guest may not be called. */
+        SAVED
+    }
 
     private final PeerOptions options;
     private final Vmm vmm;
+    private final RunDir runDir;
     private final Map<String, DeviceStack> stacks = new LinkedHashMap<>();
+    /** Files this peer created; removed again if the VM never ran on them. */
     private final List<Path> createdFiles = new ArrayList<>();
+
+    private final Map<String, DeviceConfig> incomingConfigs = new LinkedHashMap<>();
     private Map<String, ? extends BlockDevice> exposed = Map.of();
     private DeviceMount mount;
-    private VmInstance vm;
+    private volatile VmInstance vm;
+    private volatile VmState vmState = VmState.NONE;
     private MigrationDestination incoming;
     private Forwarder forwarder;
-    private boolean migratedAway;
-    private boolean closed;
+    private String migratedTo;
+    private boolean stopped;
+    private String stoppedWhere;
     private Duration lastResume = Duration.ZERO;
 
-    private Peer(PeerOptions options, Vmm vmm) {
+    private Peer(PeerOptions options, Vmm vmm) throws IOException {
         this.options = options;
         this.vmm = vmm;
+        this.runDir = RunDir.create(options.chrootBaseDir());
+        if (!options.portForwards().isEmpty()) {
+            // A peer killed while its VM ran left its forward (an nft table named after its PID): it would hold the
+            // address this VM needs.
+            for (String removed : Forwarder.clean(new CommandRunner())) {
+                LOG.log(Level.WARNING, "removed " + removed + " left by a process that was killed");
+            }
+        }
     }
 
     /**
@@ -90,158 +155,250 @@ public final class Peer implements AutoCloseable {
      * {@code state}: copy-on-write), mounts them and resumes the VM.
      */
     public static Peer resumeLocal(PeerOptions options, Vmm vmm) throws IOException, VmException {
+        for (DeviceConfig d : options.devices()) {
+            Path base = d.base().orElseThrow();
+            if (!Files.isRegularFile(base)) {
+                throw new IOException("could not open device \"" + d.name() + "\": base " + base + " does not exist");
+            }
+        }
         Peer p = new Peer(options, vmm);
         boolean ok = false;
         try {
             for (DeviceConfig d : options.devices()) {
-                Path base = d.base().orElseThrow();
-                if (!Files.isRegularFile(base)) {
-                    throw new IOException(
-                            "could not open device \"" + d.name() + "\": base " + base + " does not exist");
-                }
+                p.noteNewOverlays(d);
                 p.stacks.put(d.name(), DeviceStack.open(d, false, 0, null));
             }
             Map<String, BlockDevice> tops = new LinkedHashMap<>();
             p.stacks.forEach((name, s) -> tops.put(name, s.top()));
-            p.exposeAndResume(tops);
+            p.prepare(tops);
+            p.start(true);
             ok = true;
             return p;
         } finally {
             if (!ok) {
-                p.close();
+                p.abandonStart();
             }
         }
     }
 
     /**
-     * Takes a VM migrating in on {@code connection}: opens a storage stack for each device the source announces (it
-     * must be in {@code --devices} with the same block size), waits until authority arrives (or, with {@code
-     * disablePostcopy}, every block), then mounts and resumes the VM while the rest streams in. A resume that fails
-     * is reported to the source, which then keeps (and resumes) its VM.
+     * Takes a VM migrating in on {@code connection}: opens storage for each device the source announces (it must be
+     * in {@code --devices} with the same block size, and fit on disk), waits until authority arrives (or, with {@code
+     * disablePostcopy}, every block), mounts the devices and prepares the VM (QEMU with its state loaded, vCPUs
+     * stopped) while the last blocks arrive, then asks the source for the hand-over and starts the vCPUs only once it
+     * is granted. Until the grant, a failure here (or {@code stop}) gives the VM back to the source, which resumes it,
+     * and removes everything this peer created for it.
      */
-    public static Peer migrateIn(PeerOptions options, Vmm vmm, Connection connection, DestinationListener listener)
+    public static Peer migrateIn(
+            PeerOptions options,
+            Vmm vmm,
+            Connection connection,
+            DestinationListener listener,
+            CompletableFuture<?> stop)
             throws IOException, VmException, InterruptedException {
         Peer p = new Peer(options, vmm);
         boolean ok = false;
+        CompletableFuture<?> aborter = null;
         try {
             DestinationOptions dopts = DestinationOptions.defaults()
                     .withToken(options.token())
                     .withPlainTcpAllowed(options.plainTcpAllowed())
                     .withWaitForAllBlocks(options.disablePostcopy())
                     .withExplicitTakeover(true);
-            p.incoming = MigrationDestination.accept(connection, p.storage(), dopts, listener);
-            MigrationDestination.Resumable r = p.incoming.awaitResumable(MIGRATION_LIMIT);
-            p.incoming.takeOver(MIGRATION_LIMIT); // the source's grant: every block is here, the VM may run
+            p.incoming = MigrationDestination.accept(connection, p.storage(), dopts, testHolds(listener));
+            MigrationDestination in = p.incoming;
+            aborter = stop.thenRun(() -> {
+                if (in.authority() != Authority.DESTINATION) {
+                    in.abort();
+                }
+            });
+            MigrationDestination.Resumable r = in.awaitResumable(MIGRATION_LIMIT);
+            Map<String, BlockDevice> tops = new LinkedHashMap<>();
+            synchronized (p.stacks) {
+                for (Map.Entry<String, WaitingDevice> e : r.devices().entrySet()) {
+                    DeviceStack s = DeviceStack.over(p.incomingConfigs.get(e.getKey()), e.getValue());
+                    p.stacks.put(e.getKey(), s);
+                    tops.put(e.getKey(), s.top());
+                }
+            }
+            p.prepare(tops);
+            TestHold.at("destination-prepared");
+            in.takeOver(TAKEOVER_LIMIT);
+            aborter.cancel(false);
             try {
-                p.exposeAndResume(r.devices(), false);
-                // Our VM runs: the source may drop its paused copy once every block is here.
-                p.incoming.confirmTakeover();
+                p.start(false);
             } catch (IOException | RuntimeException e) {
-                // Authority is ours but the VM did not come up: give it back so that the source resumes its copy.
-                p.incoming.abort();
+                if (p.vmState == VmState.RUNNING) {
+                    throw e; // it ran: this peer owns it now, stop() saves it
+                }
+                // Granted, but the vCPUs never ran here: say so, and the source takes its copy back.
+                in.abort();
                 throw e;
             }
+            TestHold.at("destination-running");
+            in.confirmTakeover();
             ok = true;
             return p;
         } finally {
+            if (aborter != null) {
+                aborter.cancel(false);
+            }
             if (!ok) {
-                p.discardIncoming();
-                p.close();
+                p.abandonStart();
             }
         }
+    }
+
+    /** A destination listener that also stops at the test hold points of a migration in. */
+    private static DestinationListener testHolds(DestinationListener listener) {
+        DestinationListener l = listener == null ? DestinationListener.NONE : listener;
+        return new DestinationListener() {
+            @Override
+            public void onPhase(
+                    io.drafter.migration.destination.DestinationPhase from,
+                    io.drafter.migration.destination.DestinationPhase to,
+                    Duration timeInFrom) {
+                l.onPhase(from, to, timeInFrom);
+                if (to == io.drafter.migration.destination.DestinationPhase.RECEIVING) {
+                    TestHold.at("destination-pre-copy");
+                }
+            }
+
+            @Override
+            public void onProgress(String device, long present, long total) {
+                l.onProgress(device, present, total);
+            }
+
+            @Override
+            public void onMissingBlock(String device, long block) {
+                l.onMissingBlock(device, block);
+            }
+
+            @Override
+            public void onFailed(io.drafter.migration.MigrationException e) {
+                l.onFailed(e);
+            }
+        };
     }
 
     private DestinationStorage storage() {
         return new DestinationStorage() {
             @Override
-            public Opened open(DeviceSpec spec) throws IOException {
-                DeviceConfig d = options.device(spec.name());
-                if (d == null) {
-                    throw new ProtocolException(
-                            ErrorCode.DEVICE_MISMATCH,
-                            "device \"" + spec.name() + "\" is not in this peer's --devices");
-                }
-                if (d.blockSizeBytes() != spec.blockSizeBytes()) {
-                    throw new ProtocolException(
-                            ErrorCode.DEVICE_MISMATCH,
-                            "device \"" + spec.name() + "\" has blocks of " + d.blockSizeBytes()
-                                    + " bytes here, the source sends " + spec.blockSizeBytes());
-                }
-                Path base = d.base().orElseThrow();
-                boolean zero = false;
-                if (!Files.exists(base)) {
-                    Files.createDirectories(base.toAbsolutePath().getParent());
-                    FileBlockDevice.create(base, spec.sizeBytes(), spec.blockSizeBytes())
-                            .close();
-                    createdFiles.add(base);
-                    zero = !d.copyOnWrite();
-                } else if (Files.size(base) != spec.sizeBytes()) {
-                    throw new ProtocolException(
-                            ErrorCode.DEVICE_MISMATCH,
-                            "device \"" + spec.name() + "\": base " + base + " holds " + Files.size(base)
-                                    + " bytes, the source sends " + spec.sizeBytes());
-                }
-                for (int i = 0; i < d.overlays().size(); i++) {
-                    for (Path f : List.of(d.overlays().get(i), d.states().get(i))) {
-                        if (!Files.exists(f)) {
-                            createdFiles.add(f);
+            public void prepare(List<DeviceSpec> specs) throws IOException {
+                List<SpacePlan.NewFile> files = new ArrayList<>();
+                for (DeviceSpec spec : specs) {
+                    DeviceConfig d = configFor(spec);
+                    boolean ram = spec.name().equals(MEMORY) || spec.name().equals(STATE);
+                    Path base = d.base().orElseThrow();
+                    if (!Files.exists(base)) {
+                        files.add(new SpacePlan.NewFile(spec.name(), base, spec.sizeBytes(), ram && !d.copyOnWrite()));
+                    }
+                    for (int i = 0; i < d.overlays().size(); i++) {
+                        Path o = d.overlays().get(i);
+                        if (!Files.exists(o)) {
+                            boolean top = i == d.overlays().size() - 1;
+                            files.add(new SpacePlan.NewFile(spec.name(), o, spec.sizeBytes(), ram && top));
                         }
                     }
                 }
-                DeviceStack s = DeviceStack.open(d, false, spec.sizeBytes(), null);
-                synchronized (stacks) {
-                    stacks.put(spec.name(), s);
+                SpacePlan.check(files);
+                for (SpacePlan.NewFile f : files) {
+                    Files.createDirectories(f.path().toAbsolutePath().getParent());
+                    if (f.reserve()) {
+                        noteCreated(f.path());
+                        io.drafter.storage.source.FileBlockDevice.create(
+                                        f.path(),
+                                        f.sizeBytes(),
+                                        configFor(specNamed(specs, f.device())).blockSizeBytes())
+                                .close();
+                        SpacePlan.reserve(f);
+                    }
                 }
-                return new Opened(s.top(), zero);
+            }
+
+            @Override
+            public Opened open(DeviceSpec spec) throws IOException {
+                DeviceConfig d = configFor(spec);
+                Path base = d.base().orElseThrow();
+                boolean zero = false;
+                synchronized (stacks) {
+                    if (!Files.exists(base)) {
+                        noteCreated(base);
+                        zero = !d.copyOnWrite();
+                    } else if (Files.size(base) != spec.sizeBytes()) {
+                        throw new ProtocolException(
+                                ErrorCode.DEVICE_MISMATCH,
+                                "device \"" + spec.name() + "\": base " + base + " holds " + Files.size(base)
+                                        + " bytes, the source sends " + spec.sizeBytes());
+                    } else if (createdFiles.contains(base)) {
+                        zero = !d.copyOnWrite(); // created (and reserved) by prepare: all zeros still
+                    }
+                    noteNewOverlays(d);
+                    incomingConfigs.put(spec.name(), d);
+                }
+                return new Opened(DeviceStack.openStorage(d, true, spec.sizeBytes()), zero);
             }
 
             @Override
             public void discard(DeviceSpec spec, BlockDevice device) throws IOException {
-                DeviceStack s;
-                synchronized (stacks) {
-                    s = stacks.remove(spec.name());
-                }
-                if (s != null) {
-                    s.close();
-                }
+                device.close();
             }
         };
     }
 
-    /** After a failed migration in: delete the files this peer created for it (the partial copy). */
-    private void discardIncoming() {
-        closeStacks();
-        for (Path f : createdFiles) {
-            try {
-                Files.deleteIfExists(f);
-            } catch (IOException e) {
-                LOG.log(Level.WARNING, "could not delete partial copy " + f + ": " + e.getMessage());
+    private DeviceConfig configFor(DeviceSpec spec) throws ProtocolException {
+        DeviceConfig d = options.device(spec.name());
+        if (d == null) {
+            throw new ProtocolException(
+                    ErrorCode.DEVICE_MISMATCH, "device \"" + spec.name() + "\" is not in this peer's --devices");
+        }
+        if (d.blockSizeBytes() != spec.blockSizeBytes()) {
+            throw new ProtocolException(
+                    ErrorCode.DEVICE_MISMATCH,
+                    "device \"" + spec.name() + "\" has blocks of " + d.blockSizeBytes() + " bytes here, the source"
+                            + " sends " + spec.blockSizeBytes());
+        }
+        return d;
+    }
+
+    private static DeviceSpec specNamed(List<DeviceSpec> specs, String name) {
+        return specs.stream().filter(s -> s.name().equals(name)).findFirst().orElseThrow();
+    }
+
+    /** Records the overlay and state files of {@code d} that do not exist yet: opening the stack creates them. */
+    private void noteNewOverlays(DeviceConfig d) throws IOException {
+        for (int i = 0; i < d.overlays().size(); i++) {
+            for (Path f : List.of(d.overlays().get(i), d.states().get(i))) {
+                if (!Files.exists(f)) {
+                    noteCreated(f);
+                }
             }
         }
     }
 
-    private void exposeAndResume(Map<String, ? extends BlockDevice> devices) throws IOException, VmException {
-        exposeAndResume(devices, true);
+    /** Records a file about to be created for a VM that has not run: removed again if it never runs. */
+    private void noteCreated(Path f) throws IOException {
+        synchronized (stacks) {
+            if (!createdFiles.contains(f)) {
+                runDir.recordCreated(f);
+                createdFiles.add(f);
+            }
+        }
     }
 
     /**
-     * Mounts {@code devices} and resumes the VM from them. With {@code awaitAfterResume=false} (after a migration,
-     * where every millisecond is downtime) the VM serves as soon as its vCPUs run; the agent's {@code AfterResume}
-     * (clock fix, hooks) follows on its own thread.
+     * Mounts {@code devices} and prepares the VM from them: QEMU runs with the device state loaded, vCPUs stopped.
      */
-    private void exposeAndResume(Map<String, ? extends BlockDevice> devices, boolean awaitAfterResume)
-            throws IOException, VmException {
+    private void prepare(Map<String, ? extends BlockDevice> devices) throws IOException, VmException {
         for (String required : List.of(STATE, MEMORY, KERNEL, CONFIG)) {
             if (!devices.containsKey(required)) {
                 throw new IOException("could not resume: no device named \"" + required + "\" in --devices");
             }
         }
         this.exposed = devices;
-        Path mnt = options.runDir().resolve("devices");
-        Path vmDir = options.runDir().resolve("vm");
-        Files.createDirectories(mnt);
-        Files.createDirectories(vmDir);
-        mount = DeviceMount.mount(mnt, devices);
+        Files.createDirectories(runDir.devices());
+        Files.createDirectories(runDir.vm());
+        mount = DeviceMount.mount(runDir.devices(), devices);
         SnapshotConfig config = SnapshotConfig.read(mount.file(CONFIG));
         Path initrd = null;
         if (config.hasInitrd()) {
@@ -279,12 +436,37 @@ public final class Peer implements AutoCloseable {
                     + "; give the namespace that holds it with --netns");
         }
         VmConfig vmConfig = config.toVmConfig(
-                mount.file(KERNEL), initrd, drives, mount.file(MEMORY), network, vmDir, options.console());
-        long start = System.nanoTime();
-        vm = !awaitAfterResume && vmm instanceof QemuVmm q
-                ? q.resume(vmConfig, mount.file(STATE), false)
-                : vmm.resume(vmConfig, mount.file(STATE));
-        lastResume = Duration.ofNanos(System.nanoTime() - start);
+                mount.file(KERNEL), initrd, drives, mount.file(MEMORY), network, runDir.vm(), options.console());
+        long startNs = System.nanoTime();
+        vm = vmm.prepare(vmConfig, mount.file(STATE));
+        vmState = VmState.PREPARED;
+        lastResume = Duration.ofNanos(System.nanoTime() - startNs);
+    }
+
+    /**
+     * Starts the prepared VM's vCPUs and installs the port forwards. With {@code awaitAfterResume=false} (after a
+     * migration, where every millisecond is downtime) the VM serves as soon as its vCPUs run; the agent's {@code
+     * AfterResume} (clock fix, hooks) follows on its own thread.
+     */
+    private void start(boolean awaitAfterResume) throws IOException, VmException {
+        long startNs = System.nanoTime();
+        // From the first instruction the guest runs, the files hold its state: never leftovers to remove.
+        runDir.keepCreated();
+        vm.cont();
+        vmState = VmState.RUNNING;
+        if (awaitAfterResume) {
+            vm.afterResume(options.resumeTimeout());
+        } else {
+            VmInstance v = vm;
+            Thread.ofVirtual().name("after-resume").start(() -> {
+                try {
+                    v.afterResume(options.resumeTimeout());
+                } catch (VmException | RuntimeException e) {
+                    LOG.log(Level.WARNING, "AfterResume failed: " + e.getMessage());
+                }
+            });
+        }
+        lastResume = lastResume.plus(Duration.ofNanos(System.nanoTime() - startNs));
         installForwards();
         LOG.log(Level.INFO, "resumed VM in " + lastResume.toMillis() + " ms (accelerator " + vm.accel() + ")");
     }
@@ -309,7 +491,7 @@ public final class Peer implements AutoCloseable {
                         options.portForwards(), Ipv4Cidr.parse(NatConfig.DEFAULT_HOST_VETH_CIDR), new CommandRunner());
                 return;
             } catch (NetException e) {
-                if (System.nanoTime() > deadline || !e.getMessage().contains("in use")) {
+                if (System.nanoTime() > deadline || !(e instanceof AddressInUseException)) {
                     throw new IOException("could not forward ports to the VM: " + e.getMessage(), e);
                 }
                 try {
@@ -335,12 +517,12 @@ public final class Peer implements AutoCloseable {
         }
     }
 
-    /** How long the last resume took (QEMU start, state load, {@code AfterResume}). */
+    /** How long the last resume took (QEMU start, state load, {@code AfterResume} when awaited). */
     public Duration lastResume() {
         return lastResume;
     }
 
-    /** The running VM. */
+    /** The VM. */
     public VmInstance vm() {
         return vm;
     }
@@ -350,7 +532,12 @@ public final class Peer implements AutoCloseable {
         return mount;
     }
 
-    /** The storage stack of each device (after a migration in: once the source announced them). */
+    /** The instance directory. */
+    public Path runDir() {
+        return runDir.dir();
+    }
+
+    /** The storage stack of each device. */
     public Map<String, DeviceStack> stacks() {
         synchronized (stacks) {
             return Map.copyOf(stacks);
@@ -362,22 +549,89 @@ public final class Peer implements AutoCloseable {
         return incoming;
     }
 
+    // ------------------------------------------------------------------ migrating out
+
     /**
-     * Migrates this VM to the peer at the other end of {@code connection}: full copy and dirty rounds while the VM
-     * runs, then suspend (agent {@code BeforeSuspend}, pause, guest RAM flushed into the memory device, device state
-     * written into the state device), the final dirty set and authority transfer; the destination resumes and fetches
-     * what is missing. The paused VM stays here until the caller sees the migration completed; if it fails before
-     * authority moved, or the destination gives authority back, the engine resumes the VM here.
+     * Serves migrations out on {@code listener} until one completes or {@code stop} is asked for: each destination
+     * that authenticates gets the VM (full copy and dirty rounds while it runs, then suspend, the final dirty set,
+     * authority, and the grant once the destination has prepared the VM). A migration that fails before the grant
+     * leaves the VM running here, and the peer listens again. Connections that fail before authenticating never
+     * reach this method (the listener refuses them).
      */
-    public MigrationSource migrateOut(Connection connection, SourceListener listener, boolean compression)
+    public Outcome serve(MigrationListener listener, Events events, boolean compression, CompletableFuture<?> stop)
             throws IOException, InterruptedException {
-        if (vm == null || !vm.isAlive()) {
+        Events ev = events == null ? new Events() {} : events;
+        while (true) {
+            AuthenticatedDestination d = null;
+            while (d == null) {
+                if (stop.isDone()) {
+                    return new Outcome.StopRequested();
+                }
+                try {
+                    d = listener.accept(Duration.ofMillis(200));
+                } catch (java.net.SocketTimeoutException e) {
+                    // Nobody authenticated yet: look at the stop request again.
+                }
+            }
+            String to = d.peer();
+            ev.migrationStarted(to);
+            MigrationSource source = migrateOut(d, ev, compression);
+            CompletableFuture<?> aborter = stop.thenRun(source::abortBeforeGrant);
+            try {
+                SourceCounters counters = source.awaitCompleted(MIGRATION_LIMIT);
+                migratedTo = to;
+                vmState = VmState.SAVED;
+                return new Outcome.MigratedAway(to, counters);
+            } catch (IOException e) {
+                Outcome o = afterFailedMigration(source, e, to, ev);
+                if (o != null) {
+                    return o;
+                }
+            } finally {
+                aborter.cancel(false);
+            }
+        }
+    }
+
+    /**
+     * Migrates this VM to the authenticated destination {@code d}: full copy and dirty rounds while the VM runs, then
+     * suspend (agent {@code BeforeSuspend}, pause, guest RAM flushed into the memory device, device state written into
+     * the state device), the final dirty set and authority; the grant once the destination is ready to run. The engine
+     * resumes the VM here if the migration fails before the grant.
+     */
+    public MigrationSource migrateOut(AuthenticatedDestination d, SourceListener listener, boolean compression)
+            throws IOException {
+        if (vm == null || vmState != VmState.RUNNING) {
             throw new IOException("could not migrate: no VM is running on this peer");
         }
-        if (incoming != null) {
-            // A migrated-in VM can move on only once every block arrived: the engine reads below the post-copy gate.
-            incoming.awaitCompleted(MIGRATION_LIMIT);
+        SourceListener l = listener == null ? SourceListener.NONE : listener;
+        MigrationSource source =
+                MigrationSource.start(d, sourceDevices(), sourceOptions(compression), new VmSuspendHook(), holds(l));
+        startMemoryFlusher(source);
+        return source;
+    }
+
+    /** As {@link #migrateOut(AuthenticatedDestination, SourceListener, boolean)} over a connection (tests). */
+    public MigrationSource migrateOut(Connection connection, SourceListener listener, boolean compression)
+            throws IOException {
+        if (vm == null || vmState != VmState.RUNNING) {
+            throw new IOException("could not migrate: no VM is running on this peer");
         }
+        SourceListener l = listener == null ? SourceListener.NONE : listener;
+        MigrationSource source = MigrationSource.start(
+                connection, sourceDevices(), sourceOptions(compression), new VmSuspendHook(), holds(l));
+        startMemoryFlusher(source);
+        return source;
+    }
+
+    private SourceOptions sourceOptions(boolean compression) {
+        return SourceOptions.defaults()
+                .withCompression(compression)
+                .withToken(options.token())
+                .withPlainTcpAllowed(options.plainTcpAllowed());
+    }
+
+    private List<SourceDevice> sourceDevices() {
         List<SourceDevice> devices = new ArrayList<>();
         synchronized (stacks) {
             for (DeviceStack s : stacks.values()) {
@@ -396,17 +650,47 @@ public final class Peer implements AutoCloseable {
                 }
             }
         }
-        SourceOptions sopts = SourceOptions.defaults()
-                .withCompression(compression)
-                .withToken(options.token())
-                .withPlainTcpAllowed(options.plainTcpAllowed());
-        MigrationSource source = MigrationSource.start(connection, devices, sopts, new VmSuspendHook(), listener);
+        return devices;
+    }
+
+    private static SourceListener holds(SourceListener l) {
+        return new SourceListener() {
+            @Override
+            public void onPhase(SourcePhase from, SourcePhase to, Duration timeInFrom) {
+                l.onPhase(from, to, timeInFrom);
+                if (to == SourcePhase.DIRTY_ROUNDS) {
+                    TestHold.at("source-pre-copy");
+                }
+            }
+
+            @Override
+            public void onDirtyRound(String device, int round, int dirtyBlocks, boolean last) {
+                l.onDirtyRound(device, round, dirtyBlocks, last);
+            }
+
+            @Override
+            public void onDeviceReady(String device, int rounds) {
+                l.onDeviceReady(device, rounds);
+            }
+
+            @Override
+            public void onPriorityRequest(String device, long block) {
+                l.onPriorityRequest(device, block);
+            }
+
+            @Override
+            public void onFailed(io.drafter.migration.MigrationException e) {
+                l.onFailed(e);
+            }
+        };
+    }
+
+    private void startMemoryFlusher(MigrationSource source) {
         DeviceConfig memory = options.device(MEMORY);
         if (memory != null && memory.migrated() && memory.maxCycles() > 0) {
             Duration period = memory.cycleThrottle().dividedBy(2);
             Thread.ofVirtual().name("memory-flusher").start(() -> flushMemoryWhilePreCopying(source, period));
         }
-        return source;
     }
 
     /**
@@ -433,6 +717,42 @@ public final class Peer implements AutoCloseable {
         }
     }
 
+    /**
+     * After a migration out failed: before the grant the engine resumed the VM here already (it never left); after
+     * it, only the destination's explicit word that it did not run the VM ({@code ABORTED}) hands it back. Otherwise
+     * the hand-over is uncertain and the VM stays paused here, its state saved in the devices.
+     *
+     * @return {@code null} when the VM runs here again (serve on), else the outcome to return
+     */
+    private Outcome afterFailedMigration(MigrationSource source, IOException failure, String to, Events ev)
+            throws IOException {
+        String reason = oneLine(failure);
+        boolean destinationGaveUp = false;
+        for (Throwable t = failure; t != null; t = t.getCause()) {
+            if (t instanceof ProtocolException p && p.fromPeer() && p.code() == ErrorCode.ABORTED) {
+                destinationGaveUp = true;
+            }
+        }
+        if (source.authority() != Authority.SOURCE && source.phase() != SourcePhase.RESUMED && !destinationGaveUp) {
+            vmState = VmState.SAVED;
+            return new Outcome.HandOverUncertain(to, reason);
+        }
+        if (source.phase() != SourcePhase.RESUMED && source.authority() != Authority.SOURCE) {
+            try {
+                source.resumeSource();
+            } catch (Exception e) {
+                throw new IOException(
+                        "could not resume the VM here after " + to + " gave it back: " + e.getMessage(), e);
+            }
+        }
+        if (vmState != VmState.RUNNING) {
+            throw new IOException(
+                    "the VM could not be resumed here after the failed migration to " + to + ": " + reason);
+        }
+        ev.migrationFailed(to, reason);
+        return null;
+    }
+
     /** Pauses the VM into its devices and restarts it, for the migration engine. */
     private final class VmSuspendHook implements SuspendHook {
         @Override
@@ -446,24 +766,27 @@ public final class Peer implements AutoCloseable {
                     Level.INFO,
                     "suspended VM in "
                             + Duration.ofNanos(System.nanoTime() - start).toMillis() + " ms");
+            TestHold.at("source-suspended");
         }
 
         @Override
         public void resume() throws Exception {
             vm.cont();
+            vmState = VmState.RUNNING;
             installForwards();
             vm.afterResume(options.resumeTimeout());
-            LOG.log(Level.WARNING, "migration failed; the VM runs here again");
+            LOG.log(Level.WARNING, "migration failed before the hand-over; the VM runs here again");
         }
     }
 
     /**
-     * Snapshots the running VM into its own devices: guest RAM is flushed into the memory device and the device state
-     * is written into the state device. The VM stays paused.
+     * Snapshots the running VM into its own devices: guest RAM is flushed into the memory device, the device state
+     * is written into the state device, and every device is flushed. The VM stays paused.
      */
     void persistState() throws IOException, VmException {
-        Path tmp = options.runDir().resolve("vm").resolve("state-out.bin");
+        Path tmp = runDir.vm().resolve("state-out.bin");
         vm.snapshot(tmp, options.resumeTimeout());
+        vmState = VmState.SAVED;
         try {
             byte[] state = Files.readAllBytes(tmp);
             BlockDevice dev = exposed.get(STATE);
@@ -478,72 +801,129 @@ public final class Peer implements AutoCloseable {
                 zeros.clear().limit((int) Math.min(zeros.capacity(), dev.sizeBytes() - off));
                 dev.write(zeros, off);
             }
+            // Every device durable now (overlays synced, copy-on-write maps saved): a peer killed from here on
+            // leaves devices that resume to exactly this point.
+            for (BlockDevice d : exposed.values()) {
+                d.flush();
+            }
         } finally {
             Files.deleteIfExists(tmp);
         }
     }
 
+    // ------------------------------------------------------------------ stopping
+
     /**
-     * After a migration out failed: when the destination explicitly gave up (it sent {@code ABORTED}, which it does
-     * only before its VM ran, e.g. when its resume failed), authority comes back here and the paused VM is resumed.
-     * A migration that failed before authority moved was already resumed by the engine. A lost connection after
-     * authority moved leaves the VM paused: the destination may be running it, and two running copies are worse than
-     * none (its state stays in this peer's devices and can be resumed by hand).
+     * A short description of what stopping would do now, for a user who sends a second signal.
+     */
+    public String busyDescription() {
+        return switch (vmState) {
+            case RUNNING -> "suspending the VM into its devices";
+            case SAVED -> migratedTo != null ? "stopping the paused copy of the VM" : "closing the VM's devices";
+            case PREPARED -> "giving the VM back and removing what was created for it";
+            case NONE -> "closing the devices";
+        };
+    }
+
+    /**
+     * Stops the peer in order: a VM that runs here is suspended into its devices (agent {@code BeforeSuspend}, pause,
+     * RAM flushed, device state saved); then QEMU ends, the devices are flushed and closed, the mount and the instance
+     * directory are removed. Idempotent.
      *
-     * @return whether the VM runs here again
+     * @return one line saying where the VM is now
      */
-    public boolean recoverAfterFailedMigration(MigrationSource source, Throwable failure) throws Exception {
-        if (source.phase() == SourcePhase.RESUMED) {
-            return true;
+    public synchronized String stop() {
+        if (stopped) {
+            return stoppedWhere;
         }
-        if (source.phase() != SourcePhase.FAILED) {
-            return false;
-        }
-        boolean destinationGaveUp = false;
-        for (Throwable t = failure; t != null; t = t.getCause()) {
-            if (t instanceof ProtocolException p && p.fromPeer() && p.code() == ErrorCode.ABORTED) {
-                destinationGaveUp = true;
-            }
-        }
-        if (source.authority() == Authority.SOURCE || destinationGaveUp) {
-            source.resumeSource();
-            return true;
-        }
-        return false;
-    }
-
-    /** After the destination completed: this peer's VM now runs there; stop the paused copy here. */
-    public void migratedAway() {
-        migratedAway = true;
-    }
-
-    /**
-     * Stops the peer. A VM that still runs here is first suspended into its devices (so the package or overlay holds
-     * its latest state, as Drafter does); a VM that migrated away is just stopped. Then the mount is removed and the
-     * devices are flushed and closed. Idempotent.
-     */
-    @Override
-    public synchronized void close() {
-        if (closed) {
-            return;
-        }
-        closed = true;
+        stopped = true;
         removeForwards();
-        if (vm != null) {
-            boolean persist = !migratedAway && vm.isAlive() && (incoming == null || incomingComplete());
-            if (persist) {
-                try {
-                    persistState();
-                } catch (IOException | RuntimeException e) {
-                    LOG.log(Level.WARNING, "could not save the VM's state before stopping it: " + e.getMessage());
-                }
+        String where;
+        VmInstance v = vm;
+        boolean saved = false;
+        if (v != null && vmState == VmState.RUNNING && v.isAlive()) {
+            try {
+                persistState();
+                saved = true;
+            } catch (IOException | RuntimeException e) {
+                LOG.log(Level.ERROR, "could not save the VM's state before stopping it: " + e.getMessage());
             }
-            vm.close();
+        } else if (vmState == VmState.SAVED) {
+            saved = true;
         }
-        if (incoming != null && !incomingComplete() && vm == null) {
-            // Only a destination whose VM never ran may give authority back; one that ran has writes of its own.
+        if (v != null) {
+            v.close();
+        }
+        if (incoming != null && incoming.authority() != Authority.DESTINATION) {
             incoming.abort();
         }
+        closeMount();
+        closeStacks();
+        if (migratedTo != null) {
+            where = "the VM runs at " + migratedTo;
+        } else if (saved) {
+            where = "the VM is suspended in its devices (" + String.join(", ", writableDirs())
+                    + "); resume it with the same --devices and --raddr ''";
+        } else if (vmState == VmState.PREPARED || v == null) {
+            where = "no VM ran here";
+        } else {
+            where = "the VM's state could not be saved; its devices hold the state of its last suspend";
+        }
+        runDir.delete();
+        stoppedWhere = where;
+        return where;
+    }
+
+    /** Same as {@link #stop()}. */
+    @Override
+    public void close() {
+        stop();
+    }
+
+    /** The directories of the files that hold the VM's state: the top overlays, or the bases without overlays. */
+    private List<String> writableDirs() {
+        Set<String> dirs = new LinkedHashSet<>();
+        for (DeviceConfig d : options.devices()) {
+            Path f = d.overlays().isEmpty()
+                    ? d.base().orElseThrow()
+                    : d.overlays().getLast();
+            Path parent = f.toAbsolutePath().getParent();
+            dirs.add(parent == null ? f.toString() : parent.toString());
+        }
+        return List.copyOf(dirs);
+    }
+
+    /**
+     * Undoes a start that failed: a VM that ran is suspended into its devices as by {@link #stop()}; otherwise QEMU
+     * ends and every file this peer created goes, so the devices are exactly as before.
+     */
+    private void abandonStart() {
+        if (vmState == VmState.RUNNING || vmState == VmState.SAVED) {
+            stop();
+            return;
+        }
+        stopped = true;
+        removeForwards();
+        if (vm != null) {
+            vm.close();
+        }
+        if (incoming != null && incoming.authority() != Authority.DESTINATION) {
+            incoming.abort();
+        }
+        closeMount();
+        closeStacks();
+        for (Path f : createdFiles.reversed()) {
+            try {
+                Files.deleteIfExists(f);
+            } catch (IOException e) {
+                LOG.log(Level.WARNING, "could not delete " + f + ": " + e.getMessage());
+            }
+        }
+        runDir.delete();
+        stoppedWhere = "no VM ran here";
+    }
+
+    private void closeMount() {
         if (mount != null) {
             try {
                 mount.close();
@@ -551,11 +931,6 @@ public final class Peer implements AutoCloseable {
                 LOG.log(Level.WARNING, "could not unmount " + mount.dir() + ": " + e.getMessage());
             }
         }
-        closeStacks();
-    }
-
-    private boolean incomingComplete() {
-        return incoming.phase() == io.drafter.migration.destination.DestinationPhase.COMPLETED;
     }
 
     private void closeStacks() {
@@ -571,5 +946,10 @@ public final class Peer implements AutoCloseable {
             }
             stacks.clear();
         }
+    }
+
+    static String oneLine(Throwable t) {
+        String m = t.getMessage();
+        return (m == null || m.isBlank() ? t.getClass().getSimpleName() : m).replace('\n', ' ');
     }
 }

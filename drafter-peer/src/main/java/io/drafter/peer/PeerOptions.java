@@ -16,7 +16,8 @@ import java.util.Objects;
  *
  * @param devices the devices, as parsed from {@code --devices}
  * @param netns the network namespace whose {@code tap0} the VM uses, or empty for a VM without network
- * @param runDir the instance directory: the FUSE mount ({@code runDir/devices}) and QEMU's sockets and console log
+ * @param chrootBaseDir where instance directories are made ({@code <chrootBaseDir>/qemu/<uuid>}: the FUSE mount and
+ *     QEMU's sockets and console log; Drafter's {@code --chroot-base-dir})
  * @param resumeTimeout the longest a resume (state load + agent {@code AfterResume}) or a suspend may take
  * @param disablePostcopy resume a migrated-in VM only once every block is here
  * @param security TLS or explicit plain TCP for migrations
@@ -28,7 +29,7 @@ import java.util.Objects;
 public record PeerOptions(
         List<DeviceConfig> devices,
         String netns,
-        Path runDir,
+        Path chrootBaseDir,
         Duration resumeTimeout,
         boolean disablePostcopy,
         TransportSecurity security,
@@ -38,7 +39,7 @@ public record PeerOptions(
     public PeerOptions {
         devices = List.copyOf(devices);
         portForwards = portForwards == null ? List.of() : List.copyOf(portForwards);
-        Objects.requireNonNull(runDir, "runDir");
+        Objects.requireNonNull(chrootBaseDir, "chrootBaseDir");
         Objects.requireNonNull(security, "security");
         netns = netns == null ? "" : netns;
         resumeTimeout = resumeTimeout == null ? Duration.ofMinutes(1) : resumeTimeout;

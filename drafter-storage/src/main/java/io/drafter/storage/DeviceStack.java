@@ -69,6 +69,28 @@ public final class DeviceStack implements AutoCloseable {
     public static DeviceStack open(
             DeviceConfig config, boolean incoming, long sizeBytes, WaitingDevice.MissingBlockListener listener)
             throws IOException {
+        BlockDevice storage = openStorage(config, incoming, sizeBytes);
+        Optional<WaitingDevice> waiting =
+                incoming ? Optional.of(new WaitingDevice(storage, false, listener)) : Optional.empty();
+        return new DeviceStack(config, storage, waiting);
+    }
+
+    /**
+     * The stack of a device migrating in, over the post-copy gate that the migration engine built on {@link
+     * #openStorage} and feeds: the engine's blocks land below the metrics, dirty tracking and volatility layers (they
+     * are not guest writes), the VM reads and writes through {@link #top()}. Closing the stack closes {@code waiting}
+     * and the storage under it.
+     */
+    public static DeviceStack over(DeviceConfig config, WaitingDevice waiting) {
+        return new DeviceStack(config, waiting, Optional.of(waiting));
+    }
+
+    /**
+     * Opens the device's files (base, then each overlay with its state) without the upper layers; with {@code create},
+     * a missing base is created sparse with {@code sizeBytes}.
+     */
+    public static BlockDevice openStorage(DeviceConfig config, boolean create, long sizeBytes) throws IOException {
+        boolean incoming = create;
         Path base = config.base()
                 .orElseThrow(() -> new IOException("could not open device \"" + config.name() + "\": it has no base"));
         int bs = config.blockSizeBytes();
@@ -94,9 +116,7 @@ public final class DeviceStack implements AutoCloseable {
             storage.close();
             throw new IOException("could not open device \"" + config.name() + "\": " + e.getMessage(), e);
         }
-        Optional<WaitingDevice> waiting =
-                incoming ? Optional.of(new WaitingDevice(storage, false, listener)) : Optional.empty();
-        return new DeviceStack(config, storage, waiting);
+        return storage;
     }
 
     /** The device's configuration. */

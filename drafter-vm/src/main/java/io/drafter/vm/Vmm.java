@@ -13,4 +13,11 @@ public interface Vmm {
      * whose guest agent has completed {@code AfterResume}.
      */
     VmInstance resume(VmConfig config, Path stateFile) throws VmException;
+
+    /**
+     * Starts a VM from a snapshot as {@link #resume} does, but with its vCPUs stopped: the guest does not run until
+     * {@link VmInstance#cont()}, then {@link VmInstance#afterResume}. Closing a prepared VM leaves its devices as they
+     * were.
+     */
+    VmInstance prepare(VmConfig config, Path stateFile) throws VmException;
 }

@@ -138,7 +138,7 @@ public final class VmMigrationBenchmark {
                                 new InetSocketAddress("127.0.0.1", listener.port()),
                                 TransportSecurity.plainTcp(),
                                 Duration.ofSeconds(10));
-                        return Peer.migrateIn(bOpts, vmm, c, null);
+                        return Peer.migrateIn(bOpts, vmm, c, null, new CompletableFuture<Void>());
                     } catch (Exception e) {
                         throw new RuntimeException(e);
                     }
@@ -148,7 +148,6 @@ public final class VmMigrationBenchmark {
                         a.migrateOut(listener.accept(Duration.ofSeconds(30)), SourceListener.NONE, false);
                 SourceCounters counters = source.awaitCompleted(Duration.ofMinutes(5));
                 long totalMs = (System.nanoTime() - t0) / 1_000_000;
-                a.migratedAway();
                 a.close();
                 try (Peer peerB = b.get(5, TimeUnit.MINUTES)) {
                     Thread.sleep(3000);

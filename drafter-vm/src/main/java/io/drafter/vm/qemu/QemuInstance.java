@@ -36,14 +36,15 @@ public final class QemuInstance implements VmInstance {
     private volatile AgentClient agent;
     private volatile boolean closed;
     private volatile ResumeTimings resumeTimings;
+    private volatile long preparedAtNs;
 
     /**
      * How long the steps of a resume took.
      *
      * @param started QEMU process start until QMP and agent sockets answered
      * @param stateLoaded until the device state was loaded ({@code migrate-incoming} completed)
-     * @param running until {@code cont} returned (the guest runs)
-     * @param afterResume until the guest agent answered {@code AfterResume}, or {@code null} when it was not awaited
+     * @param running until {@code cont} returned (the guest runs), or {@code null} while it is only prepared
+     * @param afterResume until the guest agent answered {@code AfterResume}, or {@code null} before
      */
     public record ResumeTimings(Duration started, Duration stateLoaded, Duration running, Duration afterResume) {}
 
@@ -64,8 +65,10 @@ public final class QemuInstance implements VmInstance {
         return resumeTimings;
     }
 
-    void resumeTimings(ResumeTimings t) {
-        resumeTimings = t;
+    /** Called by {@link QemuVmm#prepare} once the state is loaded: the timings so far, from {@code startNs}. */
+    void prepared(long startNs, Duration started, Duration stateLoaded) {
+        preparedAtNs = startNs;
+        resumeTimings = new ResumeTimings(started, stateLoaded, null, null);
     }
 
     /** The QMP client of this VM. */
@@ -110,6 +113,11 @@ public final class QemuInstance implements VmInstance {
     @Override
     public void cont() throws VmException {
         qmp.execute(new QmpCommand.Cont(), Duration.ofSeconds(10));
+        ResumeTimings t = resumeTimings;
+        if (t != null && t.running() == null) {
+            resumeTimings = new ResumeTimings(
+                    t.started(), t.stateLoaded(), Duration.ofNanos(System.nanoTime() - preparedAtNs), null);
+        }
     }
 
     @Override
@@ -220,6 +228,11 @@ public final class QemuInstance implements VmInstance {
             agent.call(new AgentCall.AfterResume(System.currentTimeMillis() / 1000), timeout);
         } catch (VmException e) {
             throw new VmException(e.getMessage() + diagnostics(), e);
+        }
+        ResumeTimings t = resumeTimings;
+        if (t != null && t.running() != null && t.afterResume() == null) {
+            resumeTimings = new ResumeTimings(
+                    t.started(), t.stateLoaded(), t.running(), Duration.ofNanos(System.nanoTime() - preparedAtNs));
         }
     }
 

@@ -113,6 +113,29 @@ public final class QemuVmm implements Vmm {
      * without waiting for the guest's clock fix and hooks, which matters when every millisecond is downtime.
      */
     public QemuInstance resume(VmConfig config, Path stateFile, boolean awaitAfterResume) throws VmException {
+        QemuInstance vm = prepare(config, stateFile);
+        try {
+            vm.cont();
+            if (awaitAfterResume) {
+                vm.afterResume(resumeTimeout);
+            } else {
+                long contNs = System.nanoTime();
+                Thread.ofVirtual().name("after-resume-" + vm.pid()).start(() -> afterResumeInBackground(vm, contNs));
+            }
+            return vm;
+        } catch (VmException | RuntimeException e) {
+            vm.close();
+            throw e;
+        }
+    }
+
+    /**
+     * Starts QEMU with the device state loaded from {@code stateFile} and the vCPUs stopped: nothing of the guest runs
+     * until {@link QemuInstance#cont()}. A peer taking a VM over prepares it while the last blocks arrive and starts
+     * it only once the hand-over is granted.
+     */
+    @Override
+    public QemuInstance prepare(VmConfig config, Path stateFile) throws VmException {
         checkInputs(config, "resume");
         checkMemoryFile(config, "resume");
         checkStateFile(stateFile);
@@ -130,25 +153,13 @@ public final class QemuVmm implements Vmm {
             vm.qmp().execute(new QmpCommand.MigrateIncoming("file:" + stateFile), Duration.ofSeconds(10));
             vm.awaitIncoming(resumeTimeout, stateFile);
             long t2 = System.nanoTime();
-            vm.cont();
-            long t3 = System.nanoTime();
-            Duration afterResume = null;
-            if (awaitAfterResume) {
-                vm.afterResume(resumeTimeout);
-                afterResume = Duration.ofNanos(System.nanoTime() - t0);
-            } else {
-                Thread.ofVirtual().name("after-resume-" + vm.pid()).start(() -> afterResumeInBackground(vm, t3));
-            }
-            vm.resumeTimings(new QemuInstance.ResumeTimings(
-                    Duration.ofNanos(t1 - t0), Duration.ofNanos(t2 - t0), Duration.ofNanos(t3 - t0), afterResume));
+            vm.prepared(t0, Duration.ofNanos(t1 - t0), Duration.ofNanos(t2 - t0));
             LOG.log(
                     System.Logger.Level.INFO,
-                    "resumed pid {0}: QEMU up {1} ms, state loaded {2} ms, running {3} ms, {4}",
+                    "prepared pid {0}: QEMU up {1} ms, state loaded {2} ms",
                     vm.pid(),
                     (t1 - t0) / 1_000_000,
-                    (t2 - t0) / 1_000_000,
-                    (t3 - t0) / 1_000_000,
-                    afterResume == null ? "AfterResume continues" : "AfterResume " + afterResume.toMillis() + " ms");
+                    (t2 - t0) / 1_000_000);
             return vm;
         } catch (VmException | RuntimeException e) {
             vm.close();
