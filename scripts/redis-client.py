@@ -3,10 +3,12 @@
 measures client-visible downtime, and verify that every acknowledged key is present.
 
   redis-client.py PORT write N PREFIX          SET PREFIX<i> = value<i> for i in 1..N
-  redis-client.py PORT load ACKFILE            SET load<i> every 5 ms until SIGTERM (200 ms timeout, then a new
+  redis-client.py PORT load ACKFILE [FIRST]    SET load<i> (i from FIRST+1) every 5 ms until SIGTERM (200 ms timeout, then a new
                                                connection); ACKFILE gets acked keys; prints the longest gap
                                                between two acknowledged writes
-  redis-client.py PORT verify ACKFILE PREFIX N every acked load key and PREFIX1..N are present
+  redis-client.py PORT verify ACKFILES PREFIX N every acked load key (ACKFILES: comma-separated) and PREFIX1..N
+                                               are present
+  redis-client.py PORT cmd ARG...              one command (e.g. GET k, INCR n); prints the reply, "(nil)" for none
 Only 127.0.0.1 is ever contacted.
 """
 import signal, socket, sys, time
@@ -44,13 +46,13 @@ def write(port, n, prefix):
     print("wrote %d keys %s1..%s%d" % (n, prefix, prefix, n))
 
 
-def load(port, ackfile):
+def load(port, ackfile, start=0):
     stop = []
     signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
     acked, last_ack, longest, gap_at, failures = 0, None, 0.0, None, 0
     sock = reader = None
     with open(ackfile, "w") as out:
-        i = 0
+        i = start
         while not stop:
             try:
                 if sock is None:
@@ -76,9 +78,10 @@ def load(port, ackfile):
     print("DOWNTIME_MS=%.0f" % (longest * 1000))
 
 
-def verify(port, ackfile, prefix, n):
+def verify(port, ackfiles, prefix, n):
     s, r = connect(port, 5)
-    keys = [l.strip() for l in open(ackfile) if l.strip()] + ["%s%d" % (prefix, i) for i in range(1, n + 1)]
+    keys = [l.strip() for f in ackfiles.split(",") for l in open(f) if l.strip()]
+    keys += ["%s%d" % (prefix, i) for i in range(1, n + 1)]
     missing = [k for k in keys if command(s, r, "GET", k) is None]
     print("verify: %d acknowledged keys checked, %d missing%s"
           % (len(keys), len(missing), (": " + ", ".join(missing[:10])) if missing else ""))
@@ -90,7 +93,11 @@ if __name__ == "__main__":
     if verb == "write":
         write(port, int(sys.argv[3]), sys.argv[4])
     elif verb == "load":
-        load(port, sys.argv[3])
+        load(port, sys.argv[3], int(sys.argv[4]) if len(sys.argv) > 4 else 0)
+    elif verb == "cmd":
+        s, r = connect(port, 5)
+        reply = command(s, r, *sys.argv[3:])
+        print("(nil)" if reply is None else reply)
     elif verb == "verify":
         sys.exit(verify(port, sys.argv[3], sys.argv[4], int(sys.argv[5])))
     else:

@@ -1,0 +1,157 @@
+package io.drafter.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.drafter.cli.lab.RedisLab;
+import io.drafter.migration.source.MigrationListener;
+import io.drafter.migration.transport.SharedToken;
+import io.drafter.migration.transport.Transport;
+import io.drafter.migration.transport.TransportSecurity;
+import io.drafter.net.PortForward;
+import io.drafter.peer.Peer;
+import io.drafter.peer.PeerOptions;
+import io.drafter.storage.config.DeviceConfigParser;
+import io.drafter.vm.Console;
+import io.drafter.vm.TestGuest;
+import io.drafter.vm.qemu.QemuVmm;
+import java.lang.management.ManagementFactory;
+import java.net.InetSocketAddress;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * One Redis VM migrated A → B → A → … 20 times between two peers of this JVM while a client writes through the
+ * forward that follows it: every acknowledged write is there at the end, and the JVM's threads, its open files and
+ * the FUSE mounts do not grow from one migration to the next. {@code scripts/repeat-migration.sh} does the same with
+ * separate processes and prints each migration's downtime.
+ */
+@Tag("slow")
+class RepeatedMigrationTest {
+    static final int HOPS = 20;
+    static final SharedToken TOKEN = SharedToken.of("repeated-migration-test-token-0123456789");
+
+    @TempDir
+    Path dir;
+
+    @Test
+    @Timeout(value = 30, unit = TimeUnit.MINUTES, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+    void aVmMigratedTwentyTimesKeepsEveryWriteAndLeaksNothing() throws Exception {
+        try (RedisLab lab = RedisLab.create(dir.resolve("lab"))) {
+            int port = RedisLab.freePort();
+            QemuVmm vmm = new QemuVmm();
+            CompletableFuture<Void> never = new CompletableFuture<>();
+            Peer current = Peer.resumeLocal(
+                    options(RedisLab.devices(lab.pkg(), dir.resolve("a0")), lab.namespace(0), port), vmm);
+            Process load = null;
+            List<long[]> usage = new ArrayList<>();
+            try {
+                RedisLab.redisWhenUp(port, Duration.ofSeconds(60), "write", "100", "key");
+                load = RedisLab.load(port, dir.resolve("acks"), dir.resolve("load.log"));
+                for (int hop = 1; hop <= HOPS; hop++) {
+                    String ns = lab.namespace(hop % 2);
+                    Path side = dir.resolve("side" + (hop % 2));
+                    Peer from = current;
+                    try (MigrationListener listener = MigrationListener.bind(
+                            new InetSocketAddress("127.0.0.1", 0),
+                            TransportSecurity.plainTcp(),
+                            TOKEN,
+                            false,
+                            MigrationListener.Limits.defaults())) {
+                        CompletableFuture<Peer.Outcome> served = CompletableFuture.supplyAsync(
+                                () -> {
+                                    try {
+                                        return from.serve(listener, null, true, never);
+                                    } catch (Exception e) {
+                                        throw new java.util.concurrent.CompletionException(e);
+                                    }
+                                },
+                                r -> Thread.ofVirtual().start(r));
+                        Peer next = Peer.migrateIn(
+                                options(RedisLab.devices(side, null), ns, port),
+                                vmm,
+                                Transport.connect(
+                                        listener.address(), TransportSecurity.plainTcp(), Duration.ofSeconds(10)),
+                                null,
+                                never);
+                        Peer.Outcome outcome = served.get(5, TimeUnit.MINUTES);
+                        assertTrue(outcome instanceof Peer.Outcome.MigratedAway, "hop " + hop + ": " + outcome);
+                        from.stop();
+                        current = next;
+                    }
+                    usage.add(new long[] {threads(), openFiles(), mounts()});
+                }
+            } finally {
+                if (load != null) {
+                    load.toHandle().destroy();
+                    load.waitFor(30, TimeUnit.SECONDS);
+                }
+            }
+            String verify = RedisLab.redisWhenUp(
+                    port, Duration.ofSeconds(60), "verify", dir.resolve("acks").toString(), "key", "100");
+            current.stop();
+            assertTrue(verify.contains(" 0 missing"), verify);
+            // From the third migration on (pools and caches warm), nothing grows.
+            long[] early = usage.get(2);
+            long[] last = usage.getLast();
+            assertTrue(last[0] <= early[0] + 4, "threads grew: " + describe(usage));
+            assertTrue(last[1] <= early[1] + 4, "open files grew: " + describe(usage));
+            assertEquals(1, last[2], "one mount, the running peer's: " + describe(usage));
+            assertEquals(List.of(), TestGuest.qemuUnder(dir));
+        }
+    }
+
+    PeerOptions options(String devices, String ns, int port) {
+        return new PeerOptions(
+                DeviceConfigParser.parse(devices, DeviceConfigParser.Use.PEER),
+                ns,
+                dir.resolve("vms"),
+                Duration.ofMinutes(1),
+                false,
+                TransportSecurity.plainTcp(),
+                TOKEN,
+                Console.LOG,
+                PortForward.parseList(RedisLab.forward(ns, port)));
+    }
+
+    static long threads() {
+        return ManagementFactory.getThreadMXBean().getThreadCount();
+    }
+
+    static long openFiles() throws Exception {
+        try (var fds = Files.list(Path.of("/proc/self/fd"))) {
+            return fds.count();
+        }
+    }
+
+    static long mounts() throws Exception {
+        return Files.readAllLines(Path.of("/proc/mounts")).stream()
+                .filter(l -> l.contains(" fuse.drafter "))
+                .count();
+    }
+
+    static String describe(List<long[]> usage) {
+        StringBuilder b = new StringBuilder("hop threads/files/mounts:");
+        for (int i = 0; i < usage.size(); i++) {
+            long[] u = usage.get(i);
+            b.append(' ')
+                    .append(i + 1)
+                    .append('=')
+                    .append(u[0])
+                    .append('/')
+                    .append(u[1])
+                    .append('/')
+                    .append(u[2]);
+        }
+        return b.toString();
+    }
+}

@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# Migrates one running Redis VM back and forth between two local "hosts" (namespaces ark0 and ark1) many times while
+# a client keeps writing: A -> B -> A -> ... Each hop is a new `drafter peer --raddr` on the other side; the port
+# forward 127.0.0.1:3333 follows the VM. Prints each migration's client-visible downtime (longest gap between two
+# acknowledged writes), the median and the worst, and checks at the end that every acknowledged write is there and
+# that nothing accumulates (FUSE mounts, QEMU processes, a peer's threads and file descriptors).
+#   usage: scripts/repeat-migration.sh [HOPS]       (default 20; REPEAT_MEMORY_MIB=256)
+# Run as root; builds what it needs like the quickstart. Work files: out/repeat. Cleans up after itself.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+. scripts/env.sh
+if [ "$(id -u)" != 0 ]; then echo "repeat-migration: run as root (namespaces, FUSE mounts)" >&2; exit 1; fi
+hops=${1:-20}
+mem=${REPEAT_MEMORY_MIB:-256}
+out=out/repeat
+pids=()
+cleanup() {
+  local rc=$?
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  exit $rc
+}
+trap cleanup EXIT INT TERM
+await() { # await FILE TEXT SECONDS
+  local deadline=$((SECONDS + $3))
+  until grep -q -- "$2" "$1" 2>/dev/null; do
+    if [ $SECONDS -ge $deadline ]; then echo "repeat-migration: timed out waiting for '$2' in $1:" >&2; tail -20 "$1" >&2; exit 1; fi
+    sleep 0.1
+  done
+}
+devices() { # devices <base dir> [<overlay dir>]
+  local base=$1 cow=${2:-} sep='' json='['
+  for pair in state:state.bin memory:memory.bin kernel:vmlinux initrd:initramfs.img disk:rootfs.ext4 config:config.json oci:oci.ext4; do
+    local name=${pair%%:*} file=${pair#*:}
+    json+="$sep{\"name\":\"$name\",\"base\":\"$base/$file\""
+    [ -n "$cow" ] && json+=",\"overlay\":\"$cow/overlay/$file\",\"state\":\"$cow/state/$file\""
+    json+=",\"blockSize\":65536,\"minCycles\":2,\"maxCycles\":10,\"cycleThrottle\":\"200ms\"}"
+    sep=','
+  done
+  echo "$json]"
+}
+mounts() { grep -c ' fuse.drafter ' /proc/mounts || true; }
+qemus() { pgrep -c -f "qemu-system-x86_64 .*$root/$out" || true; }
+
+bash scripts/install-deps.sh
+mvn -B -q -ntp -DskipTests -Dspotless.check.skip=true install >/dev/null
+bin/drafter os build --out out/blueprint >/dev/null
+[ -f out/redis-oci/index.json ] || bin/drafter oci example redis --output out/redis-oci
+[ -f out/blueprint/oci-redis.ext4 ] || bin/drafter oci build --image out/redis-oci --output out/blueprint/oci-redis.ext4
+
+rm -rf "$out" && mkdir -p "$out"
+head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$out/token"
+bin/drafter nat --namespace-count 2 >"$out/nat.log" 2>&1 & pids+=($!)
+await "$out/nat.log" "running" 60
+bin/drafter snapshotter --netns ark0 --memory-size "$mem" --enable-output=false --chroot-base-dir "$out/vms" --devices "[
+  {\"name\":\"state\",\"output\":\"$out/package/state.bin\"},
+  {\"name\":\"memory\",\"output\":\"$out/package/memory.bin\"},
+  {\"name\":\"kernel\",\"input\":\"out/blueprint/vmlinux\",\"output\":\"$out/package/vmlinux\"},
+  {\"name\":\"initrd\",\"input\":\"out/blueprint/initramfs.img\",\"output\":\"$out/package/initramfs.img\"},
+  {\"name\":\"disk\",\"input\":\"out/blueprint/rootfs.ext4\",\"output\":\"$out/package/rootfs.ext4\"},
+  {\"name\":\"config\",\"output\":\"$out/package/config.json\"},
+  {\"name\":\"oci\",\"input\":\"out/blueprint/oci-redis.ext4\",\"output\":\"$out/package/oci.ext4\"}]" 2>"$out/snapshot.log"
+
+fwd() { echo "[{\"netns\":\"$1\",\"internalPort\":\"6379\",\"protocol\":\"tcp\",\"externalAddr\":\"127.0.0.1:3333\"}]"; }
+peer() { # peer NAME NETNS RADDR LADDR DEVICES
+  bin/drafter peer --netns "$2" --raddr "$3" --laddr "$4" --token-file "$out/token" --enable-output=false \
+    --port-forwards "$(fwd "$2")" --chroot-base-dir "$out/vms" --devices "$5" >"$out/$1.log" 2>&1 &
+}
+peer hop0 ark0 '' 127.0.0.1:1340 "$(devices "$root/$out/package" "$root/$out/hop0")"
+current=$!; pids+=($current)
+await "$out/hop0.log" "Listening for connections" 180
+for _ in $(seq 1 100); do python3 scripts/redis-client.py 3333 write 1 probe >/dev/null 2>&1 && break; sleep 0.3; done
+python3 scripts/redis-client.py 3333 write 100 key >/dev/null
+printf '%-4s %-10s %14s %8s %8s %8s %7s\n' hop to downtime_ms threads fds mounts qemus
+downtimes=()
+acks=()
+first=0
+for i in $(seq 1 "$hops"); do
+  ns=ark$((i % 2)); from=$((1340 + (i - 1) % 2)); next=$((1340 + i % 2))
+  side="$root/$out/side$((i % 2))"
+  laddr=127.0.0.1:$next; [ "$i" = "$hops" ] && laddr=''
+  python3 scripts/redis-client.py 3333 load "$out/acks.$i" "$first" >"$out/load.$i.log" 2>&1 & load=$!; pids+=($load)
+  sleep 1
+  peer "hop$i" "$ns" 127.0.0.1:$from "$laddr" "$(devices "$side")"
+  peer_pid=$!; pids+=($peer_pid)
+  await "$out/hop$i.log" "Resumed VM" 300
+  wait "$current" || { echo "repeat-migration: hop $((i - 1)) failed:" >&2; tail -20 "$out/hop$((i - 1)).log" >&2; exit 1; }
+  if [ -n "$laddr" ]; then await "$out/hop$i.log" "Listening for connections" 60; else await "$out/hop$i.log" "Running; press" 60; fi
+  sleep 1
+  kill -TERM "$load"; wait "$load" || true
+  acks+=("$out/acks.$i"); first=$((first + 100000))
+  d=$(sed -n 's/^DOWNTIME_MS=//p' "$out/load.$i.log"); downtimes+=("$d")
+  printf '%-4s %-10s %14s %8s %8s %8s %7s\n' "$i" "$ns" "$d" "$(ls /proc/$peer_pid/task | wc -l)" \
+    "$(ls /proc/$peer_pid/fd | wc -l)" "$(mounts)" "$(qemus)"
+  current=$peer_pid
+done
+python3 scripts/redis-client.py 3333 verify "$(IFS=,; echo "${acks[*]}")" key 100
+sorted=($(printf '%s\n' "${downtimes[@]}" | sort -n))
+n=${#sorted[@]}
+echo "downtime over $n migrations: median ${sorted[$((n / 2))]} ms, worst ${sorted[$((n - 1))]} ms, best ${sorted[0]} ms"
+kill -TERM "$current"; wait "$current" || true
+echo "after the last peer stopped: $(mounts) drafter mounts, $(qemus) QEMU processes of this run"
