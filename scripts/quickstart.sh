@@ -11,46 +11,19 @@ root=$(pwd)
 . scripts/env.sh
 if [ "$(id -u)" != 0 ]; then echo "quickstart: run as root (it creates namespaces and FUSE mounts)" >&2; exit 1; fi
 
+. scripts/lib-vm.sh
+on_exit_stop_pids
 step() { printf '\n== %s\n' "$*"; }
 out=out/quickstart
 keys=${QUICKSTART_KEYS:-100}
 mem=${QUICKSTART_MEMORY_MIB:-256}
-pids=()
-cleanup() {
-  local rc=$?
-  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  exit $rc
-}
-trap cleanup EXIT INT TERM
-# Waits until file $1 contains $2, or fails after $3 seconds naming the log.
-await() {
-  local deadline=$((SECONDS + $3))
-  until grep -q -- "$2" "$1" 2>/dev/null; do
-    if [ $SECONDS -ge $deadline ]; then echo "quickstart: timed out waiting for '$2' in $1:" >&2; tail -20 "$1" >&2; exit 1; fi
-    sleep 0.2
-  done
-}
-devices() { # devices <base dir> [<overlay dir>]: Drafter's --devices JSON for the package
-  local base=$1 cow=${2:-} sep='' json='['
-  for pair in state:state.bin memory:memory.bin kernel:vmlinux initrd:initramfs.img disk:rootfs.ext4 config:config.json oci:oci.ext4; do
-    local name=${pair%%:*} file=${pair#*:}
-    json+="$sep{\"name\":\"$name\",\"base\":\"$base/$file\""
-    [ -n "$cow" ] && json+=",\"overlay\":\"$cow/overlay/$file\",\"state\":\"$cow/state/$file\""
-    json+=",\"blockSize\":65536,\"minCycles\":2,\"maxCycles\":10,\"cycleThrottle\":\"200ms\"}"
-    sep=','
-  done
-  echo "$json]"
-}
 
 step "installing what is needed and building drafter"
 bash scripts/install-deps.sh
 mvn -B -q -ntp -DskipTests -Dspotless.check.skip=true install >/dev/null
 
 step "building the guest (DrafterOS) and the Redis OCI blueprint from Debian packages"
-bin/drafter os build --out out/blueprint
-[ -f out/redis-oci/index.json ] || bin/drafter oci example redis --output out/redis-oci
-[ -f out/blueprint/oci-redis.ext4 ] || bin/drafter oci build --image out/redis-oci --output out/blueprint/oci-redis.ext4
+build_guest_and_redis
 
 rm -rf "$out" && mkdir -p "$out"
 head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$out/token"
@@ -61,14 +34,7 @@ await "$out/nat.log" "running" 60
 cat "$out/nat.log"
 
 step "snapshotting the Redis VM (${mem} MiB) into $out/package"
-bin/drafter snapshotter --netns ark0 --memory-size "$mem" --enable-output=false --chroot-base-dir "$out/vms" --devices "[
-  {\"name\":\"state\",\"output\":\"$out/package/state.bin\"},
-  {\"name\":\"memory\",\"output\":\"$out/package/memory.bin\"},
-  {\"name\":\"kernel\",\"input\":\"out/blueprint/vmlinux\",\"output\":\"$out/package/vmlinux\"},
-  {\"name\":\"initrd\",\"input\":\"out/blueprint/initramfs.img\",\"output\":\"$out/package/initramfs.img\"},
-  {\"name\":\"disk\",\"input\":\"out/blueprint/rootfs.ext4\",\"output\":\"$out/package/rootfs.ext4\"},
-  {\"name\":\"config\",\"output\":\"$out/package/config.json\"},
-  {\"name\":\"oci\",\"input\":\"out/blueprint/oci-redis.ext4\",\"output\":\"$out/package/oci.ext4\"}]"
+snapshot_redis "$out" "$mem"
 
 # Each peer forwards 127.0.0.1:3333 to Redis in its namespace while the VM runs there: the forward moves with the VM.
 fwd='[{"netns":"NS","internalPort":"6379","protocol":"tcp","externalAddr":"127.0.0.1:3333"}]'

@@ -14,53 +14,19 @@ if [ "$(id -u)" != 0 ]; then echo "repeat-migration: run as root (namespaces, FU
 hops=${1:-20}
 mem=${REPEAT_MEMORY_MIB:-256}
 out=out/repeat
-pids=()
-cleanup() {
-  local rc=$?
-  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  exit $rc
-}
-trap cleanup EXIT INT TERM
-await() { # await FILE TEXT SECONDS
-  local deadline=$((SECONDS + $3))
-  until grep -q -- "$2" "$1" 2>/dev/null; do
-    if [ $SECONDS -ge $deadline ]; then echo "repeat-migration: timed out waiting for '$2' in $1:" >&2; tail -20 "$1" >&2; exit 1; fi
-    sleep 0.1
-  done
-}
-devices() { # devices <base dir> [<overlay dir>]
-  local base=$1 cow=${2:-} sep='' json='['
-  for pair in state:state.bin memory:memory.bin kernel:vmlinux initrd:initramfs.img disk:rootfs.ext4 config:config.json oci:oci.ext4; do
-    local name=${pair%%:*} file=${pair#*:}
-    json+="$sep{\"name\":\"$name\",\"base\":\"$base/$file\""
-    [ -n "$cow" ] && json+=",\"overlay\":\"$cow/overlay/$file\",\"state\":\"$cow/state/$file\""
-    json+=",\"blockSize\":65536,\"minCycles\":2,\"maxCycles\":10,\"cycleThrottle\":\"200ms\"}"
-    sep=','
-  done
-  echo "$json]"
-}
+. scripts/lib-vm.sh
+on_exit_stop_pids
 mounts() { grep -c ' fuse.drafter ' /proc/mounts || true; }
 qemus() { pgrep -c -f "qemu-system-x86_64 .*$root/$out" || true; }
 
 bash scripts/install-deps.sh
 mvn -B -q -ntp -DskipTests -Dspotless.check.skip=true install >/dev/null
-bin/drafter os build --out out/blueprint >/dev/null
-[ -f out/redis-oci/index.json ] || bin/drafter oci example redis --output out/redis-oci
-[ -f out/blueprint/oci-redis.ext4 ] || bin/drafter oci build --image out/redis-oci --output out/blueprint/oci-redis.ext4
-
+build_guest_and_redis >/dev/null
 rm -rf "$out" && mkdir -p "$out"
 head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$out/token"
 bin/drafter nat --namespace-count 2 >"$out/nat.log" 2>&1 & pids+=($!)
 await "$out/nat.log" "running" 60
-bin/drafter snapshotter --netns ark0 --memory-size "$mem" --enable-output=false --chroot-base-dir "$out/vms" --devices "[
-  {\"name\":\"state\",\"output\":\"$out/package/state.bin\"},
-  {\"name\":\"memory\",\"output\":\"$out/package/memory.bin\"},
-  {\"name\":\"kernel\",\"input\":\"out/blueprint/vmlinux\",\"output\":\"$out/package/vmlinux\"},
-  {\"name\":\"initrd\",\"input\":\"out/blueprint/initramfs.img\",\"output\":\"$out/package/initramfs.img\"},
-  {\"name\":\"disk\",\"input\":\"out/blueprint/rootfs.ext4\",\"output\":\"$out/package/rootfs.ext4\"},
-  {\"name\":\"config\",\"output\":\"$out/package/config.json\"},
-  {\"name\":\"oci\",\"input\":\"out/blueprint/oci-redis.ext4\",\"output\":\"$out/package/oci.ext4\"}]" 2>"$out/snapshot.log"
+snapshot_redis "$out" "$mem" 2>"$out/snapshot.log"
 
 fwd() { echo "[{\"netns\":\"$1\",\"internalPort\":\"6379\",\"protocol\":\"tcp\",\"externalAddr\":\"127.0.0.1:3333\"}]"; }
 peer() { # peer NAME NETNS RADDR LADDR DEVICES

@@ -1,0 +1,51 @@
+# Sourced by the scripts that run Redis VMs end to end (quickstart, benchmarks): shared steps and helpers.
+# Expects the caller to `cd` to the repository root and to have sourced scripts/env.sh.
+
+# Processes to stop on exit (append PIDs); `on_exit_stop_pids` installs the trap.
+pids=()
+on_exit_stop_pids() {
+  trap 'rc=$?; for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done;
+        for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done; exit $rc' EXIT INT TERM
+}
+
+# await FILE TEXT SECONDS: waits until FILE contains TEXT, or fails naming the file after SECONDS.
+await() {
+  local deadline=$((SECONDS + $3))
+  until grep -q -- "$2" "$1" 2>/dev/null; do
+    if [ $SECONDS -ge $deadline ]; then echo "${0##*/}: timed out waiting for '$2' in $1:" >&2; tail -20 "$1" >&2; exit 1; fi
+    sleep 0.1
+  done
+}
+
+# devices BASE [COW]: Drafter's --devices JSON for a package in BASE, copy-on-write with overlays in COW if given.
+devices() {
+  local base=$1 cow=${2:-} sep='' json='['
+  for pair in state:state.bin memory:memory.bin kernel:vmlinux initrd:initramfs.img disk:rootfs.ext4 config:config.json oci:oci.ext4; do
+    local name=${pair%%:*} file=${pair#*:}
+    json+="$sep{\"name\":\"$name\",\"base\":\"$base/$file\""
+    [ -n "$cow" ] && json+=",\"overlay\":\"$cow/overlay/$file\",\"state\":\"$cow/state/$file\""
+    json+=",\"blockSize\":65536,\"minCycles\":2,\"maxCycles\":10,\"cycleThrottle\":\"200ms\"}"
+    sep=','
+  done
+  echo "$json]"
+}
+
+# build_guest_and_redis: the DrafterOS blueprint and the Redis OCI disk in out/blueprint (kept between runs).
+build_guest_and_redis() {
+  bin/drafter os build --out out/blueprint
+  [ -f out/redis-oci/index.json ] || bin/drafter oci example redis --output out/redis-oci
+  [ -f out/blueprint/oci-redis.ext4 ] || bin/drafter oci build --image out/redis-oci --output out/blueprint/oci-redis.ext4
+}
+
+# snapshot_redis OUT MEMORY_MIB: snapshots a Redis VM booted in namespace ark0 into OUT/package.
+snapshot_redis() {
+  local out=$1 mem=$2
+  bin/drafter snapshotter --netns ark0 --memory-size "$mem" --enable-output=false --chroot-base-dir "$out/vms" --devices "[
+    {\"name\":\"state\",\"output\":\"$out/package/state.bin\"},
+    {\"name\":\"memory\",\"output\":\"$out/package/memory.bin\"},
+    {\"name\":\"kernel\",\"input\":\"out/blueprint/vmlinux\",\"output\":\"$out/package/vmlinux\"},
+    {\"name\":\"initrd\",\"input\":\"out/blueprint/initramfs.img\",\"output\":\"$out/package/initramfs.img\"},
+    {\"name\":\"disk\",\"input\":\"out/blueprint/rootfs.ext4\",\"output\":\"$out/package/rootfs.ext4\"},
+    {\"name\":\"config\",\"output\":\"$out/package/config.json\"},
+    {\"name\":\"oci\",\"input\":\"out/blueprint/oci-redis.ext4\",\"output\":\"$out/package/oci.ext4\"}]"
+}
