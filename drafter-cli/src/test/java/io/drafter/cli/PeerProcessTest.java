@@ -395,35 +395,27 @@ class PeerProcessTest {
 
     @Test
     void destinationKilledDuringPreCopy() throws Exception {
-        Cast c = new Cast();
-        DrafterProcess a = c.startA();
-        c.startLoad();
-        DrafterProcess b = c.destination("B", dir.resolve("b"), c.listenPort, "destination-pre-copy");
-        b.await("drafter-test: holding at destination-pre-copy", MIGRATION);
-        b.kill();
-        a.await("the VM runs here again", MIGRATION);
-        assertTrue(a.isAlive(), a.tail());
-        // The next destination cleans what B left (its partial files) and takes the VM.
-        DrafterProcess b2 = c.destination("B2", dir.resolve("b2"), c.listenPort);
-        b2.await("Resumed VM", MIGRATION);
-        assertEmptyOrGone(dir.resolve("b"));
-        assertEquals(0, a.waitExit(MIGRATION), a.tail());
-        c.stopLoad();
-        c.assertNoWriteLost();
-        b2.signal("TERM");
-        assertEquals(0, b2.waitExit(Duration.ofMinutes(1)), b2.tail());
-        assertNothingLeft();
+        destinationKilledBeforeTheGrant("destination-pre-copy");
     }
 
     @Test
     void destinationKilledAfterAuthorityBeforeTakeover() throws Exception {
+        destinationKilledBeforeTheGrant("destination-prepared");
+    }
+
+    /**
+     * B is killed at {@code hold}, before the grant: A's VM runs on (resumed by A itself if it was suspended) and A
+     * listens again; the next destination removes what B left (its partial files) and takes the VM with every write.
+     */
+    private void destinationKilledBeforeTheGrant(String hold) throws Exception {
         Cast c = new Cast();
         DrafterProcess a = c.startA();
         c.startLoad();
-        DrafterProcess b = c.destination("B", dir.resolve("b"), c.listenPort, "destination-prepared");
-        b.await("drafter-test: holding at destination-prepared", MIGRATION);
+        DrafterProcess b = c.destination("B", dir.resolve("b"), c.listenPort, hold);
+        b.await("drafter-test: holding at " + hold, MIGRATION);
         b.kill();
         a.await("the VM runs here again", MIGRATION);
+        assertTrue(a.isAlive(), a.tail());
         DrafterProcess b2 = c.destination("B2", dir.resolve("b2"), c.listenPort);
         b2.await("Resumed VM", MIGRATION);
         assertEmptyOrGone(dir.resolve("b"));
