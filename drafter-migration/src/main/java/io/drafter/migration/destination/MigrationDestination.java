@@ -408,9 +408,11 @@ public final class MigrationDestination {
                 }
             }
         } catch (EOFException e) {
-            // After COMPLETED the source closes the connection: that end is the expected one.
+            // After COMPLETED the source closes the connection: that end is the expected one, and ours goes too.
             if (phase() != DestinationPhase.COMPLETED) {
                 fail(e);
+            } else {
+                connection.close();
             }
         } catch (IOException | RuntimeException e) {
             fail(e);

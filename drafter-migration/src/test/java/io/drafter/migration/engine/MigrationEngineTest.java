@@ -121,6 +121,15 @@ class MigrationEngineTest {
         }
     }
 
+    static void assertClosedSoon(io.drafter.migration.transport.Connection c) throws InterruptedException {
+        java.net.Socket socket = ((io.drafter.migration.transport.SocketConnection) c).socket();
+        long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+        while (!socket.isClosed() && System.nanoTime() < deadline) {
+            Thread.sleep(10);
+        }
+        assertTrue(socket.isClosed(), "socket to " + c.peer() + " closed after the migration");
+    }
+
     @Test
     void migratesSeveralDevicesOverTcpWithTokenWhileWritersRun() throws Exception {
         Source src = new Source()
@@ -161,6 +170,9 @@ class MigrationEngineTest {
                         "GRANTED",
                         "COMPLETED"),
                 src.events);
+        // Both ends close their socket once the migration completed (a long-lived peer must not leak one each time).
+        assertClosedSoon(pair.source());
+        assertClosedSoon(pair.destination());
         assertEquals(1, src.suspends);
         assertEquals(0, src.resumes);
         assertTrue(sc.rounds() >= 3, "dirty rounds ran: " + sc.rounds());
