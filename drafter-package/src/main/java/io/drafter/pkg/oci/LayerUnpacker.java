@@ -21,8 +21,9 @@ import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
 
 /**
  * Applies OCI image layers (uncompressed tar streams) one after the other to a root file system directory,
- * honouring whiteouts ({@code .wh.<name>} deletes a lower entry, {@code .wh..wh..opq} empties a directory
- * of everything lower layers put there) and keeping owners, all mode bits, symlinks, hard links, device
+ * honouring whiteouts ({@code .wh.<name>} deletes a lower entry of the same directory, {@code .wh..wh..opq}
+ * empties a directory of everything lower layers put there; a whiteout naming {@code .}, {@code ..} or
+ * nothing is refused) and keeping owners, all mode bits, symlinks, hard links, device
  * nodes, extended attributes and modification times, so that {@code mkfs.ext4 -d} copies them into the
  * image. Every path is resolved inside the root ({@link SecurePath}); entries that would escape it are
  * refused.
@@ -88,8 +89,7 @@ final class LayerUnpacker {
                 continue;
             }
             if (base.startsWith(WHITEOUT_PREFIX)) {
-                Path gone = parent.resolve(base.substring(WHITEOUT_PREFIX.length()));
-                deleteRecursively(gone);
+                deleteRecursively(whitedOut(parent, base, name, layerName));
                 continue;
             }
             Path target = parent.resolve(base);
@@ -131,6 +131,29 @@ final class LayerUnpacker {
                 throw new IOException("could not unpack " + layerName + ": entry '" + name + "': " + x.getMessage(), x);
             }
         }
+    }
+
+    /**
+     * The entry that whiteout {@code base} in {@code parent} deletes: a sibling of the marker. A name that is
+     * empty, {@code .} or {@code ..} ({@code .wh.}, {@code .wh..}, {@code .wh...}) would delete the marker's
+     * directory or one above it, up to the rootfs itself, so the layer is refused, as containerd does ("invalid
+     * whiteout name"): ignoring it would hide a broken or hostile image and give another rootfs than other
+     * runtimes refuse to build.
+     */
+    private Path whitedOut(Path parent, String base, String name, String layerName) throws IOException {
+        String target = base.substring(WHITEOUT_PREFIX.length());
+        Path dir = parent.normalize();
+        Path gone = dir.resolve(target).normalize();
+        // the name checks suffice (base has no '/'); the path checks keep a later change from reopening this
+        if (target.isEmpty()
+                || target.equals(".")
+                || target.equals("..")
+                || !dir.equals(gone.getParent())
+                || !gone.startsWith(root.normalize())) {
+            throw new IOException("could not unpack " + layerName + ": refusing whiteout '" + name + "': it names '"
+                    + target + "', not an entry of its directory");
+        }
+        return gone;
     }
 
     private void applyMetadata(TarArchiveEntry e, Path target, Map<String, byte[]> xattrs) throws IOException {
