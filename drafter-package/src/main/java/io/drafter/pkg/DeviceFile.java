@@ -17,6 +17,9 @@ import java.util.Set;
  * @param path file of the device
  */
 public record DeviceFile(String name, Path path) {
+    /** Devices in one list or package: Drafter uses six, a VM has a few more disks at most. */
+    public static final int MAX_DEVICES = 256;
+
     private static final ObjectMapper JSON = new ObjectMapper();
 
     /** Validates the name (a single safe path component, as Drafter's entry names are). */

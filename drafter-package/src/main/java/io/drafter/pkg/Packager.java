@@ -252,7 +252,8 @@ public final class Packager {
         boolean done = false;
         try (CountingInputStream counted = new CountingInputStream(Files.newInputStream(archive));
                 InputStream zstd = new ZstdInputStream(counted);
-                TarArchiveInputStream tar = new TarArchiveInputStream(zstd)) {
+                // a package holds one entry per device: more is not a package, and each costs memory here
+                TarArchiveInputStream tar = new BoundedTarInputStream(zstd, DeviceFile.MAX_DEVICES)) {
             Set<String> seen = new HashSet<>();
             TarArchiveEntry entry;
             while ((entry = nextEntry(tar, archive)) != null) {
@@ -305,6 +306,8 @@ public final class Packager {
     private static TarArchiveEntry nextEntry(TarArchiveInputStream tar, Path archive) throws IOException {
         try {
             return tar.getNextEntry();
+        } catch (BoundedTarInputStream.LimitException e) {
+            throw new PackageException("could not extract " + archive + ": " + e.getMessage(), e);
         } catch (IllegalArgumentException e) {
             throw new PackageException("could not extract " + archive + ": malformed tar header (" + describe(e) + ")");
         }
@@ -312,8 +315,9 @@ public final class Packager {
 
     /** Returns the device name of a safe entry; throws for anything that is not a plain regular file. */
     private static String checkEntry(TarArchiveEntry entry, Path archive) throws PackageException {
-        String raw = entry.getName();
-        String name = raw.startsWith("./") ? raw.substring(2) : raw;
+        String name = entry.getName().startsWith("./") ? entry.getName().substring(2) : entry.getName();
+        // a name can be up to 1 MiB (BoundedTarInputStream): errors quote its start, on one readable line
+        String raw = entry.getName().length() > 100 ? entry.getName().substring(0, 100) + "…" : entry.getName();
         String kind = entry.isSymbolicLink()
                 ? "a symbolic link"
                 : entry.isLink()

@@ -341,6 +341,53 @@ class PackagerTest {
         assertTrue(e.getMessage().contains("refusing entry"), e.getMessage());
     }
 
+    /** {@code tar} compressed as a package. */
+    private Path zstd(byte[] tar) throws IOException {
+        Path archive = dir.resolve("hostile.tar.zst");
+        try (OutputStream f = Files.newOutputStream(archive);
+                ZstdOutputStream z = new ZstdOutputStream(f)) {
+            z.write(tar);
+        }
+        return archive;
+    }
+
+    @Test
+    void moreEntriesThanAPackageHasAreRefused() throws Exception {
+        RawTar tar = new RawTar().file("state", "s").file("disk", "d");
+        for (int i = 2; i <= DeviceFile.MAX_DEVICES; i++) {
+            tar.file("extra" + i, "");
+        }
+        Path archive = zstd(tar.finish());
+        PackageException e = assertExtractFailsCleanly(archive);
+        assertEquals(
+                "could not extract " + archive + ": the archive has more than 256 entries (the limit)", e.getMessage());
+    }
+
+    @Test
+    void headersLargerThanTheLimitAreRefused() throws Exception {
+        // 1 MiB of PAX records compresses to a few hundred bytes: the declared size is what the bound is about
+        byte[] big = RawTar.filled(BoundedTarInputStream.MAX_HEADER_BYTES, 'c');
+        Path archive = zstd(new RawTar()
+                .file("state", "s")
+                .pax('x', RawTar.record("comment", big))
+                .file("disk", "d")
+                .finish());
+        PackageException e = assertExtractFailsCleanly(archive);
+        assertEquals(
+                "could not extract " + archive
+                        + ": the headers of tar entry 2 (PAX records, long names) exceed the limit of 1 MiB",
+                e.getMessage());
+        Path longName = zstd(new RawTar()
+                .entry("././@LongLink", 'L', RawTar.filled(BoundedTarInputStream.MAX_HEADER_BYTES + 1, 'n'))
+                .file("disk", "d")
+                .finish());
+        PackageException l = assertExtractFailsCleanly(longName, Files.createDirectories(dir.resolve("out2")), "");
+        assertEquals(
+                "could not extract " + longName
+                        + ": the headers of tar entry 1 (PAX records, long names) exceed the limit of 1 MiB",
+                l.getMessage());
+    }
+
     @Test
     void duplicateEntriesInTheArchiveAreRefused() throws Exception {
         Path archive = hostile(tar -> {

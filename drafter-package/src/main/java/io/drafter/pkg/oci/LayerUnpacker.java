@@ -1,8 +1,10 @@
 package io.drafter.pkg.oci;
 
+import io.drafter.pkg.BoundedTarInputStream;
 import io.drafter.pkg.Posix;
 import java.io.IOException;
 import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.DirectoryStream;
 import java.nio.file.FileVisitResult;
 import java.nio.file.Files;
@@ -41,6 +43,13 @@ import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
 final class LayerUnpacker {
     static final String WHITEOUT_PREFIX = ".wh.";
     static final String OPAQUE = ".wh..wh..opq";
+    /**
+     * Entries of one layer: more than any real image has in a layer, few enough that the names this unpacker
+     * remembers per layer (for opaque directories) stay within a few hundred MiB.
+     */
+    static final int MAX_ENTRIES_PER_LAYER = 1 << 20;
+    /** Linux's PATH_MAX: longer entry or link names cannot be created, and would flood error messages. */
+    static final int MAX_NAME_BYTES = 4096;
 
     private static final int S_IFCHR = 0020000;
     private static final int S_IFBLK = 0060000;
@@ -48,19 +57,27 @@ final class LayerUnpacker {
 
     private final Path root;
     private final boolean privileged;
+    private final int maxEntries;
 
     LayerUnpacker(Path root, boolean privileged) {
+        this(root, privileged, MAX_ENTRIES_PER_LAYER);
+    }
+
+    LayerUnpacker(Path root, boolean privileged, int maxEntries) {
         this.root = root;
         this.privileged = privileged;
+        this.maxEntries = maxEntries;
     }
 
     /** Applies one layer; {@code layerName} names it in errors. */
     void apply(InputStream layerTar, String layerName) throws IOException {
         Set<Path> createdHere = new HashSet<>();
-        XattrTarInputStream tar = new XattrTarInputStream(layerTar);
+        XattrTarInputStream tar = new XattrTarInputStream(layerTar, maxEntries);
         TarArchiveEntry e;
-        while ((e = tar.getNextEntry()) != null) {
+        while ((e = nextEntry(tar, layerName)) != null) {
             String name = e.getName();
+            checkLength(name, "name", layerName);
+            checkLength(e.getLinkName(), "link target", layerName);
             List<String> parts = SecurePath.components(name);
             if (parts.isEmpty()) {
                 continue; // the layer's root directory itself
@@ -130,6 +147,22 @@ final class LayerUnpacker {
             } catch (IOException x) {
                 throw new IOException("could not unpack " + layerName + ": entry '" + name + "': " + x.getMessage(), x);
             }
+        }
+    }
+
+    private static void checkLength(String name, String what, String layerName) throws IOException {
+        int bytes = name.getBytes(StandardCharsets.UTF_8).length;
+        if (bytes > MAX_NAME_BYTES) {
+            throw new IOException("could not unpack " + layerName + ": refusing entry '" + name.substring(0, 100)
+                    + "…': its " + what + " has " + bytes + " bytes, more than the limit of " + MAX_NAME_BYTES);
+        }
+    }
+
+    private static TarArchiveEntry nextEntry(XattrTarInputStream tar, String layerName) throws IOException {
+        try {
+            return tar.getNextEntry();
+        } catch (BoundedTarInputStream.LimitException e) {
+            throw new IOException("could not unpack " + layerName + ": " + e.getMessage(), e);
         }
     }
 
