@@ -14,8 +14,10 @@ import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.util.List;
 import java.util.Random;
 import java.util.concurrent.TimeUnit;
@@ -202,6 +204,51 @@ class PackagerTest {
                 Packager.Options.defaults());
         assertSameContent(src.resolve("disk"), out.resolve("d.ext4"));
         assertSameContent(src.resolve("config"), out.resolve("c.json"));
+    }
+
+    private static String mode(Path p) throws IOException {
+        return PosixFilePermissions.toString(Files.getPosixFilePermissions(p, LinkOption.NOFOLLOW_LINKS));
+    }
+
+    @Test
+    void packagesAndExtractedDevicesAreOwnerOnlyWhateverTheModesSay() throws Exception {
+        Path src = Files.createDirectories(dir.resolve("src"));
+        Path disk = Files.writeString(src.resolve("disk"), "disk");
+        Files.setPosixFilePermissions(disk, PosixFilePermissions.fromString("rwxrwxrwx"));
+        Path archive = dir.resolve("p.tar.zst");
+        Files.writeString(archive, "an older, world-readable package");
+        Files.setPosixFilePermissions(archive, PosixFilePermissions.fromString("rw-r--r--"));
+        Packager.pack(List.of(new DeviceFile("disk", disk)), archive, Packager.Options.defaults());
+        assertEquals("rw-------", mode(archive), "the package");
+
+        // GNU tar applies the entry's mode: the package records the owner's bits only
+        Process list = new ProcessBuilder("tar", "--zstd", "-tvf", archive.toString())
+                .redirectErrorStream(true)
+                .start();
+        String listing = new String(list.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        if (list.waitFor() == 0) {
+            assertTrue(listing.startsWith("-rwx------ "), listing);
+        }
+
+        // an archive whose entries ask for world-writable or set-uid files
+        Path hostile = hostile(tar -> {
+            TarArchiveEntry wide = new TarArchiveEntry("disk");
+            wide.setMode(0100666);
+            entry(tar, wide, new byte[] {1});
+            TarArchiveEntry setuid = new TarArchiveEntry("state");
+            setuid.setMode(0104777);
+            entry(tar, setuid, new byte[] {2});
+        });
+        Path out = Files.createDirectories(dir.resolve("out"));
+        Path old = Files.writeString(out.resolve("disk"), "older");
+        Files.setPosixFilePermissions(old, PosixFilePermissions.fromString("rw-rw-rw-"));
+        Packager.extract(
+                hostile,
+                List.of(new DeviceFile("disk", out.resolve("disk")), new DeviceFile("state", out.resolve("state"))),
+                Packager.Options.defaults());
+        assertEquals("rw-------", mode(out.resolve("disk")), "replaces a wider existing file");
+        assertEquals("rw-------", mode(out.resolve("state")), "no set-uid, no execute");
+        assertEquals(0100600, (int) Files.getAttribute(out.resolve("state"), "unix:mode"));
     }
 
     private Path smallPackage() throws IOException {
