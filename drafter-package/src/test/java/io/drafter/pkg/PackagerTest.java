@@ -493,6 +493,29 @@ class PackagerTest {
     }
 
     @Test
+    void longOrCrowdedDeviceListsAreRefusedWithTheLimit() {
+        String padded = "[" + " ".repeat(DeviceFile.MAX_JSON_CHARS) + "]";
+        assertEquals(
+                "could not parse --devices: 1048578 characters of JSON, more than the limit of 1048576 (1 MiB)",
+                assertThrows(IllegalArgumentException.class, () -> DeviceFile.parseList(padded))
+                        .getMessage());
+        StringBuilder many = new StringBuilder("[");
+        for (int i = 0; i <= DeviceFile.MAX_DEVICES; i++) {
+            many.append(i == 0 ? "" : ",")
+                    .append("{\"name\":\"d")
+                    .append(i)
+                    .append("\",\"path\":\"p")
+                    .append(i);
+            many.append("\"}");
+        }
+        String crowded = many.append("]").toString();
+        assertEquals(
+                "could not parse --devices: 257 devices, more than the limit of 256",
+                assertThrows(IllegalArgumentException.class, () -> DeviceFile.parseList(crowded))
+                        .getMessage());
+    }
+
+    @Test
     void packingAMissingFileNamesItAndLeavesNoArchive() throws Exception {
         Path archive = dir.resolve("p.tar.zst");
         PackageException e = assertThrows(

@@ -62,6 +62,28 @@ class DeviceConfigParserTest {
                         .getMessage());
     }
 
+    @Test
+    void longOrCrowdedListsAreRefusedWithTheLimit() {
+        String padded = "[" + " ".repeat(DeviceConfigParser.MAX_JSON_CHARS) + "]";
+        assertEquals(
+                "devices: 1048578 characters of JSON, more than the limit of 1048576 (1 MiB)",
+                assertThrows(DeviceConfigException.class, () -> DeviceConfigParser.parse(padded, Use.PEER))
+                        .getMessage());
+        StringBuilder many = new StringBuilder("[");
+        for (int i = 0; i <= DeviceConfigParser.MAX_DEVICES; i++) {
+            many.append(i == 0 ? "" : ",").append("{\"name\":\"d").append(i).append("\",\"base\":\"b\"}");
+        }
+        String crowded = many.append("]").toString();
+        assertEquals(
+                "devices: 257 devices, more than the limit of 256",
+                assertThrows(DeviceConfigException.class, () -> DeviceConfigParser.parse(crowded, Use.PEER))
+                        .getMessage());
+        String deep = "[".repeat(100_000) + "]".repeat(100_000);
+        assertTrue(assertThrows(DeviceConfigException.class, () -> DeviceConfigParser.parse(deep, Use.PEER))
+                .getMessage()
+                .startsWith("devices: not valid JSON: Document nesting depth"));
+    }
+
     @ParameterizedTest(name = "{0}")
     @CsvSource(delimiter = '|', textBlock = """
             not json                                              | devices: not valid JSON

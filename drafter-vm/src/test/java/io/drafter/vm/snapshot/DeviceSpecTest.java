@@ -48,6 +48,24 @@ class DeviceSpecTest {
     }
 
     @Test
+    void longOrCrowdedListsAreRefusedWithTheLimit() {
+        String padded = "[" + " ".repeat(DeviceSpec.MAX_JSON_CHARS) + "]";
+        VmException e = assertThrows(VmException.class, () -> DeviceSpec.parseList(padded));
+        assertEquals(
+                "could not parse --devices JSON: 1048578 characters, more than the limit of 1048576 (1 MiB)",
+                e.getMessage());
+        StringBuilder many = new StringBuilder("[");
+        for (int i = 0; i <= DeviceSpec.MAX_DEVICES; i++) {
+            many.append(i == 0 ? "" : ",").append("{\"name\":\"d").append(i).append("\",\"output\":\"o\"}");
+        }
+        VmException crowded = assertThrows(
+                VmException.class, () -> DeviceSpec.parseList(many.append("]").toString()));
+        assertEquals("could not parse --devices JSON: 257 devices, more than the limit of 256", crowded.getMessage());
+        VmException nothing = assertThrows(VmException.class, () -> DeviceSpec.parseList("null"));
+        assertEquals("could not parse --devices JSON: expected a list of devices, got null", nothing.getMessage());
+    }
+
+    @Test
     void paddingFollowsDrafter(@TempDir Path tmp) throws Exception {
         Path src = tmp.resolve("a");
         Files.write(src, new byte[1000]);
