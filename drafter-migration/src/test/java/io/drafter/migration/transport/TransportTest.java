@@ -111,6 +111,16 @@ class TransportTest {
                 dir.resolve("junk.pem"), "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n");
         e = assertThrows(IOException.class, () -> PemTls.privateKey(junk));
         assertTrue(e.getMessage().contains("unsupported algorithm"), e.getMessage());
+
+        // a PEM file is a few KiB; a larger one (or an endless one, like a device) is not read whole
+        Path huge = dir.resolve("huge.pem");
+        try (java.io.RandomAccessFile f = new java.io.RandomAccessFile(huge.toFile(), "rw")) {
+            f.setLength(PemTls.MAX_PEM_BYTES + 1L);
+        }
+        e = assertThrows(IOException.class, () -> PemTls.certificates(huge));
+        assertEquals("could not read PEM file " + huge + ": larger than the limit of 1 MiB", e.getMessage());
+        e = assertThrows(IOException.class, () -> PemTls.privateKey(Path.of("/dev/zero")));
+        assertEquals("could not read PEM file /dev/zero: larger than the limit of 1 MiB", e.getMessage());
     }
 
     @Test
