@@ -53,7 +53,8 @@ bin/drafter os build --out out/blueprint
 [ -f out/blueprint/oci-redis.ext4 ] || bin/drafter oci build --image out/redis-oci --output out/blueprint/oci-redis.ext4
 
 rm -rf "$out" && mkdir -p "$out"
-head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$out/token"
+# private (0600): peers refuse a token file that others can read or write
+(umask 077 && head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$out/token")
 
 step "creating namespaces ark0 and ark1 (drafter nat)"
 bin/drafter nat --namespace-count 2 >"$out/nat.log" 2>&1 & pids+=($!)
