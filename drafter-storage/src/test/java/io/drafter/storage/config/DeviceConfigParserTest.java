@@ -10,6 +10,7 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
@@ -63,6 +64,7 @@ class DeviceConfigParserTest {
     }
 
     @Test
+    @Timeout(30)
     void longOrCrowdedListsAreRefusedWithTheLimit() {
         String padded = "[" + " ".repeat(DeviceConfigParser.MAX_JSON_CHARS) + "]";
         assertEquals(

@@ -48,6 +48,7 @@ class DeviceSpecTest {
     }
 
     @Test
+    @Timeout(30)
     void longOrCrowdedListsAreRefusedWithTheLimit() {
         String padded = "[" + " ".repeat(DeviceSpec.MAX_JSON_CHARS) + "]";
         VmException e = assertThrows(VmException.class, () -> DeviceSpec.parseList(padded));
