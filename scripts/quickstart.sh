@@ -26,7 +26,8 @@ step "building the guest (DrafterOS) and the Redis OCI blueprint from Debian pac
 build_guest_and_redis
 
 rm -rf "$out" && mkdir -p "$out"
-head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$out/token"
+# private (0600): peers refuse a token file that others can read or write
+(umask 077 && head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$out/token")
 
 step "creating namespaces ark0 and ark1 (drafter nat)"
 bin/drafter nat --namespace-count 2 >"$out/nat.log" 2>&1 & pids+=($!)

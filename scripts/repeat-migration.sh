@@ -23,7 +23,8 @@ bash scripts/install-deps.sh
 mvn -B -q -ntp -DskipTests -Dspotless.check.skip=true install >/dev/null
 build_guest_and_redis >/dev/null
 rm -rf "$out" && mkdir -p "$out"
-head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$out/token"
+# private (0600): peers refuse a token file that others can read or write
+(umask 077 && head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$out/token")
 bin/drafter nat --namespace-count 2 >"$out/nat.log" 2>&1 & pids+=($!)
 await "$out/nat.log" "running" 60
 snapshot_redis "$out" "$mem" 2>"$out/snapshot.log"

@@ -72,7 +72,7 @@ class PeerCommandTest {
         try (ServerSocket s = new ServerSocket(0)) {
             port = s.getLocalPort(); // closed again: nothing listens there now
         }
-        Path token = Files.writeString(dir.resolve("token"), "0123456789abcdef0123456789abcdef");
+        Path token = privateTokenFile(dir.resolve("token"), "0123456789abcdef0123456789abcdef");
         String[] r = run(
                 "peer",
                 "--raddr",
@@ -134,7 +134,7 @@ class PeerCommandTest {
     private void assertRefusedBeforeResume(String contains, String... flags) throws Exception {
         Path cow = dir.resolve("cow");
         Path vms = dir.resolve("vms");
-        Path tokenFile = Files.writeString(dir.resolve("token"), "0123456789abcdef0123456789abcdef");
+        Path tokenFile = privateTokenFile(dir.resolve("token"), "0123456789abcdef0123456789abcdef");
         java.util.List<String> given = java.util.List.of(flags);
         java.util.List<String> args = new java.util.ArrayList<>(java.util.List.of(
                 "peer", "--raddr", "", "--chroot-base-dir", vms.toString(), "--devices", devicesThatWouldResume(cow)));
@@ -197,6 +197,27 @@ class PeerCommandTest {
                 "127.0.0.1:0",
                 "--token-file",
                 missing.toString());
+    }
+
+    /** A token file made as docs/peer.md says: private to its owner. */
+    static Path privateTokenFile(Path file, String token) throws java.io.IOException {
+        Files.writeString(file, token);
+        Files.setPosixFilePermissions(file, java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
+        return file;
+    }
+
+    @Test
+    void aTokenFileOthersCanReadIsRefusedWithTheChmodThatFixesIt() throws Exception {
+        Path shared = Files.writeString(dir.resolve("shared-token"), "0123456789abcdef0123456789abcdef");
+        Files.setPosixFilePermissions(shared, java.nio.file.attribute.PosixFilePermissions.fromString("rw-r--r--"));
+        assertRefusedBeforeResume(
+                "could not use token file " + shared
+                        + ": it is readable or writable by group or others (mode 0644); make it private with: chmod 600 "
+                        + shared,
+                "--laddr",
+                "127.0.0.1:0",
+                "--token-file",
+                shared.toString());
     }
 
     @Test

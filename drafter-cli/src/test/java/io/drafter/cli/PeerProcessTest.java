@@ -55,7 +55,7 @@ class PeerProcessTest {
     @BeforeAll
     static void lab() throws Exception {
         lab = RedisLab.create(root.resolve("lab"));
-        token = Files.writeString(root.resolve("token"), "peer-process-test-token-0123456789abcdef\n");
+        token = PeerCommandTest.privateTokenFile(root.resolve("token"), "peer-process-test-token-0123456789abcdef\n");
         vms = root.resolve("vms");
     }
 
@@ -275,7 +275,8 @@ class PeerProcessTest {
         send(laddr, new byte[] {0x7f, (byte) 0xff, (byte) 0xff, (byte) 0xff, 0x01});
         send(laddr, new byte[] {0, 0, 0, 45, 0x02, 0x44, 0x52}); // a HELLO_REPLY cut short
         // a wrong token: a real peer with another token
-        Path wrong = Files.writeString(dir.resolve("wrong-token"), "not-the-token-of-this-migration-000\n");
+        Path wrong =
+                PeerCommandTest.privateTokenFile(dir.resolve("wrong-token"), "not-the-token-of-this-migration-000\n");
         DrafterProcess intruder = DrafterProcess.start(
                 "intruder",
                 dir.resolve("intruder.log"),

@@ -17,6 +17,11 @@ import java.util.Set;
  * @param path file of the device
  */
 public record DeviceFile(String name, Path path) {
+    /** Devices in one list or package: Drafter uses six, a VM has a few more disks at most. */
+    public static final int MAX_DEVICES = 256;
+    /** The longest {@code --devices} JSON accepted, in characters: Drafter's six devices take about 500. */
+    public static final int MAX_JSON_CHARS = 1 << 20;
+
     private static final ObjectMapper JSON = new ObjectMapper();
 
     /** Validates the name (a single safe path component, as Drafter's entry names are). */
@@ -42,6 +47,10 @@ public record DeviceFile(String name, Path path) {
      * @throws IllegalArgumentException naming what is wrong
      */
     public static List<DeviceFile> parseList(String json) {
+        if (json.length() > MAX_JSON_CHARS) {
+            throw new IllegalArgumentException("could not parse --devices: " + json.length()
+                    + " characters of JSON, more than the limit of " + MAX_JSON_CHARS + " (1 MiB)");
+        }
         JsonNode root;
         try {
             root = JSON.readTree(json);
@@ -51,6 +60,10 @@ public record DeviceFile(String name, Path path) {
         }
         if (root == null || !root.isArray()) {
             throw new IllegalArgumentException("could not parse --devices: expected a JSON array of {name, path}");
+        }
+        if (root.size() > MAX_DEVICES) {
+            throw new IllegalArgumentException(
+                    "could not parse --devices: " + root.size() + " devices, more than the limit of " + MAX_DEVICES);
         }
         List<DeviceFile> devices = new ArrayList<>();
         for (int i = 0; i < root.size(); i++) {

@@ -43,7 +43,8 @@ final class DirectWriter implements Closeable {
             throw new IllegalArgumentException("chunk of " + chunkBytes + " bytes is not a multiple of " + ALIGN);
         }
         this.path = path;
-        this.cached = FileChannel.open(path, options);
+        // a file this creates is private (a package, a device); an existing one keeps its mode
+        this.cached = FileChannel.open(path, Set.of(options), Packager.OWNER_ONLY);
         this.aligned = ByteBuffer.allocateDirect(chunkBytes + ALIGN)
                 .alignedSlice(ALIGN)
                 .limit(chunkBytes)

@@ -15,9 +15,13 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.FileAttribute;
 import java.nio.file.attribute.FileTime;
+import java.nio.file.attribute.PosixFilePermission;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.EnumSet;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
@@ -41,7 +45,9 @@ import org.apache.commons.compress.archivers.tar.TarArchiveOutputStream;
  * data extents of sparse files ({@code SEEK_DATA}/{@code SEEK_HOLE}); extraction writes sparse files
  * (zero blocks become holes). Extraction is all-or-nothing: each device is written to a temporary file
  * beside its target and renamed into place only after the whole archive, checksum included, has been
- * read; on any error the temporary files are removed. Not thread-safe; one call per thread.
+ * read; on any error the temporary files are removed. Packages and extracted devices are created {@code 0600}
+ * whatever the modes of the source files or archive entries, which never widen them. Not thread-safe; one call
+ * per thread.
  */
 public final class Packager {
     /** Zstandard level used by default (zstd's own default). */
@@ -51,6 +57,12 @@ public final class Packager {
     private static final int TAR_BLOCK_BYTES = 64 << 10;
     private static final byte[] ZEROS = new byte[CHUNK_BYTES];
     private static final int WRITE_BEHIND_BUFFERS = 4;
+    /**
+     * Packages and extracted devices hold guest memory and disks: created {@code rw-------} (a stricter umask
+     * narrows it further), whatever mode the source file or the archive entry has.
+     */
+    static final FileAttribute<Set<PosixFilePermission>> OWNER_ONLY = PosixFilePermissions.asFileAttribute(
+            EnumSet.of(PosixFilePermission.OWNER_READ, PosixFilePermission.OWNER_WRITE));
 
     /**
      * How to pack or extract.
@@ -161,7 +173,8 @@ public final class Packager {
         long size = (long) attrs.get("size");
         TarArchiveEntry entry = new TarArchiveEntry(d.name(), TarArchiveEntry.LF_NORMAL, true);
         entry.setSize(size);
-        entry.setMode(TarArchiveEntry.DEFAULT_FILE_MODE & ~0777 | ((int) attrs.get("mode") & 0777));
+        // the owner's bits only: GNU tar extracting the package makes private files too, as we do
+        entry.setMode(TarArchiveEntry.DEFAULT_FILE_MODE & ~0777 | ((int) attrs.get("mode") & 0700));
         entry.setModTime((FileTime) attrs.get("lastModifiedTime"));
         entry.setUserId((int) attrs.get("uid"));
         entry.setGroupId((int) attrs.get("gid"));
@@ -252,7 +265,8 @@ public final class Packager {
         boolean done = false;
         try (CountingInputStream counted = new CountingInputStream(Files.newInputStream(archive));
                 InputStream zstd = new ZstdInputStream(counted);
-                TarArchiveInputStream tar = new TarArchiveInputStream(zstd)) {
+                // a package holds one entry per device: more is not a package, and each costs memory here
+                TarArchiveInputStream tar = new BoundedTarInputStream(zstd, DeviceFile.MAX_DEVICES)) {
             Set<String> seen = new HashSet<>();
             TarArchiveEntry entry;
             while ((entry = nextEntry(tar, archive)) != null) {
@@ -305,6 +319,8 @@ public final class Packager {
     private static TarArchiveEntry nextEntry(TarArchiveInputStream tar, Path archive) throws IOException {
         try {
             return tar.getNextEntry();
+        } catch (BoundedTarInputStream.LimitException e) {
+            throw new PackageException("could not extract " + archive + ": " + e.getMessage(), e);
         } catch (IllegalArgumentException e) {
             throw new PackageException("could not extract " + archive + ": malformed tar header (" + describe(e) + ")");
         }
@@ -312,8 +328,9 @@ public final class Packager {
 
     /** Returns the device name of a safe entry; throws for anything that is not a plain regular file. */
     private static String checkEntry(TarArchiveEntry entry, Path archive) throws PackageException {
-        String raw = entry.getName();
-        String name = raw.startsWith("./") ? raw.substring(2) : raw;
+        String name = entry.getName().startsWith("./") ? entry.getName().substring(2) : entry.getName();
+        // a name can be up to 1 MiB (BoundedTarInputStream): errors quote its start, on one readable line
+        String raw = entry.getName().length() > 100 ? entry.getName().substring(0, 100) + "…" : entry.getName();
         String kind = entry.isSymbolicLink()
                 ? "a symbolic link"
                 : entry.isLink()
@@ -384,10 +401,6 @@ public final class Packager {
                 writes.finish();
                 out.setLength(size);
                 out.force();
-                Files.setPosixFilePermissions(
-                        tmp,
-                        java.nio.file.attribute.PosixFilePermissions.fromString(
-                                permissions(entry.getMode() & 0777 | 0600)));
                 Files.setLastModifiedTime(tmp, FileTime.from(entry.getModTime().toInstant()));
             } catch (IOException e) {
                 throw outputFailure(tmp, e);
@@ -406,15 +419,6 @@ public final class Packager {
     /** An error writing an output file: not the package's fault, so it is not reported as corruption. */
     private static PackageException outputFailure(Path file, IOException e) {
         return new PackageException("could not write " + file + ": " + describe(e), e);
-    }
-
-    private static String permissions(int mode) {
-        String rwx = "rwxrwxrwx";
-        StringBuilder sb = new StringBuilder(9);
-        for (int i = 0; i < 9; i++) {
-            sb.append((mode & (1 << (8 - i))) != 0 ? rwx.charAt(i) : '-');
-        }
-        return sb.toString();
     }
 
     private static void drain(InputStream zstd, Path archive) throws IOException {
@@ -446,7 +450,7 @@ public final class Packager {
         Path tmp = temporarySibling(target);
         try {
             Files.createDirectories(parent);
-            Files.createFile(tmp);
+            Files.createFile(tmp, OWNER_ONLY);
         } catch (IOException e) {
             throw outputFailure(tmp, e);
         }

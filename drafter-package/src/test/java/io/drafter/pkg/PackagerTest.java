@@ -14,8 +14,10 @@ import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.util.List;
 import java.util.Random;
 import java.util.concurrent.TimeUnit;
@@ -204,6 +206,51 @@ class PackagerTest {
         assertSameContent(src.resolve("config"), out.resolve("c.json"));
     }
 
+    private static String mode(Path p) throws IOException {
+        return PosixFilePermissions.toString(Files.getPosixFilePermissions(p, LinkOption.NOFOLLOW_LINKS));
+    }
+
+    @Test
+    void packagesAndExtractedDevicesAreOwnerOnlyWhateverTheModesSay() throws Exception {
+        Path src = Files.createDirectories(dir.resolve("src"));
+        Path disk = Files.writeString(src.resolve("disk"), "disk");
+        Files.setPosixFilePermissions(disk, PosixFilePermissions.fromString("rwxrwxrwx"));
+        Path archive = dir.resolve("p.tar.zst");
+        Files.writeString(archive, "an older, world-readable package");
+        Files.setPosixFilePermissions(archive, PosixFilePermissions.fromString("rw-r--r--"));
+        Packager.pack(List.of(new DeviceFile("disk", disk)), archive, Packager.Options.defaults());
+        assertEquals("rw-------", mode(archive), "the package");
+
+        // GNU tar applies the entry's mode: the package records the owner's bits only
+        Process list = new ProcessBuilder("tar", "--zstd", "-tvf", archive.toString())
+                .redirectErrorStream(true)
+                .start();
+        String listing = new String(list.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        if (list.waitFor() == 0) {
+            assertTrue(listing.startsWith("-rwx------ "), listing);
+        }
+
+        // an archive whose entries ask for world-writable or set-uid files
+        Path hostile = hostile(tar -> {
+            TarArchiveEntry wide = new TarArchiveEntry("disk");
+            wide.setMode(0100666);
+            entry(tar, wide, new byte[] {1});
+            TarArchiveEntry setuid = new TarArchiveEntry("state");
+            setuid.setMode(0104777);
+            entry(tar, setuid, new byte[] {2});
+        });
+        Path out = Files.createDirectories(dir.resolve("out"));
+        Path old = Files.writeString(out.resolve("disk"), "older");
+        Files.setPosixFilePermissions(old, PosixFilePermissions.fromString("rw-rw-rw-"));
+        Packager.extract(
+                hostile,
+                List.of(new DeviceFile("disk", out.resolve("disk")), new DeviceFile("state", out.resolve("state"))),
+                Packager.Options.defaults());
+        assertEquals("rw-------", mode(out.resolve("disk")), "replaces a wider existing file");
+        assertEquals("rw-------", mode(out.resolve("state")), "no set-uid, no execute");
+        assertEquals(0100600, (int) Files.getAttribute(out.resolve("state"), "unix:mode"));
+    }
+
     private Path smallPackage() throws IOException {
         Path src = Files.createDirectories(dir.resolve("src"));
         byte[] noise = new byte[4 << 20];
@@ -341,6 +388,53 @@ class PackagerTest {
         assertTrue(e.getMessage().contains("refusing entry"), e.getMessage());
     }
 
+    /** {@code tar} compressed as a package. */
+    private Path zstd(byte[] tar) throws IOException {
+        Path archive = dir.resolve("hostile.tar.zst");
+        try (OutputStream f = Files.newOutputStream(archive);
+                ZstdOutputStream z = new ZstdOutputStream(f)) {
+            z.write(tar);
+        }
+        return archive;
+    }
+
+    @Test
+    void moreEntriesThanAPackageHasAreRefused() throws Exception {
+        RawTar tar = new RawTar().file("state", "s").file("disk", "d");
+        for (int i = 2; i <= DeviceFile.MAX_DEVICES; i++) {
+            tar.file("extra" + i, "");
+        }
+        Path archive = zstd(tar.finish());
+        PackageException e = assertExtractFailsCleanly(archive);
+        assertEquals(
+                "could not extract " + archive + ": the archive has more than 256 entries (the limit)", e.getMessage());
+    }
+
+    @Test
+    void headersLargerThanTheLimitAreRefused() throws Exception {
+        // 1 MiB of PAX records compresses to a few hundred bytes: the declared size is what the bound is about
+        byte[] big = RawTar.filled(BoundedTarInputStream.MAX_HEADER_BYTES, 'c');
+        Path archive = zstd(new RawTar()
+                .file("state", "s")
+                .pax('x', RawTar.record("comment", big))
+                .file("disk", "d")
+                .finish());
+        PackageException e = assertExtractFailsCleanly(archive);
+        assertEquals(
+                "could not extract " + archive
+                        + ": the headers of tar entry 2 (PAX records, long names) exceed the limit of 1 MiB",
+                e.getMessage());
+        Path longName = zstd(new RawTar()
+                .entry("././@LongLink", 'L', RawTar.filled(BoundedTarInputStream.MAX_HEADER_BYTES + 1, 'n'))
+                .file("disk", "d")
+                .finish());
+        PackageException l = assertExtractFailsCleanly(longName, Files.createDirectories(dir.resolve("out2")), "");
+        assertEquals(
+                "could not extract " + longName
+                        + ": the headers of tar entry 1 (PAX records, long names) exceed the limit of 1 MiB",
+                l.getMessage());
+    }
+
     @Test
     void duplicateEntriesInTheArchiveAreRefused() throws Exception {
         Path archive = hostile(tar -> {
@@ -396,6 +490,29 @@ class PackagerTest {
                         new DeviceFile("kernel", Path.of("out/blueprint/vmlinux")),
                         new DeviceFile("disk", Path.of("out/blueprint/rootfs.ext4"))),
                 d);
+    }
+
+    @Test
+    void longOrCrowdedDeviceListsAreRefusedWithTheLimit() {
+        String padded = "[" + " ".repeat(DeviceFile.MAX_JSON_CHARS) + "]";
+        assertEquals(
+                "could not parse --devices: 1048578 characters of JSON, more than the limit of 1048576 (1 MiB)",
+                assertThrows(IllegalArgumentException.class, () -> DeviceFile.parseList(padded))
+                        .getMessage());
+        StringBuilder many = new StringBuilder("[");
+        for (int i = 0; i <= DeviceFile.MAX_DEVICES; i++) {
+            many.append(i == 0 ? "" : ",")
+                    .append("{\"name\":\"d")
+                    .append(i)
+                    .append("\",\"path\":\"p")
+                    .append(i);
+            many.append("\"}");
+        }
+        String crowded = many.append("]").toString();
+        assertEquals(
+                "could not parse --devices: 257 devices, more than the limit of 256",
+                assertThrows(IllegalArgumentException.class, () -> DeviceFile.parseList(crowded))
+                        .getMessage());
     }
 
     @Test

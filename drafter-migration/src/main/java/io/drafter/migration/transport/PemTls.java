@@ -2,6 +2,7 @@ package io.drafter.migration.transport;
 
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
+import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -32,6 +33,8 @@ public final class PemTls {
     private static final Pattern BLOCK =
             Pattern.compile("-----BEGIN ([A-Z0-9 ]+)-----([A-Za-z0-9+/=\\s]*)-----END \\1-----");
     private static final char[] NO_PASSWORD = new char[0];
+    /** Larger PEM files are refused: a certificate chain or a key takes a few KiB. */
+    static final int MAX_PEM_BYTES = 1 << 20;
 
     private PemTls() {}
 
@@ -120,9 +123,9 @@ public final class PemTls {
     private record Block(String label, byte[] der) {}
 
     private static List<Block> blocks(Path pem) throws IOException {
-        String text;
-        try {
-            text = Files.readString(pem, StandardCharsets.US_ASCII);
+        byte[] bytes;
+        try (InputStream in = Files.newInputStream(pem)) {
+            bytes = in.readNBytes(MAX_PEM_BYTES + 1); // not more: the file could be anything, even endless
         } catch (java.nio.file.NoSuchFileException e) {
             throw new IOException("could not read PEM file " + pem + ": no such file", e);
         } catch (java.nio.file.AccessDeniedException e) {
@@ -130,6 +133,11 @@ public final class PemTls {
         } catch (IOException e) {
             throw new IOException("could not read PEM file " + pem + ": " + e.getMessage(), e);
         }
+        if (bytes.length > MAX_PEM_BYTES) {
+            throw new IOException(
+                    "could not read PEM file " + pem + ": larger than the limit of " + (MAX_PEM_BYTES >> 20) + " MiB");
+        }
+        String text = new String(bytes, StandardCharsets.US_ASCII);
         List<Block> out = new ArrayList<>();
         Matcher m = BLOCK.matcher(text);
         while (m.find()) {

@@ -1,11 +1,20 @@
 package io.drafter.migration.transport;
 
 import java.io.IOException;
+import java.io.InputStream;
+import java.nio.ByteBuffer;
+import java.nio.charset.CharacterCodingException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFileAttributes;
+import java.nio.file.attribute.PosixFilePermission;
 import java.security.GeneralSecurityException;
 import java.security.MessageDigest;
+import java.util.Collections;
+import java.util.EnumSet;
+import java.util.Set;
 import javax.crypto.Mac;
 import javax.crypto.spec.SecretKeySpec;
 
@@ -18,6 +27,14 @@ import javax.crypto.spec.SecretKeySpec;
 public final class SharedToken {
     /** The shortest accepted token. */
     public static final int MIN_BYTES = 16;
+    /** The longest first line read from a token file: the quickstart's token is 64 hex digits. */
+    public static final int MAX_LINE_BYTES = 4096;
+
+    private static final Set<PosixFilePermission> SHARED = EnumSet.of(
+            PosixFilePermission.GROUP_READ,
+            PosixFilePermission.GROUP_WRITE,
+            PosixFilePermission.OTHERS_READ,
+            PosixFilePermission.OTHERS_WRITE);
 
     private final byte[] secret;
 
@@ -35,13 +52,62 @@ public final class SharedToken {
         return new SharedToken(b);
     }
 
-    /** A token read from the first line of a file. */
+    /**
+     * A token read from the first line of a file, which must be private: a token file that its group or others may
+     * read or write is refused (anyone who reads it can migrate a VM in or out; anyone who writes it chooses the
+     * token), with the {@code chmod 600} that fixes it. At most {@value #MAX_LINE_BYTES} bytes are read.
+     */
     public static SharedToken fromFile(Path file) throws IOException {
-        String text = Files.readString(file).lines().findFirst().orElse("");
+        checkPrivate(file);
+        byte[] head;
+        try (InputStream in = Files.newInputStream(file)) {
+            head = in.readNBytes(MAX_LINE_BYTES + 1); // the first line, whatever the file holds after it
+        } catch (IOException e) {
+            throw new IOException("could not read token file " + file + ": " + e.getMessage(), e);
+        }
+        int end = 0;
+        while (end < head.length && head[end] != '\n') {
+            end++;
+        }
+        if (end > MAX_LINE_BYTES) {
+            throw new IOException("could not use token file " + file + ": its first line is longer than the limit of "
+                    + MAX_LINE_BYTES + " bytes");
+        }
+        String text;
+        try {
+            // strict: a binary token would lose bytes to replacement characters, and with them its strength
+            text = StandardCharsets.UTF_8
+                    .newDecoder()
+                    .decode(ByteBuffer.wrap(head, 0, end))
+                    .toString();
+        } catch (CharacterCodingException e) {
+            throw new IOException("could not use token file " + file + ": its first line is not UTF-8 text", e);
+        }
         try {
             return of(text);
         } catch (IllegalArgumentException e) {
             throw new IOException(e.getMessage() + " (file " + file + ")", e);
+        }
+    }
+
+    private static void checkPrivate(Path file) throws IOException {
+        Set<PosixFilePermission> perms;
+        try {
+            perms = Files.readAttributes(file, PosixFileAttributes.class).permissions();
+        } catch (NoSuchFileException e) {
+            throw new IOException("could not read token file " + file + ": no such file", e);
+        } catch (UnsupportedOperationException e) {
+            return; // no POSIX modes on this file system: nothing to check
+        }
+        if (!Collections.disjoint(perms, SHARED)) {
+            int mode = 0;
+            for (PosixFilePermission p : perms) {
+                mode |= 0400 >> p.ordinal();
+            }
+            throw new IOException(String.format(
+                    "could not use token file %s: it is readable or writable by group or others (mode %04o); make it"
+                            + " private with: chmod 600 %s",
+                    file, mode, file));
         }
     }
 

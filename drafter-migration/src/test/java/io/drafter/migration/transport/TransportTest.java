@@ -11,6 +11,7 @@ import io.drafter.migration.testing.TestCerts;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -111,6 +112,73 @@ class TransportTest {
                 dir.resolve("junk.pem"), "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n");
         e = assertThrows(IOException.class, () -> PemTls.privateKey(junk));
         assertTrue(e.getMessage().contains("unsupported algorithm"), e.getMessage());
+
+        // a PEM file is a few KiB; a larger one (or an endless one, like a device) is not read whole
+        Path huge = dir.resolve("huge.pem");
+        try (java.io.RandomAccessFile f = new java.io.RandomAccessFile(huge.toFile(), "rw")) {
+            f.setLength(PemTls.MAX_PEM_BYTES + 1L);
+        }
+        e = assertThrows(IOException.class, () -> PemTls.certificates(huge));
+        assertEquals("could not read PEM file " + huge + ": larger than the limit of 1 MiB", e.getMessage());
+        e = assertThrows(IOException.class, () -> PemTls.privateKey(Path.of("/dev/zero")));
+        assertEquals("could not read PEM file /dev/zero: larger than the limit of 1 MiB", e.getMessage());
+    }
+
+    private static Path tokenFile(Path file, String mode, byte[] content) throws IOException {
+        Files.write(file, content);
+        Files.setPosixFilePermissions(file, java.nio.file.attribute.PosixFilePermissions.fromString(mode));
+        return file;
+    }
+
+    @Test
+    void tokenFilesMustBePrivateAndAreReadOnlyToTheirFirstLine(@TempDir Path dir) throws Exception {
+        byte[] token = "0123456789abcdef0123456789abcdef\nsecond line\n".getBytes(StandardCharsets.UTF_8);
+        SharedToken expected = SharedToken.of("0123456789abcdef0123456789abcdef");
+        byte[] s = new byte[32];
+        byte[] d = new byte[32];
+        for (String mode : new String[] {"rw-------", "r--------", "rwx--x--x"}) {
+            Path ok = tokenFile(dir.resolve("ok-" + mode), mode, token);
+            assertTrue(SharedToken.fromFile(ok).verify(expected.proof("source", s, d), "source", s, d), mode);
+        }
+        String[][] refused = {
+            {"rw-r--r--", "0644"},
+            {"rw-r-----", "0640"},
+            {"rw--w----", "0620"},
+            {"rw----r--", "0604"},
+            {"rw-----w-", "0602"}
+        };
+        for (String[] m : refused) {
+            Path shared = tokenFile(dir.resolve("shared-" + m[1]), m[0], token);
+            assertEquals(
+                    "could not use token file " + shared + ": it is readable or writable by group or others (mode "
+                            + m[1] + "); make it private with: chmod 600 " + shared,
+                    assertThrows(IOException.class, () -> SharedToken.fromFile(shared))
+                            .getMessage());
+        }
+
+        // only the first line is read, and only up to the limit: a huge file after it costs nothing
+        Path huge = tokenFile(dir.resolve("huge"), "rw-------", token);
+        try (java.io.RandomAccessFile f = new java.io.RandomAccessFile(huge.toFile(), "rw")) {
+            f.setLength(1L << 40);
+        }
+        assertTrue(SharedToken.fromFile(huge).verify(expected.proof("source", s, d), "source", s, d));
+        byte[] longLine = new byte[SharedToken.MAX_LINE_BYTES + 1];
+        java.util.Arrays.fill(longLine, (byte) 'x');
+        Path tooLong = tokenFile(dir.resolve("long"), "rw-------", longLine);
+        assertEquals(
+                "could not use token file " + tooLong + ": its first line is longer than the limit of 4096 bytes",
+                assertThrows(IOException.class, () -> SharedToken.fromFile(tooLong))
+                        .getMessage());
+        Path binary = tokenFile(dir.resolve("binary"), "rw-------", new byte[] {(byte) 0xff, (byte) 0xfe, 1, 2});
+        assertEquals(
+                "could not use token file " + binary + ": its first line is not UTF-8 text",
+                assertThrows(IOException.class, () -> SharedToken.fromFile(binary))
+                        .getMessage());
+        Path missing = dir.resolve("missing");
+        assertEquals(
+                "could not read token file " + missing + ": no such file",
+                assertThrows(IOException.class, () -> SharedToken.fromFile(missing))
+                        .getMessage());
     }
 
     @Test

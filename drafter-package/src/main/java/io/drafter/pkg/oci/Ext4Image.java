@@ -9,6 +9,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.SimpleFileVisitor;
 import java.nio.file.attribute.BasicFileAttributes;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -77,6 +78,8 @@ public final class Ext4Image {
         Files.deleteIfExists(tmp);
         boolean ok = false;
         try {
+            // a VM's disk, like every device: private to its owner
+            Files.createFile(tmp, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
             try (RandomAccessFile f = new RandomAccessFile(tmp.toFile(), "rw")) {
                 f.setLength(size);
             }

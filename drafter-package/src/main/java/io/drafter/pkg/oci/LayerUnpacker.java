@@ -1,8 +1,10 @@
 package io.drafter.pkg.oci;
 
+import io.drafter.pkg.BoundedTarInputStream;
 import io.drafter.pkg.Posix;
 import java.io.IOException;
 import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.DirectoryStream;
 import java.nio.file.FileVisitResult;
 import java.nio.file.Files;
@@ -21,8 +23,9 @@ import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
 
 /**
  * Applies OCI image layers (uncompressed tar streams) one after the other to a root file system directory,
- * honouring whiteouts ({@code .wh.<name>} deletes a lower entry, {@code .wh..wh..opq} empties a directory
- * of everything lower layers put there) and keeping owners, all mode bits, symlinks, hard links, device
+ * honouring whiteouts ({@code .wh.<name>} deletes a lower entry of the same directory, {@code .wh..wh..opq}
+ * empties a directory of everything lower layers put there; a whiteout naming {@code .}, {@code ..} or
+ * nothing is refused) and keeping owners, all mode bits, symlinks, hard links, device
  * nodes, extended attributes and modification times, so that {@code mkfs.ext4 -d} copies them into the
  * image. Every path is resolved inside the root ({@link SecurePath}); entries that would escape it are
  * refused.
@@ -40,6 +43,13 @@ import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
 final class LayerUnpacker {
     static final String WHITEOUT_PREFIX = ".wh.";
     static final String OPAQUE = ".wh..wh..opq";
+    /**
+     * Entries of one layer: more than any real image has in a layer, few enough that the names this unpacker
+     * remembers per layer (for opaque directories) stay within a few hundred MiB.
+     */
+    static final int MAX_ENTRIES_PER_LAYER = 1 << 20;
+    /** Linux's PATH_MAX: longer entry or link names cannot be created, and would flood error messages. */
+    static final int MAX_NAME_BYTES = 4096;
 
     private static final int S_IFCHR = 0020000;
     private static final int S_IFBLK = 0060000;
@@ -47,19 +57,27 @@ final class LayerUnpacker {
 
     private final Path root;
     private final boolean privileged;
+    private final int maxEntries;
 
     LayerUnpacker(Path root, boolean privileged) {
+        this(root, privileged, MAX_ENTRIES_PER_LAYER);
+    }
+
+    LayerUnpacker(Path root, boolean privileged, int maxEntries) {
         this.root = root;
         this.privileged = privileged;
+        this.maxEntries = maxEntries;
     }
 
     /** Applies one layer; {@code layerName} names it in errors. */
     void apply(InputStream layerTar, String layerName) throws IOException {
         Set<Path> createdHere = new HashSet<>();
-        XattrTarInputStream tar = new XattrTarInputStream(layerTar);
+        XattrTarInputStream tar = new XattrTarInputStream(layerTar, maxEntries);
         TarArchiveEntry e;
-        while ((e = tar.getNextEntry()) != null) {
+        while ((e = nextEntry(tar, layerName)) != null) {
             String name = e.getName();
+            checkLength(name, "name", layerName);
+            checkLength(e.getLinkName(), "link target", layerName);
             List<String> parts = SecurePath.components(name);
             if (parts.isEmpty()) {
                 continue; // the layer's root directory itself
@@ -88,8 +106,7 @@ final class LayerUnpacker {
                 continue;
             }
             if (base.startsWith(WHITEOUT_PREFIX)) {
-                Path gone = parent.resolve(base.substring(WHITEOUT_PREFIX.length()));
-                deleteRecursively(gone);
+                deleteRecursively(whitedOut(parent, base, name, layerName));
                 continue;
             }
             Path target = parent.resolve(base);
@@ -131,6 +148,45 @@ final class LayerUnpacker {
                 throw new IOException("could not unpack " + layerName + ": entry '" + name + "': " + x.getMessage(), x);
             }
         }
+    }
+
+    private static void checkLength(String name, String what, String layerName) throws IOException {
+        int bytes = name.getBytes(StandardCharsets.UTF_8).length;
+        if (bytes > MAX_NAME_BYTES) {
+            throw new IOException("could not unpack " + layerName + ": refusing entry '" + name.substring(0, 100)
+                    + "…': its " + what + " has " + bytes + " bytes, more than the limit of " + MAX_NAME_BYTES);
+        }
+    }
+
+    private static TarArchiveEntry nextEntry(XattrTarInputStream tar, String layerName) throws IOException {
+        try {
+            return tar.getNextEntry();
+        } catch (BoundedTarInputStream.LimitException e) {
+            throw new IOException("could not unpack " + layerName + ": " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * The entry that whiteout {@code base} in {@code parent} deletes: a sibling of the marker. A name that is
+     * empty, {@code .} or {@code ..} ({@code .wh.}, {@code .wh..}, {@code .wh...}) would delete the marker's
+     * directory or one above it, up to the rootfs itself, so the layer is refused, as containerd does ("invalid
+     * whiteout name"): ignoring it would hide a broken or hostile image and give another rootfs than other
+     * runtimes refuse to build.
+     */
+    private Path whitedOut(Path parent, String base, String name, String layerName) throws IOException {
+        String target = base.substring(WHITEOUT_PREFIX.length());
+        Path dir = parent.normalize();
+        Path gone = dir.resolve(target).normalize();
+        // the name checks suffice (base has no '/'); the path checks keep a later change from reopening this
+        if (target.isEmpty()
+                || target.equals(".")
+                || target.equals("..")
+                || !dir.equals(gone.getParent())
+                || !gone.startsWith(root.normalize())) {
+            throw new IOException("could not unpack " + layerName + ": refusing whiteout '" + name + "': it names '"
+                    + target + "', not an entry of its directory");
+        }
+        return gone;
     }
 
     private void applyMetadata(TarArchiveEntry e, Path target, Map<String, byte[]> xattrs) throws IOException {

@@ -3,6 +3,7 @@ package io.drafter.pkg.oci;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.github.luben.zstd.ZstdInputStream;
+import io.drafter.pkg.BoundedTarInputStream;
 import java.io.BufferedInputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -19,7 +20,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.regex.Pattern;
 import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
-import org.apache.commons.compress.archivers.tar.TarArchiveInputStream;
 import org.apache.commons.compress.compressors.gzip.GzipCompressorInputStream;
 
 /**
@@ -36,6 +36,8 @@ public record OciImage(ImageConfig config, List<Layer> layers) {
     private static final Pattern DIGEST = Pattern.compile("sha256:[0-9a-f]{64}");
     private static final String OCI_INDEX = "application/vnd.oci.image.index.v1+json";
     private static final String DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json";
+    /** Entries of an image tar: a few files per layer and manifest, so far more than any image has. */
+    static final int MAX_ARCHIVE_ENTRIES = 1 << 16;
 
     /**
      * One layer blob.
@@ -296,6 +298,14 @@ public record OciImage(ImageConfig config, List<Layer> layers) {
         public void write(byte[] b, int off, int len) {}
     }
 
+    private static TarArchiveEntry nextEntry(BoundedTarInputStream tar, Path archive) throws IOException {
+        try {
+            return tar.getNextEntry();
+        } catch (BoundedTarInputStream.LimitException e) {
+            throw new IOException("could not read image " + archive + ": " + e.getMessage(), e);
+        }
+    }
+
     /**
      * Unpacks an image tar (OCI layout or docker save) into {@code dir}: regular files and directories only;
      * symlinks (docker save links duplicate layers) become copies of their target inside the archive.
@@ -304,9 +314,9 @@ public record OciImage(ImageConfig config, List<Layer> layers) {
         Files.createDirectories(dir);
         Map<Path, String> links = new LinkedHashMap<>();
         try (InputStream in = new BufferedInputStream(Files.newInputStream(archive), 1 << 16);
-                TarArchiveInputStream tar = new TarArchiveInputStream(in)) {
+                BoundedTarInputStream tar = new BoundedTarInputStream(in, MAX_ARCHIVE_ENTRIES)) {
             TarArchiveEntry e;
-            while ((e = tar.getNextEntry()) != null) {
+            while ((e = nextEntry(tar, archive)) != null) {
                 List<String> parts = SecurePath.components(e.getName());
                 if (parts.isEmpty()) {
                     continue;

@@ -23,6 +23,9 @@ public final class RuntimeBundle {
     /** Directory of the root file system inside the bundle. */
     public static final String ROOTFS = "rootfs";
 
+    /** Largest /etc/passwd or /etc/group read from an image (they are read whole). */
+    static final long MAX_TABLE_BYTES = 16 << 20;
+
     static final String DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
     private static final List<String> CAPABILITIES = List.of(
             "CAP_CHOWN",
@@ -146,8 +149,8 @@ public final class RuntimeBundle {
         }
         String userPart = spec.contains(":") ? spec.substring(0, spec.indexOf(':')) : spec;
         String groupPart = spec.contains(":") ? spec.substring(spec.indexOf(':') + 1) : null;
-        List<String[]> passwd = table(rootfs, "etc/passwd");
-        List<String[]> group = table(rootfs, "etc/group");
+        List<String[]> passwd = table(rootfs, "etc/passwd", spec);
+        List<String[]> group = table(rootfs, "etc/group", spec);
         int uid;
         int gid = -1;
         String userName = null;
@@ -199,7 +202,7 @@ public final class RuntimeBundle {
         return new User(uid, gid, extra);
     }
 
-    private static List<String[]> table(Path rootfs, String name) throws IOException {
+    private static List<String[]> table(Path rootfs, String name, String spec) throws IOException {
         Path p;
         try {
             p = SecurePath.resolve(rootfs, name, true);
@@ -208,6 +211,11 @@ public final class RuntimeBundle {
         }
         if (!p.startsWith(rootfs) || !Files.isRegularFile(p)) {
             return List.of();
+        }
+        long size = Files.size(p);
+        if (size > MAX_TABLE_BYTES) {
+            throw new IOException("could not resolve image user '" + spec + "': /" + name + " of the image has " + size
+                    + " bytes, more than the limit of " + (MAX_TABLE_BYTES >> 20) + " MiB");
         }
         List<String[]> rows = new ArrayList<>();
         for (String line : Files.readAllLines(p, StandardCharsets.UTF_8)) {

@@ -1,5 +1,6 @@
 package io.drafter.pkg.oci;
 
+import io.drafter.pkg.BoundedTarInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -14,7 +15,6 @@ import java.util.Set;
 import java.util.TreeMap;
 import java.util.TreeSet;
 import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
-import org.apache.commons.compress.archivers.tar.TarArchiveInputStream;
 
 /**
  * A tar reader that also gives the extended attributes of each entry with their exact bytes.
@@ -28,13 +28,17 @@ import org.apache.commons.compress.archivers.tar.TarArchiveInputStream;
  * the way commons-compress does (a global header applies to all later entries). Every attribute is checked against what commons-compress decoded, so a change in how it reads the
  * headers fails the unpack instead of dropping attributes.
  *
- * <p>Not thread-safe, like any stream.
+ * <p>What a header can make this reader hold is bounded ({@link BoundedTarInputStream}: 1 MiB of headers per
+ * entry); an attribute larger than Linux allows (a name over 255 bytes, a value over 64 KiB) is refused here
+ * rather than by {@code lsetxattr}. Not thread-safe, like any stream.
  */
-final class XattrTarInputStream extends TarArchiveInputStream {
+final class XattrTarInputStream extends BoundedTarInputStream {
     static final String SCHILY = "SCHILY.xattr.";
     static final String LIBARCHIVE = "LIBARCHIVE.xattr.";
-    /** Larger PAX headers are refused: attribute values are at most 64 KiB on Linux, names 255 bytes. */
-    static final int MAX_PAX_HEADER = 16 << 20;
+    /** Linux's XATTR_NAME_MAX: the longest attribute name, in bytes. */
+    static final int MAX_XATTR_NAME_BYTES = 255;
+    /** Linux's XATTR_SIZE_MAX: the largest attribute value. */
+    static final int MAX_XATTR_VALUE_BYTES = 64 << 10;
 
     private static final int TYPE_OFFSET = 156;
 
@@ -46,8 +50,9 @@ final class XattrTarInputStream extends TarArchiveInputStream {
     private Map<String, byte[]> global = new HashMap<>();
     private Map<String, byte[]> current = Map.of();
 
-    XattrTarInputStream(InputStream in) {
-        super(in);
+    /** Reads the tar {@code in} of at most {@code maxEntries} entries. */
+    XattrTarInputStream(InputStream in, long maxEntries) {
+        super(in, maxEntries);
     }
 
     @Override
@@ -98,10 +103,7 @@ final class XattrTarInputStream extends TarArchiveInputStream {
     public int read(byte[] buf, int off, int len) throws IOException {
         int n = super.read(buf, off, len);
         if (capture != null && n > 0) {
-            if (capture.size() + n > MAX_PAX_HEADER) {
-                throw new IOException("PAX header larger than " + (MAX_PAX_HEADER >> 20) + " MiB");
-            }
-            capture.write(buf, off, n);
+            capture.write(buf, off, n); // bounded by BoundedTarInputStream.read, which threw otherwise
         }
         return n;
     }
@@ -205,6 +207,15 @@ final class XattrTarInputStream extends TarArchiveInputStream {
             }
             if (name.isEmpty() || name.indexOf('\0') >= 0) {
                 throw new IOException("PAX header " + key + " names no valid extended attribute");
+            }
+            int nameBytes = name.getBytes(StandardCharsets.UTF_8).length;
+            if (nameBytes > MAX_XATTR_NAME_BYTES) {
+                throw new IOException("extended attribute name of " + nameBytes + " bytes in PAX header " + key
+                        + " exceeds the limit of " + MAX_XATTR_NAME_BYTES + " bytes");
+            }
+            if (value.length > MAX_XATTR_VALUE_BYTES) {
+                throw new IOException("extended attribute " + name + " has a value of " + value.length
+                        + " bytes, more than the limit of " + (MAX_XATTR_VALUE_BYTES >> 10) + " KiB");
             }
             byte[] other = out.putIfAbsent(name, value);
             if (other != null && !Arrays.equals(other, value)) {

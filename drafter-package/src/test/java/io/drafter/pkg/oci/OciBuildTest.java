@@ -122,6 +122,10 @@ class OciBuildTest {
         Path image = dir.resolve("out/oci.ext4");
         ImageConfig used = OciBuilder.build(layout, image, AMD64, Progress.NONE);
         assertEquals(List.of("/bin/app"), used.entrypoint());
+        assertEquals(
+                "rw-------",
+                java.nio.file.attribute.PosixFilePermissions.toString(Files.getPosixFilePermissions(image)),
+                "a VM's disk is private");
 
         assertTrue(
                 Ext4Image.run(List.of("dumpe2fs", "-h", image.toString())).contains("Filesystem volume name:   oci"));

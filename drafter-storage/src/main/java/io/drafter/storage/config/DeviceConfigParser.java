@@ -35,6 +35,10 @@ public final class DeviceConfigParser {
 
     /** The largest block size accepted: blocks are sent as single frames. */
     public static final int MAX_BLOCK_SIZE_BYTES = 16 << 20;
+    /** The longest device list accepted, in characters: Drafter's six devices take about 2 KiB. */
+    public static final int MAX_JSON_CHARS = 1 << 20;
+    /** The most devices in one list: a VM has a handful. */
+    public static final int MAX_DEVICES = 256;
 
     private static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,63}");
     private static final Pattern GO_DURATION = Pattern.compile("(\\d+(?:\\.\\d+)?)(ns|us|µs|ms|s|m|h)");
@@ -72,6 +76,10 @@ public final class DeviceConfigParser {
 
     /** Parses {@code json} for {@code use}. */
     public static List<DeviceConfig> parse(String json, Use use) {
+        if (json.length() > MAX_JSON_CHARS) {
+            throw new DeviceConfigException("devices: " + json.length() + " characters of JSON, more than the limit of "
+                    + MAX_JSON_CHARS + " (1 MiB)");
+        }
         JsonNode root;
         try {
             root = JSON.readTree(json);
@@ -84,6 +92,10 @@ public final class DeviceConfigParser {
         if (root == null || !root.isArray()) {
             throw new DeviceConfigException(
                     "devices: expected a JSON array of device objects, got " + (root == null ? "nothing" : kind(root)));
+        }
+        if (root.size() > MAX_DEVICES) {
+            throw new DeviceConfigException(
+                    "devices: " + root.size() + " devices, more than the limit of " + MAX_DEVICES);
         }
         List<DeviceConfig> out = new ArrayList<>();
         Set<String> names = new HashSet<>();

@@ -1,5 +1,6 @@
 package io.drafter.storage.cow;
 
+import io.drafter.storage.source.FileBlockDevice;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -9,6 +10,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.util.BitSet;
+import java.util.EnumSet;
 import java.util.zip.CRC32C;
 
 /**
@@ -30,7 +32,7 @@ import java.util.zip.CRC32C;
  *
  * <p>Files without the magic are read as Drafter/Silo's format, a plain sequence of u32 LE block indices. Writing
  * goes to a temporary file that is synced and then renamed over the old one, so a crash leaves either the old or the
- * new state, never a torn one.
+ * new state, never a torn one. State files are created {@code 0600}.
  */
 public final class CowStateFile {
     static final int MAGIC = 0x574F4344;
@@ -125,8 +127,10 @@ public final class CowStateFile {
         buf.clear();
         Path dir = path.toAbsolutePath().getParent();
         Path tmp = dir.resolve(path.getFileName() + ".tmp");
+        // a fresh private file: one left by a crash may have another mode, and the rename gives tmp's mode to path
+        Files.deleteIfExists(tmp);
         try (FileChannel ch = FileChannel.open(
-                tmp, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING, StandardOpenOption.WRITE)) {
+                tmp, EnumSet.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE), FileBlockDevice.OWNER_ONLY)) {
             while (buf.hasRemaining()) {
                 ch.write(buf);
             }

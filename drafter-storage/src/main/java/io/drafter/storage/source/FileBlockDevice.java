@@ -8,18 +8,25 @@ import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.FileAttribute;
+import java.nio.file.attribute.PosixFilePermission;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.util.EnumSet;
 import java.util.Set;
 
 /**
  * A device stored in a regular file, byte for byte, with positional reads and writes.
  *
- * <p>{@link #create} makes the file sparse (only written ranges take space), so the same class serves as a
- * copy-on-write overlay. {@link #open} uses an existing file at its current size.
+ * <p>{@link #create} makes the file sparse (only written ranges take space) and private ({@code 0600}), so the
+ * same class serves as a copy-on-write overlay. {@link #open} uses an existing file at its current size.
  *
  * <p><b>Note:</b> thread-safe; {@link FileChannel} positional I/O does not move a shared position.
  */
 public final class FileBlockDevice implements BlockDevice {
+    /** Mode of the files devices create, {@code rw-------}; a stricter umask narrows it further. */
+    public static final FileAttribute<Set<PosixFilePermission>> OWNER_ONLY = PosixFilePermissions.asFileAttribute(
+            EnumSet.of(PosixFilePermission.OWNER_READ, PosixFilePermission.OWNER_WRITE));
+
     private final Path path;
     private final FileChannel channel;
     private final long sizeBytes;
@@ -53,8 +60,11 @@ public final class FileBlockDevice implements BlockDevice {
      */
     public static FileBlockDevice create(Path path, long sizeBytes, int blockSizeBytes) throws IOException {
         BlockMath.requirePowerOfTwo(blockSizeBytes, "blockSize of " + path);
-        FileChannel channel =
-                FileChannel.open(path, StandardOpenOption.CREATE, StandardOpenOption.READ, StandardOpenOption.WRITE);
+        // a device holds guest data: a file this creates is private (an existing one keeps its mode)
+        FileChannel channel = FileChannel.open(
+                path,
+                EnumSet.of(StandardOpenOption.CREATE, StandardOpenOption.READ, StandardOpenOption.WRITE),
+                OWNER_ONLY);
         boolean ok = false;
         try {
             long existing = channel.size();

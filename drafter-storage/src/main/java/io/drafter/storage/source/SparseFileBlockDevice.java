@@ -8,6 +8,7 @@ import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.util.EnumSet;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.ReentrantLock;
@@ -61,8 +62,10 @@ public final class SparseFileBlockDevice implements BlockDevice {
     /** Opens {@code path}, creating it if missing; an existing file must describe the same size and block size. */
     public static SparseFileBlockDevice open(Path path, long sizeBytes, int blockSizeBytes) throws IOException {
         BlockMath.requirePowerOfTwo(blockSizeBytes, "blockSize of " + path);
-        FileChannel ch =
-                FileChannel.open(path, StandardOpenOption.CREATE, StandardOpenOption.READ, StandardOpenOption.WRITE);
+        FileChannel ch = FileChannel.open(
+                path,
+                EnumSet.of(StandardOpenOption.CREATE, StandardOpenOption.READ, StandardOpenOption.WRITE),
+                FileBlockDevice.OWNER_ONLY);
         boolean ok = false;
         try {
             SparseFileBlockDevice d;

@@ -10,6 +10,7 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
@@ -60,6 +61,29 @@ class DeviceConfigParserTest {
                                 () -> DeviceConfigParser.parse(
                                         "[{\"name\":\"kernel\",\"output\":\"o\"}]", Use.PACKAGER))
                         .getMessage());
+    }
+
+    @Test
+    @Timeout(30)
+    void longOrCrowdedListsAreRefusedWithTheLimit() {
+        String padded = "[" + " ".repeat(DeviceConfigParser.MAX_JSON_CHARS) + "]";
+        assertEquals(
+                "devices: 1048578 characters of JSON, more than the limit of 1048576 (1 MiB)",
+                assertThrows(DeviceConfigException.class, () -> DeviceConfigParser.parse(padded, Use.PEER))
+                        .getMessage());
+        StringBuilder many = new StringBuilder("[");
+        for (int i = 0; i <= DeviceConfigParser.MAX_DEVICES; i++) {
+            many.append(i == 0 ? "" : ",").append("{\"name\":\"d").append(i).append("\",\"base\":\"b\"}");
+        }
+        String crowded = many.append("]").toString();
+        assertEquals(
+                "devices: 257 devices, more than the limit of 256",
+                assertThrows(DeviceConfigException.class, () -> DeviceConfigParser.parse(crowded, Use.PEER))
+                        .getMessage());
+        String deep = "[".repeat(100_000) + "]".repeat(100_000);
+        assertTrue(assertThrows(DeviceConfigException.class, () -> DeviceConfigParser.parse(deep, Use.PEER))
+                .getMessage()
+                .startsWith("devices: not valid JSON: Document nesting depth"));
     }
 
     @ParameterizedTest(name = "{0}")

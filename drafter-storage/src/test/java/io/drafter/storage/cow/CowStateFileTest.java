@@ -9,9 +9,11 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.util.BitSet;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 class CowStateFileTest {
@@ -62,5 +64,27 @@ class CowStateFileTest {
         Files.write(p, good);
         IOException e = assertThrows(IOException.class, () -> CowStateFile.read(p, 4096, 65));
         assertTrue(e.getMessage().contains("describes 64 blocks"), e.getMessage());
+    }
+
+    private static String mode(Path p) throws IOException {
+        return PosixFilePermissions.toString(Files.getPosixFilePermissions(p));
+    }
+
+    @Test
+    @Timeout(10)
+    void stateFilesAreOwnerOnlyEvenOverAWiderFileOrALeftoverTemporary() throws IOException {
+        BitSet bits = new BitSet();
+        bits.set(1);
+        Path p = dir.resolve("state");
+        CowStateFile.write(p, 4096, 10, bits);
+        assertEquals("rw-------", mode(p));
+
+        Files.setPosixFilePermissions(p, PosixFilePermissions.fromString("rw-r--r--"));
+        Path leftover = Files.writeString(dir.resolve("state.tmp"), "left by a crash");
+        Files.setPosixFilePermissions(leftover, PosixFilePermissions.fromString("rw-rw-rw-"));
+        CowStateFile.write(p, 4096, 10, bits);
+        assertEquals("rw-------", mode(p));
+        assertEquals(bits, CowStateFile.read(p, 4096, 10));
+        assertEquals(false, Files.exists(leftover));
     }
 }

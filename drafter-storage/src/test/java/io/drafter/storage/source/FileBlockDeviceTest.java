@@ -1,5 +1,6 @@
 package io.drafter.storage.source;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -8,7 +9,9 @@ import io.drafter.storage.BlockDeviceContractTest;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 
 class FileBlockDeviceTest extends BlockDeviceContractTest {
     @Override
@@ -35,5 +38,21 @@ class FileBlockDeviceTest extends BlockDeviceContractTest {
         try (FileBlockDevice d = FileBlockDevice.open(p, 4096, false)) {
             assertThrows(IOException.class, () -> d.write(java.nio.ByteBuffer.allocate(1), 0));
         }
+    }
+
+    static String mode(Path p) throws IOException {
+        return PosixFilePermissions.toString(Files.getPosixFilePermissions(p));
+    }
+
+    @Test
+    @Timeout(10)
+    void createdFilesAreOwnerOnlyAndExistingOnesKeepTheirMode() throws IOException {
+        Path p = tempDir.resolve("new.img");
+        FileBlockDevice.create(p, 8192, 4096).close();
+        assertEquals("rw-------", mode(p), "a device or overlay file holds guest data");
+        Path shared = Files.write(tempDir.resolve("shared.img"), new byte[8192]);
+        Files.setPosixFilePermissions(shared, PosixFilePermissions.fromString("rw-r-----"));
+        FileBlockDevice.create(shared, 8192, 4096).close();
+        assertEquals("rw-r-----", mode(shared), "an existing file's mode is its owner's choice");
     }
 }

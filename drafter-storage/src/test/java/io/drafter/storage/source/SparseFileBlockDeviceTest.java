@@ -14,6 +14,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 
 class SparseFileBlockDeviceTest extends BlockDeviceContractTest {
     @Override
@@ -68,5 +69,13 @@ class SparseFileBlockDeviceTest extends BlockDeviceContractTest {
         e = assertThrows(IOException.class, () -> SparseFileBlockDevice.open(foreign, 4096, 4096));
         assertTrue(e.getMessage().contains("bad magic"), e.getMessage());
         assertArrayEquals(new byte[64], Files.readAllBytes(foreign));
+    }
+
+    @Test
+    @Timeout(10)
+    void createdFilesAreOwnerOnly() throws IOException {
+        Path p = tempDir.resolve("new.sparse");
+        SparseFileBlockDevice.open(p, 1L << 20, 4096).close();
+        assertEquals("rw-------", FileBlockDeviceTest.mode(p));
     }
 }

@@ -24,16 +24,32 @@ public record DeviceSpec(String name, Path input, Path output) {
     /** Devices that are not attached to the VM as disks (besides {@code disk}, which is). */
     public static final Set<String> KNOWN_NAMES = Set.of("kernel", "disk", "state", "memory", "config", "initrd");
 
+    /** The longest {@code --devices} JSON accepted, in characters: Drafter's six devices take about 700. */
+    public static final int MAX_JSON_CHARS = 1 << 20;
+    /** The most devices in one list: a VM has a handful. */
+    public static final int MAX_DEVICES = 256;
+
     private static final ObjectMapper JSON = new ObjectMapper();
 
     /** Parses the JSON list; names must be unique and each entry needs a name and an output. */
     public static List<DeviceSpec> parseList(String json) throws VmException {
+        if (json.length() > MAX_JSON_CHARS) {
+            throw new VmException("could not parse --devices JSON: " + json.length()
+                    + " characters, more than the limit of " + MAX_JSON_CHARS + " (1 MiB)");
+        }
         List<Map<String, Object>> raw;
         try {
             raw = JSON.readValue(json, new TypeReference<List<Map<String, Object>>>() {});
         } catch (IOException e) {
             throw new VmException("could not parse --devices JSON: "
                     + String.valueOf(e.getMessage()).lines().findFirst().orElse(""));
+        }
+        if (raw == null) {
+            throw new VmException("could not parse --devices JSON: expected a list of devices, got null");
+        }
+        if (raw.size() > MAX_DEVICES) {
+            throw new VmException("could not parse --devices JSON: " + raw.size() + " devices, more than the limit of "
+                    + MAX_DEVICES);
         }
         List<DeviceSpec> out = new ArrayList<>();
         Set<String> seen = new HashSet<>();

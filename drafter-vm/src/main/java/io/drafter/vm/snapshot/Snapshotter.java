@@ -15,9 +15,11 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.EnumSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -99,7 +101,7 @@ public final class Snapshotter {
         }
         Path work = o.workBase().resolve("qemu").resolve(UUID.randomUUID().toString());
         try {
-            Files.createDirectories(work);
+            createPrivateDirectory(work);
             Map<String, Path> local = new LinkedHashMap<>();
             for (DeviceSpec d : o.devices()) {
                 if (d.input() != null) {
@@ -202,20 +204,50 @@ public final class Snapshotter {
         }
     }
 
-    /** Copies {@code src} to {@code dst}, then appends zeros up to Drafter's padded size when {@code pad}. */
+    /**
+     * Creates {@code work} {@code 0700}: while the VM runs it holds copies of the disks, guest memory and device
+     * state, which no other user may read.
+     */
+    static void createPrivateDirectory(Path work) throws IOException {
+        Files.createDirectories(work.toAbsolutePath().getParent());
+        Files.createDirectory(work, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+    }
+
+    /**
+     * Copies {@code src} to {@code dst}, then appends zeros up to Drafter's padded size when {@code pad}. The output
+     * is a new {@code 0600} file renamed over {@code dst} when complete: it holds guest memory, device state or a
+     * disk, and {@link Files#copy} would give it the source's mode (QEMU's files are world-readable under the
+     * usual umask).
+     */
     static void copyPadded(Path src, Path dst, boolean pad) throws IOException {
-        Path parent = dst.toAbsolutePath().getParent();
-        if (parent != null) {
-            Files.createDirectories(parent);
-        }
-        Files.copy(src, dst, StandardCopyOption.REPLACE_EXISTING);
-        if (pad) {
-            long size = Files.size(dst);
-            long padded = (size % MIB == 0 ? size : (size / MIB + 1) * MIB) + MIB;
-            try (FileChannel ch = FileChannel.open(dst, StandardOpenOption.WRITE)) {
-                ch.write(java.nio.ByteBuffer.allocate(1), padded - 1);
+        Path abs = dst.toAbsolutePath();
+        Files.createDirectories(abs.getParent());
+        Path tmp = abs.resolveSibling("." + abs.getFileName() + ".partial-" + UUID.randomUUID());
+        boolean done = false;
+        try (FileChannel in = FileChannel.open(src, StandardOpenOption.READ);
+                FileChannel out = FileChannel.open(
+                        tmp,
+                        EnumSet.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE),
+                        PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")))) {
+            long size = in.size();
+            for (long pos = 0; pos < size; ) {
+                long n = in.transferTo(pos, size - pos, out);
+                if (n <= 0) {
+                    throw new IOException("could not copy " + src + " to " + dst + ": it shrank to " + pos + " bytes");
+                }
+                pos += n;
+            }
+            if (pad) {
+                long padded = (size % MIB == 0 ? size : (size / MIB + 1) * MIB) + MIB;
+                out.write(java.nio.ByteBuffer.allocate(1), padded - 1);
+            }
+            done = true;
+        } finally {
+            if (!done) {
+                Files.deleteIfExists(tmp);
             }
         }
+        Files.move(tmp, abs, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
     }
 
     private static void deleteTree(Path dir) {

@@ -56,6 +56,12 @@ class SnapshotterTest {
                         "None",
                         true));
         assertEquals(0, Files.size(pkg.resolve("memory.bin")) % (1024 * 1024));
+        for (Path out : result.outputs().values()) {
+            assertEquals(
+                    "rw-------",
+                    java.nio.file.attribute.PosixFilePermissions.toString(Files.getPosixFilePermissions(out)),
+                    out + " is private");
+        }
         assertTrue(Files.exists(pkg.resolve("initramfs.img")));
         assertEquals(List.of(), TestGuest.qemuUnder(tmp));
         try (var vms = Files.list(tmp.resolve("vms/qemu"))) {
