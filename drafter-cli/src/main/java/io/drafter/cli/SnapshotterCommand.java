@@ -5,6 +5,7 @@ import io.drafter.vm.Console;
 import io.drafter.vm.Network;
 import io.drafter.vm.VmConfig;
 import io.drafter.vm.VmException;
+import io.drafter.vm.VmValues;
 import io.drafter.vm.VmmUser;
 import io.drafter.vm.qemu.QemuVmm;
 import io.drafter.vm.snapshot.DeviceSpec;
@@ -143,6 +144,20 @@ public final class SnapshotterCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         VmmUser vmmUser = firecrackerCompat.validate();
+        // Every flag that reaches QEMU's command line, ip netns exec or a path, named as it was typed.
+        try {
+            VmValues.memorySizeMiB("--memory-size", memorySizeMiB);
+            VmValues.vcpus("--cpu-count", cpuCount);
+            VmValues.bootArgs("--boot-args", bootArgs);
+            VmValues.cpuTemplate("--cpu-template", cpuTemplate);
+            if (!netns.isEmpty()) {
+                VmValues.netns("--netns", netns);
+                VmValues.tapInterface("--interface", tapInterface);
+                VmValues.mac("--mac", mac);
+            }
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("could not snapshot: " + e.getMessage(), e);
+        }
         Accel a = switch (accel.toLowerCase(Locale.ROOT)) {
             case "auto" -> Accel.AUTO;
             case "kvm" -> Accel.KVM;

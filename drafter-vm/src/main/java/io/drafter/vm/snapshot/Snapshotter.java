@@ -8,6 +8,7 @@ import io.drafter.vm.SnapshotConfig;
 import io.drafter.vm.VmConfig;
 import io.drafter.vm.VmException;
 import io.drafter.vm.VmInstance;
+import io.drafter.vm.VmValues;
 import io.drafter.vm.VmmFiles;
 import io.drafter.vm.VmmUser;
 import io.drafter.vm.qemu.QemuVmm;
@@ -85,6 +86,11 @@ public final class Snapshotter {
 
     /** Boots, snapshots and writes the outputs; the work directory is removed afterwards. */
     public Result run(Options o) throws VmException {
+        try {
+            VmValues.cpuTemplate("cpuTemplate", o.cpuTemplate());
+        } catch (IllegalArgumentException e) {
+            throw new VmException("could not snapshot: " + e.getMessage());
+        }
         Map<String, DeviceSpec> byName = new LinkedHashMap<>();
         o.devices().forEach(d -> byName.put(d.name(), d));
         for (String required : List.of("kernel", "disk")) {
@@ -183,6 +189,7 @@ public final class Snapshotter {
                             o.network() == null ? null : o.network().mac(),
                             o.cpuTemplate(),
                             vmm.version())
+                    .validate() // never write a config that a resume would refuse
                     .write(config);
             local.put("state", state);
             local.put("memory", memory);
