@@ -145,7 +145,7 @@ public final class PeerCommand implements Callable<Integer> {
                     + " exit. Every peer also does this when it starts.")
     boolean clean;
 
-    // Accepted for compatibility with Drafter's command line; they mean nothing here.
+    // Drafter compatibility: console flags; Firecracker/jailer flags (only --uid/--gid act); the rest are ignored.
     @Mixin
     ConsoleOptions consoleOptions;
 
@@ -195,7 +195,7 @@ public final class PeerCommand implements Callable<Integer> {
             System.err.println("drafter peer: WARNING: migrations are neither authenticated nor encrypted"
                     + " (--insecure-plain-tcp); use it only on a network you trust");
         }
-        QemuVmm vmm = new QemuVmm();
+        QemuVmm vmm = new QemuVmm().runningAs(firecrackerCompat.validate());
         PeerMetrics peerMetrics = new PeerMetrics();
         try (StopSignals stop = StopSignals.install("drafter peer", System.err);
                 MigrationListener listener = listenOn == null

@@ -5,6 +5,8 @@ import io.drafter.vm.Console;
 import io.drafter.vm.Network;
 import io.drafter.vm.VmConfig;
 import io.drafter.vm.VmException;
+import io.drafter.vm.VmValues;
+import io.drafter.vm.VmmUser;
 import io.drafter.vm.qemu.QemuVmm;
 import io.drafter.vm.snapshot.DeviceSpec;
 import io.drafter.vm.snapshot.Snapshotter;
@@ -20,7 +22,8 @@ import picocli.CommandLine.Option;
 /**
  * {@code drafter snapshotter}: Drafter's snapshotter with its flags and {@code --devices} JSON; boots a
  * blueprint under QEMU, waits for the guest's liveness signal, calls {@code BeforeSuspend} and writes
- * the package devices. Firecracker/jailer-only flags are accepted and ignored (see docs/vm.md).
+ * the package devices. {@code --uid}/{@code --gid} run QEMU as that user; other Firecracker/jailer-only flags are
+ * accepted and ignored (see docs/vm.md).
  */
 @Command(
         name = "snapshotter",
@@ -115,7 +118,7 @@ public final class SnapshotterCommand implements Callable<Integer> {
             description = "Zero-pad outputs like Drafter.")
     boolean pad;
 
-    // Accepted for compatibility with Drafter's command line; they mean nothing to QEMU.
+    // Drafter's console flags, and its Firecracker/jailer flags (--uid/--gid honoured, the others ignored).
     @Mixin
     ConsoleOptions consoleOptions;
 
@@ -140,6 +143,21 @@ public final class SnapshotterCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        VmmUser vmmUser = firecrackerCompat.validate();
+        // Every flag that reaches QEMU's command line, ip netns exec or a path, named as it was typed.
+        try {
+            VmValues.memorySizeMiB("--memory-size", memorySizeMiB);
+            VmValues.vcpus("--cpu-count", cpuCount);
+            VmValues.bootArgs("--boot-args", bootArgs);
+            VmValues.cpuTemplate("--cpu-template", cpuTemplate);
+            if (!netns.isEmpty()) {
+                VmValues.netns("--netns", netns);
+                VmValues.tapInterface("--interface", tapInterface);
+                VmValues.mac("--mac", mac);
+            }
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("could not snapshot: " + e.getMessage(), e);
+        }
         Accel a = switch (accel.toLowerCase(Locale.ROOT)) {
             case "auto" -> Accel.AUTO;
             case "kvm" -> Accel.KVM;
@@ -176,7 +194,8 @@ public final class SnapshotterCommand implements Callable<Integer> {
             Thread main = Thread.currentThread();
             var interrupter = stop.requested().thenRun(main::interrupt);
             try {
-                result = new Snapshotter(new QemuVmm(qemuBin, Duration.ofSeconds(10), resumeTimeout)).run(options);
+                result = new Snapshotter(new QemuVmm(qemuBin, Duration.ofSeconds(10), resumeTimeout).runningAs(vmmUser))
+                        .run(options);
             } catch (VmException e) {
                 if (stop.isRequested()) {
                     System.err.println("drafter snapshotter: stopped by "

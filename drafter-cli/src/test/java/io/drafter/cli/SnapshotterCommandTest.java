@@ -53,6 +53,26 @@ class SnapshotterCommandTest {
     }
 
     @Test
+    void flagsThatReachQemuAreCheckedAndNamed() {
+        String[][] cases = {
+            {"--mac", "02:00:00:00:00:01,romfile=/etc/shadow", "--mac \"02:00:00:00:00:01,romfile=/etc/shadow\" is not"
+            },
+            {"--interface", "tap0,script=/x", "--interface \"tap0,script=/x\" is not an interface name"},
+            {"--netns", "../../proc/1/ns/net", "--netns \"../../proc/1/ns/net\" is not a namespace name"},
+            {"--memory-size", "8", "--memory-size 8 is out of range"},
+            {"--cpu-count", "0", "--cpu-count 0 is out of range"},
+            {"--boot-args", "quiet\n-device x", "--boot-args \"quiet\\u000a-device x\" holds a control"},
+            {"--cpu-template", "T2;rm", "--cpu-template \"T2;rm\" is not a CPU template name"},
+        };
+        for (String[] c : cases) {
+            String[] r = run("snapshotter", c[0], c[1], "--devices", "[]");
+            assertEquals("1", r[0], r[1]);
+            assertTrue(r[1].startsWith("drafter: could not snapshot: " + c[2]), r[1]);
+            assertEquals(1, r[1].strip().lines().count(), r[1]);
+        }
+    }
+
+    @Test
     void goDurations() {
         assertEquals(Duration.ofMinutes(1), GoDuration.parse("1m"));
         assertEquals(Duration.ofMillis(500), GoDuration.parse("500ms"));

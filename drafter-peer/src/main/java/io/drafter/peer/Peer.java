@@ -1,6 +1,7 @@
 package io.drafter.peer;
 
 import io.drafter.expose.fuse.DeviceMount;
+import io.drafter.expose.fuse.FuseOptions;
 import io.drafter.migration.Authority;
 import io.drafter.migration.destination.DestinationListener;
 import io.drafter.migration.destination.DestinationOptions;
@@ -398,7 +399,11 @@ public final class Peer implements AutoCloseable {
         this.exposed = devices;
         Files.createDirectories(runDir.devices());
         Files.createDirectories(runDir.vm());
-        mount = DeviceMount.mount(runDir.devices(), devices);
+        // A QEMU that drops to its own user must own the device files it (re)opens: state, disks.
+        FuseOptions fuse = vmm.user()
+                .map(u -> FuseOptions.defaults().withOwner(u.uid(), u.gid()))
+                .orElse(FuseOptions.defaults());
+        mount = DeviceMount.mount(runDir.devices(), devices, fuse);
         SnapshotConfig config = SnapshotConfig.read(mount.file(CONFIG));
         Path initrd = null;
         if (config.hasInitrd()) {

@@ -10,11 +10,12 @@ import java.nio.file.Path;
  * @param readOnly whether the guest may only read it
  */
 public record Drive(String name, Path path, boolean readOnly) {
-    /** Validates the name: QEMU ids must start with a letter and hold letters, digits, {@code -._}. */
+    /** Validates the name ({@link VmValues#driveName}): a QEMU id, also a device file name. */
     public Drive {
-        if (!name.matches("[A-Za-z][A-Za-z0-9._-]{0,30}")) {
-            throw new IllegalArgumentException(
-                    "could not use drive name '" + name + "': must match [A-Za-z][A-Za-z0-9._-]*");
+        try {
+            VmValues.driveName("drive name", name);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("could not use drive: " + e.getMessage(), e);
         }
     }
 }

@@ -11,4 +11,17 @@ package io.drafter.vm;
 public record Network(String netns, String tapInterface, String mac) {
     /** Drafter's guest MAC. */
     public static final String DEFAULT_MAC = "02:0e:d9:fd:68:3d";
+
+    /** Checks the values: they reach {@code ip netns exec} and QEMU's {@code -netdev}/{@code -device} options. */
+    public Network {
+        try {
+            if (netns != null) {
+                VmValues.netns("netns", netns);
+            }
+            VmValues.tapInterface("tap interface", tapInterface);
+            VmValues.mac("mac", mac);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("could not use network: " + e.getMessage(), e);
+        }
+    }
 }

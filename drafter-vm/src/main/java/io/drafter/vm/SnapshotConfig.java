@@ -1,12 +1,15 @@
 package io.drafter.vm;
 
 import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.json.JsonMapper;
 import java.io.IOException;
+import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Arrays;
 import java.util.List;
 
 /**
@@ -50,7 +53,14 @@ public record SnapshotConfig(
     /** The agent channel name in the guest. */
     public static final String AGENT_CHANNEL = "virtio-serial:org.drafter.agent";
 
-    private static final ObjectMapper JSON = new ObjectMapper();
+    /** The largest JSON document read; a package's config is a few hundred bytes. */
+    public static final int MAX_JSON_BYTES = 64 * 1024;
+
+    // Numbers must be what they claim: no 1.9 read as 1 vCPU. (A missing or null number reads as 0, which the
+    // bounds in validate() refuse, naming the field.)
+    private static final ObjectMapper JSON = JsonMapper.builder()
+            .disable(DeserializationFeature.ACCEPT_FLOAT_AS_INT)
+            .build();
 
     /** Writes this config as JSON to {@code file}. */
     public void write(Path file) throws IOException {
@@ -111,32 +121,82 @@ public record SnapshotConfig(
                 console);
     }
 
-    /** Reads a config from {@code file}, ignoring zero padding after the JSON document. */
+    /**
+     * Reads a config from {@code file}, ignoring zero padding after the JSON document, and checks every field (see
+     * {@link #validate()}): a package, or a migration's copy of it, is not trusted.
+     *
+     * @throws VmException one line naming the file and the field, e.g. {@code could not read config.json at /x: mac
+     *     "02:00:00:00:00:01,romfile=/etc/shadow" is not six hex octets (like 02:0e:d9:fd:68:3d)}
+     */
     public static SnapshotConfig read(Path file) throws VmException {
+        String step = "could not read config.json at " + file + ": ";
         byte[] bytes;
-        try {
-            bytes = Files.readAllBytes(file);
+        try (InputStream in = Files.newInputStream(file)) {
+            // Only the document counts, not the padding: read one byte more than the limit, never the whole file.
+            bytes = in.readNBytes(MAX_JSON_BYTES + 1);
         } catch (IOException e) {
-            throw new VmException("could not read config " + file + ": " + e);
+            throw new VmException(step + e);
         }
         int end = 0;
         while (end < bytes.length && bytes[end] != 0) {
             end++;
         }
+        if (end > MAX_JSON_BYTES) {
+            throw new VmException(step + "the JSON document is larger than " + MAX_JSON_BYTES / 1024 + " KiB");
+        }
         SnapshotConfig c;
         try {
-            c = JSON.readValue(new String(Arrays.copyOf(bytes, end), StandardCharsets.UTF_8), SnapshotConfig.class);
-        } catch (IOException e) {
-            throw new VmException("could not parse config " + file + ": "
-                    + e.getMessage().lines().findFirst().orElse(""));
+            c = JSON.readValue(new String(bytes, 0, end, StandardCharsets.UTF_8), SnapshotConfig.class);
+        } catch (JsonProcessingException e) {
+            // Jackson's own text, without the location excerpt it appends (which may hold the whole value).
+            throw new VmException(step + "not valid JSON: "
+                    + VmValues.quote(String.valueOf(e.getOriginalMessage()), 160)
+                            .replaceAll("^\"|\"$", ""));
         }
-        if (c.version() != VERSION) {
-            throw new VmException(
-                    "could not use config " + file + ": version " + c.version() + ", expected " + VERSION);
+        if (c == null) {
+            throw new VmException(step + "the document is empty or null");
         }
-        if (c.memorySizeMiB() < 16 || c.vcpus() < 1 || c.drives() == null || c.machine() == null) {
-            throw new VmException("could not use config " + file + ": memorySizeMiB, vcpus, machine or drives missing");
+        try {
+            return c.validate();
+        } catch (IllegalArgumentException e) {
+            throw new VmException(step + e.getMessage());
         }
-        return c;
+    }
+
+    /**
+     * Checks every field against {@link VmValues}: those that reach QEMU's command line or a path (machine, boot
+     * arguments, drives, tap interface, MAC, accelerator, memory and vCPUs) and those only recorded (agent channel,
+     * CPU template, QEMU version).
+     *
+     * @return this config
+     * @throws IllegalArgumentException naming the first field that is not allowed
+     */
+    public SnapshotConfig validate() {
+        if (version != VERSION) {
+            throw new IllegalArgumentException("version " + version + " is not supported (expected " + VERSION
+                    + "; a Firecracker package's config.json cannot be resumed by QEMU)");
+        }
+        if (agentVSockPort < 0) {
+            throw new IllegalArgumentException("agentVSockPort " + agentVSockPort + " is negative");
+        }
+        if (!AGENT_CHANNEL.equals(agentChannel)) {
+            throw new IllegalArgumentException(
+                    "agentChannel " + VmValues.quote(agentChannel) + " is not " + AGENT_CHANNEL);
+        }
+        VmValues.memorySizeMiB("memorySizeMiB", memorySizeMiB);
+        VmValues.vcpus("vcpus", vcpus);
+        VmValues.accel("accel", accel);
+        VmValues.machine("machine", machine);
+        VmValues.bootArgs("bootArgs", bootArgs);
+        VmValues.driveNames("drives", drives);
+        if (tapInterface != null) {
+            VmValues.tapInterface("tapInterface", tapInterface);
+        }
+        if (mac != null) {
+            VmValues.mac("mac", mac);
+        }
+        VmValues.cpuTemplate("cpuTemplate", cpuTemplate);
+        VmValues.versionString("qemuVersion", qemuVersion);
+        return this;
     }
 }

@@ -15,7 +15,7 @@ import java.util.Objects;
  * @param memorySizeMiB guest RAM size
  * @param vcpus number of vCPUs
  * @param bootArgs kernel command line (the driver appends {@code tsc_early_khz} when not present)
- * @param machine QEMU machine type, {@code microvm} or {@code q35}
+ * @param machine QEMU machine type, {@code microvm} or {@code q35} (see {@link VmValues#machine})
  * @param accel accelerator, {@link Accel#AUTO} to probe
  * @param network the tap NIC, or {@code null} for none
  * @param runDir directory for the QMP and agent sockets and QEMU's own log
@@ -41,24 +41,28 @@ public record VmConfig(
     public static final String DEFAULT_BOOT_ARGS = "console=ttyS0 panic=1 quiet root=/dev/vda rootfstype=ext4"
             + " i8042.noaux i8042.nomux i8042.nopnp i8042.dumbkbd printk.devkmsg=on nokaslr";
 
-    /** Checks the values that QEMU would otherwise reject late. */
+    /** Checks every value that reaches QEMU's command line against {@link VmValues}. */
     public VmConfig {
         Objects.requireNonNull(kernel, "kernel");
         Objects.requireNonNull(memoryFile, "memoryFile");
         Objects.requireNonNull(runDir, "runDir");
         Objects.requireNonNull(consoleLog, "consoleLog");
         drives = List.copyOf(drives);
-        if (memorySizeMiB < 16) {
-            throw new IllegalArgumentException("could not use memory size " + memorySizeMiB + " MiB: at least 16 MiB");
-        }
-        if (vcpus < 1) {
-            throw new IllegalArgumentException("could not use " + vcpus + " vCPUs: at least 1");
-        }
         if (machine == null || machine.isBlank()) {
             machine = "microvm";
         }
         if (bootArgs == null || bootArgs.isBlank()) {
             bootArgs = DEFAULT_BOOT_ARGS;
+        }
+        // Everything that reaches QEMU's command line, once more whatever built the config (VmValues says why).
+        try {
+            VmValues.memorySizeMiB("memory size", memorySizeMiB);
+            VmValues.vcpus("vCPUs", vcpus);
+            VmValues.machine("machine", machine);
+            VmValues.bootArgs("boot arguments", bootArgs);
+            VmValues.driveNames("drives", drives.stream().map(Drive::name).toList());
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("could not use VM config: " + e.getMessage(), e);
         }
         if (console == null) {
             console = Console.LOG;

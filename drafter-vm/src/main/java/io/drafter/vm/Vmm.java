@@ -1,6 +1,7 @@
 package io.drafter.vm;
 
 import java.nio.file.Path;
+import java.util.Optional;
 
 /** A virtual machine monitor driver: boots VMs and resumes them from a snapshot. */
 public interface Vmm {
@@ -20,4 +21,12 @@ public interface Vmm {
      * were.
      */
     VmInstance prepare(VmConfig config, Path stateFile) throws VmException;
+
+    /**
+     * The user the VMM process runs as once it has opened its devices, or empty when it stays root: the owner that
+     * device files it opens later must have.
+     */
+    default Optional<VmmUser> user() {
+        return Optional.empty();
+    }
 }

@@ -123,6 +123,24 @@ public final class TestGuest {
                 base.console());
     }
 
+    /**
+     * The confinement fields of {@code /proc/<pid>/status}: {@code Uid}, {@code Gid}, {@code Groups}, {@code CapEff},
+     * {@code NoNewPrivs}, {@code Seccomp}, with their values (tabs as single spaces), e.g. {@code Uid=65534 65534
+     * 65534 65534}.
+     */
+    public static java.util.Map<String, String> confinement(long pid) throws IOException {
+        java.util.Map<String, String> m = new java.util.TreeMap<>();
+        for (String line : Files.readAllLines(Path.of("/proc", Long.toString(pid), "status"))) {
+            int colon = line.indexOf(':');
+            String key = colon < 0 ? "" : line.substring(0, colon);
+            if (List.of("Uid", "Gid", "Groups", "CapEff", "NoNewPrivs", "Seccomp")
+                    .contains(key)) {
+                m.put(key, line.substring(colon + 1).strip().replaceAll("\\s+", " "));
+            }
+        }
+        return m;
+    }
+
     /** PIDs of live qemu-system-x86_64 processes whose command line mentions {@code dir}. */
     public static List<Long> qemuUnder(Path dir) {
         String d = dir.toString();

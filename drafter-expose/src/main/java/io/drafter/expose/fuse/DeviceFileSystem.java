@@ -24,6 +24,11 @@ import java.util.concurrent.atomic.AtomicLong;
  * device's {@link BlockDevice#flush()}. Device files cannot change size: a truncate to their own size succeeds, any
  * other size is {@code EINVAL}.
  *
+ * <p>Access: device files are mode 0600 and the root 0700, both owned by one user (the mounting process's, or the
+ * user QEMU runs as); the mount asks the kernel to enforce that ({@code default_permissions}), and OPEN checks the
+ * caller once more, so that guest RAM and disks are never open to other local users, even where the kernel's check
+ * is missing.
+ *
  * <p><b>Note:</b> thread-safe: {@link #handle} runs on every serving thread at once and keeps no per-request state.
  */
 final class DeviceFileSystem {
@@ -33,20 +38,39 @@ final class DeviceFileSystem {
     private static final System.Logger LOG = System.getLogger(DeviceFileSystem.class.getName());
     private static final int FIRST_DEVICE_NODE = 2;
     private static final int ATTR_BLKSIZE = 4096;
+    private static final int FILE_MODE = 0600;
+    private static final int ROOT_MODE = 0700;
 
     private final List<String> names;
     private final List<BlockDevice> devices;
     private final Map<String, Integer> indexByName = new HashMap<>();
     private final FuseOptions options;
+    private final int ownerUid;
+    private final int ownerGid;
+    private final int mountUid;
     private final long createdSeconds = System.currentTimeMillis() / 1000;
     private final AtomicLong rootAttrRequests = new AtomicLong();
     private volatile boolean initialized;
     private volatile boolean directIo;
 
-    DeviceFileSystem(List<String> names, List<BlockDevice> devices, FuseOptions options) {
+    /**
+     * @param ownerUid owner of the files and the root (besides root, the only user that may open them)
+     * @param ownerGid their group
+     * @param mountUid the mounting process's user, also allowed to open the files
+     */
+    DeviceFileSystem(
+            List<String> names,
+            List<BlockDevice> devices,
+            FuseOptions options,
+            int ownerUid,
+            int ownerGid,
+            int mountUid) {
         this.names = List.copyOf(names);
         this.devices = List.copyOf(devices);
         this.options = options;
+        this.ownerUid = ownerUid;
+        this.ownerGid = ownerGid;
+        this.mountUid = mountUid;
         for (int i = 0; i < names.size(); i++) {
             indexByName.put(names.get(i), i);
         }
@@ -66,18 +90,19 @@ final class DeviceFileSystem {
      * Answers one request.
      *
      * <p>{@code in} is the opcode's body (after the 40-byte header); {@code out} is where the reply body goes. They
-     * share memory: every handler reads all of its input before it writes output.
+     * share memory: every handler reads all of its input before it writes output. {@code callerUid} is the uid in the
+     * request's header (the calling process's file-system uid).
      *
      * @return the reply body's length, a negated errno, or {@link #NO_REPLY}
      * @throws IOException if the device failed; the caller answers EIO
      */
-    int handle(int opcode, long node, MemorySegment in, MemorySegment out) throws IOException {
+    int handle(int opcode, long node, int callerUid, MemorySegment in, MemorySegment out) throws IOException {
         return switch (opcode) {
             case INIT -> init(in, out);
             case LOOKUP -> lookup(node, in, out);
             case GETATTR -> getattr(node, out);
             case SETATTR -> setattr(node, in, out);
-            case OPEN -> open(node, out);
+            case OPEN -> open(node, callerUid, out);
             case READ -> read(node, in, out);
             case WRITE -> write(node, in, out);
             case FLUSH, RELEASE, RELEASEDIR, ACCESS, DESTROY, FSYNCDIR -> isNode(node) ? 0 : -Errno.ENOENT;
@@ -189,10 +214,19 @@ final class DeviceFileSystem {
         return getattr(node, out);
     }
 
-    private int open(long node, MemorySegment out) {
+    private int open(long node, int callerUid, MemorySegment out) {
         int refused = checkFile(node);
         if (refused != 0) {
             return refused;
+        }
+        // The kernel already checked the file's mode (default_permissions); this holds even on a mount without it.
+        if (callerUid != 0 && callerUid != ownerUid && callerUid != mountUid) {
+            LOG.log(
+                    System.Logger.Level.WARNING,
+                    "refused to open device {0} for uid {1}",
+                    names.get(index(node)),
+                    callerUid);
+            return -Errno.EACCES;
         }
         int flags = (options.keepCache() ? FOPEN_KEEP_CACHE : 0) | (directIo ? FOPEN_DIRECT_IO : 0);
         return openReply(out, flags);
@@ -310,8 +344,10 @@ final class DeviceFileSystem {
         attr.set(JAVA_LONG, 24, createdSeconds);
         attr.set(JAVA_LONG, 32, createdSeconds);
         attr.set(JAVA_LONG, 40, createdSeconds);
-        attr.set(JAVA_INT, 60, root ? S_IFDIR | 0755 : S_IFREG | 0644);
+        attr.set(JAVA_INT, 60, root ? S_IFDIR | ROOT_MODE : S_IFREG | FILE_MODE);
         attr.set(JAVA_INT, 64, root ? 2 : 1);
+        attr.set(JAVA_INT, 68, ownerUid);
+        attr.set(JAVA_INT, 72, ownerGid);
         attr.set(JAVA_INT, 80, ATTR_BLKSIZE);
     }
 
@@ -328,6 +364,10 @@ final class DeviceFileSystem {
     }
 
     private BlockDevice device(long node) {
-        return devices.get((int) (node - FIRST_DEVICE_NODE));
+        return devices.get(index(node));
+    }
+
+    private static int index(long node) {
+        return (int) (node - FIRST_DEVICE_NODE);
     }
 }

@@ -29,6 +29,11 @@ import java.util.concurrent.atomic.AtomicReference;
  * to its device; {@code fsync} reaches {@link BlockDevice#flush()}; shared writable {@code mmap} works (page-cache
  * mode) and its dirty pages arrive as WRITEs on {@code msync}/{@code fsync}/writeback.
  *
+ * <p>Only their owner can open the files: they are mode 0600 and the root directory 0700, owned by
+ * {@link FuseOptions#ownerUid()} (by default the mounting user), and the mount has {@code default_permissions}, so the
+ * kernel checks those modes for every caller ({@code allow_other} lets root and that owner in; other users get
+ * {@code EACCES}). OPEN checks the caller's uid once more.
+ *
  * <p><b>Note:</b> thread-safe. The devices stay owned by the caller: {@link #close()} unmounts and stops the
  * threads but does not close them. {@link #close()} is idempotent. Needs root (or CAP_SYS_ADMIN).
  */
@@ -75,7 +80,12 @@ public final class DeviceMount implements AutoCloseable {
             throw new IOException("could not mount devices at " + target + ": not a directory");
         }
         List<String> names = List.copyOf(ordered.keySet());
-        DeviceFileSystem fs = new DeviceFileSystem(names, new ArrayList<>(ordered.values()), options);
+        int uid = (Integer) Files.getAttribute(Path.of("/proc/self"), "unix:uid");
+        int gid = (Integer) Files.getAttribute(Path.of("/proc/self"), "unix:gid");
+        int ownerUid = options.ownerUid() >= 0 ? options.ownerUid() : uid;
+        int ownerGid = options.ownerUid() >= 0 ? options.ownerGid() : gid;
+        DeviceFileSystem fs =
+                new DeviceFileSystem(names, new ArrayList<>(ordered.values()), options, ownerUid, ownerGid, uid);
         FuseDevice fuse = FuseDevice.open();
         String label =
                 target.getFileName() == null ? "root" : target.getFileName().toString();
@@ -83,10 +93,10 @@ public final class DeviceMount implements AutoCloseable {
         DeviceMount mount = new DeviceMount(target, fuse, fs, server, names);
         boolean ok = false;
         try {
-            long uid = (Integer) Files.getAttribute(Path.of("/proc/self"), "unix:uid");
-            long gid = (Integer) Files.getAttribute(Path.of("/proc/self"), "unix:gid");
-            String data = "fd=" + fuse.fd() + ",rootmode=40755,user_id=" + uid + ",group_id=" + gid
-                    + ",allow_other,max_read=" + options.maxIoBytes();
+            // allow_other lets root and a QEMU running as another user in; default_permissions makes the kernel
+            // check the files' owner and mode (0600) for every caller, so that nobody else can.
+            String data = "fd=" + fuse.fd() + ",rootmode=40700,user_id=" + uid + ",group_id=" + gid
+                    + ",default_permissions,allow_other,max_read=" + options.maxIoBytes();
             Libc.mount("drafter", target.toString(), FS_TYPE, Libc.MS_NOSUID | Libc.MS_NODEV, data);
             // Only now: /dev/fuse refuses reads (EPERM) until a mount attaches it to a connection.
             server.start();

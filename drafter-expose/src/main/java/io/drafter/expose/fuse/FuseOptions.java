@@ -21,6 +21,9 @@ import java.time.Duration;
  * @param bdiStrictLimit the bdi's {@code strict_limit} (FUSE sets 1): 0 or 1, negative keeps the kernel's value
  * @param attrTimeout how long the kernel may cache names and attributes of device files (their size never changes)
  * @param probeTimeout how long {@link DeviceMount#mount} waits for the probe round trip
+ * @param ownerUid the user owning the device files (mode 0600) and the root directory (0700): the only user besides
+ *     root that may open them, e.g. the user QEMU runs as; -1 for the mounting process's user
+ * @param ownerGid the group of the device files and the root directory; -1 with {@code ownerUid} -1
  */
 public record FuseOptions(
         int minThreads,
@@ -34,7 +37,9 @@ public record FuseOptions(
         int bdiMaxRatioPercent,
         int bdiStrictLimit,
         Duration attrTimeout,
-        Duration probeTimeout) {
+        Duration probeTimeout,
+        int ownerUid,
+        int ownerGid) {
 
     public FuseOptions {
         if (minThreads < 1 || maxThreads < minThreads) {
@@ -50,12 +55,16 @@ public record FuseOptions(
         if (bdiStrictLimit > 1) {
             throw new IllegalArgumentException("FUSE bdiStrictLimit must be 0, 1 or negative, got " + bdiStrictLimit);
         }
+        if ((ownerUid < 0) != (ownerGid < 0) || ownerUid < -1 || ownerGid < -1) {
+            throw new IllegalArgumentException(
+                    "FUSE owner must be a uid and a gid (both >= 0) or -1 and -1, got " + ownerUid + ":" + ownerGid);
+        }
     }
 
     /** The defaults chosen from the measurements in {@code docs/fuse.md}. */
     public static FuseOptions defaults() {
         return new FuseOptions(
-                4, 64, 256, 64, 1024, false, true, true, 100, 0, Duration.ofHours(1), Duration.ofSeconds(10));
+                4, 64, 256, 64, 1024, false, true, true, 100, 0, Duration.ofHours(1), Duration.ofSeconds(10), -1, -1);
     }
 
     /** The largest READ or WRITE payload, in bytes. */
@@ -87,6 +96,11 @@ public record FuseOptions(
         return toBuilder().bdiLimits(maxRatioPercent, strictLimit).build();
     }
 
+    /** These options with the device files owned by {@code uid}:{@code gid} (see {@link #ownerUid()}). */
+    public FuseOptions withOwner(int uid, int gid) {
+        return toBuilder().owner(uid, gid).build();
+    }
+
     /** A builder starting from these options. */
     public Builder toBuilder() {
         return new Builder(this);
@@ -106,6 +120,8 @@ public record FuseOptions(
         private int bdiStrictLimit;
         private Duration attrTimeout;
         private Duration probeTimeout;
+        private int ownerUid;
+        private int ownerGid;
 
         private Builder(FuseOptions o) {
             minThreads = o.minThreads;
@@ -120,6 +136,8 @@ public record FuseOptions(
             bdiStrictLimit = o.bdiStrictLimit;
             attrTimeout = o.attrTimeout;
             probeTimeout = o.probeTimeout;
+            ownerUid = o.ownerUid;
+            ownerGid = o.ownerGid;
         }
 
         public Builder threads(int min, int max) {
@@ -174,6 +192,12 @@ public record FuseOptions(
             return this;
         }
 
+        public Builder owner(int uid, int gid) {
+            ownerUid = uid;
+            ownerGid = gid;
+            return this;
+        }
+
         public FuseOptions build() {
             return new FuseOptions(
                     minThreads,
@@ -187,7 +211,9 @@ public record FuseOptions(
                     bdiMaxRatioPercent,
                     bdiStrictLimit,
                     attrTimeout,
-                    probeTimeout);
+                    probeTimeout,
+                    ownerUid,
+                    ownerGid);
         }
     }
 }

@@ -191,10 +191,11 @@ final class FuseServer {
         int opcode = request.get(JAVA_INT, IN_OPCODE);
         long unique = request.get(JAVA_LONG, IN_UNIQUE);
         long node = request.get(JAVA_LONG, IN_NODEID);
+        int callerUid = request.get(JAVA_INT, IN_UID);
         requestsByOpcode.incrementAndGet(Math.clamp(opcode, 0, 63));
         int result;
         try {
-            result = fs.handle(opcode, node, body.asSlice(0, Math.max(0, length - IN_HEADER_BYTES)), out);
+            result = fs.handle(opcode, node, callerUid, body.asSlice(0, Math.max(0, length - IN_HEADER_BYTES)), out);
         } catch (Exception | LinkageError | AssertionError | StackOverflowError e) {
             handlerFailures.incrementAndGet();
             LOG.log(

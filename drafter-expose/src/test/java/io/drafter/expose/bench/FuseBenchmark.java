@@ -146,20 +146,7 @@ public final class FuseBenchmark {
             case "ra128" -> d.withReadAheadKb(128);
             case "t1" -> d.withThreads(1, 64);
             case "t2" -> d.withThreads(2, 64);
-            case "pages32" ->
-                new FuseOptions(
-                        d.minThreads(),
-                        d.maxThreads(),
-                        32,
-                        d.maxBackground(),
-                        d.readAheadKb(),
-                        d.writebackCache(),
-                        d.keepCache(),
-                        d.directIo(),
-                        d.bdiMaxRatioPercent(),
-                        d.bdiStrictLimit(),
-                        d.attrTimeout(),
-                        d.probeTimeout());
+            case "pages32" -> d.withMaxPages(32);
             case "bdi-strict" -> d.withBdiLimits(1, 1);
             case "bdi-loose" -> d.withBdiLimits(100, 0);
             case "bdi-kernel" -> d.withBdiLimits(-1, -1);

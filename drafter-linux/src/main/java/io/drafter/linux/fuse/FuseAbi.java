@@ -103,6 +103,8 @@ public final class FuseAbi {
     public static final long IN_OPCODE = 4;
     public static final long IN_UNIQUE = 8;
     public static final long IN_NODEID = 16;
+    public static final long IN_UID = 24;
+    public static final long IN_GID = 28;
     public static final long IN_PID = 32;
 
     // fuse_out_header offsets

@@ -3,13 +3,11 @@ package io.drafter.vm.agent;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import java.io.BufferedReader;
+import io.drafter.vm.VmValues;
 import java.io.IOException;
-import java.io.InputStreamReader;
 import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
 import java.nio.ByteBuffer;
-import java.nio.channels.Channels;
 import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -33,14 +31,28 @@ import java.util.function.BooleanSupplier;
  * host: {@code {"id":1,"ok":true}}, {@code {"id":2,"ok":false,"error":"..."}}, and once per boot the
  * liveness event {@code {"event":"ready"}}.
  *
+ * <p>The guest is not trusted: lines over {@value #MAX_LINE_BYTES} bytes are read through and dropped without being
+ * held whole, and lines that are not JSON (or too long) are logged cut to {@value #SHOWN_CHARS} characters, at most
+ * {@value #LOGS_PER_SECOND} per second, with the number left out; texts from the guest in exceptions are cut the same
+ * way.
+ *
  * <p>Threading: calls may come from any thread; one named platform thread reads the socket.
  */
 public final class AgentClient implements AutoCloseable {
+    /** The longest line taken from the guest; its messages are well under 1 KiB. */
+    static final int MAX_LINE_BYTES = 64 * 1024;
+    /** How much of a guest's text a log line or an exception shows. */
+    static final int SHOWN_CHARS = 200;
+    /** Log lines about a misbehaving guest per second, at most. */
+    static final int LOGS_PER_SECOND = 5;
+
+    private static final System.Logger LOG = System.getLogger(AgentClient.class.getName());
     private static final ObjectMapper JSON = new ObjectMapper();
 
     private final Path socket;
     private final SocketChannel channel;
-    private final BufferedReader reader;
+    private final BoundedLineReader reader;
+    private final LogLimiter logLimiter = new LogLimiter(LOGS_PER_SECOND);
     private final AtomicLong nextId = new AtomicLong(1);
     private final Map<Long, CompletableFuture<JsonNode>> pending = new ConcurrentHashMap<>();
     private final CountDownLatch ready = new CountDownLatch(1);
@@ -50,8 +62,7 @@ public final class AgentClient implements AutoCloseable {
     private AgentClient(Path socket, SocketChannel channel) {
         this.socket = socket;
         this.channel = channel;
-        this.reader =
-                new BufferedReader(new InputStreamReader(Channels.newInputStream(channel), StandardCharsets.UTF_8));
+        this.reader = new BoundedLineReader(channel, MAX_LINE_BYTES, this::lineTooLong);
         this.readerThread = Thread.ofPlatform()
                 .name("agent-reader-" + socket.getFileName())
                 .daemon()
@@ -142,13 +153,14 @@ public final class AgentClient implements AutoCloseable {
             if (!reply.path("ok").isBoolean()) {
                 throw new AgentException(
                         AgentException.Kind.PROTOCOL,
-                        "could not complete " + call.name() + ": guest answered without a boolean ok: " + reply);
+                        "could not complete " + call.name() + ": guest answered without a boolean ok: "
+                                + shown(reply.toString()));
             }
             if (!reply.get("ok").asBoolean()) {
                 throw new AgentException(
                         AgentException.Kind.GUEST_ERROR,
                         "could not complete " + call.name() + " in the guest: "
-                                + reply.path("error").asText("no reason given"));
+                                + shown(reply.path("error").asText("no reason given")));
             }
         } catch (AgentException e) {
             throw e;
@@ -182,8 +194,8 @@ public final class AgentClient implements AutoCloseable {
                 try {
                     node = JSON.readTree(line);
                 } catch (IOException e) {
-                    System.getLogger(AgentClient.class.getName())
-                            .log(System.Logger.Level.WARNING, "agent sent a line that is not JSON: {0}", line);
+                    warn("agent on " + socket + " sent a line that is not JSON (" + line.length() + " characters): "
+                            + VmValues.quote(line, SHOWN_CHARS));
                     continue;
                 }
                 if ("ready".equals(node.path("event").asText())) {
@@ -198,10 +210,43 @@ public final class AgentClient implements AutoCloseable {
         } catch (IOException e) {
             end = e;
         } finally {
+            long suppressed = logLimiter.drainSuppressed();
+            if (suppressed > 0) {
+                LOG.log(
+                        System.Logger.Level.WARNING,
+                        "agent on " + socket + ": " + suppressed
+                                + " more lines that were not JSON or too long were not logged");
+            }
             closed = true;
             IOException f = end;
             pending.values().forEach(p -> p.completeExceptionally(f));
         }
+    }
+
+    /** The largest line buffer the reader held so far, in bytes (never above {@link #MAX_LINE_BYTES}). */
+    int peakLineBufferBytes() {
+        return reader.peakBufferBytes();
+    }
+
+    private void lineTooLong(long bytes) {
+        warn("agent on " + socket + " sent a line of " + bytes + " bytes, over the limit of " + MAX_LINE_BYTES
+                + ": skipped");
+    }
+
+    /** Logs {@code message} unless too many went out this second; the next one that does says how many did not. */
+    private void warn(String message) {
+        long suppressed = logLimiter.tryAcquire(System.nanoTime());
+        if (suppressed >= 0) {
+            LOG.log(
+                    System.Logger.Level.WARNING,
+                    message + (suppressed == 0 ? "" : " (" + suppressed + " similar lines before it not logged)"));
+        }
+    }
+
+    /** A text from the guest as an exception may show it: cut, escaped, without the quotes. */
+    private static String shown(String text) {
+        String q = VmValues.quote(text, SHOWN_CHARS);
+        return text == null ? q : q.substring(1, q.length() - 1);
     }
 
     @Override

@@ -109,6 +109,8 @@ public final class AcceleratorProbe {
                 args.addAll(List.of("-initrd", initrd.toString()));
             }
             args.addAll(List.of("-append", "console=ttyS0 panic=-1 quiet drafter.probe"));
+            // The probe boots the guest kernel too: in the same sandbox as every other QEMU of ours.
+            args.addAll(List.of("-sandbox", QemuCommandLine.sandbox(null)));
             p = io.drafter.linux.TiedProcesses.start(new ProcessBuilder(args)
                     .redirectErrorStream(true)
                     .redirectOutput(dir.resolve("qemu.log").toFile()));

@@ -3,6 +3,7 @@ package io.drafter.vm.qemu;
 import io.drafter.vm.Accel;
 import io.drafter.vm.Drive;
 import io.drafter.vm.VmConfig;
+import io.drafter.vm.VmmUser;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -17,6 +18,9 @@ import java.util.Optional;
  *
  * <p>Drives use {@code cache=writeback,aio=threads}: the files may live on a FUSE mount that does not
  * support {@code O_DIRECT} ({@code cache=none}), and writes still reach the file on guest flushes.
+ *
+ * <p>QEMU always runs in its own seccomp sandbox ({@link #sandbox}); with a {@link VmmUser} it also drops to that user
+ * once it has opened its devices ({@code -run-with user=uid:gid}).
  */
 public final class QemuCommandLine {
     /** Name of the agent's virtio-serial port inside the guest. */
@@ -28,12 +32,18 @@ public final class QemuCommandLine {
 
     private QemuCommandLine() {}
 
+    /** As {@link #build(String, VmConfig, Accel, boolean, VmmUser)} for a QEMU that stays root. */
+    public static List<String> build(String qemuBinary, VmConfig c, Accel accel, boolean incoming) {
+        return build(qemuBinary, c, accel, incoming, null);
+    }
+
     /**
      * The full command line: {@code ip netns exec} prefix when a namespace is set, then QEMU.
      *
      * @param incoming whether to start with {@code -incoming defer} (resume)
+     * @param user the user QEMU drops to after opening its devices, or {@code null} to stay root
      */
-    public static List<String> build(String qemuBinary, VmConfig c, Accel accel, boolean incoming) {
+    public static List<String> build(String qemuBinary, VmConfig c, Accel accel, boolean incoming, VmmUser user) {
         if (accel == Accel.AUTO) {
             throw new IllegalArgumentException("could not build QEMU command: accelerator must be resolved");
         }
@@ -46,6 +56,10 @@ public final class QemuCommandLine {
         a.add(qemuBinary);
         a.addAll(List.of("-name", "drafter", "-nodefaults", "-no-user-config", "-no-reboot", "-display", "none"));
         a.addAll(List.of("-monitor", "none"));
+        a.addAll(List.of("-sandbox", sandbox(user)));
+        if (user != null) {
+            a.addAll(List.of("-run-with", "user=" + user.uid() + ":" + user.gid()));
+        }
         a.addAll(List.of("-machine", c.machine() + ",memory-backend=mem"));
         a.addAll(List.of("-accel", accel.qemuName()));
         a.addAll(List.of("-cpu", accel == Accel.KVM ? "host" : "max"));
@@ -96,6 +110,19 @@ public final class QemuCommandLine {
             a.addAll(List.of("-incoming", "defer"));
         }
         return a;
+    }
+
+    /**
+     * The {@code -sandbox} value: QEMU's seccomp filter with obsolete system calls, {@code fork}/{@code execve}
+     * ({@code spawn}) and affinity/priority changes ({@code resourcecontrol}) denied. {@code set*id} calls are denied
+     * too ({@code elevateprivileges=deny}), except when QEMU is to drop to a {@code user}: QEMU 10 installs the filter
+     * before {@code -run-with} drops privileges, so {@code deny} (and {@code children}) kill it with SIGSYS at its own
+     * {@code setuid}. After that drop no capability is left (QEMU itself checks that {@code setuid(0)} fails) and
+     * the filter sets {@code no_new_privs}, so the kernel refuses any way back to root.
+     */
+    static String sandbox(VmmUser user) {
+        return "on,obsolete=deny,elevateprivileges=" + (user == null ? "deny" : "allow")
+                + ",spawn=deny,resourcecontrol=deny";
     }
 
     /** Boot arguments with {@code tsc_early_khz=<host TSC kHz>} appended when known and not set. */

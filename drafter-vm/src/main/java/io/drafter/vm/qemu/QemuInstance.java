@@ -5,6 +5,8 @@ import io.drafter.vm.Accel;
 import io.drafter.vm.VmConfig;
 import io.drafter.vm.VmException;
 import io.drafter.vm.VmInstance;
+import io.drafter.vm.VmmFiles;
+import io.drafter.vm.VmmUser;
 import io.drafter.vm.agent.AgentCall;
 import io.drafter.vm.agent.AgentClient;
 import io.drafter.vm.qmp.QmpClient;
@@ -32,6 +34,7 @@ public final class QemuInstance implements VmInstance {
     private final Accel accel;
     private final Process process;
     private final Path qemuLog;
+    private final VmmUser user;
     private volatile QmpClient qmp;
     private volatile AgentClient agent;
     private volatile boolean closed;
@@ -48,11 +51,12 @@ public final class QemuInstance implements VmInstance {
      */
     public record ResumeTimings(Duration started, Duration stateLoaded, Duration running, Duration afterResume) {}
 
-    QemuInstance(VmConfig config, Accel accel, Process process, Path qemuLog) {
+    QemuInstance(VmConfig config, Accel accel, Process process, Path qemuLog, VmmUser user) {
         this.config = config;
         this.accel = accel;
         this.process = process;
         this.qemuLog = qemuLog;
+        this.user = user;
     }
 
     void connect(Duration timeout) throws VmException {
@@ -131,6 +135,20 @@ public final class QemuInstance implements VmInstance {
 
     @Override
     public SnapshotResult snapshot(Path stateFile, Duration timeout) throws VmException {
+        // Before the guest is told to suspend: a state file QEMU could not write must not leave the VM paused.
+        Path parent = stateFile.toAbsolutePath().getParent();
+        try {
+            String why = user == null ? null : VmmFiles.unsearchable(parent, user);
+            if (why != null) {
+                throw new VmException(
+                        "could not save device state to " + stateFile + " with QEMU as " + user + ": " + why);
+            }
+        } catch (IOException e) {
+            if (e instanceof VmException ve) {
+                throw ve;
+            }
+            throw new VmException("could not check state file directory " + parent + ": " + e, e);
+        }
         long t0 = System.nanoTime();
         agent.call(new AgentCall.BeforeSuspend(), timeout);
         long t1 = System.nanoTime();
@@ -138,7 +156,8 @@ public final class QemuInstance implements VmInstance {
         flushMemory();
         qmp.execute(new QmpCommand.MigrateSetCapabilities(Map.of("x-ignore-shared", true)), timeout);
         try {
-            Files.deleteIfExists(stateFile);
+            // QEMU opens the state file after it dropped privileges: it gets an empty file of its own to write.
+            VmmFiles.createPrivate(stateFile, user);
         } catch (IOException e) {
             throw new VmException("could not replace state file " + stateFile + ": " + e, e);
         }

@@ -7,6 +7,8 @@ import io.drafter.vm.Drive;
 import io.drafter.vm.VmConfig;
 import io.drafter.vm.VmException;
 import io.drafter.vm.Vmm;
+import io.drafter.vm.VmmFiles;
+import io.drafter.vm.VmmUser;
 import io.drafter.vm.qmp.QmpCommand;
 import java.io.IOException;
 import java.io.InputStream;
@@ -16,11 +18,15 @@ import java.time.Duration;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 
 /**
  * The QEMU driver: {@code qemu-system-x86_64} with guest RAM in a shared memory file, controlled over
  * QMP, snapshotted with {@code x-ignore-shared} (RAM stays in the memory file, the state file holds
  * only device and CPU state) and resumed with {@code -incoming defer} + {@code migrate-incoming}.
+ *
+ * <p>QEMU runs in its seccomp sandbox, and with a {@link VmmUser} ({@link #runningAs}) as that user once it has opened
+ * its devices; the files it opens later (disks, state files) are checked for that user before it starts.
  *
  * <p>Threading: stateless apart from its settings; {@link #boot} and {@link #resume} may run
  * concurrently for different run directories.
@@ -47,6 +53,7 @@ public final class QemuVmm implements Vmm {
     private final String qemuBinary;
     private final Duration startTimeout;
     private final Duration resumeTimeout;
+    private final VmmUser user;
 
     /** A driver for {@code qemu-system-x86_64} from PATH with a 10 s start and 60 s resume timeout. */
     public QemuVmm() {
@@ -55,9 +62,24 @@ public final class QemuVmm implements Vmm {
 
     /** A driver with the given binary and timeouts (start: QMP up; resume: state loaded + AfterResume). */
     public QemuVmm(String qemuBinary, Duration startTimeout, Duration resumeTimeout) {
+        this(qemuBinary, startTimeout, resumeTimeout, null);
+    }
+
+    private QemuVmm(String qemuBinary, Duration startTimeout, Duration resumeTimeout, VmmUser user) {
         this.qemuBinary = qemuBinary;
         this.startTimeout = startTimeout;
         this.resumeTimeout = resumeTimeout;
+        this.user = user;
+    }
+
+    /** This driver with QEMU dropping to {@code user} after opening its devices; {@code null} keeps it root. */
+    public QemuVmm runningAs(VmmUser user) {
+        return new QemuVmm(qemuBinary, startTimeout, resumeTimeout, user);
+    }
+
+    @Override
+    public Optional<VmmUser> user() {
+        return Optional.ofNullable(user);
     }
 
     /** The QEMU version string ({@code qemu-system-x86_64 --version}, first line), or empty when absent. */
@@ -84,10 +106,13 @@ public final class QemuVmm implements Vmm {
         checkInputs(config, "boot");
         try {
             if (!Files.exists(config.memoryFile())) {
+                // Guest RAM: 0600, like every file of a VM (QEMU opens it before it drops to a user).
                 try (var ch = java.nio.channels.FileChannel.open(
                         config.memoryFile(),
-                        java.nio.file.StandardOpenOption.CREATE_NEW,
-                        java.nio.file.StandardOpenOption.WRITE)) {
+                        java.util.Set.of(
+                                java.nio.file.StandardOpenOption.CREATE_NEW, java.nio.file.StandardOpenOption.WRITE),
+                        java.nio.file.attribute.PosixFilePermissions.asFileAttribute(
+                                java.nio.file.attribute.PosixFilePermissions.fromString("rw-------")))) {
                     ch.truncate(0);
                     ch.write(java.nio.ByteBuffer.allocate(1), (long) config.memorySizeMiB() * 1024 * 1024 - 1);
                 }
@@ -139,6 +164,7 @@ public final class QemuVmm implements Vmm {
         checkInputs(config, "resume");
         checkMemoryFile(config, "resume");
         checkStateFile(stateFile);
+        checkUserCanOpen(stateFile, false, "resume", "state file");
         if (config.accel() == Accel.AUTO) {
             throw new VmException("could not resume: the snapshot's accelerator must be given (kvm or tcg)");
         }
@@ -194,16 +220,19 @@ public final class QemuVmm implements Vmm {
     }
 
     private QemuInstance start(VmConfig c, boolean incoming) throws VmException {
+        Path qemuLog = c.runDir().resolve("qemu.log");
         try {
             Files.createDirectories(c.runDir());
+            VmmFiles.restrictDir(c.runDir(), user);
             Files.deleteIfExists(c.runDir().resolve(QemuCommandLine.QMP_SOCKET));
             Files.deleteIfExists(c.runDir().resolve(QemuCommandLine.AGENT_SOCKET));
-            Files.deleteIfExists(c.consoleLog());
+            // Created here, 0600: QEMU and the redirect would create them world-readable (the guest's console).
+            VmmFiles.createPrivate(c.consoleLog(), null);
+            VmmFiles.createPrivate(qemuLog, null);
         } catch (IOException e) {
             throw new VmException("could not prepare run directory " + c.runDir() + ": " + e, e);
         }
-        List<String> args = QemuCommandLine.build(qemuBinary, c, c.accel(), incoming);
-        Path qemuLog = c.runDir().resolve("qemu.log");
+        List<String> args = QemuCommandLine.build(qemuBinary, c, c.accel(), incoming, user);
         ProcessBuilder pb = new ProcessBuilder(args).redirectErrorStream(true);
         switch (c.console()) {
             case LOG ->
@@ -232,14 +261,15 @@ public final class QemuVmm implements Vmm {
         p.onExit().thenRun(() -> LIVE.remove(p));
         LOG.log(
                 System.Logger.Level.INFO,
-                "started QEMU pid {0} ({1}, {2} MiB, accel {3}{4})",
+                "started QEMU pid {0} ({1}, {2} MiB, accel {3}{4}, sandboxed{5})",
                 p.pid(),
                 c.machine(),
                 c.memorySizeMiB(),
                 c.accel().qemuName(),
-                incoming ? ", incoming" : "");
+                incoming ? ", incoming" : "",
+                user == null ? "" : ", as " + user);
         LOG.log(System.Logger.Level.DEBUG, "QEMU command: {0}", String.join(" ", args));
-        QemuInstance vm = new QemuInstance(c, c.accel(), p, qemuLog);
+        QemuInstance vm = new QemuInstance(c, c.accel(), p, qemuLog, user);
         try {
             vm.connect(startTimeout);
         } catch (VmException | RuntimeException e) {
@@ -256,13 +286,48 @@ public final class QemuVmm implements Vmm {
         return vm;
     }
 
-    private static void checkInputs(VmConfig c, String step) throws VmException {
+    private void checkInputs(VmConfig c, String step) throws VmException {
         requireFile(c.kernel(), step, "kernel");
         if (c.initrd() != null) {
             requireFile(c.initrd(), step, "initrd");
         }
         for (Drive d : c.drives()) {
             requireFile(d.path(), step, "drive " + d.name());
+            // QEMU reopens its disks when it pauses for a snapshot (bdrv_inactivate_all), after it dropped privileges.
+            checkUserCanOpen(d.path(), !d.readOnly(), step, "drive " + d.name());
+        }
+        if (user != null) {
+            try {
+                Path parent = c.runDir().toAbsolutePath().getParent();
+                Path existing = parent;
+                while (existing != null && !Files.exists(existing)) {
+                    existing = existing.getParent();
+                }
+                String why = existing == null ? null : VmmFiles.unsearchable(existing, user);
+                if (why != null) {
+                    throw new VmException("could not " + step + " with QEMU as " + user + ": run directory "
+                            + c.runDir() + ": " + why);
+                }
+            } catch (IOException e) {
+                throw new VmException("could not " + step + ": cannot check run directory " + c.runDir() + ": " + e, e);
+            }
+        }
+    }
+
+    /** Fails naming {@code what} when QEMU, once dropped to its user, could not open {@code file}. */
+    private void checkUserCanOpen(Path file, boolean write, String step, String what) throws VmException {
+        if (user == null) {
+            return;
+        }
+        String why;
+        try {
+            why = VmmFiles.unreachable(file, user, write);
+        } catch (IOException e) {
+            throw new VmException("could not " + step + ": cannot check " + what + " " + file + ": " + e, e);
+        }
+        if (why != null) {
+            throw new VmException(
+                    "could not " + step + " with QEMU as " + user + ": " + what + " " + file + ": " + why);
         }
     }
 

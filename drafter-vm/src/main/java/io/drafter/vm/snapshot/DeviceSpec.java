@@ -3,6 +3,7 @@ package io.drafter.vm.snapshot;
 import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.drafter.vm.VmException;
+import io.drafter.vm.VmValues;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -58,8 +59,10 @@ public record DeviceSpec(String name, Path input, Path output) {
             if (m == null || !(m.get("name") instanceof String name) || name.isBlank()) {
                 throw new VmException("could not parse --devices JSON: entry " + i + " has no name");
             }
-            if (!name.matches("[A-Za-z][A-Za-z0-9._-]*")) {
-                throw new VmException("could not parse --devices JSON: device name '" + name + "' is not a plain word");
+            // A file name in the work directory and, for extra disks, a QEMU id: the same rule as drive names.
+            if (!name.matches("[A-Za-z][A-Za-z0-9._-]{0,30}")) {
+                throw new VmException("could not parse --devices JSON: device name " + VmValues.quote(name)
+                        + " is not a plain word (a letter, then up to 30 of A-Z a-z 0-9 . _ -)");
             }
             if (!seen.add(name)) {
                 throw new VmException("could not parse --devices JSON: device " + name + " listed twice");

@@ -8,6 +8,9 @@ import io.drafter.vm.SnapshotConfig;
 import io.drafter.vm.VmConfig;
 import io.drafter.vm.VmException;
 import io.drafter.vm.VmInstance;
+import io.drafter.vm.VmValues;
+import io.drafter.vm.VmmFiles;
+import io.drafter.vm.VmmUser;
 import io.drafter.vm.qemu.QemuVmm;
 import java.io.IOException;
 import java.nio.channels.FileChannel;
@@ -85,6 +88,11 @@ public final class Snapshotter {
 
     /** Boots, snapshots and writes the outputs; the work directory is removed afterwards. */
     public Result run(Options o) throws VmException {
+        try {
+            VmValues.cpuTemplate("cpuTemplate", o.cpuTemplate());
+        } catch (IllegalArgumentException e) {
+            throw new VmException("could not snapshot: " + e.getMessage());
+        }
         Map<String, DeviceSpec> byName = new LinkedHashMap<>();
         o.devices().forEach(d -> byName.put(d.name(), d));
         for (String required : List.of("kernel", "disk")) {
@@ -100,13 +108,18 @@ public final class Snapshotter {
             }
         }
         Path work = o.workBase().resolve("qemu").resolve(UUID.randomUUID().toString());
+        VmmUser user = vmm.user().orElse(null);
         try {
             createPrivateDirectory(work);
+            // The copies are the VM's disks and RAM: root's alone, except the disks QEMU reopens as its user.
+            VmmFiles.restrictDir(work, user);
             Map<String, Path> local = new LinkedHashMap<>();
             for (DeviceSpec d : o.devices()) {
                 if (d.input() != null) {
                     Path dst = work.resolve(d.name());
                     Files.copy(d.input(), dst, StandardCopyOption.REPLACE_EXISTING);
+                    Files.setPosixFilePermissions(
+                            dst, java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
                     local.put(d.name(), dst);
                 }
             }
@@ -127,6 +140,11 @@ public final class Snapshotter {
                         throw new VmException("could not snapshot: extra disk " + d.name() + " has no input");
                     }
                     drives.add(new Drive(d.name(), local.get(d.name()), false));
+                }
+            }
+            if (user != null) {
+                for (Drive d : drives) {
+                    VmmFiles.giveTo(d.path(), user);
                 }
             }
             Path memory = work.resolve("memory");
@@ -173,6 +191,7 @@ public final class Snapshotter {
                             o.network() == null ? null : o.network().mac(),
                             o.cpuTemplate(),
                             vmm.version())
+                    .validate() // never write a config that a resume would refuse
                     .write(config);
             local.put("state", state);
             local.put("memory", memory);

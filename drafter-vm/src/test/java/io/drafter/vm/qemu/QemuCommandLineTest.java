@@ -10,6 +10,7 @@ import io.drafter.vm.Console;
 import io.drafter.vm.Drive;
 import io.drafter.vm.Network;
 import io.drafter.vm.VmConfig;
+import io.drafter.vm.VmmUser;
 import java.nio.file.Path;
 import java.util.List;
 import org.junit.jupiter.api.Test;
@@ -62,6 +63,21 @@ class QemuCommandLineTest {
         assertTrue(line.endsWith("-incoming defer"), line);
         assertTrue(line.contains("-netdev tap,id=net0,ifname=tap0,script=no,downscript=no"), line);
         assertTrue(line.contains("virtio-net-device,netdev=net0,mac=02:0e:d9:fd:68:3d"), line);
+    }
+
+    @Test
+    void qemuAlwaysRunsSandboxedAndDropsToTheUserWhenGiven() {
+        String root = String.join(" ", QemuCommandLine.build("qemu", config(null), Accel.TCG, false));
+        assertTrue(
+                root.contains("-sandbox on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny"),
+                root);
+        assertFalse(root.contains("-run-with"), root);
+        String user = String.join(
+                " ", QemuCommandLine.build("qemu", config(null), Accel.TCG, true, new VmmUser(65534, 65533)));
+        assertTrue(
+                user.contains("-sandbox on,obsolete=deny,elevateprivileges=allow,spawn=deny,resourcecontrol=deny"
+                        + " -run-with user=65534:65533"),
+                user);
     }
 
     @Test

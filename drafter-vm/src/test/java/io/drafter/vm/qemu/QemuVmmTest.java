@@ -99,6 +99,9 @@ class QemuVmmTest {
         int before;
         try (VmInstance vm = vmm.boot(cfg)) {
             vm.awaitReady(READY);
+            var confinement = TestGuest.confinement(vm.pid());
+            assertEquals("2", confinement.get("Seccomp"), "QEMU runs in its seccomp sandbox: " + confinement);
+            assertEquals("1", confinement.get("NoNewPrivs"), confinement.toString());
             effective = vm.config();
             awaitCounter(effective, 3, Duration.ofSeconds(30));
             VmInstance.SnapshotResult r = vm.snapshot(state, Duration.ofSeconds(30));
