@@ -360,7 +360,7 @@ public final class FrameCodec {
                 throw malformed("DEVICE_GROUP " + problem);
             }
             if (!names.add(name)) {
-                throw malformed("DEVICE_GROUP names device \"" + name + "\" twice");
+                throw malformed("DEVICE_GROUP names device " + quote(name) + " twice");
             }
             devices.add(spec);
         }
@@ -369,7 +369,7 @@ public final class FrameCodec {
 
     /** Why {@code spec} cannot migrate, or {@code null} if it can. */
     public static String validate(DeviceSpec spec) {
-        String n = "device \"" + spec.name() + "\"";
+        String n = "device " + quote(spec.name());
         if (spec.name().isEmpty() || spec.name().getBytes(StandardCharsets.UTF_8).length > MAX_NAME_BYTES) {
             return n + ": name must be 1.." + MAX_NAME_BYTES + " bytes";
         }
@@ -385,6 +385,21 @@ public final class FrameCodec {
             return n + ": " + spec.blockCount() + " blocks, more than " + Integer.MAX_VALUE;
         }
         return null;
+    }
+
+    /** {@code s} in double quotes on one line: a peer's control characters are escaped, not written to the log. */
+    static String quote(String s) {
+        StringBuilder out = new StringBuilder(s.length() + 2).append('"');
+        s.codePoints().forEach(c -> {
+            if (c == '"' || c == '\\') {
+                out.append('\\').appendCodePoint(c);
+            } else if (Character.isISOControl(c) || Character.getType(c) == Character.FORMAT) {
+                out.append(String.format("\\u%04x", c));
+            } else {
+                out.appendCodePoint(c);
+            }
+        });
+        return out.append('"').toString();
     }
 
     private static String utf8(ByteBuffer b, int len, String what) throws ProtocolException {
