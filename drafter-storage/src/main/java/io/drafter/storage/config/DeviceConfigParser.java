@@ -122,7 +122,7 @@ public final class DeviceConfigParser {
         if (!NAME.matcher(name).matches()) {
             throw f.error(
                     "name",
-                    "must be 1-64 letters, digits, '.', '_' or '-' and not start with a symbol, got \"" + name + "\"");
+                    "must be 1-64 letters, digits, '.', '_' or '-' and not start with a symbol, got " + quote(name));
         }
         node.fieldNames().forEachRemaining(field -> {
             if (!KNOWN.contains(field)) {
@@ -201,7 +201,11 @@ public final class DeviceConfigParser {
     public static Optional<Duration> parseDuration(String text) {
         String s = text.strip();
         if (s.matches("\\d+")) {
-            return Optional.of(Duration.ofNanos(Long.parseLong(s)));
+            try {
+                return Optional.of(Duration.ofNanos(Long.parseLong(s)));
+            } catch (NumberFormatException e) {
+                return Optional.empty(); // more nanoseconds than a long holds
+            }
         }
         if (s.isEmpty() || !s.matches("((\\d+(\\.\\d+)?)(ns|us|µs|ms|s|m|h))+")) {
             return Optional.empty();
@@ -223,6 +227,25 @@ public final class DeviceConfigParser {
         return nanos > Long.MAX_VALUE ? Optional.empty() : Optional.of(Duration.ofNanos((long) nanos));
     }
 
+    /** {@code s} in double quotes, on one line: control characters of the JSON's strings are escaped. */
+    private static String quote(String s) {
+        return "\"" + escape(s) + "\"";
+    }
+
+    private static String escape(String s) {
+        StringBuilder out = new StringBuilder(s.length());
+        s.codePoints().forEach(c -> {
+            if (c == '"' || c == '\\') {
+                out.append('\\').appendCodePoint(c);
+            } else if (Character.isISOControl(c) || Character.getType(c) == Character.FORMAT) {
+                out.append(String.format("\\u%04x", c));
+            } else {
+                out.appendCodePoint(c);
+            }
+        });
+        return out.toString();
+    }
+
     private static String kind(JsonNode n) {
         JsonNodeType t = n.getNodeType();
         return switch (t) {
@@ -239,7 +262,7 @@ public final class DeviceConfigParser {
     /** Typed access to one device object's fields, with errors that name the device and the field. */
     private record Fields(String device, JsonNode node) {
         DeviceConfigException error(String field, String what) {
-            return new DeviceConfigException("device \"" + device + "\": " + field + " " + what);
+            return new DeviceConfigException("device " + quote(device) + ": " + escape(field) + " " + what);
         }
 
         Optional<String> string(String field) {
@@ -264,10 +287,15 @@ public final class DeviceConfigParser {
 
         List<Path> pathList(String field) {
             return string(field)
-                    .map(s -> Arrays.stream(s.trim().split("\\s+"))
-                            .filter(p -> !p.isEmpty())
-                            .map(Path::of)
-                            .toList())
+                    .map(s -> {
+                        if (s.indexOf('\0') >= 0) {
+                            throw error(field, "must not contain a NUL character");
+                        }
+                        return Arrays.stream(s.trim().split("\\s+"))
+                                .filter(p -> !p.isEmpty())
+                                .map(Path::of)
+                                .toList();
+                    })
                     .orElse(List.of());
         }
 
@@ -311,7 +339,7 @@ public final class DeviceConfigParser {
             if (v.isTextual()) {
                 return parseDuration(v.asText())
                         .orElseThrow(() -> error(
-                                field, "must be nanoseconds or a duration like \"500ms\", got \"" + v.asText() + "\""));
+                                field, "must be nanoseconds or a duration like \"500ms\", got " + quote(v.asText())));
             }
             throw error(field, "must be nanoseconds or a duration like \"500ms\", got " + kind(v));
         }
