@@ -108,4 +108,21 @@ public class BoundedTarInputStream extends TarArchiveInputStream {
         }
         return n;
     }
+
+    /**
+     * A name from an archive (an entry, a link target, a header key) as errors quote it: a name can be up to 1 MiB (BoundedTarInputStream) and hold any byte but NUL, so
+     * only its start, on one readable line (control characters escaped).
+     */
+    public static String printable(String name) {
+        String start = name.length() > 100 ? name.substring(0, 100) : name;
+        StringBuilder out = new StringBuilder(start.length() + 1);
+        start.codePoints().forEach(c -> {
+            if (Character.isISOControl(c) || Character.getType(c) == Character.FORMAT) {
+                out.append(String.format("\\u%04x", c));
+            } else {
+                out.appendCodePoint(c);
+            }
+        });
+        return name.length() > 100 ? out.append('…').toString() : out.toString();
+    }
 }
