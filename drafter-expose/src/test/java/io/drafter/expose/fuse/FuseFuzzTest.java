@@ -97,7 +97,7 @@ class FuseFuzzTest {
                 FuzzRun.corpus(FuseFuzzTest.class, "request"),
                 DICTIONARY,
                 FuzzRun.seed(),
-                20_000,
+                10_000,
                 Duration.ofSeconds(5)));
     }
 }

@@ -99,7 +99,7 @@ class FrameFuzzTest {
                 FuzzRun.corpus(FrameFuzzTest.class, "read"),
                 DICTIONARY,
                 FuzzRun.seed(),
-                10_000,
+                5_000,
                 Duration.ofSeconds(5)));
     }
 }

@@ -82,7 +82,7 @@ class PemFuzzTest {
                 FuzzRun.corpus(PemFuzzTest.class, "pem"),
                 DICTIONARY,
                 FuzzRun.seed(),
-                3_000,
+                2_000,
                 Duration.ofSeconds(5)));
     }
 
@@ -93,7 +93,7 @@ class PemFuzzTest {
                 FuzzRun.corpus(PemFuzzTest.class, "der"),
                 List.of(),
                 FuzzRun.seed(),
-                3_000,
+                2_000,
                 Duration.ofSeconds(5)));
     }
 }

@@ -107,7 +107,7 @@ class LayerFuzzTest {
                 FuzzRun.corpus(LayerFuzzTest.class, "xattrs"),
                 DICTIONARY,
                 FuzzRun.seed(),
-                10_000,
+                5_000,
                 Duration.ofSeconds(5)));
     }
 }

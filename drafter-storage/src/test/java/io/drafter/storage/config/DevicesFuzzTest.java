@@ -80,7 +80,7 @@ class DevicesFuzzTest {
                 FuzzRun.corpus(DevicesFuzzTest.class, "parse"),
                 DICTIONARY,
                 FuzzRun.seed(),
-                20_000,
+                10_000,
                 Duration.ofSeconds(5)));
     }
 }
