@@ -2,6 +2,7 @@ package io.drafter.pkg;
 
 import java.io.IOException;
 import java.io.InputStream;
+import java.util.HexFormat;
 import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
 import org.apache.commons.compress.archivers.tar.TarArchiveInputStream;
 
@@ -23,6 +24,7 @@ import org.apache.commons.compress.archivers.tar.TarArchiveInputStream;
  * Entry data is not bounded here (it is streamed, never held). Not thread-safe, like any stream.
  */
 public class BoundedTarInputStream extends TarArchiveInputStream {
+    private static final HexFormat HEX = HexFormat.of();
     /** Header content (PAX records, GNU long names) before one entry, together. */
     public static final int MAX_HEADER_BYTES = 1 << 20;
     /** Global PAX headers of the whole archive, together: they apply to every later entry. */
@@ -118,7 +120,8 @@ public class BoundedTarInputStream extends TarArchiveInputStream {
         StringBuilder out = new StringBuilder(start.length() + 1);
         start.codePoints().forEach(c -> {
             if (Character.isISOControl(c) || Character.getType(c) == Character.FORMAT) {
-                out.append(String.format("\\u%04x", c));
+                // no Formatter per character: an error about a hostile name stays cheap
+                out.append(c <= 0xFFFF ? "\\u" + HEX.toHexDigits((char) c) : "\\U" + HEX.toHexDigits(c));
             } else {
                 out.appendCodePoint(c);
             }

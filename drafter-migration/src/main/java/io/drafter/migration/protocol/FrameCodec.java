@@ -8,6 +8,7 @@ import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.HashSet;
+import java.util.HexFormat;
 import java.util.List;
 import java.util.Set;
 
@@ -18,6 +19,7 @@ import java.util.Set;
  * <p><b>Note:</b> stateless and thread-safe.
  */
 public final class FrameCodec {
+    private static final HexFormat HEX = HexFormat.of();
     public static final int MAGIC = 0x44524654; // "DRFT"
     public static final int VERSION = 2;
     public static final int NONCE_BYTES = 32;
@@ -394,7 +396,8 @@ public final class FrameCodec {
             if (c == '"' || c == '\\') {
                 out.append('\\').appendCodePoint(c);
             } else if (Character.isISOControl(c) || Character.getType(c) == Character.FORMAT) {
-                out.append(String.format("\\u%04x", c));
+                // no Formatter per character: an error about a hostile name stays cheap
+                out.append(c <= 0xFFFF ? "\\u" + HEX.toHexDigits((char) c) : "\\U" + HEX.toHexDigits(c));
             } else {
                 out.appendCodePoint(c);
             }

@@ -9,6 +9,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashSet;
+import java.util.HexFormat;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
@@ -23,6 +24,7 @@ import java.util.regex.Pattern;
  * <p><b>Note:</b> stateless and thread-safe.
  */
 public final class DeviceConfigParser {
+    private static final HexFormat HEX = HexFormat.of();
     /** What the device list is for; decides which fields are required. */
     public enum Use {
         /** {@code drafter peer}: needs {@code base}. */
@@ -238,7 +240,8 @@ public final class DeviceConfigParser {
             if (c == '"' || c == '\\') {
                 out.append('\\').appendCodePoint(c);
             } else if (Character.isISOControl(c) || Character.getType(c) == Character.FORMAT) {
-                out.append(String.format("\\u%04x", c));
+                // no Formatter per character: an error about a hostile name stays cheap
+                out.append(c <= 0xFFFF ? "\\u" + HEX.toHexDigits((char) c) : "\\U" + HEX.toHexDigits(c));
             } else {
                 out.appendCodePoint(c);
             }
