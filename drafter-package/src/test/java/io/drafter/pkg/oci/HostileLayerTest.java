@@ -282,6 +282,21 @@ class HostileLayerTest {
         assertEquals("could not unpack hostile: refusing entry 'a/../\\u000ab' (contains '..')", newline.getMessage());
     }
 
+    @Test
+    void aTarReaderErrorQuotingANameWithANewlineStaysOnOneLine() throws IOException {
+        // found by LayerFuzzTest#xattrs (Jazzer): commons-compress's "Sparse blocks for <name> overlap" quotes the name
+        byte[] layer;
+        try (var in =
+                getClass().getResourceAsStream("LayerFuzzTestInputs/xattrs/crash-sparse-error-quotes-a-newline")) {
+            layer = io.drafter.pkg.FuzzFiles.fixChecksums(in.readAllBytes());
+        }
+        IOException e = assertThrows(IOException.class, () -> unpackRaw(layer));
+        assertTrue(
+                e.getMessage().startsWith("Corrupted TAR archive. Sparse blocks for ././@PaxHeader\\u000a"),
+                e.getMessage());
+        assertEquals(-1, e.getMessage().indexOf('\n'), e.getMessage());
+    }
+
     private void unpackRaw(byte[] layer) throws IOException {
         new LayerUnpacker(rootfs, false).apply(new ByteArrayInputStream(layer), "hostile");
     }
