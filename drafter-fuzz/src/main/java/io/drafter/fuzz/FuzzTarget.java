@@ -39,12 +39,13 @@ public record FuzzTarget(String name, Body body, Predicate<Throwable> refusal, l
     public String run(byte[] input) {
         long limit = maxAllocatedBytes + 64L * input.length;
         long before = THREADS.getCurrentThreadAllocatedBytes();
-        String outcome = outcome(input);
+        Throwable thrown = attempt(input);
         long allocated = THREADS.getCurrentThreadAllocatedBytes() - before;
+        String outcome = judge(thrown);
         if (allocated > limit) {
             // Loading (and Jazzer instrumenting) the classes an input reaches first allocates too: measure it again.
             before = THREADS.getCurrentThreadAllocatedBytes();
-            outcome(input);
+            attempt(input);
             allocated = THREADS.getCurrentThreadAllocatedBytes() - before;
             if (allocated > limit) {
                 throw new FuzzCrash(name + ": " + input.length + " input bytes made it allocate " + allocated
@@ -54,19 +55,27 @@ public record FuzzTarget(String name, Body body, Predicate<Throwable> refusal, l
         return outcome;
     }
 
-    private String outcome(byte[] input) {
+    /** What the body threw, or {@code null}; measured alone, without this oracle's own work. */
+    private Throwable attempt(byte[] input) {
         try {
             body.accept(input);
-            return "ok";
+            return null;
         } catch (Throwable t) {
-            if (t instanceof FuzzCrash crash) {
-                throw crash;
-            }
-            if (t instanceof Error || !refusal.test(t)) {
-                throw new FuzzCrash(name + ": " + t, t);
-            }
-            return shape(t);
+            return t;
         }
+    }
+
+    private String judge(Throwable t) {
+        if (t == null) {
+            return "ok";
+        }
+        if (t instanceof FuzzCrash crash) {
+            throw crash;
+        }
+        if (t instanceof Error || !refusal.test(t)) {
+            throw new FuzzCrash(name + ": " + t, t);
+        }
+        return shape(t);
     }
 
     /** A refusal: {@code type} (or a subclass) with a non-empty message of one line. */
