@@ -19,6 +19,8 @@ want cpio
 want iproute2
 want nftables
 want procps
+# the walkthrough's Redis client (redis-cli), as a user of the seed tutorial runs it
+want redis-tools
 # packager tests and bench compare with GNU tar + zstd; the Redis example image is made with apt-get download + dpkg -x.
 want tar
 want dpkg

@@ -207,10 +207,10 @@ class PeerProcessTest {
     // ------------------------------------------------------------------ signals
 
     /**
-     * Drafter's {@code susres}: resume, signal, resume, … on the same devices, alternating SIGTERM and SIGINT, both
-     * copy-on-write over the package and with writes going to the package itself: each stop exits 0 naming where the
-     * VM is, and each resume continues from there (a counter in Redis keeps climbing, the key written before the stop
-     * is there).
+     * Drafter's {@code susres}: resume, signal, resume, … on the same devices, alternating SIGTERM to the peer and
+     * SIGINT to its whole process group (a Ctrl-C: QEMU, in a session of its own, does not get it), both copy-on-write
+     * over the package and with writes going to the package itself: each stop exits 0 naming where the VM is, and each
+     * resume continues from there (a counter in Redis keeps climbing, the key written before the stop is there).
      */
     @Test
     void suspendsOnEverySignalAndResumesWhereItStopped() throws Exception {
@@ -244,7 +244,11 @@ class PeerProcessTest {
                 }
                 RedisLab.redis(port, "cmd", "SET", "before-stop-" + cycle, "written-in-" + cycle);
                 String signal = cycle % 2 == 1 ? "TERM" : "INT";
-                p.signal(signal);
+                if (signal.equals("INT")) {
+                    p.signalGroup(signal); // Ctrl-C at a terminal: the whole foreground group gets it
+                } else {
+                    p.signal(signal);
+                }
                 if (cycle == 1) {
                     // A second signal while it suspends does not cut the suspend short: it is told what still runs.
                     p.await("SIGTERM received; suspending the VM into its devices", Duration.ofSeconds(30));

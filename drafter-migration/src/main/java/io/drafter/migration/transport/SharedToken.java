@@ -134,4 +134,37 @@ public final class SharedToken {
     public String toString() {
         return "SharedToken(" + secret.length + " bytes)";
     }
+
+    /**
+     * Creates {@code file} with a new random token (32 bytes, hex, one line), readable and writable by its owner only;
+     * missing parent directories are created for the owner only. Fails if the file exists.
+     */
+    public static void createFile(Path file) throws IOException {
+        Path parent = file.toAbsolutePath().getParent();
+        if (parent != null && !Files.isDirectory(parent)) {
+            Files.createDirectories(
+                    parent,
+                    java.nio.file.attribute.PosixFilePermissions.asFileAttribute(
+                            java.nio.file.attribute.PosixFilePermissions.fromString("rwx------")));
+        }
+        byte[] random = new byte[32];
+        new java.security.SecureRandom().nextBytes(random);
+        String hex = java.util.HexFormat.of().formatHex(random) + "\n";
+        Path tmp = file.resolveSibling(
+                "." + file.getFileName() + "." + ProcessHandle.current().pid() + ".new");
+        Files.deleteIfExists(tmp);
+        Files.createFile(
+                tmp,
+                java.nio.file.attribute.PosixFilePermissions.asFileAttribute(
+                        java.nio.file.attribute.PosixFilePermissions.fromString("rw-------")));
+        Files.writeString(tmp, hex, StandardCharsets.US_ASCII);
+        try {
+            // Two peers starting at once: the first one's token wins, the other one uses it.
+            Files.createLink(file, tmp);
+        } catch (java.nio.file.FileAlreadyExistsException e) {
+            // Made meanwhile by another peer: fine.
+        } finally {
+            Files.deleteIfExists(tmp);
+        }
+    }
 }
