@@ -267,6 +267,97 @@ class PeerProcessTest {
         assertNothingLeft();
     }
 
+    /**
+     * {@code drafter runner} (Drafter's runner: no migration): resumes a package from its files, and on a signal
+     * suspends the VM back into them, so the next run continues (a Redis counter climbs); with {@code
+     * --experimental-map-private} the package's state and memory stay as they were and the suspended VM goes to the
+     * output files, from which it resumes in turn.
+     */
+    @Test
+    void theRunnerSuspendsIntoItsFilesOrIntoPrivateOutputs() throws Exception {
+        Path pkg = lab.copyPackage(dir.resolve("package"));
+        String ns = lab.namespace(0);
+        String plain = runnerDevices(pkg, pkg.resolve("state.bin"), pkg.resolve("memory.bin"));
+        for (int run = 1; run <= 2; run++) {
+            DrafterProcess r = runner("runner " + run, plain);
+            r.await("Running; press Ctrl-C", START);
+            assertEquals(Integer.toString(run), redisInNamespace(ns, "INCR", "runs"));
+            r.signal(run == 1 ? "TERM" : "INT");
+            assertEquals(0, r.waitExit(Duration.ofMinutes(2)), r.tail());
+            assertTrue(r.output().contains("drafter runner: stopped by SIG"), r.tail());
+        }
+        byte[] memoryBefore = Files.readAllBytes(pkg.resolve("memory.bin"));
+        Path outState = dir.resolve("out-state.bin");
+        Path outMemory = dir.resolve("out-memory.bin");
+        DrafterProcess p = runner(
+                "runner map-private",
+                plain,
+                "--experimental-map-private",
+                "--experimental-map-private-state-output",
+                outState.toString(),
+                "--experimental-map-private-memory-output",
+                outMemory.toString());
+        p.await("Running; press Ctrl-C", START);
+        assertEquals("3", redisInNamespace(ns, "INCR", "runs"));
+        p.signal("TERM");
+        assertEquals(0, p.waitExit(Duration.ofMinutes(2)), p.tail());
+        assertTrue(
+                java.util.Arrays.equals(memoryBefore, Files.readAllBytes(pkg.resolve("memory.bin"))),
+                "map-private leaves the package's memory as it was");
+        DrafterProcess again = runner("runner from outputs", runnerDevices(pkg, outState, outMemory));
+        again.await("Running; press Ctrl-C", START);
+        assertEquals("4", redisInNamespace(ns, "INCR", "runs"), "it continues from the private outputs");
+        again.signal("TERM");
+        assertEquals(0, again.waitExit(Duration.ofMinutes(2)), again.tail());
+        assertNothingLeft();
+    }
+
+    DrafterProcess runner(String name, String devices, String... more) throws IOException {
+        List<String> args = new ArrayList<>(List.of(
+                "runner",
+                "--netns",
+                lab.namespace(0),
+                "--enable-output=false",
+                "--chroot-base-dir",
+                vms.toString(),
+                "--devices",
+                devices));
+        args.addAll(List.of(more));
+        DrafterProcess p = DrafterProcess.start(name, dir.resolve(name.replace(' ', '-') + ".log"), args);
+        processes.add(p);
+        return p;
+    }
+
+    /** Drafter's runner devices ({name, path}) for a package, with the state and memory files given. */
+    static String runnerDevices(Path pkg, Path state, Path memory) {
+        return "[{\"name\":\"state\",\"path\":\"" + state + "\"},"
+                + "{\"name\":\"memory\",\"path\":\"" + memory + "\"},"
+                + "{\"name\":\"kernel\",\"path\":\"" + pkg.resolve("vmlinux") + "\"},"
+                + "{\"name\":\"initrd\",\"path\":\"" + pkg.resolve("initramfs.img") + "\"},"
+                + "{\"name\":\"disk\",\"path\":\"" + pkg.resolve("rootfs.ext4") + "\"},"
+                + "{\"name\":\"config\",\"path\":\"" + pkg.resolve("config.json") + "\"},"
+                + "{\"name\":\"oci\",\"path\":\"" + pkg.resolve("oci.ext4") + "\"}]";
+    }
+
+    /** {@code redis-cli} inside namespace {@code ns} against the guest (172.16.0.2), retried until Redis answers. */
+    static String redisInNamespace(String ns, String... args) throws Exception {
+        long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+        while (true) {
+            List<String> cmd = new ArrayList<>(List.of("ip", "netns", "exec", ns, "redis-cli", "-h", "172.16.0.2"));
+            cmd.addAll(List.of(args));
+            Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+            String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8).strip();
+            p.waitFor(30, TimeUnit.SECONDS);
+            if (p.exitValue() == 0 && !out.startsWith("Could not connect") && !out.isEmpty()) {
+                return out;
+            }
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError("redis-cli " + String.join(" ", args) + " in " + ns + ": " + out);
+            }
+            Thread.sleep(300);
+        }
+    }
+
     // ------------------------------------------------------------------ the listener
 
     /**
