@@ -340,8 +340,13 @@ public final class MigrationDestination {
 
     private void runReader() {
         try {
-            Handshake.Opened opened =
-                    Handshake.destinationHello(adapter, proxy, peer, options.compression(), options.token());
+            Handshake.Opened opened = Handshake.destinationHello(
+                    adapter,
+                    proxy,
+                    peer,
+                    options.compression(),
+                    options.token(),
+                    Handshake.sealsFrames(connection, options.token()));
             Thread.ofPlatform()
                     .name("migration-destination-sender-" + peer)
                     .daemon()

@@ -284,7 +284,7 @@ public final class MigrationListener implements Closeable {
             FrameAdapter in = new FrameAdapter(new BufferedInputStream(c.input(), READ_BUFFER_BYTES), p.peer);
             out = new FrameProxy(c.output());
             // Zstd is always offered: the source's options decide whether it is used.
-            boolean zstd = Handshake.sourceAuthenticate(in, out, p.peer, true, token);
+            boolean zstd = Handshake.sourceAuthenticate(in, out, p.peer, true, token, Handshake.sealsFrames(c, token));
             if (hold(p, c, in, out, zstd)) {
                 return;
             }
