@@ -121,6 +121,11 @@ public final class FrameRelay implements AutoCloseable {
         return new FrameRelay(target, Rule.on(Way.TO_DESTINATION, f -> false, 1, Action.DROP), true, null, true);
     }
 
+    /** As {@link #recording}, in front of a source's listener at {@code source}: the destination dials the relay. */
+    public static FrameRelay recordingToSource(InetSocketAddress source) throws IOException {
+        return new FrameRelay(source, Rule.on(Way.TO_DESTINATION, f -> false, 1, Action.DROP), false, null, true);
+    }
+
     /** The bytes forwarded {@code way} so far (a recording relay only). */
     public byte[] recorded(Way way) {
         ByteArrayOutputStream r = recorded[way.ordinal()];
