@@ -220,6 +220,9 @@ public final class MigrationSource {
             SourceListener listener)
             throws IOException {
         Handshake.checkSecurity(connection, options.token(), options.allowPlainTcp(), "migrate to");
+        if (Handshake.sealsFrames(connection, options.token())) {
+            FrameCipher.warmUp();
+        }
         return run(new MigrationSource(connection, null, List.copyOf(devices), options, hook, listener));
     }
 
