@@ -37,8 +37,10 @@ import java.util.SplittableRandom;
  *
  * <ul>
  *   <li>Throughput: a 1 GiB device of random bytes and a 4 GiB mostly-zero sparse file (1 block in 64 holds data),
- *       migrated with the real engines; baseline = the same device bytes read and pushed through a plain socket whose
- *       receiver only reads them (no protocol, no storage at the far end: the stricter baseline).
+ *       migrated with the real engines in token mode (every frame after the handshake sealed with AES-256-GCM);
+ *       baseline = the same device bytes read and pushed through a plain socket whose receiver only reads them (no
+ *       protocol, no storage at the far end: the stricter baseline). The random device also migrates without a token
+ *       (plain TCP allowed explicitly, frames in clear), so that the cost of sealing shows in the same run.
  *   <li>Post-copy first-read latency: during a migration, destination reads of blocks that have not arrived yet
  *       (p50/p99).
  *   <li>Hand-over: time from the suspend hook's return to the destination's acknowledgement of authority, and to
@@ -61,8 +63,8 @@ public final class MigrationBenchmark {
         try {
             System.out.printf(
                     Locale.ROOT,
-                    "drafter migration benchmark: block %d KiB, loopback TCP, token auth, no compression, %d"
-                            + " alternating runs%n",
+                    "drafter migration benchmark: block %d KiB, loopback TCP, token mode (frames sealed with"
+                            + " AES-256-GCM) unless said otherwise, no compression, %d alternating runs%n",
                     BLOCK >> 10,
                     ROUNDS);
             System.out.println("load average at start: " + loadAverage());
@@ -119,12 +121,17 @@ public final class MigrationBenchmark {
         double mib = device.sizeBytes() / (double) (1 << 20);
         // Warm both paths once on a slice so JIT and page cache treat them alike.
         baseline(device, Math.min(device.sizeBytes(), 64L << 20), null);
-        migrate(what + "-warmup", new Slice(device, Math.min(device.sizeBytes(), 64L << 20)), false, tmp);
+        migrate(what + "-warmup", new Slice(device, Math.min(device.sizeBytes(), 64L << 20)), false, tmp, TOKEN);
+        boolean clear = !sparseDestination;
+        if (clear) {
+            migrate(what + "-warmup", new Slice(device, Math.min(device.sizeBytes(), 64L << 20)), false, tmp, null);
+        }
         // The machine is shared: alternate the runs, and report the median of each (the primary ratio) and the best
         // of each, so that neither a noisy moment nor one lucky run decides the ratio.
         long[] base = new long[ROUNDS];
         long[] copy = new long[ROUNDS];
         long[] migr = new long[ROUNDS];
+        long[] plain = new long[ROUNDS];
         long[] mig = null;
         for (int round = 0; round < ROUNDS; round++) {
             base[round] = baseline(device, device.sizeBytes(), null);
@@ -133,13 +140,16 @@ public final class MigrationBenchmark {
                     copy[round] = baseline(device, device.sizeBytes(), target);
                 }
             }
-            mig = migrate(what, device, sparseDestination, tmp);
+            mig = migrate(what, device, sparseDestination, tmp, TOKEN);
             migr[round] = mig[0];
+            if (clear) {
+                plain[round] = migrate(what, device, sparseDestination, tmp, null)[0];
+            }
         }
         System.out.printf(
                 Locale.ROOT,
-                "%-12s %6.0f MiB  plain socket %7.1f MiB/s  migration %7.1f MiB/s  ratio %.2f (best of each: %.2f)"
-                        + "  (wire %.1f MiB, %d zero blocks)%n",
+                "%-12s %6.0f MiB  plain socket %7.1f MiB/s  migration (token, sealed) %7.1f MiB/s  ratio %.2f (best"
+                        + " of each: %.2f)  (wire %.1f MiB, %d zero blocks)%n",
                 what,
                 mib,
                 mibs(mib, median(base)),
@@ -159,6 +169,19 @@ public final class MigrationBenchmark {
                     median(copy) / (double) median(migr),
                     min(copy) / (double) min(migr));
         }
+        if (clear) {
+            System.out.printf(
+                    Locale.ROOT,
+                    "%-12s %6.0f MiB  migration without token (plain TCP, frames in clear) %7.1f MiB/s  ratio to the"
+                            + " plain socket %.2f (best of each: %.2f); sealed against clear %.2f (best of each: %.2f)%n",
+                    what,
+                    mib,
+                    mibs(mib, median(plain)),
+                    median(base) / (double) median(plain),
+                    min(base) / (double) min(plain),
+                    median(plain) / (double) median(migr),
+                    min(plain) / (double) min(migr));
+        }
     }
 
     static double mibs(double mib, long ns) {
@@ -175,8 +198,12 @@ public final class MigrationBenchmark {
         return Arrays.stream(ns).min().orElseThrow();
     }
 
-    /** Migrates {@code device} with the real engines; returns {nanoseconds, wire bytes, zero blocks}. */
-    static long[] migrate(String what, BlockDevice device, boolean sparseDestination, Path tmp) throws Exception {
+    /**
+     * Migrates {@code device} with the real engines, in token mode with {@code token} (frames sealed), or without one
+     * over plain TCP (allowed explicitly, frames in clear); returns {nanoseconds, wire bytes, zero blocks}.
+     */
+    static long[] migrate(String what, BlockDevice device, boolean sparseDestination, Path tmp, SharedToken token)
+            throws Exception {
         DirtyTrackingDevice tracker = new DirtyTrackingDevice(device);
         Path dstFile = tmp.resolve(what + "-dst.img");
         // Destination storage is made before the clock starts: the baseline has none to make.
@@ -189,9 +216,12 @@ public final class MigrationBenchmark {
         Migration m = Migration.start(
                 pair,
                 storage,
-                DestinationOptions.defaults().withToken(TOKEN).withWindowBytes(WINDOW),
+                DestinationOptions.defaults()
+                        .withToken(token)
+                        .withPlainTcpAllowed(token == null)
+                        .withWindowBytes(WINDOW),
                 List.of(new SourceDevice(what, tracker, null, DirtyPolicy.NO_ROUNDS)),
-                SourceOptions.defaults().withToken(TOKEN),
+                SourceOptions.defaults().withToken(token).withPlainTcpAllowed(token == null),
                 () -> {});
         MigrationDestination dst = m.destination();
         MigrationSource src = m.source();
