@@ -47,6 +47,9 @@ import java.util.SplittableRandom;
  *       every final block delivered, with 200 dirty 64 KiB blocks written during suspend.
  * </ul>
  *
+ * <p>Each throughput line is followed by the CPU time per GiB (whole process, median) of the plain socket and of the
+ * migrations.
+ *
  * <p>Run with {@code scripts/bench-migration.sh}; arguments: {@code [randomMiB] [zeroMiB]} (defaults 1024 4096); {@code -Dbench.rounds} (default 5).
  */
 public final class MigrationBenchmark {
@@ -128,22 +131,32 @@ public final class MigrationBenchmark {
         }
         // The machine is shared: alternate the runs, and report the median of each (the primary ratio) and the best
         // of each, so that neither a noisy moment nor one lucky run decides the ratio.
+        // CPU time of the whole process per run (user and system, all threads, both ends' kernel work included): it
+        // depends less on what else runs on a shared machine than throughput does, and on 2 cores it bounds it.
+        long[][] cpu = new long[4][ROUNDS];
         long[] base = new long[ROUNDS];
         long[] copy = new long[ROUNDS];
         long[] migr = new long[ROUNDS];
         long[] plain = new long[ROUNDS];
         long[] mig = null;
         for (int round = 0; round < ROUNDS; round++) {
+            long c0 = cpuNanos();
             base[round] = baseline(device, device.sizeBytes(), null);
+            cpu[0][round] = cpuNanos() - c0;
             if (!sparseDestination) {
                 try (MemoryBlockDevice target = new MemoryBlockDevice("copy", device.sizeBytes(), BLOCK)) {
+                    c0 = cpuNanos();
                     copy[round] = baseline(device, device.sizeBytes(), target);
+                    cpu[3][round] = cpuNanos() - c0;
                 }
             }
             mig = migrate(what, device, sparseDestination, tmp, TOKEN);
             migr[round] = mig[0];
+            cpu[1][round] = mig[3];
             if (clear) {
-                plain[round] = migrate(what, device, sparseDestination, tmp, null)[0];
+                long[] p = migrate(what, device, sparseDestination, tmp, null);
+                plain[round] = p[0];
+                cpu[2][round] = p[3];
             }
         }
         System.out.printf(
@@ -182,6 +195,26 @@ public final class MigrationBenchmark {
                     median(plain) / (double) median(migr),
                     min(plain) / (double) min(migr));
         }
+        double gib = device.sizeBytes() / (double) (1L << 30);
+        System.out.printf(
+                Locale.ROOT,
+                "%-12s %6.0f MiB  CPU time per GiB (median, whole process): plain socket %.2f s%s, migration (token,"
+                        + " sealed) %.2f s%s%n",
+                what,
+                mib,
+                median(cpu[0]) / 1e9 / gib,
+                clear ? String.format(Locale.ROOT, " (into a memory device %.2f s)", median(cpu[3]) / 1e9 / gib) : "",
+                median(cpu[1]) / 1e9 / gib,
+                clear
+                        ? String.format(Locale.ROOT, ", migration without token %.2f s", median(cpu[2]) / 1e9 / gib)
+                        : "");
+    }
+
+    /** CPU time of this process so far (all threads, user and system). */
+    static long cpuNanos() {
+        return ((com.sun.management.OperatingSystemMXBean)
+                        java.lang.management.ManagementFactory.getOperatingSystemMXBean())
+                .getProcessCpuTime();
     }
 
     static double mibs(double mib, long ns) {
@@ -200,7 +233,8 @@ public final class MigrationBenchmark {
 
     /**
      * Migrates {@code device} with the real engines, in token mode with {@code token} (frames sealed), or without one
-     * over plain TCP (allowed explicitly, frames in clear); returns {nanoseconds, wire bytes, zero blocks}.
+     * over plain TCP (allowed explicitly, frames in clear); returns {nanoseconds, wire bytes, zero blocks, CPU
+     * nanoseconds of the process meanwhile}.
      */
     static long[] migrate(String what, BlockDevice device, boolean sparseDestination, Path tmp, SharedToken token)
             throws Exception {
@@ -212,6 +246,7 @@ public final class MigrationBenchmark {
                 : new MemoryBlockDevice(what, device.sizeBytes(), BLOCK);
         DestinationStorage storage = DestinationStorage.expecting(Map.of(what, target), true);
         Loopback.Pair pair = Loopback.plain();
+        long c0 = cpuNanos();
         long t0 = System.nanoTime();
         Migration m = Migration.start(
                 pair,
@@ -228,9 +263,10 @@ public final class MigrationBenchmark {
         SourceCounters c = src.awaitCompleted(WAIT);
         dst.awaitResumable(WAIT);
         long ns = System.nanoTime() - t0;
+        long cpu = cpuNanos() - c0;
         target.close();
         Files.deleteIfExists(dstFile);
-        return new long[] {ns, c.bytesSent(), c.zeroBlocks()};
+        return new long[] {ns, c.bytesSent(), c.zeroBlocks(), cpu};
     }
 
     /** The first {@code size} bytes of a device, for warm-up runs. */
