@@ -19,6 +19,7 @@ import java.nio.ByteBuffer;
 import java.util.Arrays;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Predicate;
 import javax.crypto.AEADBadTagException;
 
@@ -75,6 +76,7 @@ public final class FrameRelay implements AutoCloseable {
     private final ByteArrayOutputStream[] recorded;
     private final Session session = new Session();
     private final AtomicBoolean fired = new AtomicBoolean();
+    private final AtomicInteger ended = new AtomicInteger();
     private final CountDownLatch firedLatch = new CountDownLatch(1);
     private volatile boolean stalled;
     private volatile Socket a;
@@ -167,28 +169,40 @@ public final class FrameRelay implements AutoCloseable {
         }
     }
 
+    /**
+     * Forwards frames {@code from} → {@code to} as the rule says. When {@code from} ends (or resets), the end is passed
+     * on after every frame before it (half-close), so that a peer's last ERROR frame still arrives; when {@code to} is
+     * gone, frames are read and dropped so that the sender never blocks. Both sockets close when both ways ended.
+     */
     private void pump(Socket from, Socket to, Way way) {
         boolean held = false;
         byte[] swapped = null;
         try {
             DataInputStream in = new DataInputStream(from.getInputStream());
-            OutputStream out = to.getOutputStream();
+            Forward out = new Forward(to.getOutputStream(), way);
             while (true) {
-                int len = in.readInt();
-                if (len < 0 || len > FrameCodec.MAX_FRAME_BYTES + FrameCipher.TAG_BYTES) {
-                    throw new IOException("relay: frame length " + len);
+                byte[] frame;
+                try {
+                    int len = in.readInt();
+                    if (len < 0 || len > FrameCodec.MAX_FRAME_BYTES + FrameCipher.TAG_BYTES) {
+                        drop(); // not frames: nothing sensible to pass on
+                        return;
+                    }
+                    frame = new byte[4 + len];
+                    ByteBuffer.wrap(frame).putInt(len);
+                    in.readFully(frame, 4, len);
+                } catch (EOFException | java.net.SocketException e) {
+                    halfClose(to);
+                    return;
                 }
-                byte[] frame = new byte[4 + len];
-                ByteBuffer.wrap(frame).putInt(len);
-                in.readFully(frame, 4, len);
                 while (stalled || held) {
                     Thread.sleep(10);
                 }
                 Action action = match(way, session.observe(way, frame));
                 if (action == null) {
-                    write(out, way, frame);
+                    out.write(frame);
                     if (swapped != null) {
-                        write(out, way, swapped);
+                        out.write(swapped);
                         swapped = null;
                     }
                     continue;
@@ -199,43 +213,80 @@ public final class FrameRelay implements AutoCloseable {
                         return;
                     }
                     case FORWARD_THEN_DROP -> {
-                        write(out, way, frame);
+                        out.write(frame);
                         out.flush();
                         drop();
                         return;
                     }
                     case STALL -> stalled = true;
                     case FORWARD_THEN_HOLD -> {
-                        write(out, way, frame);
+                        out.write(frame);
                         held = true;
                     }
                     case CORRUPT -> {
                         rule.corrupt().accept(frame);
-                        write(out, way, frame);
+                        out.write(frame);
                     }
                     case SKIP -> {}
                     case REPLAY -> {
-                        write(out, way, frame);
-                        write(out, way, frame);
+                        out.write(frame);
+                        out.write(frame);
                     }
                     case SWAP -> swapped = frame;
                 }
             }
-        } catch (EOFException | java.net.SocketException e) {
-            // One side went away: so does the other.
-            drop();
         } catch (IOException | InterruptedException e) {
             drop();
+        } finally {
+            if (ended.incrementAndGet() == 2) {
+                drop();
+            }
         }
     }
 
-    private void write(OutputStream out, Way way, byte[] frame) throws IOException {
-        out.write(frame);
-        if (recorded != null) {
-            ByteArrayOutputStream r = recorded[way.ordinal()];
-            synchronized (r) {
-                r.write(frame);
+    /** One way's output: writes (and records) frames until the receiver is gone, then drops them. */
+    private final class Forward {
+        private final OutputStream out;
+        private final Way way;
+        private boolean gone;
+
+        Forward(OutputStream out, Way way) {
+            this.out = out;
+            this.way = way;
+        }
+
+        void write(byte[] frame) {
+            if (gone) {
+                return;
             }
+            try {
+                out.write(frame);
+            } catch (IOException e) {
+                gone = true;
+                return;
+            }
+            if (recorded != null) {
+                ByteArrayOutputStream r = recorded[way.ordinal()];
+                synchronized (r) {
+                    r.write(frame, 0, frame.length);
+                }
+            }
+        }
+
+        void flush() {
+            try {
+                out.flush();
+            } catch (IOException e) {
+                gone = true;
+            }
+        }
+    }
+
+    private static void halfClose(Socket s) {
+        try {
+            s.shutdownOutput();
+        } catch (IOException ignored) {
+            // gone already
         }
     }
 
