@@ -349,6 +349,30 @@ class SealedFramesTest {
         }
     }
 
+    /**
+     * A HELLO_REPLY changed on the way (its zstd flag, which no proof covers): the two sides bind their keys to different
+     * handshakes, so the first sealed frame fails and no device description reaches the destination.
+     */
+    @Test
+    void aChangedHandshakeFailsAtTheFirstSealedFrame() throws Exception {
+        Source src = FaultInjectionTest.twoDevices();
+        int flags = 4 + 1 + 4 + 2 + 1; // low byte of HELLO_REPLY's flags
+        try (Run run = new Run(
+                src,
+                change(Way.TO_SOURCE, Frame.HelloReply.class, 1, f -> f[flags] ^= FrameCodec.FLAG_ZSTD),
+                FaultInjectionTest.WAIT)) {
+            MigrationException d = run.destinationFailure();
+            MigrationException s = run.sourceFailure();
+            assertTrue(run.relay.fired());
+            assertTrue(d.getMessage().contains("could not authenticate frame 0 from"), d.getMessage());
+            assertEquals("HANDSHAKE", d.phase());
+            assertEquals(List.of(), run.storage.opened, "no device was described to the destination");
+            assertEquals(Authority.SOURCE, s.authority());
+            assertEquals("HANDSHAKE", s.phase());
+            assertEquals(0, src.suspends);
+        }
+    }
+
     /** A GRANT changed on the way is a lost GRANT: both sides stop, and only the operator's word resumes the source. */
     @Test
     void aChangedGrantLeavesBothSidesStopped() throws Exception {
