@@ -102,6 +102,9 @@ class SealedFramesTest {
             source.awaitCompleted(FaultInjectionTest.WAIT);
             dst.awaitCompleted(FaultInjectionTest.WAIT);
             MigrationEngineTest.assertSameContents(src, r.devices());
+            for (var d : r.devices().values()) {
+                d.close();
+            }
             return new Wire(relay.recorded(Way.TO_DESTINATION), relay.recorded(Way.TO_SOURCE));
         } finally {
             src.close();
