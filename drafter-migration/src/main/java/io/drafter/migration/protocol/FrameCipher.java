@@ -4,6 +4,7 @@ import java.lang.System.Logger.Level;
 import java.nio.ByteBuffer;
 import java.security.GeneralSecurityException;
 import java.security.SecureRandom;
+import java.util.Arrays;
 import java.util.concurrent.atomic.AtomicBoolean;
 import javax.crypto.AEADBadTagException;
 import javax.crypto.Cipher;
@@ -16,11 +17,11 @@ import javax.crypto.spec.SecretKeySpec;
  * counter, so a receiver opens only the next frame its peer sealed. A sealed frame:
  *
  * <pre>
- * | field      | offset     | size        | meaning                                                       |
- * |------------|------------|-------------|---------------------------------------------------------------|
- * | length     | 0          | 4           | bytes that follow: 1 + payload + 16 (17 .. max frame + 16)    |
- * | ciphertext | 4          | length - 16 | type and payload of the frame, encrypted                     |
- * | tag        | length - 12| 16          | GCM tag over the length prefix (AAD) and the ciphertext       |
+ * | field      | offset      | size        | meaning                                                    |
+ * |------------|-------------|-------------|------------------------------------------------------------|
+ * | length     | 0           | 4           | bytes that follow: 1 + payload + 16 (17 .. max frame + 16) |
+ * | ciphertext | 4           | length - 16 | type and payload of the frame, encrypted                   |
+ * | tag        | length - 12 | 16          | GCM tag over the length prefix (AAD) and the ciphertext    |
  * </pre>
  *
  * <p>Nonce (96 bits): 4 zero bytes, then the u64 big-endian counter of the frame in its direction (the first sealed
@@ -51,7 +52,7 @@ public final class FrameCipher {
         if (encoded == null || encoded.length != 32 || !"AES".equals(key.getAlgorithm())) {
             throw new IllegalArgumentException("frame keys are AES-256 keys (32 bytes)");
         }
-        java.util.Arrays.fill(encoded, (byte) 0);
+        Arrays.fill(encoded, (byte) 0);
         warmUp();
         this.key = key;
         this.mode = mode;
