@@ -9,6 +9,7 @@ import io.drafter.cli.lab.DrafterProcess;
 import io.drafter.cli.lab.RedisLab;
 import io.drafter.migration.protocol.Frame;
 import io.drafter.migration.testing.FrameRelay;
+import io.drafter.migration.transport.SharedToken;
 import io.drafter.vm.TestGuest;
 import java.io.IOException;
 import java.io.OutputStream;
@@ -560,11 +561,12 @@ class PeerProcessTest {
         Cast c = new Cast();
         DrafterProcess a = c.startA();
         c.startLoad();
-        // The relay calls the side that dials it "source": here that is B, so A's frames travel TO_SOURCE.
+        // The relay calls the side that dials it "source": here that is B, so A's frames travel TO_SOURCE. Frames are
+        // sealed with the token after the handshake: the relay needs it to see the GRANT.
         try (FrameRelay relay = new FrameRelay(
                 new InetSocketAddress("127.0.0.1", c.listenPort),
-                FrameRelay.Rule.on(
-                        FrameRelay.Way.TO_SOURCE, f -> f instanceof Frame.Grant, 1, FrameRelay.Action.DROP))) {
+                FrameRelay.Rule.on(FrameRelay.Way.TO_SOURCE, f -> f instanceof Frame.Grant, 1, FrameRelay.Action.DROP),
+                SharedToken.fromFile(token))) {
             DrafterProcess b =
                     c.destination("B", dir.resolve("b"), relay.address().getPort());
             assertEquals(3, a.waitExit(MIGRATION), a.tail());
