@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the DrafterOS blueprint from Debian packages: `vmlinux` (the Debian cloud kernel's
-# bzImage, booted with -kernel), `initramfs.img` (busybox + the virtio modules, mounts the root
+# bzImage, booted with -kernel, with the initramfs embedded after it), `initramfs.img` (busybox + the virtio modules, mounts the root
 # disk), `rootfs.ext4` (busybox, init, agent, liveness) and `oci-counter.ext4` (an OCI bundle
 # disk labelled `oci` running a counter, for tests and demos).
 #
@@ -130,7 +130,16 @@ cp "$busybox" "$oc/rootfs/bin/busybox"
 for app in sh echo sleep cat test date; do ln -s busybox "$oc/rootfs/bin/$app"; done
 mkext4 "$oc" oci-counter.ext4 oci 5d1a7e2c-0000-4000-8000-000000000002 16M
 
-cp "$vmlinuz" "$out/vmlinux.tmp"
+# vmlinux carries its initramfs (io.drafter.vm.KernelImage reads it back): a guest boots from the kernel and the disk
+# alone, as Drafter's walkthrough lists its devices; initramfs.img stays beside it for an explicit initrd device.
+python3 - "$vmlinuz" "$out/initramfs.img.tmp" "$out/vmlinux.tmp" <<'PY'
+import struct, sys
+k = open(sys.argv[1], "rb").read()
+i = open(sys.argv[2], "rb").read()
+off = (len(k) + 4095) // 4096 * 4096
+with open(sys.argv[3], "wb") as o:
+    o.write(k + b"\0" * (off - len(k)) + i + struct.pack(">QQ", off, len(i)) + b"DRFTINRD")
+PY
 for f in vmlinux initramfs.img rootfs.ext4 oci-counter.ext4; do mv "$out/$f.tmp" "$out/$f"; done
 cat >"$out/blueprint.json" <<JSON
 {"kernelPackage":"$kpkg","kernelVersion":"$kver","busyboxVersion":"$bver","modules":"${order[*]}","sourceDateEpoch":$SOURCE_DATE_EPOCH}

@@ -2,6 +2,7 @@
 # Installs, once, everything the build and the tests need on a fresh Debian 12 machine.
 # Idempotent: packages already present are not fetched again.
 set -euo pipefail
+. "$(dirname "$0")/as-root.sh"
 need=()
 want() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed' || need+=("$1"); }
 # util-linux: mount tools; python3 drives FUSE tests from another process.
@@ -19,6 +20,8 @@ want cpio
 want iproute2
 want nftables
 want procps
+# the walkthrough's Redis client (redis-cli), as a user of the seed tutorial runs it
+want redis-tools
 # packager tests and bench compare with GNU tar + zstd; the Redis example image is made with apt-get download + dpkg -x.
 want tar
 want dpkg

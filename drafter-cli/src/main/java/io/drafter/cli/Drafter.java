@@ -20,7 +20,8 @@ import picocli.CommandLine.Command;
             ForwarderCommand.class,
             PackagerCommand.class,
             OciCommand.class,
-            PeerCommand.class
+            PeerCommand.class,
+            RunnerCommand.class
         })
 public final class Drafter implements Runnable {
     @CommandLine.Spec

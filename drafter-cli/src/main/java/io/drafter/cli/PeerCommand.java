@@ -111,7 +111,14 @@ public final class PeerCommand implements Callable<Integer> {
             description = "host:port for Prometheus /metrics.")
     String metrics;
 
-    @Option(names = "--token-file", description = "File with the shared migration token (at least 16 bytes).")
+    /** Where a migration's token is when no security flag is given (also {@code $DRAFTER_TOKEN_FILE}). */
+    static final String DEFAULT_TOKEN_FILE = "/var/lib/drafter/migration.token";
+
+    @Option(
+            names = {"--token-file", "-token-file"},
+            description = "File with the shared migration token (at least 16 bytes, mode 0600). Without it, TLS or"
+                    + " --insecure-plain-tcp, the host's default token is used: $DRAFTER_TOKEN_FILE, else "
+                    + DEFAULT_TOKEN_FILE + ", created by a listening peer when missing.")
     Path tokenFile;
 
     @Option(names = "--tls-cert", description = "PEM certificate chain of this peer (TLS 1.3, mutual).")
@@ -274,7 +281,8 @@ public final class PeerCommand implements Callable<Integer> {
                         System.err.println("drafter peer: the hand-over to " + u.destination() + " is uncertain ("
                                 + u.reason() + "): the grant was sent but never confirmed, so the VM stays paused here"
                                 + " and is not resumed on its own; " + where + ". If " + u.destination()
-                                + " did not start it (its log says so), resume it here; if it did, it runs there");
+                                + " did not start it (its log says so), resume it here with the same --devices and"
+                                + " --raddr ''; if it did, it runs there");
                         return 3;
                     }
                     case Peer.Outcome.StopRequested _ -> {}
@@ -284,7 +292,10 @@ public final class PeerCommand implements Callable<Integer> {
             exitAction.cancel();
             if (stop.isRequested()) {
                 System.err.println(
-                        "drafter peer: stopped by " + stop.requested().getNow("") + "; " + where);
+                        "drafter peer: stopped by " + stop.requested().getNow("") + "; " + where
+                                + (where.startsWith("the VM is suspended")
+                                        ? "; resume it with the same --devices and --raddr ''"
+                                        : ""));
             }
             return code;
         }
@@ -336,11 +347,36 @@ public final class PeerCommand implements Callable<Integer> {
             return TransportSecurity.tls(PemTls.context(tlsCert, tlsKey, tlsCa));
         }
         if (tokenFile == null && !insecurePlainTcp && !(raddr.isEmpty() && laddr.isEmpty())) {
-            throw new IllegalArgumentException(
-                    "could not secure the migration: give --token-file, --tls-cert/--tls-key/"
-                            + "--tls-ca, or --insecure-plain-tcp to migrate without authentication");
+            tokenFile = defaultToken(!laddr.isEmpty());
         }
         return TransportSecurity.plainTcp();
+    }
+
+    /**
+     * The token of a migration for which neither a token, TLS nor plain TCP was asked for, as in Drafter's walkthrough:
+     * the host's default token file ({@code $DRAFTER_TOKEN_FILE}, else {@value #DEFAULT_TOKEN_FILE}). A peer that
+     * listens creates it (random, 0600) when there is none; a destination on another host needs a copy of it.
+     */
+    private static Path defaultToken(boolean listening) {
+        String env = System.getenv("DRAFTER_TOKEN_FILE");
+        Path file = Path.of(env == null || env.isBlank() ? DEFAULT_TOKEN_FILE : env);
+        if (Files.exists(file)) {
+            System.err.println("drafter peer: authenticating and encrypting the migration with the token in " + file);
+            return file;
+        }
+        if (!listening) {
+            throw new IllegalArgumentException("could not secure the migration: give --token-file, --tls-cert/"
+                    + "--tls-key/--tls-ca or --insecure-plain-tcp, or copy the source host's " + file + " here");
+        }
+        try {
+            SharedToken.createFile(file);
+        } catch (IOException e) {
+            throw new IllegalArgumentException(
+                    "could not create the migration token " + file + ": " + e.getMessage(), e);
+        }
+        System.err.println("drafter peer: created the migration token " + file + " (a destination on this host uses it;"
+                + " on another host copy it to the same path or pass it with --token-file)");
+        return file;
     }
 
     static InetSocketAddress address(String hostPort, String flag) {

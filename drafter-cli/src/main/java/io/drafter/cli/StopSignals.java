@@ -47,7 +47,10 @@ final class StopSignals implements AutoCloseable {
 
     private void onSignal(Signal signal) {
         String name = "SIG" + signal.getName();
-        if (!requested.complete(name)) {
+        if (requested.complete(name)) {
+            err.println(command + ": " + name + " received; " + busy.get());
+            err.flush();
+        } else {
             err.println(command + ": " + name + " received; still " + busy.get()
                     + " (a second signal does not cut it short; SIGKILL would lose what is not saved yet)");
             err.flush();

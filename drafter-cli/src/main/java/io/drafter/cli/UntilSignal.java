@@ -15,10 +15,10 @@ final class UntilSignal {
      * @return the exit status: 0
      */
     static int await(StopSignals stop, String command, PrintWriter out, Runnable teardown, String goodbye) {
+        stop.busy(() -> "removing what it created");
         out.println(command + ": running; SIGINT (Ctrl-C) or SIGTERM removes everything it created");
         out.flush();
         stop.requested().join();
-        stop.busy(() -> "removing what it created");
         teardown.run();
         out.println(command + ": " + goodbye);
         out.flush();

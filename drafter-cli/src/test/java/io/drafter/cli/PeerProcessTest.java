@@ -9,6 +9,7 @@ import io.drafter.cli.lab.DrafterProcess;
 import io.drafter.cli.lab.RedisLab;
 import io.drafter.migration.protocol.Frame;
 import io.drafter.migration.testing.FrameRelay;
+import io.drafter.migration.transport.SharedToken;
 import io.drafter.vm.TestGuest;
 import java.io.IOException;
 import java.io.OutputStream;
@@ -207,10 +208,10 @@ class PeerProcessTest {
     // ------------------------------------------------------------------ signals
 
     /**
-     * Drafter's {@code susres}: resume, signal, resume, … on the same devices, alternating SIGTERM and SIGINT, both
-     * copy-on-write over the package and with writes going to the package itself: each stop exits 0 naming where the
-     * VM is, and each resume continues from there (a counter in Redis keeps climbing, the key written before the stop
-     * is there).
+     * Drafter's {@code susres}: resume, signal, resume, … on the same devices, alternating SIGTERM to the peer and
+     * SIGINT to its whole process group (a Ctrl-C: QEMU, in a session of its own, does not get it), both copy-on-write
+     * over the package and with writes going to the package itself: each stop exits 0 naming where the VM is, and each
+     * resume continues from there (a counter in Redis keeps climbing, the key written before the stop is there).
      */
     @Test
     void suspendsOnEverySignalAndResumesWhereItStopped() throws Exception {
@@ -244,16 +245,118 @@ class PeerProcessTest {
                 }
                 RedisLab.redis(port, "cmd", "SET", "before-stop-" + cycle, "written-in-" + cycle);
                 String signal = cycle % 2 == 1 ? "TERM" : "INT";
-                p.signal(signal);
+                if (signal.equals("INT")) {
+                    p.signalGroup(signal); // Ctrl-C at a terminal: the whole foreground group gets it
+                } else {
+                    p.signal(signal);
+                }
+                if (cycle == 1) {
+                    // A second signal while it suspends does not cut the suspend short: it is told what still runs.
+                    p.await("SIGTERM received; suspending the VM into its devices", Duration.ofSeconds(30));
+                    p.signal("TERM");
+                }
                 assertEquals(0, p.waitExit(Duration.ofMinutes(2)), p.tail());
                 assertTrue(
                         p.output()
                                 .contains("drafter peer: stopped by SIG" + signal + "; the VM is suspended in its"
                                         + " devices"),
                         p.tail());
+                // (The second signal of cycle 1 may come after the suspend finished; the next cycle's resume is what
+                // shows that it cut nothing short.)
             }
         }
         assertNothingLeft();
+    }
+
+    /**
+     * {@code drafter runner} (Drafter's runner: no migration): resumes a package from its files, and on a signal
+     * suspends the VM back into them, so the next run continues (a Redis counter climbs); with {@code
+     * --experimental-map-private} the package's state and memory stay as they were and the suspended VM goes to the
+     * output files, from which it resumes in turn.
+     */
+    @Test
+    void theRunnerSuspendsIntoItsFilesOrIntoPrivateOutputs() throws Exception {
+        Path pkg = lab.copyPackage(dir.resolve("package"));
+        String ns = lab.namespace(0);
+        String plain = runnerDevices(pkg, pkg.resolve("state.bin"), pkg.resolve("memory.bin"));
+        for (int run = 1; run <= 2; run++) {
+            DrafterProcess r = runner("runner " + run, plain);
+            r.await("Running; press Ctrl-C", START);
+            assertEquals(Integer.toString(run), redisInNamespace(ns, "INCR", "runs"));
+            r.signal(run == 1 ? "TERM" : "INT");
+            assertEquals(0, r.waitExit(Duration.ofMinutes(2)), r.tail());
+            assertTrue(r.output().contains("drafter runner: stopped by SIG"), r.tail());
+        }
+        byte[] memoryBefore = Files.readAllBytes(pkg.resolve("memory.bin"));
+        Path outState = dir.resolve("out-state.bin");
+        Path outMemory = dir.resolve("out-memory.bin");
+        DrafterProcess p = runner(
+                "runner map-private",
+                plain,
+                "--experimental-map-private",
+                "--experimental-map-private-state-output",
+                outState.toString(),
+                "--experimental-map-private-memory-output",
+                outMemory.toString());
+        p.await("Running; press Ctrl-C", START);
+        assertEquals("3", redisInNamespace(ns, "INCR", "runs"));
+        p.signal("TERM");
+        assertEquals(0, p.waitExit(Duration.ofMinutes(2)), p.tail());
+        assertTrue(
+                java.util.Arrays.equals(memoryBefore, Files.readAllBytes(pkg.resolve("memory.bin"))),
+                "map-private leaves the package's memory as it was");
+        DrafterProcess again = runner("runner from outputs", runnerDevices(pkg, outState, outMemory));
+        again.await("Running; press Ctrl-C", START);
+        assertEquals("4", redisInNamespace(ns, "INCR", "runs"), "it continues from the private outputs");
+        again.signal("TERM");
+        assertEquals(0, again.waitExit(Duration.ofMinutes(2)), again.tail());
+        assertNothingLeft();
+    }
+
+    DrafterProcess runner(String name, String devices, String... more) throws IOException {
+        List<String> args = new ArrayList<>(List.of(
+                "runner",
+                "--netns",
+                lab.namespace(0),
+                "--enable-output=false",
+                "--chroot-base-dir",
+                vms.toString(),
+                "--devices",
+                devices));
+        args.addAll(List.of(more));
+        DrafterProcess p = DrafterProcess.start(name, dir.resolve(name.replace(' ', '-') + ".log"), args);
+        processes.add(p);
+        return p;
+    }
+
+    /** Drafter's runner devices ({name, path}) for a package, with the state and memory files given. */
+    static String runnerDevices(Path pkg, Path state, Path memory) {
+        return "[{\"name\":\"state\",\"path\":\"" + state + "\"},"
+                + "{\"name\":\"memory\",\"path\":\"" + memory + "\"},"
+                + "{\"name\":\"kernel\",\"path\":\"" + pkg.resolve("vmlinux") + "\"},"
+                + "{\"name\":\"initrd\",\"path\":\"" + pkg.resolve("initramfs.img") + "\"},"
+                + "{\"name\":\"disk\",\"path\":\"" + pkg.resolve("rootfs.ext4") + "\"},"
+                + "{\"name\":\"config\",\"path\":\"" + pkg.resolve("config.json") + "\"},"
+                + "{\"name\":\"oci\",\"path\":\"" + pkg.resolve("oci.ext4") + "\"}]";
+    }
+
+    /** {@code redis-cli} inside namespace {@code ns} against the guest (172.16.0.2), retried until Redis answers. */
+    static String redisInNamespace(String ns, String... args) throws Exception {
+        long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+        while (true) {
+            List<String> cmd = new ArrayList<>(List.of("ip", "netns", "exec", ns, "redis-cli", "-h", "172.16.0.2"));
+            cmd.addAll(List.of(args));
+            Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+            String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8).strip();
+            p.waitFor(30, TimeUnit.SECONDS);
+            if (p.exitValue() == 0 && !out.startsWith("Could not connect") && !out.isEmpty()) {
+                return out;
+            }
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError("redis-cli " + String.join(" ", args) + " in " + ns + ": " + out);
+            }
+            Thread.sleep(300);
+        }
     }
 
     // ------------------------------------------------------------------ the listener
@@ -458,11 +561,12 @@ class PeerProcessTest {
         Cast c = new Cast();
         DrafterProcess a = c.startA();
         c.startLoad();
-        // The relay calls the side that dials it "source": here that is B, so A's frames travel TO_SOURCE.
+        // The relay calls the side that dials it "source": here that is B, so A's frames travel TO_SOURCE. Frames are
+        // sealed with the token after the handshake: the relay needs it to see the GRANT.
         try (FrameRelay relay = new FrameRelay(
                 new InetSocketAddress("127.0.0.1", c.listenPort),
-                FrameRelay.Rule.on(
-                        FrameRelay.Way.TO_SOURCE, f -> f instanceof Frame.Grant, 1, FrameRelay.Action.DROP))) {
+                FrameRelay.Rule.on(FrameRelay.Way.TO_SOURCE, f -> f instanceof Frame.Grant, 1, FrameRelay.Action.DROP),
+                SharedToken.fromFile(token))) {
             DrafterProcess b =
                     c.destination("B", dir.resolve("b"), relay.address().getPort());
             assertEquals(3, a.waitExit(MIGRATION), a.tail());

@@ -11,9 +11,10 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 
 /**
- * Starts child processes that die with this JVM, even when it is killed with SIGKILL: each is started through {@code
- * setpriv --pdeathsig KILL}, which sets {@code PR_SET_PDEATHSIG} and then executes the command (the setting survives
- * {@code exec}, also through {@code ip netns exec}).
+ * Starts child processes that die with this JVM, even when it is killed with SIGKILL, and that only this JVM stops
+ * otherwise: each is started through {@code setpriv --pdeathsig KILL}, which sets {@code PR_SET_PDEATHSIG} and then
+ * executes the command (the setting survives {@code exec}, also through {@code ip netns exec}), and {@code setsid}, which
+ * puts it in a session of its own, out of reach of signals sent to our terminal or process group.
  *
  * <p>Linux sends the parent-death signal when the <em>thread</em> that created the child ends, not the process. So
  * every child is started from one launcher thread that lives as long as the JVM: a child started from a virtual
@@ -82,7 +83,13 @@ public final class TiedProcesses {
         for (String dir : List.of("/usr/bin", "/bin", "/usr/sbin", "/sbin")) {
             Path setpriv = Path.of(dir, "setpriv");
             if (Files.isExecutable(setpriv) && supportsPdeathsig(setpriv)) {
-                return List.of(setpriv.toString(), "--pdeathsig", "KILL", "--");
+                // setsid: the child leaves our process group and terminal, so a Ctrl-C, a `timeout` or a `kill` of the
+                // group reaches only us, and we stop it in order (a QEMU that got SIGTERM itself would quit before its
+                // VM is saved). As our child is no group leader, setsid does not fork: the death signal stays set.
+                Path setsid = setpriv.resolveSibling("setsid");
+                return Files.isExecutable(setsid)
+                        ? List.of(setpriv.toString(), "--pdeathsig", "KILL", "--", setsid.toString(), "--")
+                        : List.of(setpriv.toString(), "--pdeathsig", "KILL", "--");
             }
         }
         LOG.log(

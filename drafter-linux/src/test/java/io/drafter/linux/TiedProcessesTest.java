@@ -94,6 +94,12 @@ class TiedProcessesTest {
             child = Long.parseLong(line.substring(6).strip());
             Thread.sleep(500); // the virtual thread that started it is gone by now
             assertTrue(ProcessHandle.of(child).map(ProcessHandle::isAlive).orElse(false), "child runs");
+            // In a session and process group of its own: a Ctrl-C or a kill of the parent's group does not reach it.
+            long[] c = sessionAndGroup(child);
+            long[] p = sessionAndGroup(parent.pid());
+            assertTrue(
+                    c[0] != p[0] && c[1] == child,
+                    "child session/group " + c[0] + "/" + c[1] + ", parent's " + p[0] + "/" + p[1]);
         } finally {
             parent.destroyForcibly(); // SIGKILL: no shutdown hook runs
             parent.waitFor(10, TimeUnit.SECONDS);
@@ -107,6 +113,13 @@ class TiedProcessesTest {
             ProcessHandle.of(child).ifPresent(ProcessHandle::destroyForcibly);
         }
         assertFalse(alive, "the child outlived its killed parent");
+    }
+
+    /** Session id and process group id of {@code pid}, from {@code /proc/<pid>/stat}. */
+    static long[] sessionAndGroup(long pid) throws java.io.IOException {
+        String stat = java.nio.file.Files.readString(Path.of("/proc", Long.toString(pid), "stat"));
+        String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+        return new long[] {Long.parseLong(f[3]), Long.parseLong(f[2])};
     }
 
     @Test

@@ -4,12 +4,14 @@ import io.drafter.migration.protocol.DeviceSpec;
 import io.drafter.migration.protocol.ErrorCode;
 import io.drafter.migration.protocol.Frame;
 import io.drafter.migration.protocol.FrameAdapter;
+import io.drafter.migration.protocol.FrameCipher;
 import io.drafter.migration.protocol.FrameCodec;
 import io.drafter.migration.protocol.FrameProxy;
 import io.drafter.migration.protocol.ProtocolException;
 import io.drafter.migration.transport.Connection;
 import io.drafter.migration.transport.SharedToken;
 import java.io.IOException;
+import java.nio.ByteBuffer;
 import java.security.SecureRandom;
 import java.util.List;
 
@@ -20,6 +22,11 @@ import java.util.List;
  * <p>The dialling side (the destination) proves that it knows the token first; the source checks that proof before it
  * sends its own, so a client without the token learns nothing from the source but its HELLO. Until the peer is
  * authenticated its frames are bounded to {@value #UNAUTHENTICATED_FRAME_BYTES} bytes.
+ *
+ * <p>With a token over a connection that TLS does not protect, each side seals every frame it sends after its own
+ * AUTH_PROOF ({@link FrameCipher}, AES-256-GCM under the keys of {@link SharedToken#sessionKeys}) and opens every frame
+ * its peer sends after the peer's AUTH_PROOF. In clear travel only HELLO, HELLO_REPLY, the two AUTH_PROOFs, and what a
+ * side sends before its own proof (an ERROR refusing the handshake, a destination's PING).
  *
  * <p><b>Note:</b> runs on the thread that owns the connection, before any device data moves.
  */
@@ -45,6 +52,14 @@ public final class Handshake {
 
     private Handshake() {}
 
+    /**
+     * Whether a session with {@code token} over {@code c} seals its frames: with a token, unless TLS protects the
+     * connection already.
+     */
+    public static boolean sealsFrames(Connection c, SharedToken token) {
+        return token != null && !c.authenticatedTransport();
+    }
+
     /** Refuses plain TCP without a token unless the caller opted in. */
     public static void checkSecurity(Connection c, SharedToken token, boolean allowPlain, String what)
             throws IOException {
@@ -57,14 +72,20 @@ public final class Handshake {
 
     /**
      * The source side, first half: sends HELLO, checks the reply, checks the destination's token proof and only then
-     * sends its own. Frames from the destination are bounded until it is authenticated. Returns whether zstd is agreed.
+     * sends its own. Frames from the destination are bounded until it is authenticated. With {@code sealFrames} (see
+     * {@link #sealsFrames}) frames are sealed both ways from there on. Returns whether zstd is agreed.
      */
     public static boolean sourceAuthenticate(
-            FrameAdapter in, FrameProxy out, String peer, boolean offerZstd, SharedToken token) throws IOException {
+            FrameAdapter in, FrameProxy out, String peer, boolean offerZstd, SharedToken token, boolean sealFrames)
+            throws IOException {
+        if (sealFrames && token == null) {
+            throw new IllegalArgumentException("sealing frames needs a shared token");
+        }
         in.limitFrameBytes(UNAUTHENTICATED_FRAME_BYTES);
         byte[] nonceS = nonce();
         int flags = (offerZstd ? FrameCodec.FLAG_ZSTD : 0) | (token != null ? FrameCodec.FLAG_TOKEN : 0);
-        out.sendNow(new Frame.Hello(FrameCodec.VERSION, flags, nonceS));
+        Frame.Hello hello = new Frame.Hello(FrameCodec.VERSION, flags, nonceS);
+        out.sendNow(hello);
         Frame first = in.read();
         Frame.HelloReply reply = switch (first) {
             case Frame.HelloReply r -> r;
@@ -97,7 +118,15 @@ public final class Handshake {
                 case Frame.Error e -> throw peerError(e, peer);
                 default -> throw unexpected(proof, "AUTH_PROOF");
             }
-            out.sendNow(new Frame.AuthProof(token.proof(SOURCE_ROLE, nonceS, reply.nonce())));
+            Frame.AuthProof own = new Frame.AuthProof(token.proof(SOURCE_ROLE, nonceS, reply.nonce()));
+            if (sealFrames) {
+                SharedToken.SessionKeys keys = token.sessionKeys(nonceS, reply.nonce(), transcript(hello, reply));
+                // The destination sealed everything after its proof; this side seals everything after its own.
+                in.openWith(FrameCipher.opening(keys.destinationToSource()));
+                out.sendNowThenSeal(own, FrameCipher.sealing(keys.sourceToDestination()));
+            } else {
+                out.sendNow(own);
+            }
         }
         in.limitFrameBytes(FrameCodec.MAX_FRAME_BYTES);
         return offerZstd && (reply.flags() & FrameCodec.FLAG_ZSTD) != 0;
@@ -115,9 +144,16 @@ public final class Handshake {
         };
     }
 
-    /** The destination side, first step: reads and checks HELLO, replies. Returns the two nonces and the flags. */
+    /**
+     * The destination side, first step: reads and checks HELLO, replies. Returns the two nonces, whether zstd is on,
+     * and, with {@code sealFrames} (see {@link #sealsFrames}), the session's keys.
+     */
     public static Opened destinationHello(
-            FrameAdapter in, FrameProxy out, String peer, boolean zstdAllowed, SharedToken token) throws IOException {
+            FrameAdapter in, FrameProxy out, String peer, boolean zstdAllowed, SharedToken token, boolean sealFrames)
+            throws IOException {
+        if (sealFrames && token == null) {
+            throw new IllegalArgumentException("sealing frames needs a shared token");
+        }
         in.limitFrameBytes(UNAUTHENTICATED_FRAME_BYTES);
         Frame first = in.read();
         Frame.Hello hello = switch (first) {
@@ -142,12 +178,15 @@ public final class Handshake {
         boolean zstd = zstdAllowed && (hello.flags() & FrameCodec.FLAG_ZSTD) != 0;
         byte[] nonceD = nonce();
         int flags = (zstd ? FrameCodec.FLAG_ZSTD : 0) | (token != null ? FrameCodec.FLAG_TOKEN : 0);
-        out.sendNow(new Frame.HelloReply(FrameCodec.VERSION, flags, nonceD));
-        return new Opened(hello.nonce(), nonceD, zstd);
+        Frame.HelloReply reply = new Frame.HelloReply(FrameCodec.VERSION, flags, nonceD);
+        out.sendNow(reply);
+        SharedToken.SessionKeys keys =
+                sealFrames ? token.sessionKeys(hello.nonce(), nonceD, transcript(hello, reply)) : null;
+        return new Opened(hello.nonce(), nonceD, zstd, keys);
     }
 
-    /** The result of {@link #destinationHello}. */
-    public record Opened(byte[] nonceS, byte[] nonceD, boolean zstd) {}
+    /** The result of {@link #destinationHello}; {@code keys} is {@code null} unless frames are sealed. */
+    public record Opened(byte[] nonceS, byte[] nonceD, boolean zstd, SharedToken.SessionKeys keys) {}
 
     /**
      * The destination side, second step: proves the token first, checks the source's proof, then takes the device
@@ -157,7 +196,13 @@ public final class Handshake {
             FrameAdapter in, FrameProxy out, String peer, Opened opened, SharedToken token, GroupDecision decision)
             throws IOException {
         if (token != null) {
-            out.sendNow(new Frame.AuthProof(token.proof(DESTINATION_ROLE, opened.nonceS(), opened.nonceD())));
+            Frame.AuthProof own = new Frame.AuthProof(token.proof(DESTINATION_ROLE, opened.nonceS(), opened.nonceD()));
+            if (opened.keys() != null) {
+                // Atomic with the proof: a PING of the sender thread must not slip in clear behind it.
+                out.sendNowThenSeal(own, FrameCipher.sealing(opened.keys().destinationToSource()));
+            } else {
+                out.sendNow(own);
+            }
             Frame proof = nextSkippingPings(in);
             switch (proof) {
                 case Frame.AuthProof p -> {
@@ -168,6 +213,9 @@ public final class Handshake {
                 }
                 case Frame.Error e -> throw peerError(e, peer);
                 default -> throw unexpected(proof, "AUTH_PROOF");
+            }
+            if (opened.keys() != null) {
+                in.openWith(FrameCipher.opening(opened.keys().sourceToDestination()));
             }
         }
         // Authenticated (or trusted by TLS or the caller's opt-in): the group may need more than the handshake bound.
@@ -202,6 +250,13 @@ public final class Handshake {
         return new ProtocolException(
                 ErrorCode.UNEXPECTED_FRAME,
                 "unexpected frame " + f.getClass().getSimpleName() + " (expected " + expected + ")");
+    }
+
+    /** The HELLO and HELLO_REPLY frames as sent, length prefixes included: what the session keys are bound to. */
+    public static byte[] transcript(Frame.Hello hello, Frame.HelloReply reply) {
+        ByteBuffer h = FrameCodec.encode(hello);
+        ByteBuffer r = FrameCodec.encode(reply);
+        return ByteBuffer.allocate(h.remaining() + r.remaining()).put(h).put(r).array();
     }
 
     private static byte[] nonce() {

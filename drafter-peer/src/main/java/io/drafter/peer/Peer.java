@@ -31,6 +31,7 @@ import io.drafter.storage.BlockDevice;
 import io.drafter.storage.DeviceStack;
 import io.drafter.storage.config.DeviceConfig;
 import io.drafter.storage.waiting.WaitingDevice;
+import io.drafter.vm.KernelImage;
 import io.drafter.vm.Network;
 import io.drafter.vm.SnapshotConfig;
 import io.drafter.vm.VmConfig;
@@ -407,9 +408,12 @@ public final class Peer implements AutoCloseable {
         SnapshotConfig config = SnapshotConfig.read(mount.file(CONFIG));
         Path initrd = null;
         if (config.hasInitrd()) {
-            if (devices.containsKey(INITRD)) {
-                initrd = mount.file(INITRD);
-            } else {
+            // An initrd device, else the initramfs the kernel image carries (DrafterOS's does), else one beside it.
+            initrd = devices.containsKey(INITRD)
+                    ? mount.file(INITRD)
+                    : KernelImage.extractInitrd(mount.file(KERNEL), runDir.vm().resolve("initrd.img"))
+                            .orElse(null);
+            if (initrd == null) {
                 DeviceConfig kernel = options.device(KERNEL);
                 Path beside = kernel == null
                         ? null
@@ -417,8 +421,9 @@ public final class Peer implements AutoCloseable {
                                 .map(b -> b.resolveSibling("initramfs.img"))
                                 .orElse(null);
                 if (beside == null || !Files.isRegularFile(beside)) {
-                    throw new VmException("could not resume: the snapshot boots with an initramfs; add a device"
-                            + " named \"initrd\" to --devices (or put initramfs.img beside the kernel)");
+                    throw new VmException("could not resume: the snapshot boots with an initramfs that its kernel does"
+                            + " not carry; add a device named \"initrd\" to --devices (or put initramfs.img beside the"
+                            + " kernel)");
                 }
                 initrd = beside;
             }
@@ -867,8 +872,7 @@ public final class Peer implements AutoCloseable {
         if (migratedTo != null) {
             where = "the VM runs at " + migratedTo;
         } else if (saved) {
-            where = "the VM is suspended in its devices (" + String.join(", ", writableDirs())
-                    + "); resume it with the same --devices and --raddr ''";
+            where = "the VM is suspended in its devices (" + String.join(", ", writableDirs()) + ")";
         } else if (vmState == VmState.PREPARED || v == null) {
             where = "no VM ran here";
         } else {

@@ -33,7 +33,17 @@ public final class DrafterProcess implements AutoCloseable {
      * hold points ({@code io.drafter.peer.TestHold}).
      */
     public static DrafterProcess start(String name, Path log, List<String> args, String... holds) throws IOException {
+        return start(name, log, args, java.util.Map.of(), null, holds);
+    }
+
+    /** As {@link #start(String, Path, List, String...)}, with more environment and a working directory (or null). */
+    public static DrafterProcess start(
+            String name, Path log, List<String> args, java.util.Map<String, String> env, Path cwd, String... holds)
+            throws IOException {
+        // setsid: a process group of its own, as a command typed at a terminal has (signalGroup then is a Ctrl-C);
+        // the test JVM is no group leader's parent, so setsid does not fork and the PID stays the command's.
         List<String> cmd = new ArrayList<>(List.of(
+                "setsid",
                 "env",
                 "--default-signal=INT",
                 Path.of(System.getProperty("java.home"), "bin", "java").toString(),
@@ -45,8 +55,12 @@ public final class DrafterProcess implements AutoCloseable {
         cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), Drafter.class.getName()));
         cmd.addAll(args);
         Files.createDirectories(log.toAbsolutePath().getParent());
-        Process p = new ProcessBuilder(cmd)
-                .redirectErrorStream(true)
+        ProcessBuilder pb = new ProcessBuilder(cmd);
+        pb.environment().putAll(env);
+        if (cwd != null) {
+            pb.directory(cwd.toFile());
+        }
+        Process p = pb.redirectErrorStream(true)
                 .redirectOutput(log.toFile())
                 .redirectInput(ProcessBuilder.Redirect.from(Path.of("/dev/null").toFile()))
                 .start();
@@ -97,6 +111,14 @@ public final class DrafterProcess implements AutoCloseable {
         k.waitFor(10, TimeUnit.SECONDS);
     }
 
+    /** Sends {@code signal} to the process's whole process group, as a terminal's Ctrl-C or {@code timeout} does. */
+    public void signalGroup(String signal) throws IOException, InterruptedException {
+        Process k = new ProcessBuilder("kill", "-s", signal, "--", "-" + process.pid())
+                .redirectErrorStream(true)
+                .start();
+        k.waitFor(10, TimeUnit.SECONDS);
+    }
+
     /** SIGKILL, as the OOM killer does; waits for the process to be gone. */
     public void kill() throws InterruptedException {
         process.destroyForcibly();
@@ -113,7 +135,11 @@ public final class DrafterProcess implements AutoCloseable {
 
     /** The last lines of the output, for failure messages. */
     public String tail() {
-        List<String> lines = output().lines().toList();
+        // Without blank lines and control characters: a guest console on standard output fills both.
+        List<String> lines = output().lines()
+                .map(l -> l.replaceAll("[\\x00-\\x08\\x0b-\\x1f\\x7f]", ""))
+                .filter(l -> !l.isBlank())
+                .toList();
         return String.join("\n", lines.subList(Math.max(0, lines.size() - 40), lines.size()));
     }
 

@@ -11,6 +11,7 @@ import io.drafter.migration.protocol.DeviceSpec;
 import io.drafter.migration.protocol.ErrorCode;
 import io.drafter.migration.protocol.Frame;
 import io.drafter.migration.protocol.FrameAdapter;
+import io.drafter.migration.protocol.FrameCipher;
 import io.drafter.migration.protocol.FrameCodec;
 import io.drafter.migration.protocol.FrameProxy;
 import io.drafter.migration.protocol.ProtocolException;
@@ -151,6 +152,9 @@ public final class MigrationDestination {
             Connection connection, DestinationStorage storage, DestinationOptions options, DestinationListener listener)
             throws IOException {
         Handshake.checkSecurity(connection, options.token(), options.allowPlainTcp(), "accept a migration from");
+        if (Handshake.sealsFrames(connection, options.token())) {
+            FrameCipher.warmUp();
+        }
         MigrationDestination d = new MigrationDestination(connection, storage, options, listener);
         d.link.start();
         Thread reader = Thread.ofPlatform()
@@ -340,8 +344,13 @@ public final class MigrationDestination {
 
     private void runReader() {
         try {
-            Handshake.Opened opened =
-                    Handshake.destinationHello(adapter, proxy, peer, options.compression(), options.token());
+            Handshake.Opened opened = Handshake.destinationHello(
+                    adapter,
+                    proxy,
+                    peer,
+                    options.compression(),
+                    options.token(),
+                    Handshake.sealsFrames(connection, options.token()));
             Thread.ofPlatform()
                     .name("migration-destination-sender-" + peer)
                     .daemon()

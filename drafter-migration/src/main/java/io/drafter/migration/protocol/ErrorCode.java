@@ -8,7 +8,7 @@ public enum ErrorCode {
     UNSUPPORTED_VERSION(2),
     /** The first bytes were not a HELLO of this protocol. */
     BAD_MAGIC(3),
-    /** The shared token did not match, or only one side uses one. */
+    /** The shared token did not match, only one side uses one, or a sealed frame could not be authenticated. */
     AUTH_FAILED(4),
     /** The device group does not match what the destination expects. */
     DEVICE_MISMATCH(5),

@@ -21,7 +21,7 @@ import java.util.Set;
 public final class FrameCodec {
     private static final HexFormat HEX = HexFormat.of();
     public static final int MAGIC = 0x44524654; // "DRFT"
-    public static final int VERSION = 2;
+    public static final int VERSION = 3;
     public static final int NONCE_BYTES = 32;
     public static final int MAC_BYTES = 32;
     public static final int MAX_BLOCK_BYTES = 4 << 20;

@@ -7,7 +7,8 @@ import java.nio.ByteBuffer;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
- * Encodes frames and writes them to a stream through a buffer; {@link #flush()} pushes them out.
+ * Encodes frames and writes them to a stream through a buffer; {@link #flush()} pushes them out. After {@link
+ * #sendNowThenSeal} every frame leaves sealed by a {@link FrameCipher}.
  *
  * <p><b>Note:</b> thread-safe (methods are synchronized), but engines give it one writer thread so that the order of
  * frames is the order of decisions.
@@ -18,6 +19,10 @@ public final class FrameProxy {
     private final AtomicLong bytesSent = new AtomicLong();
     private final AtomicLong framesSent = new AtomicLong();
     private volatile long lastSendNanos = System.nanoTime();
+    /** Seals every frame from the one after the switch; guarded by this. */
+    private FrameCipher sealer;
+    /** Where frames that cannot be sealed in place are sealed; grows to the largest such frame. */
+    private byte[] scratch = new byte[0];
 
     public FrameProxy(OutputStream out) {
         this.out = new BufferedOutputStream(out, 256 << 10);
@@ -25,11 +30,14 @@ public final class FrameProxy {
 
     /**
      * Encodes and buffers {@code frame}; BLOCK data goes out without an extra copy. If a BLOCK's data sits in an array
-     * with at least {@link FrameCodec#BLOCK_HEADER_BYTES} bytes before it, the header is written into those bytes
-     * (they are overwritten) and the frame leaves in one write.
+     * with at least {@link FrameCodec#BLOCK_HEADER_BYTES} bytes before it (and, once frames are sealed, {@link
+     * FrameCipher#TAG_BYTES} after it), the frame is built in that array and leaves in one write: the bytes before
+     * are overwritten with the header and, when sealed, the data with its ciphertext and the bytes after with the tag.
      */
     public synchronized void send(Frame frame) throws IOException {
-        if (frame instanceof Frame.BlockData d) {
+        if (sealer != null) {
+            sendSealed(frame);
+        } else if (frame instanceof Frame.BlockData d) {
             ByteBuffer h = FrameCodec.encodeBlockHeader(d, header);
             ByteBuffer data = d.data();
             int start = data.hasArray() ? data.arrayOffset() + data.position() : 0;
@@ -55,6 +63,62 @@ public final class FrameProxy {
         }
         framesSent.incrementAndGet();
         lastSendNanos = System.nanoTime();
+    }
+
+    private void sendSealed(Frame frame) throws IOException {
+        int wire;
+        if (frame instanceof Frame.BlockData d) {
+            ByteBuffer h = FrameCodec.encodeBlockHeader(d, header);
+            int hb = h.limit();
+            ByteBuffer data = d.data();
+            int dataBytes = data.remaining();
+            int start = data.hasArray() ? data.arrayOffset() + data.position() : 0;
+            if (data.hasArray() && start >= hb && data.array().length - start - dataBytes >= FrameCipher.TAG_BYTES) {
+                // Header before the data, tag after it: sealed in place, one write, no copy.
+                byte[] a = data.array();
+                System.arraycopy(h.array(), 0, a, start - hb, hb);
+                wire = sealer.seal(a, start - hb + 4, hb - 4 + dataBytes, a, start - hb);
+                out.write(a, start - hb, wire);
+            } else {
+                byte[] s = scratch(hb + dataBytes + FrameCipher.TAG_BYTES);
+                System.arraycopy(h.array(), 4, s, 4, hb - 4);
+                data.duplicate().get(s, hb, dataBytes);
+                wire = sealer.seal(s, 4, hb - 4 + dataBytes, s, 0);
+                out.write(s, 0, wire);
+            }
+        } else {
+            ByteBuffer b = FrameCodec.encode(frame);
+            byte[] s = scratch(b.limit() + FrameCipher.TAG_BYTES);
+            wire = sealer.seal(b.array(), 4, b.limit() - 4, s, 0);
+            out.write(s, 0, wire);
+        }
+        bytesSent.addAndGet(wire);
+    }
+
+    private byte[] scratch(int bytes) {
+        if (scratch.length < bytes) {
+            scratch = new byte[bytes];
+        }
+        return scratch;
+    }
+
+    /**
+     * Sends {@code last} in clear, flushes, and seals every later frame with {@code sealer}: one step, so that no frame
+     * of another thread (a PING) slips between the two.
+     *
+     * @throws IllegalStateException if frames are sealed already
+     */
+    public synchronized void sendNowThenSeal(Frame last, FrameCipher sealer) throws IOException {
+        if (this.sealer != null) {
+            throw new IllegalStateException("frames are sealed already");
+        }
+        sendNow(last);
+        this.sealer = sealer;
+    }
+
+    /** Whether frames leave sealed. */
+    public synchronized boolean sealed() {
+        return sealer != null;
     }
 
     /** Sends buffered frames. */

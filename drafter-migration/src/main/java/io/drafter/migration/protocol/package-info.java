@@ -6,7 +6,7 @@
  * <pre>
  * | field   | offset | size    | meaning                                                        |
  * |---------|--------|---------|----------------------------------------------------------------|
- * | length  | 0      | 4       | bytes that follow (type + payload), 1 .. {@value FrameCodec#MAX_FRAME_BYTES} |
+ * | length  | 0      | 4       | bytes that follow (type + payload), 1 .. {@value FrameCodec#MAX_FRAME_BYTES} (sealed: below) |
  * | type    | 4      | 1       | frame type, table below                                         |
  * | payload | 5      | len - 1 | layout per type                                                 |
  * </pre>
@@ -36,7 +36,8 @@
  * </pre>
  *
  * <p>HELLO flags: bit 0 = zstd compression wanted (the reply says whether it is used), bit 1 = shared-token
- * authentication. The version is {@value FrameCodec#VERSION}. Device indexes are positions in DEVICE_GROUP. Session
+ * authentication (and, without TLS, sealed frames). The version is {@value FrameCodec#VERSION} (3: frames sealed after
+ * the token proofs; 2 sent them in clear). Device indexes are positions in DEVICE_GROUP. Session
  * order: HELLO, HELLO_REPLY, (AUTH_PROOF D→S, which the source checks before it sends AUTH_PROOF S→D, when a token is
  * used: the dialling side proves first, so a client without the token never receives the source's proof),
  * DEVICE_GROUP, GROUP_ACCEPTED; then data (BLOCK/ZERO/DIRTY) with NEED and CREDIT flowing back; AUTHORITY after the
@@ -46,6 +47,32 @@
  * every block: a destination that read it holds every block. The source owns the devices until it writes the GRANT,
  * the destination from the moment it reads it; in between the hand-over is uncertain, and the source never resumes
  * on its own. An ERROR ABORTED from the destination after the GRANT means that it did not run the VM.
+ *
+ * <p><b>Sealed frames.</b> With a shared token over a connection that TLS does not protect, every frame a side sends
+ * after its own AUTH_PROOF is sealed ({@link io.drafter.migration.protocol.FrameCipher}, AES-256-GCM); inside TLS,
+ * TLS protects the frames and they go as above. In clear travel only HELLO, HELLO_REPLY and the two AUTH_PROOFs, plus
+ * what a side sends before its own proof: an ERROR refusing the handshake (version, magic, token flag, the source
+ * refusing the destination's proof) and a PING of a destination that waits. So the source's frames are sealed from
+ * DEVICE_GROUP (or a BUSY ERROR) on, the destination's from the frame after its proof on (GROUP_ACCEPTED, or an ERROR),
+ * and from the moment the destination has verified the source's proof every frame either way is sealed. A sealed
+ * frame:
+ *
+ * <pre>
+ * | field      | offset      | size        | meaning                                                          |
+ * |------------|-------------|-------------|------------------------------------------------------------------|
+ * | length     | 0           | 4           | bytes that follow: 1 + payload + 16, 17 .. {@value FrameCodec#MAX_FRAME_BYTES} + 16 |
+ * | ciphertext | 4           | length - 16 | the frame's type and payload (layouts above), AES-256-GCM encrypted |
+ * | tag        | length - 12 | 16          | GCM tag over the length prefix (as AAD) and the ciphertext      |
+ * </pre>
+ *
+ * <p>Nonce: 4 zero bytes, then the u64 counter of the frame in its direction, from 0 for the first sealed frame. Keys:
+ * one per direction, HKDF-SHA256 (RFC 5869) with the token as input key material, salt = nonce S | nonce D, info =
+ * {@code "drafter-migration-v3 frame key source to destination"} (or {@code "... destination to source"}) | the HELLO
+ * and HELLO_REPLY frames as sent (length prefixes included), 32 bytes ({@link
+ * io.drafter.migration.transport.SharedToken#sessionKeys}). The receiver opens each frame with its next counter only:
+ * a frame changed (length prefix included), replayed, reordered, injected or missing fails to open, an ERROR
+ * AUTH_FAILED {@code could not authenticate frame N from PEER: ...} goes back (sealed) and the session ends. A
+ * HELLO changed on the way gives the two sides different keys, so its first sealed frame fails the same way.
  *
  * <p>Every decoder checks each length and value against the frame it came in and the bounds above; a malformed frame
  * becomes a {@link io.drafter.migration.protocol.ProtocolException} (never another exception), the receiver answers

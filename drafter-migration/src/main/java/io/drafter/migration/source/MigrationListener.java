@@ -5,6 +5,7 @@ import io.drafter.migration.Watchdog;
 import io.drafter.migration.protocol.ErrorCode;
 import io.drafter.migration.protocol.Frame;
 import io.drafter.migration.protocol.FrameAdapter;
+import io.drafter.migration.protocol.FrameCipher;
 import io.drafter.migration.protocol.FrameProxy;
 import io.drafter.migration.protocol.ProtocolException;
 import io.drafter.migration.transport.Connection;
@@ -154,6 +155,9 @@ public final class MigrationListener implements Closeable {
                     + " explicitly");
         }
         MigrationListener l = new MigrationListener(Transport.bind(address, security), token, limits);
+        if (token != null && security instanceof TransportSecurity.PlainTcp) {
+            FrameCipher.warmUp(); // long before the first destination: see its comment
+        }
         l.acceptor.start();
         return l;
     }
@@ -284,7 +288,7 @@ public final class MigrationListener implements Closeable {
             FrameAdapter in = new FrameAdapter(new BufferedInputStream(c.input(), READ_BUFFER_BYTES), p.peer);
             out = new FrameProxy(c.output());
             // Zstd is always offered: the source's options decide whether it is used.
-            boolean zstd = Handshake.sourceAuthenticate(in, out, p.peer, true, token);
+            boolean zstd = Handshake.sourceAuthenticate(in, out, p.peer, true, token, Handshake.sealsFrames(c, token));
             if (hold(p, c, in, out, zstd)) {
                 return;
             }

@@ -9,6 +9,7 @@ import io.drafter.migration.protocol.DeviceSpec;
 import io.drafter.migration.protocol.ErrorCode;
 import io.drafter.migration.protocol.Frame;
 import io.drafter.migration.protocol.FrameAdapter;
+import io.drafter.migration.protocol.FrameCipher;
 import io.drafter.migration.protocol.FrameCodec;
 import io.drafter.migration.protocol.FrameProxy;
 import io.drafter.migration.protocol.ProtocolException;
@@ -219,6 +220,9 @@ public final class MigrationSource {
             SourceListener listener)
             throws IOException {
         Handshake.checkSecurity(connection, options.token(), options.allowPlainTcp(), "migrate to");
+        if (Handshake.sealsFrames(connection, options.token())) {
+            FrameCipher.warmUp();
+        }
         return run(new MigrationSource(connection, null, List.copyOf(devices), options, hook, listener));
     }
 
@@ -443,7 +447,13 @@ public final class MigrationSource {
         try {
             boolean zstdAgreed = session != null
                     ? session.zstdAgreed() && options.compression()
-                    : Handshake.sourceAuthenticate(adapter, proxy, peer, options.compression(), options.token());
+                    : Handshake.sourceAuthenticate(
+                            adapter,
+                            proxy,
+                            peer,
+                            options.compression(),
+                            options.token(),
+                            Handshake.sealsFrames(connection, options.token()));
             Handshake.Agreed agreed = Handshake.sourceGroup(
                     adapter, proxy, peer, Arrays.stream(states).map(d -> d.spec).toList(), zstdAgreed);
             lock.lock();
@@ -751,9 +761,11 @@ public final class MigrationSource {
                 .mapToInt(d -> d.spec.blockSizeBytes())
                 .max()
                 .orElse(0);
-        // Both buffers keep room for the frame header before the data, so a frame leaves in one write.
-        byte[] data = new byte[FrameCodec.BLOCK_HEADER_BYTES + maxBlock];
-        byte[] compressed = new byte[FrameCodec.BLOCK_HEADER_BYTES + (int) Zstd.compressBound(maxBlock)];
+        // Both buffers keep room for the frame header before the data and the tag of a sealed frame after it, so a
+        // frame is built (and sealed) in place and leaves in one write.
+        final int tag = FrameCipher.TAG_BYTES;
+        byte[] data = new byte[FrameCodec.BLOCK_HEADER_BYTES + maxBlock + tag];
+        byte[] compressed = new byte[FrameCodec.BLOCK_HEADER_BYTES + (int) Zstd.compressBound(maxBlock) + tag];
         byte[] zeros = new byte[maxBlock];
         boolean unflushed = false;
         try {
@@ -910,7 +922,8 @@ public final class MigrationSource {
         }
         blocksSent.incrementAndGet();
         if (zstd) {
-            long c = Zstd.compressByteArray(compressed, h, compressed.length - h, data, h, len, 1);
+            long c = Zstd.compressByteArray(
+                    compressed, h, compressed.length - h - FrameCipher.TAG_BYTES, data, h, len, 1);
             if (!Zstd.isError(c) && c < len - (len >> 5)) {
                 compressedBlocks.incrementAndGet();
                 proxy.send(new Frame.BlockData(

@@ -37,13 +37,18 @@ import java.util.SplittableRandom;
  *
  * <ul>
  *   <li>Throughput: a 1 GiB device of random bytes and a 4 GiB mostly-zero sparse file (1 block in 64 holds data),
- *       migrated with the real engines; baseline = the same device bytes read and pushed through a plain socket whose
- *       receiver only reads them (no protocol, no storage at the far end: the stricter baseline).
+ *       migrated with the real engines in token mode (every frame after the handshake sealed with AES-256-GCM);
+ *       baseline = the same device bytes read and pushed through a plain socket whose receiver only reads them (no
+ *       protocol, no storage at the far end: the stricter baseline). The random device also migrates without a token
+ *       (plain TCP allowed explicitly, frames in clear), so that the cost of sealing shows in the same run.
  *   <li>Post-copy first-read latency: during a migration, destination reads of blocks that have not arrived yet
  *       (p50/p99).
  *   <li>Hand-over: time from the suspend hook's return to the destination's acknowledgement of authority, and to
  *       every final block delivered, with 200 dirty 64 KiB blocks written during suspend.
  * </ul>
+ *
+ * <p>Each throughput line is followed by the CPU time per GiB (whole process, median) of the plain socket and of the
+ * migrations.
  *
  * <p>Run with {@code scripts/bench-migration.sh}; arguments: {@code [randomMiB] [zeroMiB]} (defaults 1024 4096); {@code -Dbench.rounds} (default 5).
  */
@@ -61,8 +66,8 @@ public final class MigrationBenchmark {
         try {
             System.out.printf(
                     Locale.ROOT,
-                    "drafter migration benchmark: block %d KiB, loopback TCP, token auth, no compression, %d"
-                            + " alternating runs%n",
+                    "drafter migration benchmark: block %d KiB, loopback TCP, token mode (frames sealed with"
+                            + " AES-256-GCM) unless said otherwise, no compression, %d alternating runs%n",
                     BLOCK >> 10,
                     ROUNDS);
             System.out.println("load average at start: " + loadAverage());
@@ -119,27 +124,45 @@ public final class MigrationBenchmark {
         double mib = device.sizeBytes() / (double) (1 << 20);
         // Warm both paths once on a slice so JIT and page cache treat them alike.
         baseline(device, Math.min(device.sizeBytes(), 64L << 20), null);
-        migrate(what + "-warmup", new Slice(device, Math.min(device.sizeBytes(), 64L << 20)), false, tmp);
+        migrate(what + "-warmup", new Slice(device, Math.min(device.sizeBytes(), 64L << 20)), false, tmp, TOKEN);
+        boolean clear = !sparseDestination;
+        if (clear) {
+            migrate(what + "-warmup", new Slice(device, Math.min(device.sizeBytes(), 64L << 20)), false, tmp, null);
+        }
         // The machine is shared: alternate the runs, and report the median of each (the primary ratio) and the best
         // of each, so that neither a noisy moment nor one lucky run decides the ratio.
+        // CPU time of the whole process per run (user and system, all threads, both ends' kernel work included): it
+        // depends less on what else runs on a shared machine than throughput does, and on 2 cores it bounds it.
+        long[][] cpu = new long[4][ROUNDS];
         long[] base = new long[ROUNDS];
         long[] copy = new long[ROUNDS];
         long[] migr = new long[ROUNDS];
+        long[] plain = new long[ROUNDS];
         long[] mig = null;
         for (int round = 0; round < ROUNDS; round++) {
+            long c0 = cpuNanos();
             base[round] = baseline(device, device.sizeBytes(), null);
+            cpu[0][round] = cpuNanos() - c0;
             if (!sparseDestination) {
                 try (MemoryBlockDevice target = new MemoryBlockDevice("copy", device.sizeBytes(), BLOCK)) {
+                    c0 = cpuNanos();
                     copy[round] = baseline(device, device.sizeBytes(), target);
+                    cpu[3][round] = cpuNanos() - c0;
                 }
             }
-            mig = migrate(what, device, sparseDestination, tmp);
+            mig = migrate(what, device, sparseDestination, tmp, TOKEN);
             migr[round] = mig[0];
+            cpu[1][round] = mig[3];
+            if (clear) {
+                long[] p = migrate(what, device, sparseDestination, tmp, null);
+                plain[round] = p[0];
+                cpu[2][round] = p[3];
+            }
         }
         System.out.printf(
                 Locale.ROOT,
-                "%-12s %6.0f MiB  plain socket %7.1f MiB/s  migration %7.1f MiB/s  ratio %.2f (best of each: %.2f)"
-                        + "  (wire %.1f MiB, %d zero blocks)%n",
+                "%-12s %6.0f MiB  plain socket %7.1f MiB/s  migration (token, sealed) %7.1f MiB/s  ratio %.2f (best"
+                        + " of each: %.2f)  (wire %.1f MiB, %d zero blocks)%n",
                 what,
                 mib,
                 mibs(mib, median(base)),
@@ -159,6 +182,39 @@ public final class MigrationBenchmark {
                     median(copy) / (double) median(migr),
                     min(copy) / (double) min(migr));
         }
+        if (clear) {
+            System.out.printf(
+                    Locale.ROOT,
+                    "%-12s %6.0f MiB  migration without token (plain TCP, frames in clear) %7.1f MiB/s  ratio to the"
+                            + " plain socket %.2f (best of each: %.2f); sealed against clear %.2f (best of each: %.2f)%n",
+                    what,
+                    mib,
+                    mibs(mib, median(plain)),
+                    median(base) / (double) median(plain),
+                    min(base) / (double) min(plain),
+                    median(plain) / (double) median(migr),
+                    min(plain) / (double) min(migr));
+        }
+        double gib = device.sizeBytes() / (double) (1L << 30);
+        System.out.printf(
+                Locale.ROOT,
+                "%-12s %6.0f MiB  CPU time per GiB (median, whole process): plain socket %.2f s%s, migration (token,"
+                        + " sealed) %.2f s%s%n",
+                what,
+                mib,
+                median(cpu[0]) / 1e9 / gib,
+                clear ? String.format(Locale.ROOT, " (into a memory device %.2f s)", median(cpu[3]) / 1e9 / gib) : "",
+                median(cpu[1]) / 1e9 / gib,
+                clear
+                        ? String.format(Locale.ROOT, ", migration without token %.2f s", median(cpu[2]) / 1e9 / gib)
+                        : "");
+    }
+
+    /** CPU time of this process so far (all threads, user and system). */
+    static long cpuNanos() {
+        return ((com.sun.management.OperatingSystemMXBean)
+                        java.lang.management.ManagementFactory.getOperatingSystemMXBean())
+                .getProcessCpuTime();
     }
 
     static double mibs(double mib, long ns) {
@@ -175,8 +231,13 @@ public final class MigrationBenchmark {
         return Arrays.stream(ns).min().orElseThrow();
     }
 
-    /** Migrates {@code device} with the real engines; returns {nanoseconds, wire bytes, zero blocks}. */
-    static long[] migrate(String what, BlockDevice device, boolean sparseDestination, Path tmp) throws Exception {
+    /**
+     * Migrates {@code device} with the real engines, in token mode with {@code token} (frames sealed), or without one
+     * over plain TCP (allowed explicitly, frames in clear); returns {nanoseconds, wire bytes, zero blocks, CPU
+     * nanoseconds of the process meanwhile}.
+     */
+    static long[] migrate(String what, BlockDevice device, boolean sparseDestination, Path tmp, SharedToken token)
+            throws Exception {
         DirtyTrackingDevice tracker = new DirtyTrackingDevice(device);
         Path dstFile = tmp.resolve(what + "-dst.img");
         // Destination storage is made before the clock starts: the baseline has none to make.
@@ -185,22 +246,27 @@ public final class MigrationBenchmark {
                 : new MemoryBlockDevice(what, device.sizeBytes(), BLOCK);
         DestinationStorage storage = DestinationStorage.expecting(Map.of(what, target), true);
         Loopback.Pair pair = Loopback.plain();
+        long c0 = cpuNanos();
         long t0 = System.nanoTime();
         Migration m = Migration.start(
                 pair,
                 storage,
-                DestinationOptions.defaults().withToken(TOKEN).withWindowBytes(WINDOW),
+                DestinationOptions.defaults()
+                        .withToken(token)
+                        .withPlainTcpAllowed(token == null)
+                        .withWindowBytes(WINDOW),
                 List.of(new SourceDevice(what, tracker, null, DirtyPolicy.NO_ROUNDS)),
-                SourceOptions.defaults().withToken(TOKEN),
+                SourceOptions.defaults().withToken(token).withPlainTcpAllowed(token == null),
                 () -> {});
         MigrationDestination dst = m.destination();
         MigrationSource src = m.source();
         SourceCounters c = src.awaitCompleted(WAIT);
         dst.awaitResumable(WAIT);
         long ns = System.nanoTime() - t0;
+        long cpu = cpuNanos() - c0;
         target.close();
         Files.deleteIfExists(dstFile);
-        return new long[] {ns, c.bytesSent(), c.zeroBlocks()};
+        return new long[] {ns, c.bytesSent(), c.zeroBlocks(), cpu};
     }
 
     /** The first {@code size} bytes of a device, for warm-up runs. */

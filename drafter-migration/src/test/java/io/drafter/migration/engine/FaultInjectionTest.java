@@ -99,20 +99,35 @@ class FaultInjectionTest {
 
         Run(Source src, Rule rule, Duration stall, UnaryOperator<DestinationOptions> destinationOptions)
                 throws Exception {
+            this(src, rule, stall, destinationOptions, TOKEN);
+        }
+
+        /**
+         * With {@code token} both sides use it and the relay knows it (to match sealed frames); with {@code null} the
+         * migration runs over plain TCP without one (allowed explicitly), every frame in clear.
+         */
+        Run(
+                Source src,
+                Rule rule,
+                Duration stall,
+                UnaryOperator<DestinationOptions> destinationOptions,
+                SharedToken token)
+                throws Exception {
             this.src = src;
             for (var t : src.trackers) {
                 hashesBefore.add(TestDevices.sha256(t));
             }
             try (Transport.ConnectionListener l = Transport.listen(
                     new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), TransportSecurity.plainTcp())) {
-                relay = new FrameRelay(l.address(), rule);
+                relay = new FrameRelay(l.address(), rule, token);
                 CompletableFuture<Connection> accepted = Migration.acceptAsync(l);
                 Connection c = Transport.connect(relay.address(), TransportSecurity.plainTcp(), WAIT);
                 dst = MigrationDestination.accept(
                         accepted.get(),
                         storage,
                         destinationOptions.apply(DestinationOptions.defaults()
-                                .withToken(TOKEN)
+                                .withToken(token)
+                                .withPlainTcpAllowed(token == null)
                                 .withStallTimeout(stall)
                                 .withWindowBytes(256 << 10)),
                         new DestinationListener() {
@@ -124,7 +139,10 @@ class FaultInjectionTest {
                 source = MigrationSource.start(
                         c,
                         src.devices,
-                        SourceOptions.defaults().withToken(TOKEN).withStallTimeout(stall),
+                        SourceOptions.defaults()
+                                .withToken(token)
+                                .withPlainTcpAllowed(token == null)
+                                .withStallTimeout(stall),
                         src,
                         null);
             }
@@ -366,11 +384,12 @@ class FaultInjectionTest {
         }
     }
 
+    /** Without a token frames travel in clear: the decoder behind them rejects a changed field by name. */
     @Test
     void corruptFrameIsRejectedWithATypedError() throws Exception {
         Rule rule = new Rule(
                 Way.TO_DESTINATION, is(Frame.BlockData.class), 3, Action.CORRUPT, frame -> frame[4 + 1 + 2 + 8] = 9);
-        try (Run run = new Run(twoDevices(), rule, WAIT)) {
+        try (Run run = new Run(twoDevices(), rule, WAIT, o -> o, null)) {
             MigrationException d = run.destinationFailure();
             assertEquals(ErrorCode.MALFORMED_FRAME, ((ProtocolException) d.getCause()).code());
             assertTrue(d.getMessage().contains("encoding 9 unknown"), d.getMessage());

@@ -608,7 +608,7 @@ class MigrationListenerTest {
     /** Migrates {@code src} through a relay in front of {@code l} that fails as {@code rule} says. */
     MigrationException failThrough(MigrationListener l, Source src, Rule rule, DestinationOptions options)
             throws Exception {
-        FrameRelay relay = closeLater(FrameRelay.toSource(l.address(), rule));
+        FrameRelay relay = closeLater(FrameRelay.toSource(l.address(), rule, TOKEN));
         Connection c = Transport.connect(relay.address(), TransportSecurity.plainTcp(), WAIT);
         MigrationDestination dst = MigrationDestination.accept(c, DestinationStorage.inMemory(), options, null);
         AuthenticatedDestination session = l.accept(WAIT);

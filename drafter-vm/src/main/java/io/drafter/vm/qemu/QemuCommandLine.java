@@ -88,24 +88,21 @@ public final class QemuCommandLine {
                     "-device",
                     "virtio-net" + virtio + ",netdev=net0,mac=" + c.network().mac()));
         }
-        Path agent = c.runDir().resolve(AGENT_SOCKET);
+        Path agent = socketDir(c).resolve(AGENT_SOCKET);
         a.addAll(List.of("-device", "virtio-serial" + virtio + ",id=vser0"));
         a.addAll(List.of("-chardev", "socket,id=agent,path=" + opt(agent) + ",server=on,wait=off"));
         a.addAll(List.of("-device", "virtserialport,bus=vser0.0,chardev=agent,name=" + AGENT_PORT));
         switch (c.console()) {
             case LOG -> a.addAll(List.of("-serial", "file:" + c.consoleLog()));
-            case OUTPUT -> {
-                a.addAll(List.of(
-                        "-chardev", "file,id=con,path=/dev/stdout,logfile=" + opt(c.consoleLog()) + ",logappend=off"));
-                a.addAll(List.of("-serial", "chardev:con"));
-            }
-            case TERMINAL -> {
+            // stdio, not a file chardev on /dev/stdout: that one opens the file behind our standard output anew,
+            // truncating it, and writes over what drafter printed before (stdin is /dev/null here).
+            case OUTPUT, TERMINAL -> {
                 a.addAll(List.of(
                         "-chardev", "stdio,id=con,signal=off,logfile=" + opt(c.consoleLog()) + ",logappend=off"));
                 a.addAll(List.of("-serial", "chardev:con"));
             }
         }
-        a.addAll(List.of("-qmp", "unix:" + opt(c.runDir().resolve(QMP_SOCKET)) + ",server=on,wait=off"));
+        a.addAll(List.of("-qmp", "unix:" + opt(socketDir(c).resolve(QMP_SOCKET)) + ",server=on,wait=off"));
         if (incoming) {
             a.addAll(List.of("-incoming", "defer"));
         }
@@ -155,6 +152,35 @@ public final class QemuCommandLine {
             return Optional.empty();
         }
         return Optional.empty();
+    }
+
+    /** The longest socket path that fits {@code sun_path} (108 bytes with its NUL), with room to spare. */
+    static final int MAX_SOCKET_PATH_BYTES = 100;
+
+    /**
+     * Where the QMP and agent sockets of {@code c} go: its run directory, unless that path is too long for a Unix
+     * socket (a deep {@code --chroot-base-dir}); then a short directory of its own under {@code /run/drafter} (or the
+     * temporary directory), named after a hash of the run directory.
+     */
+    public static Path socketDir(VmConfig c) {
+        Path dir = c.runDir().toAbsolutePath();
+        if (dir.resolve(AGENT_SOCKET).toString().getBytes(java.nio.charset.StandardCharsets.UTF_8).length
+                <= MAX_SOCKET_PATH_BYTES) {
+            return dir;
+        }
+        String id;
+        try {
+            byte[] h = java.security.MessageDigest.getInstance("SHA-256")
+                    .digest(dir.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8));
+            id = java.util.HexFormat.of().formatHex(h, 0, 8);
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException("SHA-256 is part of every JDK", e);
+        }
+        Path run = Path.of("/run");
+        Path base = Files.isDirectory(run) && Files.isWritable(run)
+                ? run.resolve("drafter")
+                : Path.of(System.getProperty("java.io.tmpdir"), "drafter");
+        return base.resolve("vm-" + id);
     }
 
     /** Escapes a path for a QEMU option value (commas are doubled). */

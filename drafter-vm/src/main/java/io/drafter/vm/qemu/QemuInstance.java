@@ -60,8 +60,9 @@ public final class QemuInstance implements VmInstance {
     }
 
     void connect(Duration timeout) throws VmException {
-        qmp = QmpClient.connect(config.runDir().resolve(QemuCommandLine.QMP_SOCKET), timeout, process::isAlive);
-        agent = AgentClient.connect(config.runDir().resolve(QemuCommandLine.AGENT_SOCKET), timeout, process::isAlive);
+        Path sockets = QemuCommandLine.socketDir(config);
+        qmp = QmpClient.connect(sockets.resolve(QemuCommandLine.QMP_SOCKET), timeout, process::isAlive);
+        agent = AgentClient.connect(sockets.resolve(QemuCommandLine.AGENT_SOCKET), timeout, process::isAlive);
     }
 
     /** Timings of the resume that started this VM, or {@code null} when it was booted. */
@@ -102,11 +103,40 @@ public final class QemuInstance implements VmInstance {
 
     @Override
     public void awaitReady(Duration timeout) throws VmException {
-        try {
-            agent.awaitReady(timeout);
-        } catch (VmException e) {
-            throw new VmException(e.getMessage() + diagnostics(), e);
+        // In slices, so that a guest that panicked or a QEMU that exited is reported at once, not after the timeout.
+        long deadlineNs = System.nanoTime() + timeout.toNanos();
+        while (true) {
+            long leftNs = deadlineNs - System.nanoTime();
+            try {
+                agent.awaitReady(Duration.ofNanos(Math.max(0, Math.min(leftNs, 250_000_000L))));
+                return;
+            } catch (VmException e) {
+                if (!process.isAlive()) {
+                    throw new VmException(
+                            "could not see guest liveness: QEMU exited (status " + process.exitValue() + ")"
+                                    + diagnostics(),
+                            e);
+                }
+                String console = tail(config.consoleLog(), 200);
+                if (console.contains("Kernel panic")) {
+                    throw new VmException(
+                            "could not see guest liveness: the guest kernel panicked [" + lastLines(console, 4) + "]",
+                            e);
+                }
+                if (System.nanoTime() >= deadlineNs) {
+                    throw new VmException(e.getMessage() + diagnostics(), e);
+                }
+            }
         }
+    }
+
+    /** The last {@code n} non-blank lines of {@code text}, joined with " | ", printable ASCII only, at most 400 chars. */
+    static String lastLines(String text, int n) {
+        List<String> lines =
+                text.lines().map(String::strip).filter(l -> !l.isEmpty()).toList();
+        String joined = String.join(" | ", lines.subList(Math.max(0, lines.size() - n), lines.size()))
+                .replaceAll("[^\\x20-\\x7e]", "?");
+        return joined.length() > 400 ? "…" + joined.substring(joined.length() - 400) : joined;
     }
 
     @Override
@@ -330,6 +360,16 @@ public final class QemuInstance implements VmInstance {
             }
             if (qmp != null) {
                 qmp.close();
+            }
+            Path sockets = QemuCommandLine.socketDir(config);
+            if (!sockets.equals(config.runDir().toAbsolutePath())) {
+                try {
+                    Files.deleteIfExists(sockets.resolve(QemuCommandLine.QMP_SOCKET));
+                    Files.deleteIfExists(sockets.resolve(QemuCommandLine.AGENT_SOCKET));
+                    Files.deleteIfExists(sockets);
+                } catch (IOException e) {
+                    LOG.log(System.Logger.Level.DEBUG, "could not remove {0}: {1}", sockets, e.getMessage());
+                }
             }
         }
     }

@@ -224,8 +224,14 @@ public final class QemuVmm implements Vmm {
         try {
             Files.createDirectories(c.runDir());
             VmmFiles.restrictDir(c.runDir(), user);
-            Files.deleteIfExists(c.runDir().resolve(QemuCommandLine.QMP_SOCKET));
-            Files.deleteIfExists(c.runDir().resolve(QemuCommandLine.AGENT_SOCKET));
+            Path sockets = QemuCommandLine.socketDir(c);
+            if (!sockets.equals(c.runDir().toAbsolutePath())) {
+                Files.createDirectories(sockets.getParent());
+                Files.createDirectories(sockets);
+                VmmFiles.restrictDir(sockets, user);
+            }
+            Files.deleteIfExists(sockets.resolve(QemuCommandLine.QMP_SOCKET));
+            Files.deleteIfExists(sockets.resolve(QemuCommandLine.AGENT_SOCKET));
             // Created here, 0600: QEMU and the redirect would create them world-readable (the guest's console).
             VmmFiles.createPrivate(c.consoleLog(), null);
             VmmFiles.createPrivate(qemuLog, null);

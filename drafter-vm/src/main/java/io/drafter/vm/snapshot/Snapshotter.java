@@ -3,6 +3,7 @@ package io.drafter.vm.snapshot;
 import io.drafter.vm.Accel;
 import io.drafter.vm.Console;
 import io.drafter.vm.Drive;
+import io.drafter.vm.KernelImage;
 import io.drafter.vm.Network;
 import io.drafter.vm.SnapshotConfig;
 import io.drafter.vm.VmConfig;
@@ -124,6 +125,14 @@ public final class Snapshotter {
                 }
             }
             Path initrd = local.get("initrd");
+            // Without an initrd device: the initramfs the kernel image carries (DrafterOS's does: the walkthrough's
+            // device lists have only kernel and disk), else one beside the kernel.
+            boolean embedded = false;
+            if (initrd == null) {
+                initrd = KernelImage.extractInitrd(local.get("kernel"), work.resolve("initrd"))
+                        .orElse(null);
+                embedded = initrd != null;
+            }
             if (initrd == null) {
                 Path beside = byName.get("kernel").input().resolveSibling("initramfs.img");
                 if (Files.isRegularFile(beside)) {
@@ -205,7 +214,7 @@ public final class Snapshotter {
                 copyPadded(src, d.output(), o.pad());
                 outputs.put(d.name(), d.output());
             }
-            if (initrd != null && !byName.containsKey("initrd")) {
+            if (initrd != null && !embedded && !byName.containsKey("initrd")) {
                 Path kernelOut = byName.get("kernel").output();
                 Path dst = kernelOut.resolveSibling("initramfs.img");
                 copyPadded(initrd, dst, false);

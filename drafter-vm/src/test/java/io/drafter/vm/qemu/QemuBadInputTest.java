@@ -45,6 +45,36 @@ class QemuBadInputTest {
                 io.drafter.vm.Console.LOG);
     }
 
+    /**
+     * A kernel booted without the initramfs it needs panics ("VFS: Unable to mount root fs"): the boot fails as soon as
+     * that shows on the console, quoting it, instead of after the liveness timeout (10 minutes here: the test's own
+     * bound would fail first).
+     */
+    @Test
+    @Timeout(120)
+    void aGuestThatPanicsIsReportedAtOnceWithItsConsole() throws Exception {
+        VmConfig base = TestGuest.config(tmp, 128, false, "");
+        VmConfig noInitrd = new VmConfig(
+                base.kernel(),
+                null,
+                base.drives(),
+                base.memoryFile(),
+                base.memorySizeMiB(),
+                base.vcpus(),
+                base.bootArgs(),
+                base.machine(),
+                Accel.TCG,
+                base.network(),
+                base.runDir(),
+                base.consoleLog(),
+                io.drafter.vm.Console.LOG);
+        try (var vm = vmm.boot(noInitrd)) {
+            VmException e = assertThrows(VmException.class, () -> vm.awaitReady(java.time.Duration.ofMinutes(10)));
+            assertTrue(e.getMessage().contains("Kernel panic") || e.getMessage().contains("panicked"), e.getMessage());
+        }
+        assertEquals(List.of(), TestGuest.qemuUnder(tmp));
+    }
+
     @Test
     @Timeout(60)
     void missingKernelIsNamed() throws Exception {

@@ -36,6 +36,56 @@ class QemuCommandLineTest {
     }
 
     @Test
+    void socketsMoveToAShortDirectoryWhenTheRunDirectoryIsTooDeepForAUnixSocket() {
+        VmConfig shallow = config(null);
+        assertEquals(Path.of("/run/vm"), QemuCommandLine.socketDir(shallow));
+        Path deep = Path.of("/tmp/junit-14712778515180170243/walkthrough/out/vms/qemu/152cc129-1407-45c1-b5f3"
+                + "-c3db6659ff8a/vm");
+        VmConfig c = new VmConfig(
+                shallow.kernel(),
+                shallow.initrd(),
+                shallow.drives(),
+                shallow.memoryFile(),
+                256,
+                2,
+                "console=ttyS0",
+                "microvm",
+                Accel.TCG,
+                null,
+                deep,
+                deep.resolve("console.log"),
+                Console.LOG);
+        Path sockets = QemuCommandLine.socketDir(c);
+        assertTrue(sockets.resolve(QemuCommandLine.AGENT_SOCKET).toString().length() < 100, sockets.toString());
+        assertEquals(sockets, QemuCommandLine.socketDir(c), "the same directory for the same VM");
+        String line = String.join(" ", QemuCommandLine.build("qemu", c, Accel.TCG, false));
+        assertTrue(line.contains("-qmp unix:" + sockets.resolve(QemuCommandLine.QMP_SOCKET)), line);
+        assertTrue(line.contains("path=" + sockets.resolve(QemuCommandLine.AGENT_SOCKET)), line);
+    }
+
+    @Test
+    void aConsoleOnStandardOutputWritesThroughItNeverReopensIt() {
+        VmConfig base = config(null);
+        VmConfig c = new VmConfig(
+                base.kernel(),
+                base.initrd(),
+                base.drives(),
+                base.memoryFile(),
+                256,
+                2,
+                "console=ttyS0",
+                "microvm",
+                Accel.TCG,
+                null,
+                base.runDir(),
+                base.consoleLog(),
+                Console.OUTPUT);
+        String line = String.join(" ", QemuCommandLine.build("qemu", c, Accel.TCG, false));
+        assertTrue(line.contains("-chardev stdio,id=con,signal=off,logfile=/run/vm/console.log"), line);
+        assertTrue(!line.contains("/dev/stdout"), "reopening /dev/stdout truncates a log file behind it: " + line);
+    }
+
+    @Test
     void drivesKeepTheirOrderAndRamIsASharedFile() {
         List<String> a = QemuCommandLine.build("qemu", config(null), Accel.TCG, false);
         String line = String.join(" ", a);

@@ -62,7 +62,10 @@ class SnapshotterTest {
                     java.nio.file.attribute.PosixFilePermissions.toString(Files.getPosixFilePermissions(out)),
                     out + " is private");
         }
-        assertTrue(Files.exists(pkg.resolve("initramfs.img")));
+        // The walkthrough's devices have no initrd: the kernel image carries it, and no initramfs.img is written.
+        assertTrue(!Files.exists(pkg.resolve("initramfs.img")), "the kernel carries the initramfs");
+        Path initrd = io.drafter.vm.KernelImage.extractInitrd(pkg.resolve("vmlinux"), tmp.resolve("initrd.img"))
+                .orElseThrow();
         assertEquals(List.of(), TestGuest.qemuUnder(tmp));
         try (var vms = Files.list(tmp.resolve("vms/qemu"))) {
             assertEquals(0, vms.count(), "work directory removed");
@@ -73,7 +76,7 @@ class SnapshotterTest {
         assertEquals(result.accel().qemuName(), sc.accel());
         VmConfig c = sc.toVmConfig(
                 pkg.resolve("vmlinux"),
-                pkg.resolve("initramfs.img"),
+                initrd,
                 Map.of("disk", pkg.resolve("rootfs.ext4"), "oci", pkg.resolve("oci.ext4")),
                 pkg.resolve("memory.bin"),
                 null,
