@@ -272,8 +272,8 @@ public final class Packager {
             while ((entry = nextEntry(tar, archive)) != null) {
                 String name = checkEntry(entry, archive);
                 if (!seen.add(name)) {
-                    throw new PackageException(
-                            "could not extract " + archive + ": entry '" + name + "' appears twice in the archive");
+                    throw new PackageException("could not extract " + archive + ": entry '"
+                            + BoundedTarInputStream.printable(name) + "' appears twice in the archive");
                 }
                 DeviceFile target = wanted.get(name);
                 if (target == null) {
@@ -294,7 +294,11 @@ public final class Packager {
             if (!missing.isEmpty()) {
                 throw new PackageException("could not extract " + archive + ": missing device"
                         + (missing.size() > 1 ? "s " : " ") + String.join(", ", missing) + " (entries present: "
-                        + String.join(", ", seen) + ")");
+                        + String.join(
+                                ", ",
+                                seen.stream()
+                                        .map(BoundedTarInputStream::printable)
+                                        .toList()) + ")");
             }
             for (DeviceFile d : devices) {
                 moveIntoPlace(written.get(d.name()), d.path());
@@ -329,8 +333,7 @@ public final class Packager {
     /** Returns the device name of a safe entry; throws for anything that is not a plain regular file. */
     private static String checkEntry(TarArchiveEntry entry, Path archive) throws PackageException {
         String name = entry.getName().startsWith("./") ? entry.getName().substring(2) : entry.getName();
-        // a name can be up to 1 MiB (BoundedTarInputStream): errors quote its start, on one readable line
-        String raw = entry.getName().length() > 100 ? entry.getName().substring(0, 100) + "…" : entry.getName();
+        String raw = BoundedTarInputStream.printable(entry.getName());
         String kind = entry.isSymbolicLink()
                 ? "a symbolic link"
                 : entry.isLink()
@@ -339,7 +342,7 @@ public final class Packager {
                                 ? "a device file"
                                 : entry.isFIFO() ? "a FIFO" : entry.isDirectory() ? "a directory" : null;
         if (kind == null && !entry.isFile()) {
-            kind = "of tar type '" + (char) entry.getLinkFlag() + "'";
+            kind = "of tar type '" + BoundedTarInputStream.printable(String.valueOf((char) entry.getLinkFlag())) + "'";
         }
         if (kind == null && entry.isSparse()) {
             kind = "a GNU sparse file";
@@ -386,8 +389,9 @@ public final class Packager {
                 int got = in.readNBytes(buf, 0, want);
                 if (got < want) {
                     writes.recycle(buf);
-                    throw new PackageException("could not extract " + archive + ": entry '" + entry.getName()
-                            + "' is truncated at byte " + (pos + got) + " of " + size);
+                    throw new PackageException("could not extract " + archive + ": entry '"
+                            + BoundedTarInputStream.printable(entry.getName()) + "' is truncated at byte " + (pos + got)
+                            + " of " + size);
                 }
                 if (Arrays.mismatch(buf, 0, got, ZEROS, 0, got) >= 0) {
                     writes.submit(buf, got, pos);

@@ -8,6 +8,7 @@ import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.HashSet;
+import java.util.HexFormat;
 import java.util.List;
 import java.util.Set;
 
@@ -18,6 +19,7 @@ import java.util.Set;
  * <p><b>Note:</b> stateless and thread-safe.
  */
 public final class FrameCodec {
+    private static final HexFormat HEX = HexFormat.of();
     public static final int MAGIC = 0x44524654; // "DRFT"
     public static final int VERSION = 3;
     public static final int NONCE_BYTES = 32;
@@ -360,7 +362,7 @@ public final class FrameCodec {
                 throw malformed("DEVICE_GROUP " + problem);
             }
             if (!names.add(name)) {
-                throw malformed("DEVICE_GROUP names device \"" + name + "\" twice");
+                throw malformed("DEVICE_GROUP names device " + quote(name) + " twice");
             }
             devices.add(spec);
         }
@@ -369,7 +371,7 @@ public final class FrameCodec {
 
     /** Why {@code spec} cannot migrate, or {@code null} if it can. */
     public static String validate(DeviceSpec spec) {
-        String n = "device \"" + spec.name() + "\"";
+        String n = "device " + quote(spec.name());
         if (spec.name().isEmpty() || spec.name().getBytes(StandardCharsets.UTF_8).length > MAX_NAME_BYTES) {
             return n + ": name must be 1.." + MAX_NAME_BYTES + " bytes";
         }
@@ -385,6 +387,22 @@ public final class FrameCodec {
             return n + ": " + spec.blockCount() + " blocks, more than " + Integer.MAX_VALUE;
         }
         return null;
+    }
+
+    /** {@code s} in double quotes on one line: a peer's control characters are escaped, not written to the log. */
+    static String quote(String s) {
+        StringBuilder out = new StringBuilder(s.length() + 2).append('"');
+        s.codePoints().forEach(c -> {
+            if (c == '"' || c == '\\') {
+                out.append('\\').appendCodePoint(c);
+            } else if (Character.isISOControl(c) || Character.getType(c) == Character.FORMAT) {
+                // no Formatter per character: an error about a hostile name stays cheap
+                out.append(c <= 0xFFFF ? "\\u" + HEX.toHexDigits((char) c) : "\\U" + HEX.toHexDigits(c));
+            } else {
+                out.appendCodePoint(c);
+            }
+        });
+        return out.append('"').toString();
     }
 
     private static String utf8(ByteBuffer b, int len, String what) throws ProtocolException {

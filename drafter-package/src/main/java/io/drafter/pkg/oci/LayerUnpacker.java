@@ -1,5 +1,7 @@
 package io.drafter.pkg.oci;
 
+import static io.drafter.pkg.BoundedTarInputStream.printable;
+
 import io.drafter.pkg.BoundedTarInputStream;
 import io.drafter.pkg.Posix;
 import java.io.IOException;
@@ -76,15 +78,15 @@ final class LayerUnpacker {
         TarArchiveEntry e;
         while ((e = nextEntry(tar, layerName)) != null) {
             String name = e.getName();
-            checkLength(name, "name", layerName);
-            checkLength(e.getLinkName(), "link target", layerName);
+            checkName(name, name, "name", layerName);
+            checkName(name, e.getLinkName(), "link target", layerName);
             List<String> parts = SecurePath.components(name);
             if (parts.isEmpty()) {
                 continue; // the layer's root directory itself
             }
             if (parts.contains("..")) {
                 throw new IOException(
-                        "could not unpack " + layerName + ": refusing entry '" + name + "' (contains '..')");
+                        "could not unpack " + layerName + ": refusing entry '" + printable(name) + "' (contains '..')");
             }
             String base = parts.getLast();
             String parentName = String.join("/", parts.subList(0, parts.size() - 1));
@@ -124,8 +126,8 @@ final class LayerUnpacker {
             } else if (e.isLink()) {
                 Path existing = SecurePath.resolve(root, e.getLinkName(), false);
                 if (!Files.exists(existing, LinkOption.NOFOLLOW_LINKS)) {
-                    throw new IOException("could not unpack " + layerName + ": hard link '" + name + "' points to '"
-                            + e.getLinkName() + "', which is not in the image");
+                    throw new IOException("could not unpack " + layerName + ": hard link '" + printable(name)
+                            + "' points to '" + printable(e.getLinkName()) + "', which is not in the image");
                 }
                 Files.createLink(target, existing);
                 continue; // a hard link shares the inode: its metadata is the target's
@@ -139,22 +141,29 @@ final class LayerUnpacker {
                 Files.copy(tar, target, StandardCopyOption.REPLACE_EXISTING);
             } else {
                 // GNU long-name / PAX records are consumed by commons-compress; anything else is unknown
-                throw new IOException("could not unpack " + layerName + ": entry '" + name
-                        + "' has unsupported tar type '" + (char) e.getLinkFlag() + "'");
+                throw new IOException("could not unpack " + layerName + ": entry '" + printable(name)
+                        + "' has unsupported tar type '" + printable(String.valueOf((char) e.getLinkFlag())) + "'");
             }
             try {
                 applyMetadata(e, target, tar.xattrs(e));
             } catch (IOException x) {
-                throw new IOException("could not unpack " + layerName + ": entry '" + name + "': " + x.getMessage(), x);
+                throw new IOException(
+                        "could not unpack " + layerName + ": entry '" + printable(name) + "': " + x.getMessage(), x);
             }
         }
     }
 
-    private static void checkLength(String name, String what, String layerName) throws IOException {
-        int bytes = name.getBytes(StandardCharsets.UTF_8).length;
+    /** Refuses entry {@code name} if {@code value}, its name or link target, is too long or holds a NUL. */
+    private static void checkName(String name, String value, String what, String layerName) throws IOException {
+        int bytes = value.getBytes(StandardCharsets.UTF_8).length;
         if (bytes > MAX_NAME_BYTES) {
-            throw new IOException("could not unpack " + layerName + ": refusing entry '" + name.substring(0, 100)
-                    + "…': its " + what + " has " + bytes + " bytes, more than the limit of " + MAX_NAME_BYTES);
+            throw new IOException("could not unpack " + layerName + ": refusing entry '" + printable(name) + "': its "
+                    + what + " has " + bytes + " bytes, more than the limit of " + MAX_NAME_BYTES);
+        }
+        if (value.indexOf('\0') >= 0) {
+            // a GNU long name or a PAX path may hold one; no file can be named so
+            throw new IOException("could not unpack " + layerName + ": refusing entry '" + printable(name) + "': its "
+                    + what + " holds a NUL byte");
         }
     }
 
@@ -183,8 +192,8 @@ final class LayerUnpacker {
                 || target.equals("..")
                 || !dir.equals(gone.getParent())
                 || !gone.startsWith(root.normalize())) {
-            throw new IOException("could not unpack " + layerName + ": refusing whiteout '" + name + "': it names '"
-                    + target + "', not an entry of its directory");
+            throw new IOException("could not unpack " + layerName + ": refusing whiteout '" + printable(name)
+                    + "': it names '" + printable(target) + "', not an entry of its directory");
         }
         return gone;
     }
