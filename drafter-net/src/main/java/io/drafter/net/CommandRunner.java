@@ -19,6 +19,9 @@ public final class CommandRunner {
     /** The longest one networking command may take. */
     public static final Duration TIMEOUT = HelperCommand.DEFAULT_TIMEOUT;
 
+    /** A runner; it holds no state. */
+    public CommandRunner() {}
+
     /** What a finished command printed and how it exited. */
     public record Result(int exitCode, String stdout, String stderr) {
         /** Whether the command exited with status 0. */
