@@ -1,6 +1,8 @@
 package io.drafter.pkg;
 
 import com.github.luben.zstd.ZstdInputStream;
+import io.drafter.linux.Libc;
+import io.drafter.linux.LinuxException;
 import java.io.EOFException;
 import java.io.FilterInputStream;
 import java.io.IOException;
@@ -181,7 +183,12 @@ public final class Packager {
         tar.putArchiveEntry(entry);
         byte[] buf = new byte[CHUNK_BYTES];
         ByteBuffer bb = ByteBuffer.wrap(buf);
-        int fd = Posix.openReadOnly(path);
+        int fd;
+        try {
+            fd = Libc.open(path.toString(), Libc.O_RDONLY | Libc.O_CLOEXEC);
+        } catch (LinuxException e) {
+            throw new IOException(e.shortMessage(), e);
+        }
         try (FileChannel ch = FileChannel.open(path, StandardOpenOption.READ)) {
             long pos = 0;
             while (pos < size) {
@@ -215,7 +222,11 @@ public final class Packager {
                 }
             }
         } finally {
-            Posix.close(fd);
+            try {
+                Libc.close(fd);
+            } catch (LinuxException e) {
+                // a read-only descriptor: nothing was lost
+            }
         }
         tar.closeArchiveEntry();
     }
@@ -223,7 +234,7 @@ public final class Packager {
     /** Next data offset at or after {@code pos}, -1 if none; the file's start when holes are not reported. */
     private static long dataStart(int fd, long pos, Path path) throws IOException {
         try {
-            return Posix.seek(fd, pos, Posix.SEEK_DATA, path);
+            return Libc.seek(fd, pos, Libc.SEEK_DATA, path.toString());
         } catch (IOException e) {
             return pos; // file system without SEEK_DATA: treat everything as data
         }
@@ -231,7 +242,7 @@ public final class Packager {
 
     private static long holeStart(int fd, long pos, Path path, long size) throws IOException {
         try {
-            long h = Posix.seek(fd, pos, Posix.SEEK_HOLE, path);
+            long h = Libc.seek(fd, pos, Libc.SEEK_HOLE, path.toString());
             return h < 0 ? size : h;
         } catch (IOException e) {
             return size;

@@ -1,5 +1,6 @@
 package io.drafter.peer;
 
+import io.drafter.base.DeviceRole;
 import io.drafter.expose.fuse.DeviceMount;
 import io.drafter.expose.fuse.FuseOptions;
 import io.drafter.migration.Authority;
@@ -72,11 +73,13 @@ import java.util.concurrent.CompletableFuture;
 public final class Peer implements AutoCloseable {
     private static final System.Logger LOG = System.getLogger(Peer.class.getName());
 
-    public static final String STATE = "state";
-    public static final String MEMORY = "memory";
-    public static final String KERNEL = "kernel";
-    public static final String CONFIG = "config";
-    public static final String INITRD = "initrd";
+    /** Device names of the roles a peer uses ({@link DeviceRole}). */
+    public static final String STATE = DeviceRole.STATE.deviceName();
+
+    public static final String MEMORY = DeviceRole.MEMORY.deviceName();
+    public static final String KERNEL = DeviceRole.KERNEL.deviceName();
+    public static final String CONFIG = DeviceRole.CONFIG.deviceName();
+    public static final String INITRD = DeviceRole.INITRD.deviceName();
 
     /** How long a migration may run end to end (each side's stall watchdog fails much sooner). */
     static final Duration MIGRATION_LIMIT = Duration.ofHours(6);
@@ -392,7 +395,8 @@ public final class Peer implements AutoCloseable {
      * Mounts {@code devices} and prepares the VM from them: QEMU runs with the device state loaded, vCPUs stopped.
      */
     private void prepare(Map<String, ? extends BlockDevice> devices) throws IOException, VmException {
-        for (String required : List.of(STATE, MEMORY, KERNEL, CONFIG)) {
+        for (String required :
+                DeviceRole.required().stream().map(DeviceRole::deviceName).toList()) {
             if (!devices.containsKey(required)) {
                 throw new IOException("could not resume: no device named \"" + required + "\" in --devices");
             }

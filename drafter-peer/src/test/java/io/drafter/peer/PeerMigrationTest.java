@@ -24,7 +24,7 @@ import io.drafter.vm.VmException;
 import io.drafter.vm.VmInstance;
 import io.drafter.vm.Vmm;
 import io.drafter.vm.qemu.QemuVmm;
-import io.drafter.vm.snapshot.DeviceSpec;
+import io.drafter.vm.snapshot.SnapshotDevice;
 import io.drafter.vm.snapshot.Snapshotter;
 import java.io.IOException;
 import java.net.InetSocketAddress;
@@ -65,14 +65,14 @@ class PeerMigrationTest {
         assumeTrue(Files.isReadable(Path.of("/dev/fuse")) && isRoot(), "needs root and /dev/fuse");
         Path bp = TestGuest.blueprint();
         pkg = dir.resolve("package");
-        List<DeviceSpec> devices = List.of(
-                new DeviceSpec("state", null, pkg.resolve("state.bin")),
-                new DeviceSpec("memory", null, pkg.resolve("memory.bin")),
-                new DeviceSpec("kernel", bp.resolve("vmlinux"), pkg.resolve("vmlinux")),
-                new DeviceSpec("initrd", bp.resolve("initramfs.img"), pkg.resolve("initramfs.img")),
-                new DeviceSpec("disk", bp.resolve("rootfs.ext4"), pkg.resolve("rootfs.ext4")),
-                new DeviceSpec("config", null, pkg.resolve("config.json")),
-                new DeviceSpec("oci", bp.resolve("oci-counter.ext4"), pkg.resolve("oci.ext4")));
+        List<SnapshotDevice> devices = List.of(
+                new SnapshotDevice("state", null, pkg.resolve("state.bin")),
+                new SnapshotDevice("memory", null, pkg.resolve("memory.bin")),
+                new SnapshotDevice("kernel", bp.resolve("vmlinux"), pkg.resolve("vmlinux")),
+                new SnapshotDevice("initrd", bp.resolve("initramfs.img"), pkg.resolve("initramfs.img")),
+                new SnapshotDevice("disk", bp.resolve("rootfs.ext4"), pkg.resolve("rootfs.ext4")),
+                new SnapshotDevice("config", null, pkg.resolve("config.json")),
+                new SnapshotDevice("oci", bp.resolve("oci-counter.ext4"), pkg.resolve("oci.ext4")));
         new Snapshotter(new QemuVmm())
                 .run(new Snapshotter.Options(
                         devices,

@@ -2,8 +2,9 @@ package io.drafter.pkg.oci;
 
 import static io.drafter.pkg.BoundedTarInputStream.printable;
 
+import io.drafter.linux.Libc;
+import io.drafter.linux.LinuxException;
 import io.drafter.pkg.BoundedTarInputStream;
-import io.drafter.pkg.Posix;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
@@ -136,7 +137,11 @@ final class LayerUnpacker {
                     continue;
                 }
                 int type = e.isCharacterDevice() ? S_IFCHR : e.isBlockDevice() ? S_IFBLK : S_IFIFO;
-                Posix.mknod(target, type | (e.getMode() & 07777), e.getDevMajor(), e.getDevMinor());
+                try {
+                    Libc.mknod(target.toString(), type | (e.getMode() & 07777), e.getDevMajor(), e.getDevMinor());
+                } catch (LinuxException x) {
+                    throw new IOException(x.shortMessage(), x);
+                }
             } else if (e.isFile()) {
                 Files.copy(tar, target, StandardCopyOption.REPLACE_EXISTING);
             } else {
@@ -199,18 +204,23 @@ final class LayerUnpacker {
     }
 
     private void applyMetadata(TarArchiveEntry e, Path target, Map<String, byte[]> xattrs) throws IOException {
-        if (privileged) {
-            Posix.lchown(target, (int) e.getLongUserId(), (int) e.getLongGroupId());
-        }
-        if (!e.isSymbolicLink()) {
-            // after chown: chown clears set-uid/set-gid bits
-            Posix.chmod(target, e.getMode());
-        }
-        // after chown and chmod: chown clears security.capability; lsetxattr does not follow a symlink
-        for (Map.Entry<String, byte[]> x : xattrs.entrySet()) {
-            if (privileged || x.getKey().startsWith("user.")) {
-                Posix.lsetxattr(target, x.getKey(), x.getValue());
+        String path = target.toString();
+        try {
+            if (privileged) {
+                Libc.lchown(path, (int) e.getLongUserId(), (int) e.getLongGroupId());
             }
+            if (!e.isSymbolicLink()) {
+                // after chown: chown clears set-uid/set-gid bits
+                Libc.chmod(path, e.getMode());
+            }
+            // after chown and chmod: chown clears security.capability; lsetxattr does not follow a symlink
+            for (Map.Entry<String, byte[]> x : xattrs.entrySet()) {
+                if (privileged || x.getKey().startsWith("user.")) {
+                    Libc.lsetxattr(path, x.getKey(), x.getValue());
+                }
+            }
+        } catch (LinuxException x) {
+            throw new IOException(x.shortMessage(), x);
         }
         setTime(target, e);
     }

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.JsonNodeType;
+import io.drafter.base.GoDuration;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -13,7 +14,6 @@ import java.util.HexFormat;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
-import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
@@ -43,7 +43,6 @@ public final class DeviceConfigParser {
     public static final int MAX_DEVICES = 256;
 
     private static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,63}");
-    private static final Pattern GO_DURATION = Pattern.compile("(\\d+(?:\\.\\d+)?)(ns|us|µs|ms|s|m|h)");
     private static final Set<String> KNOWN = Set.of(
             "name",
             "base",
@@ -199,7 +198,10 @@ public final class DeviceConfigParser {
         return d;
     }
 
-    /** Parses a Go-style duration ("500ms", "1m30s") or integer nanoseconds; empty on a malformed value. */
+    /**
+     * Parses a duration field's text: integer nanoseconds (a Go {@code time.Duration}'s JSON form, here also when
+     * quoted) or Go's duration syntax ({@link GoDuration}: "500ms", "1m30s"); empty on a malformed or negative value.
+     */
     public static Optional<Duration> parseDuration(String text) {
         String s = text.strip();
         if (s.matches("\\d+")) {
@@ -209,24 +211,7 @@ public final class DeviceConfigParser {
                 return Optional.empty(); // more nanoseconds than a long holds
             }
         }
-        if (s.isEmpty() || !s.matches("((\\d+(\\.\\d+)?)(ns|us|µs|ms|s|m|h))+")) {
-            return Optional.empty();
-        }
-        Matcher m = GO_DURATION.matcher(s);
-        double nanos = 0;
-        while (m.find()) {
-            double v = Double.parseDouble(m.group(1));
-            nanos += v
-                    * switch (m.group(2)) {
-                        case "ns" -> 1d;
-                        case "us", "µs" -> 1e3;
-                        case "ms" -> 1e6;
-                        case "s" -> 1e9;
-                        case "m" -> 60e9;
-                        default -> 3600e9;
-                    };
-        }
-        return nanos > Long.MAX_VALUE ? Optional.empty() : Optional.of(Duration.ofNanos((long) nanos));
+        return GoDuration.tryParse(s).filter(d -> !d.isNegative());
     }
 
     /** {@code s} in double quotes, on one line: control characters of the JSON's strings are escaped. */

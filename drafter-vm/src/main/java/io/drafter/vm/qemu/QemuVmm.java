@@ -1,6 +1,8 @@
 package io.drafter.vm.qemu;
 
 import io.drafter.linux.ExitActions;
+import io.drafter.linux.HelperCommand;
+import io.drafter.linux.HelperCommandException;
 import io.drafter.linux.TiedProcesses;
 import io.drafter.vm.Accel;
 import io.drafter.vm.Drive;
@@ -33,6 +35,8 @@ import java.util.Optional;
  */
 public final class QemuVmm implements Vmm {
     private static final System.Logger LOG = System.getLogger(QemuVmm.class.getName());
+    /** How long {@code qemu-system-x86_64 --version} may take. */
+    private static final Duration VERSION_TIMEOUT = Duration.ofSeconds(30);
     /** Magic at the start of a QEMU migration stream ("QEVM"). */
     private static final byte[] STATE_MAGIC = {'Q', 'E', 'V', 'M'};
 
@@ -85,18 +89,11 @@ public final class QemuVmm implements Vmm {
     /** The QEMU version string ({@code qemu-system-x86_64 --version}, first line), or empty when absent. */
     public String version() {
         try {
-            Process p = new ProcessBuilder(qemuBinary, "--version")
-                    .redirectErrorStream(true)
-                    .start();
-            try (InputStream in = p.getInputStream()) {
-                String out = new String(in.readAllBytes());
-                p.waitFor();
-                return out.lines().findFirst().orElse("");
-            }
-        } catch (IOException e) {
-            return "";
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
+            HelperCommand.Result r = HelperCommand.of(qemuBinary, "--version")
+                    .timeout(VERSION_TIMEOUT)
+                    .run();
+            return (r.stdout() + r.stderr()).lines().findFirst().orElse("");
+        } catch (HelperCommandException e) {
             return "";
         }
     }

@@ -17,10 +17,10 @@ import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
-class DeviceSpecTest {
+class SnapshotDeviceTest {
     @Test
     void parsesDraftersDeviceList() throws Exception {
-        List<DeviceSpec> d = DeviceSpec.parseList("""
+        List<SnapshotDevice> d = SnapshotDevice.parseList("""
                 [{"name":"state","output":"out/package/state.bin"},
                  {"name":"kernel","input":"out/blueprint/vmlinux","output":"out/package/vmlinux"},
                  {"name":"oci","input":"out/blueprint/oci.ext4","output":"out/package/oci.ext4"}]""");
@@ -42,7 +42,7 @@ class DeviceSpecTest {
                 "[{\"name\":|could not parse --devices JSON"
             })
     void badListsAreNamed(String json, String expected) {
-        VmException e = assertThrows(VmException.class, () -> DeviceSpec.parseList(json));
+        VmException e = assertThrows(VmException.class, () -> SnapshotDevice.parseList(json));
         assertTrue(e.getMessage().startsWith("could not parse --devices JSON"), e.getMessage());
         assertTrue(e.getMessage().contains(expected), e.getMessage());
     }
@@ -50,19 +50,20 @@ class DeviceSpecTest {
     @Test
     @Timeout(30)
     void longOrCrowdedListsAreRefusedWithTheLimit() {
-        String padded = "[" + " ".repeat(DeviceSpec.MAX_JSON_CHARS) + "]";
-        VmException e = assertThrows(VmException.class, () -> DeviceSpec.parseList(padded));
+        String padded = "[" + " ".repeat(SnapshotDevice.MAX_JSON_CHARS) + "]";
+        VmException e = assertThrows(VmException.class, () -> SnapshotDevice.parseList(padded));
         assertEquals(
                 "could not parse --devices JSON: 1048578 characters, more than the limit of 1048576 (1 MiB)",
                 e.getMessage());
         StringBuilder many = new StringBuilder("[");
-        for (int i = 0; i <= DeviceSpec.MAX_DEVICES; i++) {
+        for (int i = 0; i <= SnapshotDevice.MAX_DEVICES; i++) {
             many.append(i == 0 ? "" : ",").append("{\"name\":\"d").append(i).append("\",\"output\":\"o\"}");
         }
         VmException crowded = assertThrows(
-                VmException.class, () -> DeviceSpec.parseList(many.append("]").toString()));
+                VmException.class,
+                () -> SnapshotDevice.parseList(many.append("]").toString()));
         assertEquals("could not parse --devices JSON: 257 devices, more than the limit of 256", crowded.getMessage());
-        VmException nothing = assertThrows(VmException.class, () -> DeviceSpec.parseList("null"));
+        VmException nothing = assertThrows(VmException.class, () -> SnapshotDevice.parseList("null"));
         assertEquals("could not parse --devices JSON: expected a list of devices, got null", nothing.getMessage());
     }
 

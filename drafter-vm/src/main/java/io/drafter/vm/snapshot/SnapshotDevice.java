@@ -2,6 +2,7 @@ package io.drafter.vm.snapshot;
 
 import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.drafter.base.DeviceRole;
 import io.drafter.vm.VmException;
 import io.drafter.vm.VmValues;
 import java.io.IOException;
@@ -21,9 +22,15 @@ import java.util.Set;
  * @param input source file copied in before boot, or {@code null}
  * @param output where the device's final file is written
  */
-public record DeviceSpec(String name, Path input, Path output) {
-    /** Devices that are not attached to the VM as disks (besides {@code disk}, which is). */
-    public static final Set<String> KNOWN_NAMES = Set.of("kernel", "disk", "state", "memory", "config", "initrd");
+public record SnapshotDevice(String name, Path input, Path output) {
+    /**
+     * The roles the snapshotter handles itself ({@link DeviceRole}: all but {@code oci}); every other device is an
+     * extra disk attached after {@code disk}.
+     */
+    public static final Set<String> KNOWN_NAMES = java.util.Arrays.stream(DeviceRole.values())
+            .filter(r -> r != DeviceRole.OCI)
+            .map(DeviceRole::deviceName)
+            .collect(java.util.stream.Collectors.toUnmodifiableSet());
 
     /** The longest {@code --devices} JSON accepted, in characters: Drafter's six devices take about 700. */
     public static final int MAX_JSON_CHARS = 1 << 20;
@@ -33,7 +40,7 @@ public record DeviceSpec(String name, Path input, Path output) {
     private static final ObjectMapper JSON = new ObjectMapper();
 
     /** Parses the JSON list; names must be unique and each entry needs a name and an output. */
-    public static List<DeviceSpec> parseList(String json) throws VmException {
+    public static List<SnapshotDevice> parseList(String json) throws VmException {
         if (json.length() > MAX_JSON_CHARS) {
             throw new VmException("could not parse --devices JSON: " + json.length()
                     + " characters, more than the limit of " + MAX_JSON_CHARS + " (1 MiB)");
@@ -52,7 +59,7 @@ public record DeviceSpec(String name, Path input, Path output) {
             throw new VmException("could not parse --devices JSON: " + raw.size() + " devices, more than the limit of "
                     + MAX_DEVICES);
         }
-        List<DeviceSpec> out = new ArrayList<>();
+        List<SnapshotDevice> out = new ArrayList<>();
         Set<String> seen = new HashSet<>();
         for (int i = 0; i < raw.size(); i++) {
             Map<String, Object> m = raw.get(i);
@@ -73,7 +80,7 @@ public record DeviceSpec(String name, Path input, Path output) {
                 throw new VmException("could not parse --devices JSON: device " + name + " has no output");
             }
             Path input = in instanceof String s && !s.isBlank() ? Path.of(s) : null;
-            out.add(new DeviceSpec(name, input, Path.of(output)));
+            out.add(new SnapshotDevice(name, input, Path.of(output)));
         }
         return out;
     }
