@@ -112,6 +112,8 @@ public final class Peer implements AutoCloseable {
     private enum VmState {
         /** No VM (yet, or any more). */
         NONE,
+        /** QEMU runs with the devices, waiting for the device state; the vCPUs never ran here. */
+        STARTED,
         /** QEMU has the state loaded, the vCPUs never ran here. */
         PREPARED,
         /** The guest runs. */
@@ -138,6 +140,11 @@ public final class Peer implements AutoCloseable {
     private boolean stopped;
     private String stoppedWhere;
     private Duration lastResume = Duration.ZERO;
+    private volatile long pausedAtNanos;
+    private volatile long runningAtNanos;
+    private volatile long suspendedAtNanos;
+    /** How long QEMU took to start before its state was loaded (ahead of authority when migrating in). */
+    private Duration startedAhead = Duration.ZERO;
 
     private Peer(PeerOptions options, Vmm vmm) throws IOException {
         this.options = options;
@@ -214,16 +221,20 @@ public final class Peer implements AutoCloseable {
                     in.abort();
                 }
             });
-            MigrationDestination.Resumable r = in.awaitResumable(MIGRATION_LIMIT);
+            Map<String, WaitingDevice> arriving = in.awaitDevices(MIGRATION_LIMIT);
             Map<String, BlockDevice> tops = new LinkedHashMap<>();
             synchronized (p.stacks) {
-                for (Map.Entry<String, WaitingDevice> e : r.devices().entrySet()) {
+                for (Map.Entry<String, WaitingDevice> e : arriving.entrySet()) {
                     DeviceStack s = DeviceStack.over(p.incomingConfigs.get(e.getKey()), e.getValue());
                     p.stacks.put(e.getKey(), s);
                     tops.put(e.getKey(), s.top());
                 }
             }
-            p.prepare(tops);
+            // While the source still runs: mount, and start QEMU without its state (kernel read, RAM mapped, not
+            // touched), so that after authority only the state load remains before the vCPUs may run.
+            p.startAhead(tops);
+            in.awaitResumable(MIGRATION_LIMIT);
+            p.loadState();
             TestHold.at("destination-prepared");
             in.takeOver(TAKEOVER_LIMIT);
             aborter.cancel(false);
@@ -392,6 +403,17 @@ public final class Peer implements AutoCloseable {
      * Mounts {@code devices} and prepares the VM from them: QEMU runs with the device state loaded, vCPUs stopped.
      */
     private void prepare(Map<String, ? extends BlockDevice> devices) throws IOException, VmException {
+        startAhead(devices);
+        loadState();
+        lastResume = lastResume.plus(startedAhead);
+        startedAhead = Duration.ZERO;
+    }
+
+    /**
+     * Mounts {@code devices} and starts QEMU on them without the device state ({@link Vmm#startDeferred}): what a
+     * resume can do before the state is final.
+     */
+    private void startAhead(Map<String, ? extends BlockDevice> devices) throws IOException, VmException {
         for (String required : List.of(STATE, MEMORY, KERNEL, CONFIG)) {
             if (!devices.containsKey(required)) {
                 throw new IOException("could not resume: no device named \"" + required + "\" in --devices");
@@ -448,7 +470,15 @@ public final class Peer implements AutoCloseable {
         VmConfig vmConfig = config.toVmConfig(
                 mount.file(KERNEL), initrd, drives, mount.file(MEMORY), network, runDir.vm(), options.console());
         long startNs = System.nanoTime();
-        vm = vmm.prepare(vmConfig, mount.file(STATE));
+        vm = vmm.startDeferred(vmConfig);
+        vmState = VmState.STARTED;
+        startedAhead = Duration.ofNanos(System.nanoTime() - startNs);
+    }
+
+    /** Loads the device state into the VM {@link #startAhead} started: the VM is then prepared to run. */
+    private void loadState() throws IOException, VmException {
+        long startNs = System.nanoTime();
+        vm.loadState(mount.file(STATE));
         vmState = VmState.PREPARED;
         lastResume = Duration.ofNanos(System.nanoTime() - startNs);
     }
@@ -463,6 +493,7 @@ public final class Peer implements AutoCloseable {
         // From the first instruction the guest runs, the files hold its state: never leftovers to remove.
         runDir.keepCreated();
         vm.cont();
+        runningAtNanos = System.nanoTime();
         vmState = VmState.RUNNING;
         if (awaitAfterResume) {
             vm.afterResume(options.resumeTimeout());
@@ -478,7 +509,11 @@ public final class Peer implements AutoCloseable {
         }
         lastResume = lastResume.plus(Duration.ofNanos(System.nanoTime() - startNs));
         installForwards();
-        LOG.log(Level.INFO, "resumed VM in " + lastResume.toMillis() + " ms (accelerator " + vm.accel() + ")");
+        LOG.log(
+                Level.INFO,
+                "resumed VM in " + lastResume.toMillis() + " ms ("
+                        + (startedAhead.isZero() ? "" : "QEMU started ahead in " + startedAhead.toMillis() + " ms, ")
+                        + "accelerator " + vm.accel() + ")");
     }
 
     /** The longest a migration may run before a resume (each side's stall watchdog fails much sooner). */
@@ -530,6 +565,33 @@ public final class Peer implements AutoCloseable {
     /** How long the last resume took (QEMU start, state load, {@code AfterResume} when awaited). */
     public Duration lastResume() {
         return lastResume;
+    }
+
+    /**
+     * When this peer last paused its VM to suspend it ({@link System#nanoTime()}, after the agent's {@code
+     * BeforeSuspend}), or 0. With {@link #runningAtNanos()} of the peer that took the VM over, in the same process:
+     * the VM's paused window.
+     */
+    public long pausedAtNanos() {
+        return pausedAtNanos;
+    }
+
+    /**
+     * When this peer last finished suspending its VM for a migration ({@link System#nanoTime()}: RAM flushed, state
+     * saved, devices flushed, forwards removed), or 0.
+     */
+    public long suspendedAtNanos() {
+        return suspendedAtNanos;
+    }
+
+    /** When the VM's vCPUs last started to run on this peer ({@link System#nanoTime()}, {@code cont} answered), or 0. */
+    public long runningAtNanos() {
+        return runningAtNanos;
+    }
+
+    /** How long QEMU took to start before the VM's state was there, when it was started ahead; else zero. */
+    public Duration startedAhead() {
+        return startedAhead;
     }
 
     /** The VM. */
@@ -772,6 +834,7 @@ public final class Peer implements AutoCloseable {
             // The VM is paused now; free the forwarded addresses for the next peer (the VM served them throughout
             // BeforeSuspend, which is why this comes after the snapshot, not before).
             removeForwards();
+            suspendedAtNanos = System.nanoTime();
             LOG.log(
                     Level.INFO,
                     "suspended VM in "
@@ -795,7 +858,9 @@ public final class Peer implements AutoCloseable {
      */
     void persistState() throws IOException, VmException {
         Path tmp = runDir.vm().resolve("state-out.bin");
-        vm.snapshot(tmp, options.resumeTimeout());
+        long t0 = System.nanoTime();
+        VmInstance.SnapshotResult snap = vm.snapshot(tmp, options.resumeTimeout());
+        pausedAtNanos = t0 + snap.beforeSuspend().toNanos();
         vmState = VmState.SAVED;
         try {
             byte[] state = Files.readAllBytes(tmp);
@@ -830,7 +895,7 @@ public final class Peer implements AutoCloseable {
         return switch (vmState) {
             case RUNNING -> "suspending the VM into its devices";
             case SAVED -> migratedTo != null ? "stopping the paused copy of the VM" : "closing the VM's devices";
-            case PREPARED -> "giving the VM back and removing what was created for it";
+            case STARTED, PREPARED -> "giving the VM back and removing what was created for it";
             case NONE -> "closing the devices";
         };
     }
@@ -873,7 +938,7 @@ public final class Peer implements AutoCloseable {
             where = "the VM runs at " + migratedTo;
         } else if (saved) {
             where = "the VM is suspended in its devices (" + String.join(", ", writableDirs()) + ")";
-        } else if (vmState == VmState.PREPARED || v == null) {
+        } else if (vmState == VmState.STARTED || vmState == VmState.PREPARED || v == null) {
             where = "no VM ran here";
         } else {
             where = "the VM's state could not be saved; its devices hold the state of its last suspend";

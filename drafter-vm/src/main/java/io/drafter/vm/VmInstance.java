@@ -26,6 +26,14 @@ public interface VmInstance extends AutoCloseable {
      */
     SnapshotResult snapshot(Path stateFile, Duration timeout) throws VmException;
 
+    /**
+     * Loads the device state from {@code stateFile} into a VM started with {@link Vmm#startDeferred}; its vCPUs stay
+     * stopped until {@link #cont()}.
+     *
+     * @throws IllegalStateException if this VM was booted, or its state is loaded already
+     */
+    void loadState(Path stateFile) throws VmException;
+
     /** Pauses the vCPUs. */
     void pause() throws VmException;
 

@@ -40,6 +40,8 @@ public final class QemuInstance implements VmInstance {
     private volatile boolean closed;
     private volatile ResumeTimings resumeTimings;
     private volatile long preparedAtNs;
+    private volatile Duration startedAfter;
+    private volatile Duration stateLoadTimeout;
 
     /**
      * How long the steps of a resume took.
@@ -70,10 +72,38 @@ public final class QemuInstance implements VmInstance {
         return resumeTimings;
     }
 
-    /** Called by {@link QemuVmm#prepare} once the state is loaded: the timings so far, from {@code startNs}. */
-    void prepared(long startNs, Duration started, Duration stateLoaded) {
+    /** Called by {@link QemuVmm#startDeferred} once QEMU answers: the start's time, from {@code startNs}. */
+    void started(long startNs, Duration started, Duration loadTimeout) {
         preparedAtNs = startNs;
-        resumeTimings = new ResumeTimings(started, stateLoaded, null, null);
+        startedAfter = started;
+        stateLoadTimeout = loadTimeout;
+    }
+
+    @Override
+    public void loadState(Path stateFile) throws VmException {
+        if (startedAfter == null) {
+            throw new IllegalStateException("this VM was booted, not started for a resume");
+        }
+        if (resumeTimings != null) {
+            throw new IllegalStateException("the device state of this VM is loaded already");
+        }
+        QemuVmm.checkStateFile(stateFile);
+        QemuVmm.checkUserCanOpen(stateFile, false, "resume", "state file", user);
+        long t0 = System.nanoTime();
+        qmp.execute(new QmpCommand.MigrateIncoming("file:" + stateFile), Duration.ofSeconds(10));
+        awaitIncoming(stateLoadTimeout, stateFile);
+        long t1 = System.nanoTime();
+        // Started ahead (a peer taking a VM over starts QEMU while the source still runs): time from this load on.
+        if (t0 - preparedAtNs > startedAfter.toNanos() + 50_000_000L) {
+            preparedAtNs = t0 - startedAfter.toNanos();
+        }
+        resumeTimings = new ResumeTimings(startedAfter, Duration.ofNanos(t1 - preparedAtNs), null, null);
+        LOG.log(
+                System.Logger.Level.INFO,
+                "prepared pid {0}: QEMU up {1} ms, state loaded in {2} ms",
+                pid(),
+                startedAfter.toMillis(),
+                (t1 - t0) / 1_000_000);
     }
 
     /** The QMP client of this VM. */
