@@ -2,6 +2,8 @@ package io.drafter.peer;
 
 import io.drafter.expose.fuse.DeviceMount;
 import io.drafter.expose.fuse.FuseOptions;
+import io.drafter.linux.Libc;
+import io.drafter.linux.LinuxException;
 import io.drafter.migration.Authority;
 import io.drafter.migration.destination.DestinationListener;
 import io.drafter.migration.destination.DestinationOptions;
@@ -31,6 +33,7 @@ import io.drafter.storage.BlockDevice;
 import io.drafter.storage.DeviceStack;
 import io.drafter.storage.config.DeviceConfig;
 import io.drafter.storage.waiting.WaitingDevice;
+import io.drafter.vm.Drive;
 import io.drafter.vm.KernelImage;
 import io.drafter.vm.Network;
 import io.drafter.vm.SnapshotConfig;
@@ -77,6 +80,8 @@ public final class Peer implements AutoCloseable {
     public static final String KERNEL = "kernel";
     public static final String CONFIG = "config";
     public static final String INITRD = "initrd";
+    /** Devices whose contents never change while a VM runs or migrates. */
+    private static final Set<String> READ_ONLY_CONTENT = Set.of(KERNEL, INITRD, CONFIG);
 
     /** How long a migration may run end to end (each side's stall watchdog fails much sooner). */
     static final Duration MIGRATION_LIMIT = Duration.ofHours(6);
@@ -143,6 +148,8 @@ public final class Peer implements AutoCloseable {
     private volatile long pausedAtNanos;
     private volatile long runningAtNanos;
     private volatile long suspendedAtNanos;
+    private VmConfig aheadConfig;
+    private long[] guestIoBeforeStart;
     /** How long QEMU took to start before its state was loaded (ahead of authority when migrating in). */
     private Duration startedAhead = Duration.ZERO;
 
@@ -470,14 +477,65 @@ public final class Peer implements AutoCloseable {
         VmConfig vmConfig = config.toVmConfig(
                 mount.file(KERNEL), initrd, drives, mount.file(MEMORY), network, runDir.vm(), options.console());
         long startNs = System.nanoTime();
+        aheadConfig = vmConfig;
+        guestIoBeforeStart = guestIo();
         vm = vmm.startDeferred(vmConfig);
         vmState = VmState.STARTED;
         startedAhead = Duration.ofNanos(System.nanoTime() - startNs);
     }
 
+    /**
+     * I/O so far on the devices whose contents change during a migration (all but kernel, initrd and config): {reads of
+     * the drives, every other read or write (guest RAM, state, drive writes)}.
+     */
+    private long[] guestIo() {
+        long driveReads = 0;
+        long other = 0;
+        synchronized (stacks) {
+            for (Map.Entry<String, DeviceStack> e : stacks.entrySet()) {
+                if (READ_ONLY_CONTENT.contains(e.getKey())) {
+                    continue;
+                }
+                DeviceStack.Counters c = e.getValue().counters();
+                if (e.getKey().equals(MEMORY) || e.getKey().equals(STATE)) {
+                    other += c.reads() + c.writes();
+                } else {
+                    driveReads += c.reads();
+                    other += c.writes();
+                }
+            }
+        }
+        return new long[] {driveReads, other};
+    }
+
     /** Loads the device state into the VM {@link #startAhead} started: the VM is then prepared to run. */
     private void loadState() throws IOException, VmException {
         long startNs = System.nanoTime();
+        long[] io = guestIo();
+        if (io[1] != guestIoBeforeStart[1]) {
+            // QEMU started ahead touches neither guest RAM nor the state, and writes no drive. Had it, the kernel's
+            // page cache of those files could hold blocks that changed since: start it again, now that they are
+            // final (an open without FOPEN_KEEP_CACHE drops the cache).
+            LOG.log(
+                    Level.WARNING,
+                    "QEMU started ahead used guest RAM, the state or wrote a drive before they were final ("
+                            + (io[1] - guestIoBeforeStart[1]) + " requests); starting it again");
+            vm.close();
+            vm = null;
+            vm = vmm.startDeferred(aheadConfig);
+        } else if (io[0] != guestIoBeforeStart[0]) {
+            // QEMU's block layer reads the start of each drive when it opens it. Those pages, in the kernel's page
+            // cache of the mount, may have changed since at the source: drop them (clean, not mapped), so that the
+            // guest's reads ask the device, which has the final blocks.
+            for (Drive d : aheadConfig.drives()) {
+                try {
+                    Libc.dropPageCache(d.path().toString());
+                } catch (LinuxException e) {
+                    throw new IOException(
+                            "could not drop the page cache of drive \"" + d.name() + "\": " + e.getMessage(), e);
+                }
+            }
+        }
         vm.loadState(mount.file(STATE));
         vmState = VmState.PREPARED;
         lastResume = Duration.ofNanos(System.nanoTime() - startNs);
@@ -861,6 +919,7 @@ public final class Peer implements AutoCloseable {
         long t0 = System.nanoTime();
         VmInstance.SnapshotResult snap = vm.snapshot(tmp, options.resumeTimeout());
         pausedAtNanos = t0 + snap.beforeSuspend().toNanos();
+        long saved = System.nanoTime();
         vmState = VmState.SAVED;
         try {
             byte[] state = Files.readAllBytes(tmp);
@@ -878,9 +937,21 @@ public final class Peer implements AutoCloseable {
             }
             // Every device durable now (overlays synced, copy-on-write maps saved): a peer killed from here on
             // leaves devices that resume to exactly this point.
+            long written = System.nanoTime();
             for (BlockDevice d : exposed.values()) {
                 d.flush();
             }
+            long flushed = System.nanoTime();
+            LOG.log(
+                    Level.INFO,
+                    "suspended: BeforeSuspend and first RAM flush {0} ms; paused: RAM flushed {1} ms, state saved {2}"
+                            + " ms ({3} bytes), state device written {4} ms, devices flushed {5} ms",
+                    snap.beforeSuspend().toMillis(),
+                    snap.pauseToFlushed().toMillis(),
+                    snap.pauseToSaved().minus(snap.pauseToFlushed()).toMillis(),
+                    snap.stateBytes(),
+                    (written - saved) / 1_000_000,
+                    (flushed - written) / 1_000_000);
         } finally {
             Files.deleteIfExists(tmp);
         }

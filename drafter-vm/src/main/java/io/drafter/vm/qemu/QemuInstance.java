@@ -211,10 +211,14 @@ public final class QemuInstance implements VmInstance {
         }
         long t0 = System.nanoTime();
         agent.call(new AgentCall.BeforeSuspend(), timeout);
+        // While the guest still runs: set up the save and write back what it dirtied so far, so that the flush after
+        // the pause (inside the paused window) carries only the pages of the last milliseconds.
+        qmp.execute(new QmpCommand.MigrateSetCapabilities(Map.of("x-ignore-shared", true)), timeout);
+        flushMemory();
         long t1 = System.nanoTime();
         pause();
         flushMemory();
-        qmp.execute(new QmpCommand.MigrateSetCapabilities(Map.of("x-ignore-shared", true)), timeout);
+        long flushed = System.nanoTime();
         try {
             // QEMU opens the state file after it dropped privileges: it gets an empty file of its own to write.
             VmmFiles.createPrivate(stateFile, user);
@@ -230,7 +234,8 @@ public final class QemuInstance implements VmInstance {
         } catch (IOException e) {
             throw new VmException("could not stat state file " + stateFile + ": " + e, e);
         }
-        return new SnapshotResult(stateFile, size, Duration.ofNanos(t1 - t0), Duration.ofNanos(t2 - t1));
+        return new SnapshotResult(
+                stateFile, size, Duration.ofNanos(t1 - t0), Duration.ofNanos(t2 - t1), Duration.ofNanos(flushed - t1));
     }
 
     /** Polls {@code query-migrate} until it completes; fails naming QEMU's error description. */
