@@ -48,6 +48,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Collection;
+import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -929,18 +931,11 @@ public final class Peer implements AutoCloseable {
                         + " bytes do not fit the state device's " + dev.sizeBytes() + " (snapshot with more padding)");
             }
             dev.write(ByteBuffer.wrap(state), 0);
-            // Zero what an older, longer state left behind.
-            ByteBuffer zeros = ByteBuffer.allocate(1 << 16);
-            for (long off = state.length; off < dev.sizeBytes(); off += zeros.capacity()) {
-                zeros.clear().limit((int) Math.min(zeros.capacity(), dev.sizeBytes() - off));
-                dev.write(zeros, off);
-            }
+            zeroTail(dev, state.length);
             // Every device durable now (overlays synced, copy-on-write maps saved): a peer killed from here on
             // leaves devices that resume to exactly this point.
             long written = System.nanoTime();
-            for (BlockDevice d : exposed.values()) {
-                d.flush();
-            }
+            flushAll(exposed.values());
             long flushed = System.nanoTime();
             LOG.log(
                     Level.INFO,
@@ -954,6 +949,63 @@ public final class Peer implements AutoCloseable {
                     (flushed - written) / 1_000_000);
         } finally {
             Files.deleteIfExists(tmp);
+        }
+    }
+
+    /**
+     * Zeroes what an older, longer state left behind {@code from} on: only the chunks that are not zero already, since
+     * every write marks blocks dirty that a migration then sends in its final set, inside the paused window.
+     */
+    private static void zeroTail(BlockDevice dev, long from) throws IOException {
+        int chunk = 1 << 16;
+        ByteBuffer zeros = ByteBuffer.allocate(chunk);
+        ByteBuffer current = ByteBuffer.allocate(chunk);
+        for (long off = from; off < dev.sizeBytes(); off += chunk) {
+            int n = (int) Math.min(chunk, dev.sizeBytes() - off);
+            current.clear().limit(n);
+            while (current.hasRemaining()) {
+                if (dev.read(current, off + current.position()) <= 0) {
+                    break;
+                }
+            }
+            current.flip();
+            if (current.remaining() < n || current.mismatch(zeros.clear().limit(n)) != -1) {
+                dev.write(zeros.clear().limit(n), off);
+            }
+        }
+    }
+
+    /** Flushes every device, each on its own thread (overlays and maps are synced to disk: the sum would be slow). */
+    private static void flushAll(Collection<? extends BlockDevice> devices) throws IOException {
+        List<Thread> threads = new ArrayList<>();
+        List<IOException> failures = Collections.synchronizedList(new ArrayList<>());
+        for (BlockDevice d : devices) {
+            threads.add(Thread.ofVirtual().name("flush").start(() -> {
+                try {
+                    d.flush();
+                } catch (IOException e) {
+                    failures.add(e);
+                } catch (RuntimeException e) {
+                    failures.add(new IOException(e.getMessage(), e));
+                }
+            }));
+        }
+        boolean interrupted = false;
+        for (Thread th : threads) {
+            while (true) {
+                try {
+                    th.join();
+                    break;
+                } catch (InterruptedException e) {
+                    interrupted = true; // a half-flushed VM is worse than a late interrupt
+                }
+            }
+        }
+        if (interrupted) {
+            Thread.currentThread().interrupt();
+        }
+        if (!failures.isEmpty()) {
+            throw failures.getFirst();
         }
     }
 
