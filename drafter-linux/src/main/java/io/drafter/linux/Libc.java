@@ -86,6 +86,9 @@ public final class Libc {
     private static final MethodHandle LSETXATTR =
             handle("lsetxattr", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, JAVA_LONG, JAVA_INT), ERRNO);
     private static final MethodHandle STRERROR = handle("strerror", FunctionDescriptor.of(ADDRESS, JAVA_INT));
+    private static final MethodHandle POSIX_FADVISE =
+            handle("posix_fadvise", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_INT));
+    private static final int POSIX_FADV_DONTNEED = 4;
 
     private static MethodHandle handle(String name, FunctionDescriptor descriptor, Linker.Option... options) {
         MemorySegment symbol =
@@ -325,6 +328,28 @@ public final class Libc {
             throw e;
         } catch (Throwable t) {
             throw new AssertionError("lsetxattr downcall failed", t);
+        }
+    }
+
+    /**
+     * {@code posix_fadvise(POSIX_FADV_DONTNEED)} over the whole of {@code path}: the kernel drops the file's clean page
+     * cache pages that no process maps, so that the next read asks the file system again (on a FUSE mount: the
+     * server, whose device may have changed underneath).
+     */
+    public static void dropPageCache(String path) throws LinuxException {
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        try {
+            // posix_fadvise returns the error number instead of setting errno.
+            int r = (int) POSIX_FADVISE.invokeExact(fd, 0L, 0L, POSIX_FADV_DONTNEED);
+            if (r != 0) {
+                throw new LinuxException("posix_fadvise", r, "drop the page cache of " + path);
+            }
+        } catch (LinuxException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new AssertionError("posix_fadvise downcall failed", t);
+        } finally {
+            close(fd);
         }
     }
 

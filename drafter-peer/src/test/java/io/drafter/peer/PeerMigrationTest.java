@@ -259,6 +259,23 @@ class PeerMigrationTest {
             public VmInstance prepare(VmConfig config, Path stateFile) throws VmException {
                 throw new VmException("could not start QEMU: simulated failure at the destination");
             }
+
+            /** A real QEMU started ahead, whose state load then fails: after authority, with the source paused. */
+            @Override
+            public VmInstance startDeferred(VmConfig config) throws VmException {
+                VmInstance real = vmm.startDeferred(config);
+                return (VmInstance) java.lang.reflect.Proxy.newProxyInstance(
+                        VmInstance.class.getClassLoader(), new Class<?>[] {VmInstance.class}, (proxy, m, args) -> {
+                            if (m.getName().equals("loadState")) {
+                                throw new VmException("could not load the state: simulated failure at the destination");
+                            }
+                            try {
+                                return m.invoke(real, args);
+                            } catch (java.lang.reflect.InvocationTargetException e) {
+                                throw e.getCause();
+                            }
+                        });
+            }
         };
         CompletableFuture<Void> stop = new CompletableFuture<>();
         try (Peer a = Peer.resumeLocal(options(devices(pkg, aDir, true), aDir.resolve("run")), vmm);
