@@ -2,10 +2,10 @@ package io.drafter.migration.destination;
 
 import com.github.luben.zstd.Zstd;
 import io.drafter.migration.Authority;
-import io.drafter.migration.Handshake;
-import io.drafter.migration.Link;
 import io.drafter.migration.MigrationException;
-import io.drafter.migration.Watchdog;
+import io.drafter.migration.internal.Handshake;
+import io.drafter.migration.internal.Link;
+import io.drafter.migration.internal.Watchdog;
 import io.drafter.migration.protocol.BufferPool;
 import io.drafter.migration.protocol.DeviceSpec;
 import io.drafter.migration.protocol.ErrorCode;
@@ -137,9 +137,9 @@ public final class MigrationDestination {
         this.options = options;
         this.listener = listener == null ? DestinationListener.NONE : listener;
         this.link = new Link(connection, "source", options.stallTimeout(), 16 << 10, this::fail);
-        this.adapter = link.in;
-        this.proxy = link.out;
-        this.heartbeatNs = link.heartbeatNs;
+        this.adapter = link.in();
+        this.proxy = link.out();
+        this.heartbeatNs = link.heartbeatNs();
     }
 
     /**

@@ -2,9 +2,9 @@ package io.drafter.migration.source;
 
 import com.github.luben.zstd.Zstd;
 import io.drafter.migration.Authority;
-import io.drafter.migration.Handshake;
-import io.drafter.migration.Link;
 import io.drafter.migration.MigrationException;
+import io.drafter.migration.internal.Handshake;
+import io.drafter.migration.internal.Link;
 import io.drafter.migration.protocol.DeviceSpec;
 import io.drafter.migration.protocol.ErrorCode;
 import io.drafter.migration.protocol.Frame;
@@ -198,9 +198,9 @@ public final class MigrationSource {
         this.link = session != null
                 ? new Link(connection, session.in(), session.out(), "destination", options.stallTimeout(), this::fail)
                 : new Link(connection, "destination", options.stallTimeout(), 64 << 10, this::fail);
-        this.adapter = link.in;
-        this.proxy = link.out;
-        this.heartbeatNs = link.heartbeatNs;
+        this.adapter = link.in();
+        this.proxy = link.out();
+        this.heartbeatNs = link.heartbeatNs();
     }
 
     /**
