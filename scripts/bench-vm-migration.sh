@@ -3,9 +3,9 @@
 # prints client-visible downtime, total time, bytes, lost acknowledged writes, and the ratios. Run as root.
 # Builds what it needs like scripts/quickstart.sh (guest, Redis OCI disk, a 256 MiB snapshot) into out/bench-vm.
 set -euo pipefail
+. "$(dirname "$0")/as-root.sh"
 cd "$(dirname "$0")/.."
 . scripts/env.sh
-if [ "$(id -u)" != 0 ]; then echo "bench-vm-migration: run as root" >&2; exit 1; fi
 out=out/bench-vm
 mem=${BENCH_MEMORY_MIB:-256}
 . scripts/lib-vm.sh

@@ -2,6 +2,7 @@
 # Installs, once, everything the build and the tests need on a fresh Debian 12 machine.
 # Idempotent: packages already present are not fetched again.
 set -euo pipefail
+. "$(dirname "$0")/as-root.sh"
 need=()
 want() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed' || need+=("$1"); }
 # util-linux: mount tools; python3 drives FUSE tests from another process.

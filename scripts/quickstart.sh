@@ -6,10 +6,10 @@
 # The port forward is the peers' own (--port-forwards): peer A drops it when it suspends the VM, peer B installs
 # it as soon as the VM runs there.
 set -euo pipefail
+. "$(dirname "$0")/as-root.sh"
 cd "$(dirname "$0")/.."
 root=$(pwd)
 . scripts/env.sh
-if [ "$(id -u)" != 0 ]; then echo "quickstart: run as root (it creates namespaces and FUSE mounts)" >&2; exit 1; fi
 
 . scripts/lib-vm.sh
 on_exit_stop_pids

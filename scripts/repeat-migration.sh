@@ -7,10 +7,10 @@
 #   usage: scripts/repeat-migration.sh [HOPS]       (default 20; REPEAT_MEMORY_MIB=256)
 # Run as root; builds what it needs like the quickstart. Work files: out/repeat. Cleans up after itself.
 set -euo pipefail
+. "$(dirname "$0")/as-root.sh"
 cd "$(dirname "$0")/.."
 root=$(pwd)
 . scripts/env.sh
-if [ "$(id -u)" != 0 ]; then echo "repeat-migration: run as root (namespaces, FUSE mounts)" >&2; exit 1; fi
 hops=${1:-20}
 mem=${REPEAT_MEMORY_MIB:-256}
 out=out/repeat
