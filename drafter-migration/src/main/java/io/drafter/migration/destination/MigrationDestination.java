@@ -5,6 +5,7 @@ import io.drafter.migration.Authority;
 import io.drafter.migration.MigrationException;
 import io.drafter.migration.internal.Handshake;
 import io.drafter.migration.internal.Link;
+import io.drafter.migration.internal.PhaseMachine;
 import io.drafter.migration.internal.Watchdog;
 import io.drafter.migration.protocol.BufferPool;
 import io.drafter.migration.protocol.DeviceSpec;
@@ -25,12 +26,9 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.BitSet;
 import java.util.Collections;
-import java.util.EnumMap;
-import java.util.EnumSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.LinkedBlockingQueue;
@@ -57,17 +55,17 @@ import java.util.concurrent.atomic.AtomicLong;
  */
 public final class MigrationDestination {
     private static final System.Logger LOG = System.getLogger(MigrationDestination.class.getName());
-    private static final Map<DestinationPhase, Set<DestinationPhase>> NEXT = new EnumMap<>(DestinationPhase.class);
     private static final int CONTROL_SLACK = 4096;
 
-    static {
-        NEXT.put(DestinationPhase.HANDSHAKE, EnumSet.of(DestinationPhase.RECEIVING));
-        NEXT.put(DestinationPhase.RECEIVING, EnumSet.of(DestinationPhase.AUTHORITATIVE));
-        NEXT.put(DestinationPhase.AUTHORITATIVE, EnumSet.of(DestinationPhase.GRANTED));
-        NEXT.put(DestinationPhase.GRANTED, EnumSet.of(DestinationPhase.COMPLETED));
-        NEXT.put(DestinationPhase.COMPLETED, EnumSet.noneOf(DestinationPhase.class));
-        NEXT.put(DestinationPhase.FAILED, EnumSet.noneOf(DestinationPhase.class));
-    }
+    /** The phases in order; FAILED is reachable from every phase that has not ended. */
+    static final PhaseMachine.Table<DestinationPhase> PHASES = PhaseMachine.table(
+                    DestinationPhase.class, DestinationPhase.FAILED, DestinationPhase::terminal)
+            .path(
+                    DestinationPhase.HANDSHAKE,
+                    DestinationPhase.RECEIVING,
+                    DestinationPhase.AUTHORITATIVE,
+                    DestinationPhase.GRANTED,
+                    DestinationPhase.COMPLETED);
 
     /** What a resumable destination hands to its caller: the authority payload and the devices to run on. */
     public record Resumable(byte[] authorityPayload, Map<String, WaitingDevice> devices) {}
@@ -83,10 +81,9 @@ public final class MigrationDestination {
     private final long heartbeatNs;
     private final LinkedBlockingQueue<Frame> outbox = new LinkedBlockingQueue<>();
     private final Object lock = new Object();
-    private final Map<DestinationPhase, Duration> phaseTimes = new EnumMap<>(DestinationPhase.class);
     private final List<Sink> sinks = Collections.synchronizedList(new ArrayList<>());
-    private DestinationPhase phase = DestinationPhase.HANDSHAKE;
-    private long phaseSinceNs = System.nanoTime();
+    private final PhaseMachine<DestinationPhase> phases =
+            new PhaseMachine<>("destination", PHASES, DestinationPhase.HANDSHAKE, System::nanoTime);
     private boolean zstd;
     private int credit;
     private volatile byte[] authorityPayload;
@@ -170,14 +167,14 @@ public final class MigrationDestination {
 
     public DestinationPhase phase() {
         synchronized (lock) {
-            return phase;
+            return phases.phase();
         }
     }
 
     /** Who owns the devices as far as this side knows: this side only from the grant on. */
     public Authority authority() {
         synchronized (lock) {
-            return switch (phase) {
+            return switch (phases.phase()) {
                 case GRANTED, COMPLETED -> Authority.DESTINATION;
                 case FAILED -> failure.authority();
                 default -> Authority.SOURCE;
@@ -212,7 +209,7 @@ public final class MigrationDestination {
      */
     public void takeOver(Duration timeout) throws IOException, InterruptedException {
         synchronized (lock) {
-            switch (phase) {
+            switch (phases.phase()) {
                 case GRANTED, COMPLETED -> {
                     return;
                 }
@@ -224,8 +221,8 @@ public final class MigrationDestination {
                     }
                 }
                 default ->
-                    throw new IllegalStateException(
-                            "could not take over from " + peer + ": authority has not arrived (phase " + phase + ")");
+                    throw new IllegalStateException("could not take over from " + peer
+                            + ": authority has not arrived (phase " + phases.phase() + ")");
             }
         }
         try {
@@ -258,12 +255,12 @@ public final class MigrationDestination {
      */
     public void confirmTakeover() {
         synchronized (lock) {
-            if (phase == DestinationPhase.COMPLETED) {
+            if (phases.phase() == DestinationPhase.COMPLETED) {
                 return;
             }
-            if (phase != DestinationPhase.GRANTED) {
+            if (phases.phase() != DestinationPhase.GRANTED) {
                 throw new IllegalStateException("could not confirm the takeover from " + peer
-                        + ": the source has not granted it (phase " + phase + ")");
+                        + ": the source has not granted it (phase " + phases.phase() + ")");
             }
         }
         complete();
@@ -277,7 +274,7 @@ public final class MigrationDestination {
     public void abort() {
         boolean granted;
         synchronized (lock) {
-            granted = phase == DestinationPhase.GRANTED;
+            granted = phases.phase() == DestinationPhase.GRANTED;
         }
         fail(new ProtocolException(
                 ErrorCode.ABORTED,
@@ -304,7 +301,7 @@ public final class MigrationDestination {
                     blocksRequested.get(),
                     waits,
                     Duration.ofNanos(waitNs),
-                    new EnumMap<>(phaseTimes));
+                    phases.phaseTimes());
         }
     }
 
@@ -317,25 +314,18 @@ public final class MigrationDestination {
      * @throws IllegalStateException for a transition the state machine does not have
      */
     private boolean transition(DestinationPhase to) {
-        DestinationPhase from;
-        Duration spent;
+        PhaseMachine.Transition<DestinationPhase> t;
         synchronized (lock) {
-            from = phase;
-            if (from == DestinationPhase.FAILED || (from.terminal() && to == DestinationPhase.FAILED)) {
-                return false;
-            }
-            if (!NEXT.get(from).contains(to) && to != DestinationPhase.FAILED) {
-                throw new IllegalStateException("destination state machine: no transition " + from + " -> " + to);
-            }
-            long now = System.nanoTime();
-            spent = Duration.ofNanos(now - phaseSinceNs);
-            phaseTimes.merge(from, spent, Duration::plus);
-            phase = to;
-            phaseSinceNs = now;
+            t = phases.transition(to);
         }
-        LOG.log(Level.DEBUG, () -> "migration from " + peer + ": " + from + " -> " + to + " after " + spent);
+        if (t == null) {
+            return false;
+        }
+        LOG.log(
+                Level.DEBUG,
+                () -> "migration from " + peer + ": " + t.from() + " -> " + to + " after " + t.timeInFrom());
         try {
-            listener.onPhase(from, to, spent);
+            listener.onPhase(t.from(), to, t.timeInFrom());
         } catch (RuntimeException e) {
             LOG.log(Level.WARNING, "destination listener failed in onPhase", e);
         }
@@ -489,8 +479,9 @@ public final class MigrationDestination {
 
     private void onAuthority(Frame.Authority a) throws ProtocolException {
         synchronized (lock) {
-            if (phase != DestinationPhase.RECEIVING || authorityArrived) {
-                throw new ProtocolException(ErrorCode.UNEXPECTED_FRAME, "unexpected AUTHORITY in phase " + phase);
+            if (phases.phase() != DestinationPhase.RECEIVING || authorityArrived) {
+                throw new ProtocolException(
+                        ErrorCode.UNEXPECTED_FRAME, "unexpected AUTHORITY in phase " + phases.phase());
             }
             authorityArrived = true;
         }
@@ -520,10 +511,11 @@ public final class MigrationDestination {
 
     private void onGrant() throws ProtocolException {
         synchronized (lock) {
-            if (phase != DestinationPhase.AUTHORITATIVE || !takeoverSent || grantArrived) {
+            if (phases.phase() != DestinationPhase.AUTHORITATIVE || !takeoverSent || grantArrived) {
                 throw new ProtocolException(
                         ErrorCode.UNEXPECTED_FRAME,
-                        "unexpected GRANT in phase " + phase + (takeoverSent ? "" : " (no TAKEOVER was sent)"));
+                        "unexpected GRANT in phase " + phases.phase()
+                                + (takeoverSent ? "" : " (no TAKEOVER was sent)"));
             }
             grantArrived = true;
         }
@@ -598,7 +590,7 @@ public final class MigrationDestination {
     private void checkProgress() {
         Resumable prepare = null;
         synchronized (lock) {
-            if (phase != DestinationPhase.AUTHORITATIVE) {
+            if (phases.phase() != DestinationPhase.AUTHORITATIVE) {
                 return;
             }
             if (options.waitForAllBlocks()) {
@@ -626,7 +618,7 @@ public final class MigrationDestination {
     private void complete() {
         synchronized (lock) {
             // COMPLETED before the frame leaves: the source closes the connection as soon as it reads it.
-            if (phase != DestinationPhase.GRANTED || !transition(DestinationPhase.COMPLETED)) {
+            if (phases.phase() != DestinationPhase.GRANTED || !transition(DestinationPhase.COMPLETED)) {
                 return;
             }
             outbox.add(new Frame.Completed());
@@ -773,7 +765,7 @@ public final class MigrationDestination {
         DestinationPhase at;
         boolean askedForGrant;
         synchronized (lock) {
-            at = phase;
+            at = phases.phase();
             askedForGrant = takeoverSent;
             if (at.terminal()) {
                 return;

@@ -5,6 +5,7 @@ import io.drafter.migration.Authority;
 import io.drafter.migration.MigrationException;
 import io.drafter.migration.internal.Handshake;
 import io.drafter.migration.internal.Link;
+import io.drafter.migration.internal.PhaseMachine;
 import io.drafter.migration.protocol.DeviceSpec;
 import io.drafter.migration.protocol.ErrorCode;
 import io.drafter.migration.protocol.Frame;
@@ -23,12 +24,9 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.BitSet;
 import java.util.Collections;
-import java.util.EnumMap;
-import java.util.EnumSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
@@ -57,20 +55,19 @@ import java.util.function.BooleanSupplier;
  */
 public final class MigrationSource {
     private static final System.Logger LOG = System.getLogger(MigrationSource.class.getName());
-    private static final Map<SourcePhase, Set<SourcePhase>> NEXT = new EnumMap<>(SourcePhase.class);
-
-    static {
-        NEXT.put(SourcePhase.HANDSHAKE, EnumSet.of(SourcePhase.FULL_COPY));
-        NEXT.put(SourcePhase.FULL_COPY, EnumSet.of(SourcePhase.DIRTY_ROUNDS));
-        NEXT.put(SourcePhase.DIRTY_ROUNDS, EnumSet.of(SourcePhase.SUSPENDING));
-        NEXT.put(SourcePhase.SUSPENDING, EnumSet.of(SourcePhase.FINAL_SYNC));
-        NEXT.put(SourcePhase.FINAL_SYNC, EnumSet.of(SourcePhase.AUTHORITY_SENT));
-        NEXT.put(SourcePhase.AUTHORITY_SENT, EnumSet.of(SourcePhase.GRANTED));
-        NEXT.put(SourcePhase.GRANTED, EnumSet.of(SourcePhase.COMPLETED));
-        NEXT.put(SourcePhase.COMPLETED, EnumSet.noneOf(SourcePhase.class));
-        NEXT.put(SourcePhase.FAILED, EnumSet.of(SourcePhase.RESUMED));
-        NEXT.put(SourcePhase.RESUMED, EnumSet.noneOf(SourcePhase.class));
-    }
+    /** The phases in order; FAILED is reachable from every phase that has not ended. */
+    static final PhaseMachine.Table<SourcePhase> PHASES = PhaseMachine.table(
+                    SourcePhase.class, SourcePhase.FAILED, SourcePhase::terminal)
+            .path(
+                    SourcePhase.HANDSHAKE,
+                    SourcePhase.FULL_COPY,
+                    SourcePhase.DIRTY_ROUNDS,
+                    SourcePhase.SUSPENDING,
+                    SourcePhase.FINAL_SYNC,
+                    SourcePhase.AUTHORITY_SENT,
+                    SourcePhase.GRANTED,
+                    SourcePhase.COMPLETED)
+            .path(SourcePhase.FAILED, SourcePhase.RESUMED);
 
     private final Connection connection;
     /** The listener's authenticated session this migration continues, or {@code null} (it authenticates itself). */
@@ -93,9 +90,8 @@ public final class MigrationSource {
     private final Condition progress = lock.newCondition();
 
     private final ArrayDeque<Frame> control = new ArrayDeque<>();
-    private final Map<SourcePhase, Duration> phaseTimes = new EnumMap<>(SourcePhase.class);
-    private SourcePhase phase = SourcePhase.HANDSHAKE;
-    private long phaseSinceNs = System.nanoTime();
+    private final PhaseMachine<SourcePhase> phases =
+            new PhaseMachine<>("source", PHASES, SourcePhase.HANDSHAKE, System::nanoTime);
     private volatile Authority authority = Authority.SOURCE;
     private MigrationException failure;
     private boolean suspended;
@@ -267,7 +263,7 @@ public final class MigrationSource {
     public SourcePhase phase() {
         lock.lock();
         try {
-            return phase;
+            return phases.phase();
         } finally {
             lock.unlock();
         }
@@ -319,7 +315,7 @@ public final class MigrationSource {
     public boolean abortBeforeGrant() {
         lock.lock();
         try {
-            if (granted || phase.terminal()) {
+            if (granted || phases.ended()) {
                 return false;
             }
             grantWithheld = true;
@@ -342,6 +338,7 @@ public final class MigrationSource {
         boolean waitForEngine;
         lock.lock();
         try {
+            SourcePhase phase = phases.phase();
             if (phase == SourcePhase.RESUMED) {
                 return;
             }
@@ -397,7 +394,7 @@ public final class MigrationSource {
                     priorityBlocks.get(),
                     rounds,
                     perRound,
-                    new EnumMap<>(phaseTimes),
+                    phases.phaseTimes(),
                     s2a,
                     s2g);
         } finally {
@@ -408,32 +405,17 @@ public final class MigrationSource {
     // ------------------------------------------------------------------ state machine
 
     private void transitionLocked(SourcePhase to) {
-        SourcePhase from = phase;
-        if (!NEXT.get(from).contains(to) && to != SourcePhase.FAILED) {
-            throw new IllegalStateException("source state machine: no transition " + from + " -> " + to);
+        PhaseMachine.Transition<SourcePhase> t = phases.transition(to);
+        if (t == null) {
+            return;
         }
-        long now = System.nanoTime();
-        Duration spent = Duration.ofNanos(now - phaseSinceNs);
-        phaseTimes.merge(from, spent, Duration::plus);
-        phase = to;
-        phaseSinceNs = now;
         changed.signalAll();
         progress.signalAll();
-        LOG.log(Level.DEBUG, () -> "migration to " + peer + ": " + from + " -> " + to + " after " + spent);
+        LOG.log(Level.DEBUG, () -> "migration to " + peer + ": " + t.from() + " -> " + to + " after " + t.timeInFrom());
         try {
-            listener.onPhase(from, to, spent);
+            listener.onPhase(t.from(), to, t.timeInFrom());
         } catch (RuntimeException e) {
             LOG.log(Level.WARNING, "source listener failed in onPhase", e);
-        }
-    }
-
-    private void transition(SourcePhase to) throws MigrationException {
-        lock.lock();
-        try {
-            checkNotFailed();
-            transitionLocked(to);
-        } finally {
-            lock.unlock();
         }
     }
 
@@ -528,7 +510,7 @@ public final class MigrationSource {
                 transitionLocked(SourcePhase.AUTHORITY_SENT);
                 changed.signalAll();
                 // The sender writes the GRANT once TAKEOVER arrived and every block is out; COMPLETED ends it.
-                awaitLocked(() -> phase == SourcePhase.COMPLETED);
+                awaitLocked(() -> phases.phase() == SourcePhase.COMPLETED);
             } finally {
                 lock.unlock();
             }
@@ -713,8 +695,9 @@ public final class MigrationSource {
         lock.lock();
         try {
             // The destination acknowledges before it asks to take over, so this comes before any GRANT.
-            if (phase != SourcePhase.AUTHORITY_SENT || authorityAckNs != 0 || takeoverRequested) {
-                throw new ProtocolException(ErrorCode.UNEXPECTED_FRAME, "unexpected AUTHORITY_ACK in phase " + phase);
+            if (phases.phase() != SourcePhase.AUTHORITY_SENT || authorityAckNs != 0 || takeoverRequested) {
+                throw new ProtocolException(
+                        ErrorCode.UNEXPECTED_FRAME, "unexpected AUTHORITY_ACK in phase " + phases.phase());
             }
             authorityAckNs = System.nanoTime();
         } finally {
@@ -726,8 +709,9 @@ public final class MigrationSource {
     private void onTakeover() throws ProtocolException {
         lock.lock();
         try {
-            if (phase != SourcePhase.AUTHORITY_SENT || takeoverRequested) {
-                throw new ProtocolException(ErrorCode.UNEXPECTED_FRAME, "unexpected TAKEOVER in phase " + phase);
+            if (phases.phase() != SourcePhase.AUTHORITY_SENT || takeoverRequested) {
+                throw new ProtocolException(
+                        ErrorCode.UNEXPECTED_FRAME, "unexpected TAKEOVER in phase " + phases.phase());
             }
             takeoverRequested = true;
             changed.signalAll();
@@ -739,8 +723,9 @@ public final class MigrationSource {
     private void onCompleted() throws ProtocolException {
         lock.lock();
         try {
-            if (phase != SourcePhase.GRANTED) {
-                throw new ProtocolException(ErrorCode.UNEXPECTED_FRAME, "unexpected COMPLETED in phase " + phase);
+            if (phases.phase() != SourcePhase.GRANTED) {
+                throw new ProtocolException(
+                        ErrorCode.UNEXPECTED_FRAME, "unexpected COMPLETED in phase " + phases.phase());
             }
             authority = Authority.DESTINATION;
             transitionLocked(SourcePhase.COMPLETED);
@@ -873,7 +858,11 @@ public final class MigrationSource {
             d.inFlight++;
             return new Work(d, b, false);
         }
-        if (takeoverRequested && !granted && !grantWithheld && phase == SourcePhase.AUTHORITY_SENT && grantable()) {
+        if (takeoverRequested
+                && !granted
+                && !grantWithheld
+                && phases.phase() == SourcePhase.AUTHORITY_SENT
+                && grantable()) {
             // Every block the destination lacked is written ahead of this frame on the same stream, so a destination
             // that reads the GRANT has every block. From here on it may run: never resume on our own.
             granted = true;
@@ -941,10 +930,10 @@ public final class MigrationSource {
         MigrationException ex;
         lock.lock();
         try {
-            if (phase.terminal()) {
+            if (phases.ended()) {
                 return;
             }
-            SourcePhase at = phase;
+            SourcePhase at = phases.phase();
             String detail = cause.getMessage() == null ? cause.toString() : cause.getMessage();
             String hint = "";
             if (authority == Authority.UNCERTAIN) {
@@ -1010,7 +999,7 @@ public final class MigrationSource {
         boolean mine;
         lock.lock();
         try {
-            if (phase != SourcePhase.FAILED || !suspended || authority != Authority.SOURCE) {
+            if (phases.phase() != SourcePhase.FAILED || !suspended || authority != Authority.SOURCE) {
                 return;
             }
             mine = !resumeCalled;
