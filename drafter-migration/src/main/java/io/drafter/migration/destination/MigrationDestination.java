@@ -1,8 +1,8 @@
 package io.drafter.migration.destination;
 
-import com.github.luben.zstd.Zstd;
 import io.drafter.migration.Authority;
 import io.drafter.migration.MigrationException;
+import io.drafter.migration.internal.BlockDecoder;
 import io.drafter.migration.internal.Handshake;
 import io.drafter.migration.internal.Link;
 import io.drafter.migration.internal.PhaseMachine;
@@ -21,7 +21,6 @@ import io.drafter.storage.waiting.WaitingDevice;
 import java.io.EOFException;
 import java.io.IOException;
 import java.lang.System.Logger.Level;
-import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.BitSet;
@@ -636,7 +635,7 @@ public final class MigrationDestination {
     // ------------------------------------------------------------------ appliers
 
     private void runApplier(Sink s) {
-        byte[] zeros = new byte[s.spec.blockSizeBytes()];
+        BlockDecoder decoder = new BlockDecoder(s.spec.blockSizeBytes());
         long creditBatch = Math.max(1, credit / 4);
         try {
             while (true) {
@@ -644,7 +643,7 @@ public final class MigrationDestination {
                 switch (item) {
                     case Frame.BlockData d -> {
                         try {
-                            s.waiting.supply(d.block(), data(d));
+                            s.waiting.supply(d.block(), decoder.decode(d));
                         } finally {
                             pool.give(d.data().array());
                         }
@@ -657,7 +656,7 @@ public final class MigrationDestination {
                             if (s.opened.zeroFilled() && !s.supplied.get((int) b)) {
                                 s.waiting.markPresent(b, b + 1);
                             } else {
-                                s.waiting.supply(b, ByteBuffer.wrap(zeros, 0, s.spec.blockLength(b)));
+                                s.waiting.supply(b, decoder.zeros(s.spec.blockLength(b)));
                             }
                         }
                         zeroBlocks.addAndGet(z.count());
@@ -699,27 +698,6 @@ public final class MigrationDestination {
                         "could not store data of device \"" + s.spec.name() + "\": " + e.getMessage()));
             }
         }
-    }
-
-    private ByteBuffer data(Frame.BlockData d) throws ProtocolException {
-        if (d.encoding() == Frame.BlockData.RAW) {
-            return d.data();
-        }
-        ByteBuffer src = d.data();
-        byte[] out = new byte[d.rawLength()];
-        long n;
-        try {
-            n = Zstd.decompressByteArray(
-                    out, 0, out.length, src.array(), src.arrayOffset() + src.position(), src.remaining());
-        } catch (RuntimeException e) {
-            throw malformed("BLOCK " + d.block() + " does not decompress: " + e.getMessage());
-        }
-        if (Zstd.isError(n) || n != d.rawLength()) {
-            throw malformed("BLOCK " + d.block() + " decompresses to "
-                    + (Zstd.isError(n) ? "an error (" + Zstd.getErrorName(n) + ")" : n + " bytes") + ", expected "
-                    + d.rawLength());
-        }
-        return ByteBuffer.wrap(out);
     }
 
     private void onMissing(Sink s, long block) {

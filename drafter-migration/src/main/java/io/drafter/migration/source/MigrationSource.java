@@ -1,8 +1,8 @@
 package io.drafter.migration.source;
 
-import com.github.luben.zstd.Zstd;
 import io.drafter.migration.Authority;
 import io.drafter.migration.MigrationException;
+import io.drafter.migration.internal.BlockEncoder;
 import io.drafter.migration.internal.Handshake;
 import io.drafter.migration.internal.Link;
 import io.drafter.migration.internal.PhaseMachine;
@@ -746,12 +746,8 @@ public final class MigrationSource {
                 .mapToInt(d -> d.spec.blockSizeBytes())
                 .max()
                 .orElse(0);
-        // Both buffers keep room for the frame header before the data and the tag of a sealed frame after it, so a
-        // frame is built (and sealed) in place and leaves in one write.
-        final int tag = FrameCipher.TAG_BYTES;
-        byte[] data = new byte[FrameCodec.BLOCK_HEADER_BYTES + maxBlock + tag];
-        byte[] compressed = new byte[FrameCodec.BLOCK_HEADER_BYTES + (int) Zstd.compressBound(maxBlock) + tag];
-        byte[] zeros = new byte[maxBlock];
+        // Set before this thread started; the encoder keeps room for the frame header and a sealed frame's tag.
+        BlockEncoder encoder = new BlockEncoder(maxBlock, zstd);
         boolean unflushed = false;
         try {
             while (true) {
@@ -782,7 +778,7 @@ public final class MigrationSource {
                 }
                 if (w instanceof Work work) {
                     try {
-                        sendBlock(work, data, compressed, zeros);
+                        sendBlock(work, encoder);
                     } finally {
                         lock.lock();
                         try {
@@ -887,41 +883,34 @@ public final class MigrationSource {
         return true;
     }
 
-    private void sendBlock(Work w, byte[] data, byte[] compressed, byte[] zeros) throws IOException {
+    private void sendBlock(Work w, BlockEncoder encoder) throws IOException {
         DeviceSpec spec = w.device.spec;
         int len = spec.blockLength(w.block);
-        final int h = FrameCodec.BLOCK_HEADER_BYTES;
-        ByteBuffer buf = ByteBuffer.wrap(data, h, len);
+        ByteBuffer buf = encoder.readBuffer(len);
+        int start = buf.position();
         long offset = w.block * spec.blockSizeBytes();
         while (buf.hasRemaining()) {
-            int r = w.device.device.tracker().read(buf, offset + buf.position() - h);
+            int r = w.device.device.tracker().read(buf, offset + buf.position() - start);
             if (r <= 0) {
                 throw new IOException("could not read block " + w.block + " of device \"" + spec.name()
-                        + "\": short read at byte " + (buf.position() - h) + " of " + len);
+                        + "\": short read at byte " + (buf.position() - start) + " of " + len);
             }
         }
         dataBytesRead.addAndGet(len);
         if (w.priority) {
             priorityBlocks.incrementAndGet();
         }
-        if (Arrays.mismatch(data, h, h + len, zeros, 0, len) < 0) {
-            proxy.send(new Frame.ZeroBlocks(w.device.index, w.block, 1));
-            zeroBlocks.incrementAndGet();
-            return;
-        }
-        blocksSent.incrementAndGet();
-        if (zstd) {
-            long c = Zstd.compressByteArray(
-                    compressed, h, compressed.length - h - FrameCipher.TAG_BYTES, data, h, len, 1);
-            if (!Zstd.isError(c) && c < len - (len >> 5)) {
+        Frame f = encoder.encode(w.device.index, w.block, len);
+        if (f instanceof Frame.BlockData b) {
+            blocksSent.incrementAndGet();
+            if (b.encoding() == Frame.BlockData.ZSTD) {
                 compressedBlocks.incrementAndGet();
-                proxy.send(new Frame.BlockData(
-                        w.device.index, w.block, Frame.BlockData.ZSTD, len, ByteBuffer.wrap(compressed, h, (int) c)));
-                return;
             }
         }
-        proxy.send(
-                new Frame.BlockData(w.device.index, w.block, Frame.BlockData.RAW, len, ByteBuffer.wrap(data, h, len)));
+        proxy.send(f);
+        if (f instanceof Frame.ZeroBlocks) {
+            zeroBlocks.incrementAndGet();
+        }
     }
 
     // ------------------------------------------------------------------ failure
