@@ -78,6 +78,9 @@ public final class MigrationSource {
     private final SuspendHook hook;
     private final SourceListener listener;
     private final DevState[] states;
+    /** Which block goes next; guarded by {@link #lock}. */
+    private final SendScheduler scheduler;
+
     private final Link link;
     private final FrameAdapter adapter;
     private final FrameProxy proxy;
@@ -100,8 +103,6 @@ public final class MigrationSource {
     private volatile Thread readerThread;
     private boolean stopping;
     private boolean zstd;
-    private int rrNeed;
-    private int rrData;
     private int rounds;
     private long suspendReturnedNs;
     private long authorityAckNs;
@@ -124,47 +125,24 @@ public final class MigrationSource {
     /** Completed when the engine's own {@link SuspendHook#resume()} after a failure returned. */
     private final CompletableFuture<Void> resumeDone = new CompletableFuture<>();
 
-    /** Per-device scheduling and convergence state; guarded by {@link #lock}. */
+    /** A device, its wire description, its rounds' sizes and its convergence; guarded by {@link #lock}. */
     private static final class DevState {
         final int index;
         final SourceDevice device;
         final DeviceSpec spec;
-        final ArrayDeque<Long> dirty = new ArrayDeque<>();
-        final BitSet dirtyQueued = new BitSet();
-        final ArrayDeque<Long> need = new ArrayDeque<>();
-        final BitSet needQueued = new BitSet();
         final List<Integer> dirtyPerRound = Collections.synchronizedList(new ArrayList<>());
-        long[] fullOrder = new long[0];
-        int fullCursor;
-        int credit;
-        int inFlight;
-        int totalCycles;
-        int cyclesBelow;
-        int round;
-        int lastRoundSize;
-        boolean ready;
-        boolean roundOutstanding;
-        long nextDueNs;
+        final RoundPolicy convergence;
 
         DevState(int index, SourceDevice device) {
             this.index = index;
             this.device = device;
+            this.convergence = new RoundPolicy(device.policy());
             this.spec = new DeviceSpec(
                     device.name(),
                     device.tracker().sizeBytes(),
                     device.tracker().blockSizeBytes());
         }
-
-        boolean hasData() {
-            return !need.isEmpty() || !dirty.isEmpty() || fullCursor < fullOrder.length;
-        }
-
-        boolean drained() {
-            return dirty.isEmpty() && fullCursor >= fullOrder.length && inFlight == 0;
-        }
     }
-
-    private record Work(DevState device, long block, boolean priority) {}
 
     private MigrationSource(
             Connection connection,
@@ -184,6 +162,7 @@ public final class MigrationSource {
             throw new IllegalArgumentException("could not migrate to " + peer + ": no devices");
         }
         this.states = new DevState[devices.size()];
+        this.scheduler = new SendScheduler(states.length);
         for (int i = 0; i < states.length; i++) {
             states[i] = new DevState(i, devices.get(i));
             String problem = FrameCodec.validate(states[i].spec);
@@ -441,9 +420,7 @@ public final class MigrationSource {
             lock.lock();
             try {
                 zstd = agreed.zstd();
-                for (DevState d : states) {
-                    d.credit = agreed.initialCredit();
-                }
+                scheduler.initialCredit(agreed.initialCredit());
             } finally {
                 lock.unlock();
             }
@@ -471,10 +448,10 @@ public final class MigrationSource {
                 checkNotFailed();
                 transitionLocked(SourcePhase.FULL_COPY);
                 for (DevState d : states) {
-                    d.fullOrder = orders.get(d.index);
+                    scheduler.fullCopy(d.index, orders.get(d.index));
                 }
                 changed.signalAll();
-                awaitLocked(() -> Arrays.stream(states).allMatch(DevState::drained));
+                awaitLocked(scheduler::allDrained);
                 transitionLocked(SourcePhase.DIRTY_ROUNDS);
                 runRoundsLocked();
             } finally {
@@ -500,11 +477,11 @@ public final class MigrationSource {
                 transitionLocked(SourcePhase.FINAL_SYNC);
                 for (DevState d : states) {
                     long[] last = toArray(d.device.tracker().collect());
-                    d.round++;
+                    int round = d.convergence.finalRound();
                     rounds++;
                     d.dirtyPerRound.add(last.length);
-                    enqueueDirtyLocked(d, last, true);
-                    listener.onDirtyRound(d.spec.name(), d.round, last.length, true);
+                    enqueueDirtyLocked(d, round, last, true);
+                    listener.onDirtyRound(d.spec.name(), round, last.length, true);
                 }
                 control.add(new Frame.Authority(options.authorityPayload()));
                 transitionLocked(SourcePhase.AUTHORITY_SENT);
@@ -526,84 +503,53 @@ public final class MigrationSource {
     /** Dirty rounds under Drafter's rules until every device is ready. Holds {@link #lock}. */
     private void runRoundsLocked() throws MigrationException, InterruptedException {
         for (DevState d : states) {
-            if (d.device.policy().maxCycles() == 0) {
-                markReadyLocked(d);
+            if (d.convergence.begin()) {
+                listener.onDeviceReady(d.spec.name(), d.convergence.cycles());
             }
         }
-        while (!Arrays.stream(states).allMatch(d -> d.ready)) {
+        while (!Arrays.stream(states).allMatch(d -> d.convergence.ready())) {
             checkNotFailed();
             long now = System.nanoTime();
             long wakeNs = now + TimeUnit.MILLISECONDS.toNanos(50);
             for (DevState d : states) {
-                if (d.ready) {
+                RoundPolicy c = d.convergence;
+                if (c.ready()) {
                     continue;
                 }
-                if (d.roundOutstanding) {
-                    if (!d.drained()) {
+                if (c.roundOutstanding()) {
+                    if (!scheduler.drained(d.index)) {
                         continue;
                     }
-                    d.roundOutstanding = false;
-                    evaluateLocked(d);
-                    if (d.ready) {
+                    if (c.roundSent()) {
+                        listener.onDeviceReady(d.spec.name(), c.cycles());
                         continue;
                     }
                 }
-                if (now >= d.nextDueNs) {
+                if (c.due(now)) {
                     long[] blocks = toArray(d.device.tracker().collect());
-                    d.round++;
+                    int round = c.startRound(now, blocks.length);
                     rounds++;
-                    d.lastRoundSize = blocks.length;
                     d.dirtyPerRound.add(blocks.length);
-                    d.roundOutstanding = true;
-                    d.nextDueNs = now + d.device.policy().cycleThrottle().toNanos();
-                    enqueueDirtyLocked(d, blocks, false);
-                    listener.onDirtyRound(d.spec.name(), d.round, blocks.length, false);
+                    enqueueDirtyLocked(d, round, blocks, false);
+                    listener.onDirtyRound(d.spec.name(), round, blocks.length, false);
                     if (blocks.length == 0) {
                         wakeNs = now; // nothing to send: evaluate it right away
                     }
                 } else {
-                    wakeNs = Math.min(wakeNs, d.nextDueNs);
+                    wakeNs = Math.min(wakeNs, c.nextDueNs());
                 }
             }
             progress.awaitNanos(Math.max(100_000L, wakeNs - System.nanoTime()));
         }
     }
 
-    private void evaluateLocked(DevState d) {
-        DirtyPolicy p = d.device.policy();
-        d.totalCycles++;
-        if (d.lastRoundSize < p.maxDirtyBlocks()) {
-            d.cyclesBelow++;
-            if (d.cyclesBelow > p.minCycles()) {
-                markReadyLocked(d);
-            }
-        } else {
-            d.cyclesBelow = 0;
-        }
-        if (d.totalCycles >= p.maxCycles()) {
-            markReadyLocked(d);
-        }
-    }
-
-    private void markReadyLocked(DevState d) {
-        if (!d.ready) {
-            d.ready = true;
-            listener.onDeviceReady(d.spec.name(), d.totalCycles);
-        }
-    }
-
-    private void enqueueDirtyLocked(DevState d, long[] blocks, boolean last) {
+    private void enqueueDirtyLocked(DevState d, int round, long[] blocks, boolean last) {
         for (int from = 0; from < blocks.length; from += FrameCodec.MAX_DIRTY_PER_FRAME) {
             int to = Math.min(blocks.length, from + FrameCodec.MAX_DIRTY_PER_FRAME);
             control.add(new Frame.DirtyBlocks(
-                    d.index, d.round, last && to == blocks.length, Arrays.copyOfRange(blocks, from, to)));
+                    d.index, round, last && to == blocks.length, Arrays.copyOfRange(blocks, from, to)));
         }
-        for (long b : blocks) {
-            if (!d.dirtyQueued.get((int) b)) {
-                d.dirtyQueued.set((int) b);
-                d.dirty.add(b);
-            }
-        }
+        scheduler.dirty(d.index, blocks);
         changed.signalAll();
     }
 
@@ -666,9 +612,7 @@ public final class MigrationSource {
                 // Sent before the destination read the GRANT, which followed every block: it has this one already.
                 return;
             }
-            if (!d.needQueued.get((int) n.block())) {
-                d.needQueued.set((int) n.block());
-                d.need.add(n.block());
+            if (scheduler.need(d.index, n.block())) {
                 changed.signalAll();
             }
         } finally {
@@ -681,10 +625,10 @@ public final class MigrationSource {
         DevState d = device(c.device(), 0);
         lock.lock();
         try {
-            if ((long) d.credit + c.frames() > 4L * FrameCodec.MAX_CREDIT) {
+            if ((long) scheduler.credit(d.index) + c.frames() > 4L * FrameCodec.MAX_CREDIT) {
                 throw new ProtocolException(ErrorCode.FLOW_CONTROL, "destination granted more credit than it can hold");
             }
-            d.credit += c.frames();
+            scheduler.addCredit(d.index, c.frames());
             changed.signalAll();
         } finally {
             lock.unlock();
@@ -751,7 +695,7 @@ public final class MigrationSource {
         boolean unflushed = false;
         try {
             while (true) {
-                Object w;
+                Outgoing w;
                 lock.lock();
                 try {
                     while ((w = pickLocked()) == null) {
@@ -763,7 +707,7 @@ public final class MigrationSource {
                         }
                         long idle = System.nanoTime() - proxy.lastSendNanos();
                         if (idle >= heartbeatNs) {
-                            w = new Frame.Ping(System.nanoTime());
+                            w = new Outgoing.Control(new Frame.Ping(System.nanoTime()));
                             break;
                         }
                         changed.awaitNanos(heartbeatNs - idle);
@@ -776,24 +720,24 @@ public final class MigrationSource {
                     unflushed = false;
                     continue;
                 }
-                if (w instanceof Work work) {
-                    try {
-                        sendBlock(work, encoder);
-                    } finally {
-                        lock.lock();
+                switch (w) {
+                    case Outgoing.Control c -> proxy.send(c.frame());
+                    case Outgoing.Block b -> {
                         try {
-                            work.device.inFlight--;
-                            // Only a drained device interests the control thread; waking it per block costs a
-                            // context switch per block.
-                            if (work.device.drained()) {
-                                progress.signalAll();
-                            }
+                            sendBlock(b, encoder);
                         } finally {
-                            lock.unlock();
+                            lock.lock();
+                            try {
+                                // Only a drained device interests the control thread; waking it per block costs a
+                                // context switch per block.
+                                if (scheduler.sent(b.device())) {
+                                    progress.signalAll();
+                                }
+                            } finally {
+                                lock.unlock();
+                            }
                         }
                     }
-                } else {
-                    proxy.send((Frame) w);
                 }
                 unflushed = true;
             }
@@ -815,44 +759,17 @@ public final class MigrationSource {
     }
 
     /**
-     * The next thing to send: control frames, then requested blocks, then data round-robin, and last the GRANT when the
-     * destination asked for it and nothing else is left. Holds the lock.
+     * The next thing to send: control frames, then the block the {@link SendScheduler} picks, and last the GRANT when
+     * the destination asked for it and nothing else is left. Holds the lock.
      */
-    private Object pickLocked() {
+    private Outgoing pickLocked() {
         Frame f = control.poll();
         if (f != null) {
-            return f;
+            return new Outgoing.Control(f);
         }
-        int n = states.length;
-        for (int i = 0; i < n; i++) {
-            DevState d = states[(rrNeed + i) % n];
-            if (d.credit > 0 && !d.need.isEmpty()) {
-                rrNeed = (d.index + 1) % n;
-                long b = d.need.poll();
-                d.needQueued.clear((int) b);
-                d.credit--;
-                d.inFlight++;
-                return new Work(d, b, true);
-            }
-        }
-        for (int i = 0; i < n; i++) {
-            DevState d = states[(rrData + i) % n];
-            if (d.credit <= 0 || !d.hasData()) {
-                continue;
-            }
-            long b;
-            if (!d.dirty.isEmpty()) {
-                b = d.dirty.poll();
-                d.dirtyQueued.clear((int) b);
-            } else if (d.fullCursor < d.fullOrder.length) {
-                b = d.fullOrder[d.fullCursor++];
-            } else {
-                continue;
-            }
-            rrData = (d.index + 1) % n;
-            d.credit--;
-            d.inFlight++;
-            return new Work(d, b, false);
+        Outgoing.Block b = scheduler.pick();
+        if (b != null) {
+            return b;
         }
         if (takeoverRequested
                 && !granted
@@ -865,42 +782,35 @@ public final class MigrationSource {
             grantNs = System.nanoTime();
             authority = Authority.UNCERTAIN;
             transitionLocked(SourcePhase.GRANTED);
-            return new Frame.Grant();
+            return new Outgoing.Control(new Frame.Grant());
         }
         return null;
     }
 
     /** Whether nothing is left to send before the GRANT: no control frame, no requested, dirty or unsent block. */
     private boolean grantable() {
-        if (!control.isEmpty()) {
-            return false;
-        }
-        for (DevState d : states) {
-            if (d.hasData() || d.inFlight > 0) {
-                return false;
-            }
-        }
-        return true;
+        return control.isEmpty() && scheduler.idle();
     }
 
-    private void sendBlock(Work w, BlockEncoder encoder) throws IOException {
-        DeviceSpec spec = w.device.spec;
-        int len = spec.blockLength(w.block);
+    private void sendBlock(Outgoing.Block w, BlockEncoder encoder) throws IOException {
+        DevState d = states[w.device()];
+        DeviceSpec spec = d.spec;
+        int len = spec.blockLength(w.block());
         ByteBuffer buf = encoder.readBuffer(len);
         int start = buf.position();
-        long offset = w.block * spec.blockSizeBytes();
+        long offset = w.block() * spec.blockSizeBytes();
         while (buf.hasRemaining()) {
-            int r = w.device.device.tracker().read(buf, offset + buf.position() - start);
+            int r = d.device.tracker().read(buf, offset + buf.position() - start);
             if (r <= 0) {
-                throw new IOException("could not read block " + w.block + " of device \"" + spec.name()
+                throw new IOException("could not read block " + w.block() + " of device \"" + spec.name()
                         + "\": short read at byte " + (buf.position() - start) + " of " + len);
             }
         }
         dataBytesRead.addAndGet(len);
-        if (w.priority) {
+        if (w.priority()) {
             priorityBlocks.incrementAndGet();
         }
-        Frame f = encoder.encode(w.device.index, w.block, len);
+        Frame f = encoder.encode(w.device(), w.block(), len);
         if (f instanceof Frame.BlockData b) {
             blocksSent.incrementAndGet();
             if (b.encoding() == Frame.BlockData.ZSTD) {
