@@ -110,9 +110,8 @@ public final class MigrationDestination {
         final DestinationStorage.Opened opened;
         final WaitingDevice waiting;
         final BitSet supplied = new BitSet();
-        final LinkedBlockingQueue<Object> queue;
+        final LinkedBlockingQueue<ApplyItem> queue;
         Thread applier;
-        int creditOwed;
         long lastProgressNs;
 
         Sink(int index, DeviceSpec spec, DestinationStorage.Opened opened) {
@@ -379,7 +378,7 @@ public final class MigrationDestination {
                         if (d.encoding() == Frame.BlockData.ZSTD && !zstd) {
                             throw malformed("compressed BLOCK although compression was not agreed");
                         }
-                        enqueue(s, d);
+                        enqueue(s, new ApplyItem.Block(d));
                     }
                     case Frame.ZeroBlocks z -> {
                         checkBeforeGrant(f);
@@ -388,7 +387,7 @@ public final class MigrationDestination {
                             throw malformed("ZERO blocks " + z.firstBlock() + "+" + z.count() + " beyond device \""
                                     + s.spec.name() + "\" of " + s.spec.blockCount() + " blocks");
                         }
-                        enqueue(s, z);
+                        enqueue(s, new ApplyItem.Zeros(z));
                     }
                     case Frame.DirtyBlocks x -> {
                         checkBeforeGrant(f);
@@ -396,7 +395,7 @@ public final class MigrationDestination {
                         for (long b : x.blocks()) {
                             sink(x.device(), b);
                         }
-                        enqueue(s, x);
+                        enqueue(s, new ApplyItem.Dirty(x));
                     }
                     case Frame.Authority a -> onAuthority(a);
                     case Frame.Grant _ -> onGrant();
@@ -460,7 +459,7 @@ public final class MigrationDestination {
         return s;
     }
 
-    private void enqueue(Sink s, Object item) throws ProtocolException {
+    private void enqueue(Sink s, ApplyItem item) throws ProtocolException {
         if (!s.queue.offer(item)) {
             throw new ProtocolException(
                     ErrorCode.FLOW_CONTROL,
@@ -568,7 +567,7 @@ public final class MigrationDestination {
     private CountDownLatch barrier() throws ProtocolException {
         CountDownLatch applied = new CountDownLatch(sinks.size());
         for (Sink s : sinks) {
-            enqueue(s, applied);
+            enqueue(s, new ApplyItem.Barrier(applied));
         }
         return applied;
     }
@@ -636,12 +635,11 @@ public final class MigrationDestination {
 
     private void runApplier(Sink s) {
         BlockDecoder decoder = new BlockDecoder(s.spec.blockSizeBytes());
-        long creditBatch = Math.max(1, credit / 4);
+        CreditReturn credits = new CreditReturn(credit);
         try {
             while (true) {
-                Object item = s.queue.take();
-                switch (item) {
-                    case Frame.BlockData d -> {
+                switch (s.queue.take()) {
+                    case ApplyItem.Block(Frame.BlockData d) -> {
                         try {
                             s.waiting.supply(d.block(), decoder.decode(d));
                         } finally {
@@ -649,9 +647,9 @@ public final class MigrationDestination {
                         }
                         s.supplied.set((int) d.block());
                         blocksReceived.incrementAndGet();
-                        s.creditOwed++;
+                        credits.applied();
                     }
-                    case Frame.ZeroBlocks z -> {
+                    case ApplyItem.Zeros(Frame.ZeroBlocks z) -> {
                         for (long b = z.firstBlock(); b < z.firstBlock() + z.count(); b++) {
                             if (s.opened.zeroFilled() && !s.supplied.get((int) b)) {
                                 s.waiting.markPresent(b, b + 1);
@@ -660,21 +658,20 @@ public final class MigrationDestination {
                             }
                         }
                         zeroBlocks.addAndGet(z.count());
-                        s.creditOwed++;
+                        credits.applied();
                     }
-                    case Frame.DirtyBlocks x -> {
+                    case ApplyItem.Dirty(Frame.DirtyBlocks x) -> {
                         for (long b : x.blocks()) {
                             s.waiting.markMissing(b);
                         }
                         dirtyBlocks.addAndGet(x.blocks().length);
                     }
-                    case CountDownLatch barrier -> barrier.countDown();
-                    default -> throw new IllegalStateException("unknown queue item " + item);
+                    case ApplyItem.Barrier(CountDownLatch barrier) -> barrier.countDown();
                 }
                 boolean idle = s.queue.isEmpty();
-                if (s.creditOwed >= creditBatch || (idle && s.creditOwed > 0)) {
-                    outbox.add(new Frame.Credit(s.index, s.creditOwed));
-                    s.creditOwed = 0;
+                int returned = credits.due(idle);
+                if (returned > 0) {
+                    outbox.add(new Frame.Credit(s.index, returned));
                 }
                 if (idle) {
                     long now = System.nanoTime();
