@@ -23,13 +23,9 @@ import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.BitSet;
-import java.util.Collections;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.BooleanSupplier;
@@ -103,34 +99,21 @@ public final class MigrationSource {
     private volatile Thread readerThread;
     private boolean stopping;
     private boolean zstd;
-    private int rounds;
-    private long suspendReturnedNs;
-    private long authorityAckNs;
-    private long grantNs;
-    /** The destination asked for the grant (TAKEOVER arrived). */
-    private boolean takeoverRequested;
-    /** The GRANT frame was handed to the writer: the destination may own the devices from here on. */
-    private boolean granted;
-    /** {@link #abortBeforeGrant()} won: the GRANT is never written. */
-    private boolean grantWithheld;
-
-    private final AtomicLong blocksSent = new AtomicLong();
-    private final AtomicLong zeroBlocks = new AtomicLong();
-    private final AtomicLong compressedBlocks = new AtomicLong();
-    private final AtomicLong dataBytesRead = new AtomicLong();
-    private final AtomicLong priorityBlocks = new AtomicLong();
+    /** AUTHORITY_ACK, TAKEOVER, and the GRANT or its withholding; guarded by {@link #lock}. */
+    private final HandOver handOver = new HandOver();
+    /** The counters; rounds and times guarded by {@link #lock}. */
+    private final SourceStats stats;
 
     private final CompletableFuture<Void> authorityFuture = new CompletableFuture<>();
     private final CompletableFuture<SourceCounters> completedFuture = new CompletableFuture<>();
     /** Completed when the engine's own {@link SuspendHook#resume()} after a failure returned. */
     private final CompletableFuture<Void> resumeDone = new CompletableFuture<>();
 
-    /** A device, its wire description, its rounds' sizes and its convergence; guarded by {@link #lock}. */
+    /** A device, its wire description and its convergence; guarded by {@link #lock}. */
     private static final class DevState {
         final int index;
         final SourceDevice device;
         final DeviceSpec spec;
-        final List<Integer> dirtyPerRound = Collections.synchronizedList(new ArrayList<>());
         final RoundPolicy convergence;
 
         DevState(int index, SourceDevice device) {
@@ -170,6 +153,8 @@ public final class MigrationSource {
                 throw new IllegalArgumentException("could not migrate to " + peer + ": " + problem);
             }
         }
+        this.stats =
+                new SourceStats(Arrays.stream(states).map(d -> d.spec.name()).toList());
         this.link = session != null
                 ? new Link(connection, session.in(), session.out(), "destination", options.stallTimeout(), this::fail)
                 : new Link(connection, "destination", options.stallTimeout(), 64 << 10, this::fail);
@@ -268,7 +253,7 @@ public final class MigrationSource {
     public boolean granted() {
         lock.lock();
         try {
-            return granted;
+            return handOver.granted();
         } finally {
             lock.unlock();
         }
@@ -294,10 +279,9 @@ public final class MigrationSource {
     public boolean abortBeforeGrant() {
         lock.lock();
         try {
-            if (granted || phases.ended()) {
+            if (phases.ended() || !handOver.withhold()) {
                 return false;
             }
-            grantWithheld = true;
         } finally {
             lock.unlock();
         }
@@ -355,27 +339,7 @@ public final class MigrationSource {
     public SourceCounters counters() {
         lock.lock();
         try {
-            Map<String, List<Integer>> perRound = new LinkedHashMap<>();
-            for (DevState d : states) {
-                perRound.put(d.spec.name(), List.copyOf(d.dirtyPerRound));
-            }
-            Duration s2a = suspendReturnedNs != 0 && authorityAckNs != 0
-                    ? Duration.ofNanos(authorityAckNs - suspendReturnedNs)
-                    : null;
-            Duration s2g =
-                    suspendReturnedNs != 0 && grantNs != 0 ? Duration.ofNanos(grantNs - suspendReturnedNs) : null;
-            return new SourceCounters(
-                    proxy.bytesSent(),
-                    blocksSent.get(),
-                    zeroBlocks.get(),
-                    compressedBlocks.get(),
-                    dataBytesRead.get(),
-                    priorityBlocks.get(),
-                    rounds,
-                    perRound,
-                    phases.phaseTimes(),
-                    s2a,
-                    s2g);
+            return stats.snapshot(proxy.bytesSent(), phases.phaseTimes());
         } finally {
             lock.unlock();
         }
@@ -478,8 +442,7 @@ public final class MigrationSource {
                 for (DevState d : states) {
                     long[] last = toArray(d.device.tracker().collect());
                     int round = d.convergence.finalRound();
-                    rounds++;
-                    d.dirtyPerRound.add(last.length);
+                    stats.round(d.index, last.length);
                     enqueueDirtyLocked(d, round, last, true);
                     listener.onDirtyRound(d.spec.name(), round, last.length, true);
                 }
@@ -528,8 +491,7 @@ public final class MigrationSource {
                 if (c.due(now)) {
                     long[] blocks = toArray(d.device.tracker().collect());
                     int round = c.startRound(now, blocks.length);
-                    rounds++;
-                    d.dirtyPerRound.add(blocks.length);
+                    stats.round(d.index, blocks.length);
                     enqueueDirtyLocked(d, round, blocks, false);
                     listener.onDirtyRound(d.spec.name(), round, blocks.length, false);
                     if (blocks.length == 0) {
@@ -608,7 +570,7 @@ public final class MigrationSource {
         DevState d = device(n.device(), n.block());
         lock.lock();
         try {
-            if (granted) {
+            if (handOver.granted()) {
                 // Sent before the destination read the GRANT, which followed every block: it has this one already.
                 return;
             }
@@ -639,11 +601,11 @@ public final class MigrationSource {
         lock.lock();
         try {
             // The destination acknowledges before it asks to take over, so this comes before any GRANT.
-            if (phases.phase() != SourcePhase.AUTHORITY_SENT || authorityAckNs != 0 || takeoverRequested) {
+            if (phases.phase() != SourcePhase.AUTHORITY_SENT || !handOver.acknowledge()) {
                 throw new ProtocolException(
                         ErrorCode.UNEXPECTED_FRAME, "unexpected AUTHORITY_ACK in phase " + phases.phase());
             }
-            authorityAckNs = System.nanoTime();
+            stats.authorityAcknowledged(System.nanoTime());
         } finally {
             lock.unlock();
         }
@@ -653,11 +615,10 @@ public final class MigrationSource {
     private void onTakeover() throws ProtocolException {
         lock.lock();
         try {
-            if (phases.phase() != SourcePhase.AUTHORITY_SENT || takeoverRequested) {
+            if (phases.phase() != SourcePhase.AUTHORITY_SENT || !handOver.request()) {
                 throw new ProtocolException(
                         ErrorCode.UNEXPECTED_FRAME, "unexpected TAKEOVER in phase " + phases.phase());
             }
-            takeoverRequested = true;
             changed.signalAll();
         } finally {
             lock.unlock();
@@ -771,25 +732,16 @@ public final class MigrationSource {
         if (b != null) {
             return b;
         }
-        if (takeoverRequested
-                && !granted
-                && !grantWithheld
-                && phases.phase() == SourcePhase.AUTHORITY_SENT
-                && grantable()) {
+        if (phases.phase() == SourcePhase.AUTHORITY_SENT && handOver.grantDue(control.isEmpty() && scheduler.idle())) {
             // Every block the destination lacked is written ahead of this frame on the same stream, so a destination
             // that reads the GRANT has every block. From here on it may run: never resume on our own.
-            granted = true;
-            grantNs = System.nanoTime();
+            handOver.grant();
+            stats.granted(System.nanoTime());
             authority = Authority.UNCERTAIN;
             transitionLocked(SourcePhase.GRANTED);
             return new Outgoing.Control(new Frame.Grant());
         }
         return null;
-    }
-
-    /** Whether nothing is left to send before the GRANT: no control frame, no requested, dirty or unsent block. */
-    private boolean grantable() {
-        return control.isEmpty() && scheduler.idle();
     }
 
     private void sendBlock(Outgoing.Block w, BlockEncoder encoder) throws IOException {
@@ -806,20 +758,14 @@ public final class MigrationSource {
                         + "\": short read at byte " + (buf.position() - start) + " of " + len);
             }
         }
-        dataBytesRead.addAndGet(len);
-        if (w.priority()) {
-            priorityBlocks.incrementAndGet();
-        }
+        stats.blockRead(len, w.priority());
         Frame f = encoder.encode(w.device(), w.block(), len);
         if (f instanceof Frame.BlockData b) {
-            blocksSent.incrementAndGet();
-            if (b.encoding() == Frame.BlockData.ZSTD) {
-                compressedBlocks.incrementAndGet();
-            }
+            stats.blockFrame(b);
         }
         proxy.send(f);
         if (f instanceof Frame.ZeroBlocks) {
-            zeroBlocks.incrementAndGet();
+            stats.zeroFrameSent();
         }
     }
 
@@ -881,7 +827,7 @@ public final class MigrationSource {
         try {
             inSuspendHook = false;
             suspended = true;
-            suspendReturnedNs = System.nanoTime();
+            stats.suspendReturned(System.nanoTime());
             failed = failure;
         } finally {
             lock.unlock();
