@@ -93,9 +93,9 @@ public final class MigrationSource {
             new PhaseMachine<>("source", PHASES, SourcePhase.HANDSHAKE, System::nanoTime);
     private volatile Authority authority = Authority.SOURCE;
     private MigrationException failure;
-    private boolean suspended;
-    private boolean resumeCalled;
-    private boolean inSuspendHook;
+    /** Whether the hook suspended the writers, and who resumes them; guarded by {@link #lock}. */
+    private final WriterResume writers;
+
     private volatile Thread readerThread;
     private boolean stopping;
     private boolean zstd;
@@ -106,8 +106,6 @@ public final class MigrationSource {
 
     private final CompletableFuture<Void> authorityFuture = new CompletableFuture<>();
     private final CompletableFuture<SourceCounters> completedFuture = new CompletableFuture<>();
-    /** Completed when the engine's own {@link SuspendHook#resume()} after a failure returned. */
-    private final CompletableFuture<Void> resumeDone = new CompletableFuture<>();
 
     /** A device, its wire description and its convergence; guarded by {@link #lock}. */
     private static final class DevState {
@@ -140,6 +138,7 @@ public final class MigrationSource {
         this.peer = connection.peer();
         this.options = options;
         this.hook = hook;
+        this.writers = new WriterResume(hook);
         this.listener = listener == null ? SourceListener.NONE : listener;
         if (devices.isEmpty()) {
             throw new IllegalArgumentException("could not migrate to " + peer + ": no devices");
@@ -297,8 +296,7 @@ public final class MigrationSource {
      * @throws IllegalStateException if the migration has not failed (abort it first) or completed
      */
     public void resumeSource() throws Exception {
-        boolean callHook;
-        boolean waitForEngine;
+        WriterResume.Turn turn;
         lock.lock();
         try {
             SourcePhase phase = phases.phase();
@@ -311,21 +309,11 @@ public final class MigrationSource {
                                 ? " (the destination owns the devices)"
                                 : "; abort it first"));
             }
-            callHook = suspended && !resumeCalled;
-            waitForEngine = suspended && !callHook;
-            resumeCalled = true;
+            turn = writers.claimForCaller();
         } finally {
             lock.unlock();
         }
-        if (callHook) {
-            try {
-                hook.resume();
-            } finally {
-                resumeDone.complete(null);
-            }
-        } else if (waitForEngine) {
-            resumeDone.join(); // the engine resumes them: return once they run
-        }
+        writers.resume(turn); // WAIT: the engine resumes them; return once they run
         lock.lock();
         try {
             authority = Authority.SOURCE;
@@ -426,7 +414,7 @@ public final class MigrationSource {
             try {
                 checkNotFailed();
                 transitionLocked(SourcePhase.SUSPENDING);
-                inSuspendHook = true;
+                writers.hookEntered();
             } finally {
                 lock.unlock();
             }
@@ -809,7 +797,7 @@ public final class MigrationSource {
         }
         lock.lock();
         try {
-            if (inSuspendHook) {
+            if (writers.inHook()) {
                 // The control thread finishes the failure when the hook returns: callers then see a settled source.
                 return;
             }
@@ -825,8 +813,7 @@ public final class MigrationSource {
         MigrationException failed;
         lock.lock();
         try {
-            inSuspendHook = false;
-            suspended = true;
+            writers.hookReturned();
             stats.suspendReturned(System.nanoTime());
             failed = failure;
         } finally {
@@ -841,29 +828,22 @@ public final class MigrationSource {
 
     /** Restarts the writers if the source suspended them and still owns the devices after a failure. */
     private void maybeResumeAfterFailure() {
-        boolean mine;
+        WriterResume.Turn turn;
         lock.lock();
         try {
-            if (phases.phase() != SourcePhase.FAILED || !suspended || authority != Authority.SOURCE) {
+            if (phases.phase() != SourcePhase.FAILED || authority != Authority.SOURCE) {
                 return;
             }
-            mine = !resumeCalled;
-            resumeCalled = true;
+            turn = writers.claimForEngine();
         } finally {
             lock.unlock();
         }
-        if (!mine) {
-            // Another engine thread resumes the writers: the failure is reported only once they run again, so a
-            // caller that sees it finds the source settled.
-            resumeDone.join();
-            return;
-        }
         try {
-            hook.resume();
+            // WAIT: another engine thread resumes the writers; the failure is reported only once they run again, so a
+            // caller that sees it finds the source settled.
+            writers.resume(turn);
         } catch (Exception e) {
             LOG.log(Level.ERROR, "could not resume the source after a failed migration to " + peer, e);
-        } finally {
-            resumeDone.complete(null);
         }
     }
 
