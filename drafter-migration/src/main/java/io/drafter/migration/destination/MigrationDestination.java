@@ -2,7 +2,6 @@ package io.drafter.migration.destination;
 
 import io.drafter.migration.Authority;
 import io.drafter.migration.MigrationException;
-import io.drafter.migration.internal.BlockDecoder;
 import io.drafter.migration.internal.Handshake;
 import io.drafter.migration.internal.Link;
 import io.drafter.migration.internal.PhaseMachine;
@@ -23,7 +22,6 @@ import java.io.IOException;
 import java.lang.System.Logger.Level;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.BitSet;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -54,7 +52,6 @@ import java.util.concurrent.atomic.AtomicLong;
  */
 public final class MigrationDestination {
     private static final System.Logger LOG = System.getLogger(MigrationDestination.class.getName());
-    private static final int CONTROL_SLACK = 4096;
 
     /** The phases in order; FAILED is reachable from every phase that has not ended. */
     static final PhaseMachine.Table<DestinationPhase> PHASES = PhaseMachine.table(
@@ -80,7 +77,7 @@ public final class MigrationDestination {
     private final long heartbeatNs;
     private final LinkedBlockingQueue<Frame> outbox = new LinkedBlockingQueue<>();
     private final Object lock = new Object();
-    private final List<Sink> sinks = Collections.synchronizedList(new ArrayList<>());
+    private final List<DeviceSink> sinks = Collections.synchronizedList(new ArrayList<>());
     private final PhaseMachine<DestinationPhase> phases =
             new PhaseMachine<>("destination", PHASES, DestinationPhase.HANDSHAKE, System::nanoTime);
     private boolean zstd;
@@ -93,35 +90,12 @@ public final class MigrationDestination {
     private volatile boolean grantArrived;
     private MigrationException failure;
 
-    private final AtomicLong blocksReceived = new AtomicLong();
-    private final AtomicLong zeroBlocks = new AtomicLong();
-    private final AtomicLong dirtyBlocks = new AtomicLong();
     private final AtomicLong blocksRequested = new AtomicLong();
 
     private final CompletableFuture<Map<String, WaitingDevice>> devicesFuture = new CompletableFuture<>();
     private final CompletableFuture<Resumable> resumableFuture = new CompletableFuture<>();
     private final CompletableFuture<Void> grantFuture = new CompletableFuture<>();
     private final CompletableFuture<DestinationCounters> completedFuture = new CompletableFuture<>();
-
-    /** One incoming device: its storage, the layer whose reads wait for missing blocks, and its applier queue. */
-    private final class Sink {
-        final int index;
-        final DeviceSpec spec;
-        final DestinationStorage.Opened opened;
-        final WaitingDevice waiting;
-        final BitSet supplied = new BitSet();
-        final LinkedBlockingQueue<ApplyItem> queue;
-        Thread applier;
-        long lastProgressNs;
-
-        Sink(int index, DeviceSpec spec, DestinationStorage.Opened opened) {
-            this.index = index;
-            this.spec = spec;
-            this.opened = opened;
-            this.waiting = new WaitingDevice(opened.device(), false, block -> onMissing(this, block));
-            this.queue = new LinkedBlockingQueue<>(credit + CONTROL_SLACK);
-        }
-    }
 
     private MigrationDestination(
             Connection connection, DestinationStorage storage, DestinationOptions options, DestinationListener listener)
@@ -284,18 +258,24 @@ public final class MigrationDestination {
     public DestinationCounters counters() {
         long waits = 0;
         long waitNs = 0;
+        long blocksReceived = 0;
+        long zeroBlocks = 0;
+        long dirtyBlocks = 0;
         synchronized (sinks) {
-            for (Sink s : sinks) {
+            for (DeviceSink s : sinks) {
                 waits += s.waiting.waitCount();
                 waitNs += s.waiting.waitNanos();
+                blocksReceived += s.blocksReceived();
+                zeroBlocks += s.zeroBlocks();
+                dirtyBlocks += s.dirtyBlocks();
             }
         }
         synchronized (lock) {
             return new DestinationCounters(
                     adapter.bytesReceived(),
-                    blocksReceived.get(),
-                    zeroBlocks.get(),
-                    dirtyBlocks.get(),
+                    blocksReceived,
+                    zeroBlocks,
+                    dirtyBlocks,
                     blocksRequested.get(),
                     waits,
                     Duration.ofNanos(waitNs),
@@ -355,7 +335,7 @@ public final class MigrationDestination {
             pool = new BufferPool(maxBlock + 64, (credit + 4) * agreed.devices().size());
             adapter.usePool(pool);
             Map<String, WaitingDevice> devices = new LinkedHashMap<>();
-            for (Sink s : sinks) {
+            for (DeviceSink s : sinks) {
                 devices.put(s.spec.name(), s.waiting);
                 s.applier = Thread.ofVirtual()
                         .name("migration-destination-apply-" + s.spec.name())
@@ -370,7 +350,7 @@ public final class MigrationDestination {
                 switch (f) {
                     case Frame.BlockData d -> {
                         checkBeforeGrant(f);
-                        Sink s = sink(d.device(), d.block());
+                        DeviceSink s = sink(d.device(), d.block());
                         if (d.rawLength() != s.spec.blockLength(d.block())) {
                             throw malformed("BLOCK " + d.block() + " of device \"" + s.spec.name() + "\" claims "
                                     + d.rawLength() + " bytes, the block holds " + s.spec.blockLength(d.block()));
@@ -382,7 +362,7 @@ public final class MigrationDestination {
                     }
                     case Frame.ZeroBlocks z -> {
                         checkBeforeGrant(f);
-                        Sink s = sink(z.device(), z.firstBlock());
+                        DeviceSink s = sink(z.device(), z.firstBlock());
                         if (z.firstBlock() + z.count() > s.spec.blockCount()) {
                             throw malformed("ZERO blocks " + z.firstBlock() + "+" + z.count() + " beyond device \""
                                     + s.spec.name() + "\" of " + s.spec.blockCount() + " blocks");
@@ -391,7 +371,7 @@ public final class MigrationDestination {
                     }
                     case Frame.DirtyBlocks x -> {
                         checkBeforeGrant(f);
-                        Sink s = sink(x.device(), 0);
+                        DeviceSink s = sink(x.device(), 0);
                         for (long b : x.blocks()) {
                             sink(x.device(), b);
                         }
@@ -443,24 +423,25 @@ public final class MigrationDestination {
                         ErrorCode.STORAGE_ERROR,
                         "could not open storage for device \"" + spec.name() + "\": " + e.getMessage());
             }
-            sinks.add(new Sink(i, spec, o));
+            int index = i;
+            sinks.add(new DeviceSink(i, spec, o, c, block -> onMissing(index, spec, block)));
         }
         return c;
     }
 
-    private Sink sink(int device, long block) throws ProtocolException {
+    private DeviceSink sink(int device, long block) throws ProtocolException {
         if (device >= sinks.size()) {
             throw malformed("device " + device + " of " + sinks.size());
         }
-        Sink s = sinks.get(device);
+        DeviceSink s = sinks.get(device);
         if (block >= s.spec.blockCount()) {
             throw malformed("block " + block + " of device \"" + s.spec.name() + "\" which has " + s.spec.blockCount());
         }
         return s;
     }
 
-    private void enqueue(Sink s, ApplyItem item) throws ProtocolException {
-        if (!s.queue.offer(item)) {
+    private void enqueue(DeviceSink s, ApplyItem item) throws ProtocolException {
+        if (!s.offer(item)) {
             throw new ProtocolException(
                     ErrorCode.FLOW_CONTROL,
                     "source sent more than its credit of " + credit + " frames for device \"" + s.spec.name() + "\"");
@@ -524,7 +505,7 @@ public final class MigrationDestination {
                 if (!awaitApplied(applied)) {
                     return;
                 }
-                for (Sink s : sinks) {
+                for (DeviceSink s : sinks) {
                     long missing = s.spec.blockCount() - s.waiting.presentBlockCount();
                     if (missing > 0) {
                         throw new ProtocolException(
@@ -566,7 +547,7 @@ public final class MigrationDestination {
     /** A latch every applier counts down once it has applied what is queued before it. */
     private CountDownLatch barrier() throws ProtocolException {
         CountDownLatch applied = new CountDownLatch(sinks.size());
-        for (Sink s : sinks) {
+        for (DeviceSink s : sinks) {
             enqueue(s, new ApplyItem.Barrier(applied));
         }
         return applied;
@@ -574,7 +555,7 @@ public final class MigrationDestination {
 
     private Resumable resumable() {
         Map<String, WaitingDevice> devices = new LinkedHashMap<>();
-        for (Sink s : sinks) {
+        for (DeviceSink s : sinks) {
             devices.put(s.spec.name(), s.waiting);
         }
         return new Resumable(authorityPayload.clone(), Collections.unmodifiableMap(devices));
@@ -592,7 +573,7 @@ public final class MigrationDestination {
                 return;
             }
             if (options.waitForAllBlocks()) {
-                for (Sink s : sinks) {
+                for (DeviceSink s : sinks) {
                     if (!s.waiting.isComplete()) {
                         return;
                     }
@@ -622,7 +603,7 @@ public final class MigrationDestination {
             outbox.add(new Frame.Completed());
         }
         link.stopWatchdog();
-        for (Sink s : sinks) {
+        for (DeviceSink s : sinks) {
             // Nothing more arrives after the GRANT: the appliers' queues are empty and their threads may go.
             if (s.applier != null) {
                 s.applier.interrupt();
@@ -633,42 +614,14 @@ public final class MigrationDestination {
 
     // ------------------------------------------------------------------ appliers
 
-    private void runApplier(Sink s) {
-        BlockDecoder decoder = new BlockDecoder(s.spec.blockSizeBytes());
+    private void runApplier(DeviceSink s) {
         CreditReturn credits = new CreditReturn(credit);
         try {
             while (true) {
-                switch (s.queue.take()) {
-                    case ApplyItem.Block(Frame.BlockData d) -> {
-                        try {
-                            s.waiting.supply(d.block(), decoder.decode(d));
-                        } finally {
-                            pool.give(d.data().array());
-                        }
-                        s.supplied.set((int) d.block());
-                        blocksReceived.incrementAndGet();
-                        credits.applied();
-                    }
-                    case ApplyItem.Zeros(Frame.ZeroBlocks z) -> {
-                        for (long b = z.firstBlock(); b < z.firstBlock() + z.count(); b++) {
-                            if (s.opened.zeroFilled() && !s.supplied.get((int) b)) {
-                                s.waiting.markPresent(b, b + 1);
-                            } else {
-                                s.waiting.supply(b, decoder.zeros(s.spec.blockLength(b)));
-                            }
-                        }
-                        zeroBlocks.addAndGet(z.count());
-                        credits.applied();
-                    }
-                    case ApplyItem.Dirty(Frame.DirtyBlocks x) -> {
-                        for (long b : x.blocks()) {
-                            s.waiting.markMissing(b);
-                        }
-                        dirtyBlocks.addAndGet(x.blocks().length);
-                    }
-                    case ApplyItem.Barrier(CountDownLatch barrier) -> barrier.countDown();
+                if (s.apply(s.take(), pool)) {
+                    credits.applied();
                 }
-                boolean idle = s.queue.isEmpty();
+                boolean idle = s.idle();
                 int returned = credits.due(idle);
                 if (returned > 0) {
                     outbox.add(new Frame.Credit(s.index, returned));
@@ -697,13 +650,13 @@ public final class MigrationDestination {
         }
     }
 
-    private void onMissing(Sink s, long block) {
+    private void onMissing(int device, DeviceSpec spec, long block) {
         if (phase().terminal()) {
             return;
         }
         blocksRequested.incrementAndGet();
-        outbox.add(new Frame.Need(s.index, block));
-        listener.onMissingBlock(s.spec.name(), block);
+        outbox.add(new Frame.Need(device, block));
+        listener.onMissingBlock(spec.name(), block);
     }
 
     // ------------------------------------------------------------------ sender
@@ -778,17 +731,17 @@ public final class MigrationDestination {
         LOG.log(Level.WARNING, ex.getMessage());
         link.failAndClose(cause, ex.getMessage());
         IOException readError = new IOException(ex.getMessage(), ex);
-        List<Sink> all;
+        List<DeviceSink> all;
         synchronized (sinks) {
             all = List.copyOf(sinks);
         }
-        for (Sink s : all) {
+        for (DeviceSink s : all) {
             s.waiting.fail(readError);
             if (s.applier != null) {
                 s.applier.interrupt();
             }
         }
-        for (Sink s : all) {
+        for (DeviceSink s : all) {
             if (s.applier != null) {
                 try {
                     s.applier.join(Duration.ofSeconds(2));
