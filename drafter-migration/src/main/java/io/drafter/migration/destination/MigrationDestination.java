@@ -84,10 +84,9 @@ public final class MigrationDestination {
     private int credit;
     private volatile byte[] authorityPayload;
     private volatile BufferPool pool;
-    // Guarded by lock: the hand-over's steps, each at most once.
-    private boolean authorityArrived;
-    private boolean takeoverSent;
-    private volatile boolean grantArrived;
+    /** The hand-over's steps, each at most once; guarded by lock. */
+    private final TakeoverGate gate;
+
     private MigrationException failure;
 
     private final AtomicLong blocksRequested = new AtomicLong();
@@ -105,6 +104,7 @@ public final class MigrationDestination {
         this.storage = storage;
         this.options = options;
         this.listener = listener == null ? DestinationListener.NONE : listener;
+        this.gate = new TakeoverGate(options.explicitTakeover(), options.waitForAllBlocks());
         this.link = new Link(connection, "source", options.stallTimeout(), 16 << 10, this::fail);
         this.adapter = link.in();
         this.proxy = link.out();
@@ -187,8 +187,7 @@ public final class MigrationDestination {
                 }
                 case FAILED -> throw failure;
                 case AUTHORITATIVE -> {
-                    if (!takeoverSent) {
-                        takeoverSent = true;
+                    if (gate.ask()) {
                         outbox.add(new Frame.Takeover());
                     }
                 }
@@ -450,7 +449,7 @@ public final class MigrationDestination {
 
     /** Data may arrive only before the GRANT: the source sends it behind every block. */
     private void checkBeforeGrant(Frame f) throws ProtocolException {
-        if (grantArrived) {
+        if (gate.granted()) {
             throw new ProtocolException(
                     ErrorCode.UNEXPECTED_FRAME, "unexpected " + f.getClass().getSimpleName() + " after GRANT");
         }
@@ -458,11 +457,10 @@ public final class MigrationDestination {
 
     private void onAuthority(Frame.Authority a) throws ProtocolException {
         synchronized (lock) {
-            if (phases.phase() != DestinationPhase.RECEIVING || authorityArrived) {
+            if (phases.phase() != DestinationPhase.RECEIVING || !gate.authority()) {
                 throw new ProtocolException(
                         ErrorCode.UNEXPECTED_FRAME, "unexpected AUTHORITY in phase " + phases.phase());
             }
-            authorityArrived = true;
         }
         authorityPayload = a.payload();
         // Every DIRTY list sent before AUTHORITY must be applied before anyone prepares on these devices.
@@ -490,13 +488,12 @@ public final class MigrationDestination {
 
     private void onGrant() throws ProtocolException {
         synchronized (lock) {
-            if (phases.phase() != DestinationPhase.AUTHORITATIVE || !takeoverSent || grantArrived) {
+            if (phases.phase() != DestinationPhase.AUTHORITATIVE || !gate.grant()) {
                 throw new ProtocolException(
                         ErrorCode.UNEXPECTED_FRAME,
                         "unexpected GRANT in phase " + phases.phase()
-                                + (takeoverSent ? "" : " (no TAKEOVER was sent)"));
+                                + (gate.asked() ? "" : " (no TAKEOVER was sent)"));
             }
-            grantArrived = true;
         }
         // The blocks ahead of the GRANT may still sit in the appliers' queues: the grant counts once they are stored.
         CountDownLatch applied = barrier();
@@ -572,25 +569,30 @@ public final class MigrationDestination {
             if (phases.phase() != DestinationPhase.AUTHORITATIVE) {
                 return;
             }
-            if (options.waitForAllBlocks()) {
-                for (DeviceSink s : sinks) {
-                    if (!s.waiting.isComplete()) {
-                        return;
+            switch (gate.next(this::allBlocksHere)) {
+                case WAIT -> {
+                    return;
+                }
+                case PREPARE -> {
+                    if (!resumableFuture.isDone()) {
+                        prepare = resumable();
                     }
                 }
-            }
-            if (options.explicitTakeover()) {
-                if (!resumableFuture.isDone()) {
-                    prepare = resumable();
-                }
-            } else if (!takeoverSent) {
-                takeoverSent = true;
-                outbox.add(new Frame.Takeover());
+                case ASK -> outbox.add(new Frame.Takeover());
             }
         }
         if (prepare != null) {
             resumableFuture.complete(prepare);
         }
+    }
+
+    private boolean allBlocksHere() {
+        for (DeviceSink s : sinks) {
+            if (!s.waiting.isComplete()) {
+                return false;
+            }
+        }
+        return true;
     }
 
     /** Reports COMPLETED to the source: this side runs on the devices. */
@@ -694,33 +696,17 @@ public final class MigrationDestination {
         boolean askedForGrant;
         synchronized (lock) {
             at = phases.phase();
-            askedForGrant = takeoverSent;
+            askedForGrant = gate.asked();
             if (at.terminal()) {
                 return;
             }
         }
-        boolean granted = at == DestinationPhase.GRANTED;
-        // Only this side's own ABORTED after the grant hands the VM back; any other failure then leaves it here.
-        boolean handedBack =
-                granted && cause instanceof ProtocolException pe && !pe.fromPeer() && pe.code() == ErrorCode.ABORTED;
+        FailureOutcome outcome = FailureOutcome.of(at, askedForGrant, !sinks.isEmpty(), cause);
         String detail = cause.getMessage() == null ? cause.toString() : cause.getMessage();
-        String consequence;
-        if (handedBack) {
-            consequence = "; the VM did not run here: it goes back to the source (this copy is kept)";
-        } else if (granted) {
-            consequence = "; the hand-over was granted: this side owns the devices";
-        } else if (askedForGrant) {
-            consequence = "; the source did not confirm the hand-over; do not run the VM here (the partial copy is"
-                    + " discarded; the source resumes the VM by itself unless its GRANT was already on the way)";
-        } else if (sinks.isEmpty()) {
-            consequence = "; the source stays authoritative";
-        } else {
-            consequence = "; the source stays authoritative and the partial copy is discarded";
-        }
         MigrationException ex = new MigrationException(
-                "could not migrate from " + peer + " (phase " + at + "): " + detail + consequence,
+                "could not migrate from " + peer + " (phase " + at + "): " + detail + outcome.consequence(),
                 at.name(),
-                granted && !handedBack ? Authority.DESTINATION : Authority.SOURCE,
+                outcome.authority(),
                 cause);
         synchronized (lock) {
             if (!transition(DestinationPhase.FAILED)) {
@@ -749,7 +735,7 @@ public final class MigrationDestination {
                     Thread.currentThread().interrupt();
                 }
             }
-            if (!granted) {
+            if (outcome.discard()) {
                 try {
                     storage.discard(s.spec, s.opened.device());
                 } catch (IOException | RuntimeException e) {
