@@ -47,6 +47,12 @@ import java.util.concurrent.atomic.AtomicLong;
  * fail at once. If the migration fails before the grant, the partial copy is discarded ({@link
  * DestinationStorage#discard}) and the source keeps the VM; after the grant the copy is kept.
  *
+ * <p>The engine composes small parts and keeps the threads, the lock and the order of events: {@link
+ * io.drafter.migration.internal.PhaseMachine} (phases), {@link DeviceSink} (one device's queue of {@link ApplyItem}s
+ * and how each is applied, decoded by {@link io.drafter.migration.internal.BlockDecoder}), {@link CreditReturn} (credit
+ * back to the source), {@link TakeoverGate} (authority, takeover, grant) and {@link FailureOutcome} (owner and discard
+ * after a failure). See {@code docs/architecture.md}.
+ *
  * <p><b>Note:</b> thread-safe. Runs a reader (which also did the handshake), a sender, one applier per device and a
  * watchdog.
  */

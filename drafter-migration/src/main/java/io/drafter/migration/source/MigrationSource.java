@@ -46,6 +46,12 @@ import java.util.function.BooleanSupplier;
  * COMPLETED): {@link #resumeSource()} does so on the caller's word, e.g. when the destination sent ABORTED ("I did not
  * run it"). The source devices are never modified or closed by the engine.
  *
+ * <p>The engine composes small parts and keeps the threads, the lock and the order of events: {@link
+ * io.drafter.migration.internal.PhaseMachine} (phases), {@link SendScheduler} (which block next), {@link RoundPolicy}
+ * (rounds and convergence), {@link io.drafter.migration.internal.BlockEncoder} (ZERO, raw or zstd), {@link HandOver}
+ * (acknowledgement, takeover, grant), {@link WriterResume} (who resumes the writers) and {@link SourceStats} (counters).
+ * See {@code docs/architecture.md}.
+ *
  * <p><b>Note:</b> thread-safe. The engine runs a control thread, a reader, a sender and a watchdog, all named after the
  * peer.
  */
