@@ -33,6 +33,11 @@ public final class FrameCodec {
     public static final int MAX_AUTHORITY_PAYLOAD = 64 << 10;
     public static final int MAX_ERROR_MESSAGE_BYTES = 1024;
     public static final int MAX_CREDIT = 1 << 20;
+    /**
+     * The longest frame accepted from a peer that is not yet authenticated: HELLO, HELLO_REPLY, AUTH_PROOF and an ERROR
+     * with its 1 KiB message all fit, and nobody unauthenticated makes this side allocate more.
+     */
+    public static final int UNAUTHENTICATED_FRAME_BYTES = 2048;
     /** The most blocks one DIRTY frame can list; longer lists are split over several frames. */
     public static final int MAX_DIRTY_PER_FRAME = (MAX_FRAME_BYTES - 1 - 11) / 8;
 
@@ -113,6 +118,16 @@ public final class FrameCodec {
             throw new IllegalStateException("encoded " + b.position() + " bytes, expected " + b.capacity());
         }
         return b.flip();
+    }
+
+    /**
+     * The HELLO and HELLO_REPLY frames as sent, length prefixes included: what the session keys of a sealed session are
+     * bound to.
+     */
+    public static byte[] handshakeTranscript(Frame.Hello hello, Frame.HelloReply reply) {
+        ByteBuffer h = encode(hello);
+        ByteBuffer r = encode(reply);
+        return ByteBuffer.allocate(h.remaining() + r.remaining()).put(h).put(r).array();
     }
 
     /** The length prefix, type and fields of a BLOCK frame, without its data: {@link #BLOCK_HEADER_BYTES} bytes. */

@@ -1,4 +1,4 @@
-package io.drafter.migration;
+package io.drafter.migration.internal;
 
 import io.drafter.migration.protocol.ErrorCode;
 import io.drafter.migration.protocol.Frame;
@@ -10,6 +10,7 @@ import java.io.BufferedInputStream;
 import java.io.IOException;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
@@ -19,18 +20,17 @@ import java.util.function.Consumer;
  * What each engine holds of its connection: the frame reader and writer, the keep-alive interval, the no-progress
  * watchdog, and the way a failure is told to the peer.
  *
- * <p><b>Note:</b> thread-safe as its parts are: one reader thread uses {@link #in}, writers share {@link #out}.
+ * <p><b>Note:</b> thread-safe as its parts are: one reader thread uses {@link #in()}, writers share {@link #out()}.
  */
 public final class Link {
-    public final Connection connection;
-    public final String peer;
-    public final FrameAdapter in;
-    public final FrameProxy out;
-    /** Send a PING when nothing was sent for this long: a quarter of the stall timeout. */
-    public final long heartbeatNs;
+    private final Connection connection;
+    private final String peer;
+    private final FrameAdapter in;
+    private final FrameProxy out;
+    private final long heartbeatNs;
 
     private final Watchdog watchdog;
-    private final java.util.concurrent.CountDownLatch readerDone = new java.util.concurrent.CountDownLatch(1);
+    private final CountDownLatch readerDone = new CountDownLatch(1);
     private volatile Thread reader;
     private volatile long startedNs = System.nanoTime();
 
@@ -78,6 +78,31 @@ public final class Link {
                 quiet -> onStall.accept(new ProtocolException(
                         ErrorCode.TIMEOUT,
                         "no frame from " + peerRole + " " + peer + " for " + Watchdog.seconds(quiet))));
+    }
+
+    /** The connection this link wraps. */
+    public Connection connection() {
+        return connection;
+    }
+
+    /** The peer, for messages. */
+    public String peer() {
+        return peer;
+    }
+
+    /** The frame reader: used by one reader thread. */
+    public FrameAdapter in() {
+        return in;
+    }
+
+    /** The frame writer. */
+    public FrameProxy out() {
+        return out;
+    }
+
+    /** Send a PING when nothing was sent for this long: a quarter of the stall timeout. */
+    public long heartbeatNs() {
+        return heartbeatNs;
     }
 
     /** Registers the engine's reader thread; it calls {@link #readerDone()} when it stops reading. */

@@ -1,4 +1,4 @@
-package io.drafter.migration;
+package io.drafter.migration.internal;
 
 import io.drafter.migration.protocol.DeviceSpec;
 import io.drafter.migration.protocol.ErrorCode;
@@ -11,7 +11,6 @@ import io.drafter.migration.protocol.ProtocolException;
 import io.drafter.migration.transport.Connection;
 import io.drafter.migration.transport.SharedToken;
 import java.io.IOException;
-import java.nio.ByteBuffer;
 import java.security.SecureRandom;
 import java.util.List;
 
@@ -21,7 +20,7 @@ import java.util.List;
  *
  * <p>The dialling side (the destination) proves that it knows the token first; the source checks that proof before it
  * sends its own, so a client without the token learns nothing from the source but its HELLO. Until the peer is
- * authenticated its frames are bounded to {@value #UNAUTHENTICATED_FRAME_BYTES} bytes.
+ * authenticated its frames are bounded to {@value FrameCodec#UNAUTHENTICATED_FRAME_BYTES} bytes.
  *
  * <p>With a token over a connection that TLS does not protect, each side seals every frame it sends after its own
  * AUTH_PROOF ({@link FrameCipher}, AES-256-GCM under the keys of {@link SharedToken#sessionKeys}) and opens every frame
@@ -34,12 +33,6 @@ public final class Handshake {
     private static final SecureRandom RANDOM = new SecureRandom();
     static final String SOURCE_ROLE = "source";
     static final String DESTINATION_ROLE = "destination";
-
-    /**
-     * The longest frame accepted from a peer that is not yet authenticated: HELLO, HELLO_REPLY, AUTH_PROOF and an ERROR
-     * with its 1 KiB message all fit, and nobody unauthenticated makes this side allocate more.
-     */
-    public static final int UNAUTHENTICATED_FRAME_BYTES = 2048;
 
     /** What both sides agreed on. */
     public record Agreed(boolean zstd, List<DeviceSpec> devices, int initialCredit) {}
@@ -81,7 +74,7 @@ public final class Handshake {
         if (sealFrames && token == null) {
             throw new IllegalArgumentException("sealing frames needs a shared token");
         }
-        in.limitFrameBytes(UNAUTHENTICATED_FRAME_BYTES);
+        in.limitFrameBytes(FrameCodec.UNAUTHENTICATED_FRAME_BYTES);
         byte[] nonceS = nonce();
         int flags = (offerZstd ? FrameCodec.FLAG_ZSTD : 0) | (token != null ? FrameCodec.FLAG_TOKEN : 0);
         Frame.Hello hello = new Frame.Hello(FrameCodec.VERSION, flags, nonceS);
@@ -120,7 +113,8 @@ public final class Handshake {
             }
             Frame.AuthProof own = new Frame.AuthProof(token.proof(SOURCE_ROLE, nonceS, reply.nonce()));
             if (sealFrames) {
-                SharedToken.SessionKeys keys = token.sessionKeys(nonceS, reply.nonce(), transcript(hello, reply));
+                SharedToken.SessionKeys keys =
+                        token.sessionKeys(nonceS, reply.nonce(), FrameCodec.handshakeTranscript(hello, reply));
                 // The destination sealed everything after its proof; this side seals everything after its own.
                 in.openWith(FrameCipher.opening(keys.destinationToSource()));
                 out.sendNowThenSeal(own, FrameCipher.sealing(keys.sourceToDestination()));
@@ -154,7 +148,7 @@ public final class Handshake {
         if (sealFrames && token == null) {
             throw new IllegalArgumentException("sealing frames needs a shared token");
         }
-        in.limitFrameBytes(UNAUTHENTICATED_FRAME_BYTES);
+        in.limitFrameBytes(FrameCodec.UNAUTHENTICATED_FRAME_BYTES);
         Frame first = in.read();
         Frame.Hello hello = switch (first) {
             case Frame.Hello h -> h;
@@ -180,8 +174,9 @@ public final class Handshake {
         int flags = (zstd ? FrameCodec.FLAG_ZSTD : 0) | (token != null ? FrameCodec.FLAG_TOKEN : 0);
         Frame.HelloReply reply = new Frame.HelloReply(FrameCodec.VERSION, flags, nonceD);
         out.sendNow(reply);
-        SharedToken.SessionKeys keys =
-                sealFrames ? token.sessionKeys(hello.nonce(), nonceD, transcript(hello, reply)) : null;
+        SharedToken.SessionKeys keys = sealFrames
+                ? token.sessionKeys(hello.nonce(), nonceD, FrameCodec.handshakeTranscript(hello, reply))
+                : null;
         return new Opened(hello.nonce(), nonceD, zstd, keys);
     }
 
@@ -250,13 +245,6 @@ public final class Handshake {
         return new ProtocolException(
                 ErrorCode.UNEXPECTED_FRAME,
                 "unexpected frame " + f.getClass().getSimpleName() + " (expected " + expected + ")");
-    }
-
-    /** The HELLO and HELLO_REPLY frames as sent, length prefixes included: what the session keys are bound to. */
-    public static byte[] transcript(Frame.Hello hello, Frame.HelloReply reply) {
-        ByteBuffer h = FrameCodec.encode(hello);
-        ByteBuffer r = FrameCodec.encode(reply);
-        return ByteBuffer.allocate(h.remaining() + r.remaining()).put(h).put(r).array();
     }
 
     private static byte[] nonce() {

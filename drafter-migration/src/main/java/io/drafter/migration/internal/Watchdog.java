@@ -1,4 +1,4 @@
-package io.drafter.migration;
+package io.drafter.migration.internal;
 
 import java.time.Duration;
 import java.util.function.LongSupplier;
