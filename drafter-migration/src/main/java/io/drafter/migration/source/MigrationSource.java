@@ -126,8 +126,8 @@ public final class MigrationSource {
             this.convergence = new RoundPolicy(device.policy());
             this.spec = new DeviceSpec(
                     device.name(),
-                    device.tracker().sizeBytes(),
-                    device.tracker().blockSizeBytes());
+                    device.tracked().sizeBytes(),
+                    device.tracked().blockSizeBytes());
         }
     }
 
@@ -392,7 +392,7 @@ public final class MigrationSource {
 
             // Tracking starts before the first read of the full copy, so every later write is seen by some round.
             for (DevState d : states) {
-                d.device.tracker().startTracking();
+                d.device.tracked().startTracking();
             }
             List<long[]> orders = new ArrayList<>();
             for (DevState d : states) {
@@ -434,7 +434,7 @@ public final class MigrationSource {
                 checkNotFailed();
                 transitionLocked(SourcePhase.FINAL_SYNC);
                 for (DevState d : states) {
-                    long[] last = toArray(d.device.tracker().collect());
+                    long[] last = toArray(d.device.tracked().collect());
                     int round = d.convergence.finalRound();
                     stats.round(d.index, last.length);
                     enqueueDirtyLocked(d, round, last, true);
@@ -483,7 +483,7 @@ public final class MigrationSource {
                     }
                 }
                 if (c.due(now)) {
-                    long[] blocks = toArray(d.device.tracker().collect());
+                    long[] blocks = toArray(d.device.tracked().collect());
                     int round = c.startRound(now, blocks.length);
                     stats.round(d.index, blocks.length);
                     enqueueDirtyLocked(d, round, blocks, false);
@@ -746,7 +746,7 @@ public final class MigrationSource {
         int start = buf.position();
         long offset = w.block() * spec.blockSizeBytes();
         while (buf.hasRemaining()) {
-            int r = d.device.tracker().read(buf, offset + buf.position() - start);
+            int r = d.device.tracked().read(buf, offset + buf.position() - start);
             if (r <= 0) {
                 throw new IOException("could not read block " + w.block() + " of device \"" + spec.name()
                         + "\": short read at byte " + (buf.position() - start) + " of " + len);
