@@ -21,7 +21,8 @@ import picocli.CommandLine.Command;
             PackagerCommand.class,
             OciCommand.class,
             PeerCommand.class,
-            RunnerCommand.class
+            RunnerCommand.class,
+            TerminatorCommand.class
         })
 public final class Drafter implements Runnable {
     @CommandLine.Spec
