@@ -24,8 +24,19 @@ import picocli.CommandLine.Command;
             RunnerCommand.class
         })
 public final class Drafter implements Runnable {
+    /** Commands that a user runs and waits for: quiet (warnings and errors only) unless --log-level says more. */
+    static final java.util.Set<String> QUIET_BY_DEFAULT = java.util.Set.of("os", "snapshotter", "packager", "oci");
+
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
+
+    @CommandLine.Option(
+            names = {"--log-level", "-log-level"},
+            scope = CommandLine.ScopeType.INHERIT,
+            paramLabel = "LEVEL",
+            description = "Log records shown on stderr: error, warn, info or debug (default: warn for os, snapshotter,"
+                    + " packager and oci; info for the others).")
+    LogSetup.LogLevel logLevel;
 
     @Override
     public void run() {
@@ -35,6 +46,11 @@ public final class Drafter implements Runnable {
     /** Builds the command line with the project's error handling: bad input is one line on stderr, exit 2. */
     public static CommandLine commandLine() {
         CommandLine cli = new CommandLine(new Drafter());
+        cli.setCaseInsensitiveEnumValuesAllowed(true);
+        cli.setExecutionStrategy(parsed -> {
+            LogSetup.configure(logLevel(parsed));
+            return new CommandLine.RunLast().execute(parsed);
+        });
         cli.setParameterExceptionHandler((ex, args) -> {
             CommandLine c = ex.getCommandLine();
             c.getErr().println("drafter: " + ex.getMessage());
@@ -46,6 +62,25 @@ public final class Drafter implements Runnable {
             return 1;
         });
         return cli;
+    }
+
+    /** The {@code --log-level} given at any level of the command line, else the default of the command run. */
+    static LogSetup.LogLevel logLevel(CommandLine.ParseResult parsed) {
+        LogSetup.LogLevel given = null;
+        String command = null;
+        for (CommandLine.ParseResult p = parsed; p != null; p = p.subcommand()) {
+            LogSetup.LogLevel l = p.matchedOptionValue("--log-level", null);
+            if (l != null) {
+                given = l;
+            }
+            if (p != parsed && command == null) {
+                command = p.commandSpec().name();
+            }
+        }
+        if (given != null) {
+            return given;
+        }
+        return QUIET_BY_DEFAULT.contains(command) ? LogSetup.LogLevel.WARN : LogSetup.LogLevel.INFO;
     }
 
     /** The message of {@code t} on one line, falling back to its type when it has none. */
