@@ -9,8 +9,6 @@ import picocli.CommandLine.Command;
  */
 @Command(
         name = "drafter",
-        mixinStandardHelpOptions = true,
-        version = "drafter 0.1.0",
         description = "Package, snapshot, run and live-migrate whole Linux VMs.",
         subcommands = {
             CommandLine.HelpCommand.class,
@@ -46,6 +44,7 @@ public final class Drafter implements Runnable {
     /** Builds the command line with the project's error handling: bad input is one line on stderr, exit 2. */
     public static CommandLine commandLine() {
         CommandLine cli = new CommandLine(new Drafter());
+        conventions(cli);
         cli.setCaseInsensitiveEnumValuesAllowed(true);
         cli.setExecutionStrategy(parsed -> {
             LogSetup.configure(logLevel(parsed));
@@ -64,6 +63,23 @@ public final class Drafter implements Runnable {
         return cli;
     }
 
+    /**
+     * What every command of the tree has: {@code --help} and {@code --version} (also {@code -help}, {@code -version}),
+     * the build's version, and the default of each option in its help.
+     */
+    private static void conventions(CommandLine c) {
+        CommandLine.Model.CommandSpec spec = c.getCommandSpec();
+        boolean hasHelp = spec.options().stream().anyMatch(CommandLine.Model.OptionSpec::usageHelp);
+        if (!hasHelp) {
+            spec.addMixin("standardOptions", CommandLine.Model.CommandSpec.forAnnotatedObject(new StandardOptions()));
+        }
+        spec.versionProvider(new StandardOptions.Version());
+        spec.usageMessage().showDefaultValues(true);
+        for (CommandLine sub : new java.util.LinkedHashSet<>(c.getSubcommands().values())) {
+            conventions(sub);
+        }
+    }
+
     /** The {@code --log-level} given at any level of the command line, else the default of the command run. */
     static LogSetup.LogLevel logLevel(CommandLine.ParseResult parsed) {
         LogSetup.LogLevel given = null;
@@ -80,7 +96,7 @@ public final class Drafter implements Runnable {
         if (given != null) {
             return given;
         }
-        return QUIET_BY_DEFAULT.contains(command) ? LogSetup.LogLevel.WARN : LogSetup.LogLevel.INFO;
+        return command != null && QUIET_BY_DEFAULT.contains(command) ? LogSetup.LogLevel.WARN : LogSetup.LogLevel.INFO;
     }
 
     /** The message of {@code t} on one line, falling back to its type when it has none. */

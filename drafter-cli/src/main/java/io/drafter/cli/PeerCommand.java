@@ -34,10 +34,7 @@ import picocli.CommandLine.Option;
  * waits for one peer to connect and migrates the VM there. Migrations are authenticated: a shared token
  * ({@code --token-file}), TLS with client certificates ({@code --tls-*}), or, only when asked for, plain TCP.
  */
-@Command(
-        name = "peer",
-        mixinStandardHelpOptions = true,
-        description = "Run a VM from a package and live-migrate it to and from other peers.")
+@Command(name = "peer", description = "Run a VM from a package and live-migrate it to and from other peers.")
 public final class PeerCommand implements Callable<Integer> {
     static final String DEFAULT_DEVICES;
 
@@ -121,28 +118,38 @@ public final class PeerCommand implements Callable<Integer> {
                     + DEFAULT_TOKEN_FILE + ", created by a listening peer when missing.")
     Path tokenFile;
 
-    @Option(names = "--tls-cert", description = "PEM certificate chain of this peer (TLS 1.3, mutual).")
+    @Option(
+            names = {"--tls-cert", "-tls-cert"},
+            description = "PEM certificate chain of this peer (TLS 1.3, mutual).")
     Path tlsCert;
 
-    @Option(names = "--tls-key", description = "PEM PKCS#8 private key of this peer.")
+    @Option(
+            names = {"--tls-key", "-tls-key"},
+            description = "PEM PKCS#8 private key of this peer.")
     Path tlsKey;
 
-    @Option(names = "--tls-ca", description = "PEM CA certificate(s) that the other peer's certificate must chain to.")
+    @Option(
+            names = {"--tls-ca", "-tls-ca"},
+            description = "PEM CA certificate(s) that the other peer's certificate must chain to.")
     Path tlsCa;
 
     @Option(
-            names = "--insecure-plain-tcp",
+            names = {"--insecure-plain-tcp", "-insecure-plain-tcp"},
             description = "Migrate over plain TCP with neither token nor TLS (trusted networks only).")
     boolean insecurePlainTcp;
 
     @Option(
-            names = "--port-forwards",
+            names = {"--port-forwards", "-port-forwards"},
             defaultValue = "",
             description = "Drafter forwarder JSON: host addresses forwarded to the guest while the VM runs here"
                     + " (installed at resume, removed at suspend, so a migration moves them).")
     String portForwards;
 
-    @Option(names = "--compression", defaultValue = "true", arity = "0..1", description = "zstd on block data.")
+    @Option(
+            names = {"--compression", "-compression"},
+            defaultValue = "true",
+            arity = "0..1",
+            description = "zstd on block data (on unless =false).")
     boolean compression;
 
     @Option(
