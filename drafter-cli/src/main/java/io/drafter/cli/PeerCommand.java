@@ -5,6 +5,7 @@ import io.drafter.migration.destination.DestinationListener;
 import io.drafter.migration.destination.DestinationPhase;
 import io.drafter.migration.source.MigrationListener;
 import io.drafter.migration.source.SourceCounters;
+import io.drafter.migration.source.SourceListener;
 import io.drafter.migration.source.SourcePhase;
 import io.drafter.migration.transport.Connection;
 import io.drafter.migration.transport.PemTls;
@@ -231,7 +232,8 @@ public final class PeerCommand implements Callable<Integer> {
                 peerMetrics.migratingFrom(true);
                 try {
                     Connection c = Transport.connect(from, security, Duration.ofSeconds(30));
-                    peer = Peer.migrateIn(options, vmm, c, new DestinationPrinter(out), stop.requested());
+                    peer = Peer.migrateIn(
+                            options, vmm, c, new DestinationPrinter(out, peerMetrics.inListener()), stop.requested());
                 } catch (IOException e) {
                     if (stop.isRequested()) {
                         System.err.println("drafter peer: stopped by "
@@ -405,7 +407,11 @@ public final class PeerCommand implements Callable<Integer> {
     }
 
     /** Prints a migration out: its start, phases, dirty rounds, and a failure after which the VM runs here again. */
-    private record Events(PrintStream out, PeerMetrics metrics) implements Peer.Events {
+    private record Events(PrintStream out, PeerMetrics metrics, SourceListener measured) implements Peer.Events {
+        Events(PrintStream out, PeerMetrics metrics) {
+            this(out, metrics, metrics.outListener());
+        }
+
         @Override
         public void migrationStarted(String destination) {
             metrics.migratingTo(true);
@@ -422,6 +428,7 @@ public final class PeerCommand implements Callable<Integer> {
 
         @Override
         public void onPhase(SourcePhase from, SourcePhase to, Duration timeInFrom) {
+            measured.onPhase(from, to, timeInFrom);
             out.println("Migration out: " + from + " -> " + to + " (" + timeInFrom.toMillis() + " ms)");
             if (to == SourcePhase.COMPLETED) {
                 metrics.migratingTo(false);
@@ -430,17 +437,49 @@ public final class PeerCommand implements Callable<Integer> {
 
         @Override
         public void onDirtyRound(String device, int round, int dirtyBlocks, boolean last) {
+            measured.onDirtyRound(device, round, dirtyBlocks, last);
             if (dirtyBlocks > 0 || last) {
                 out.println("  " + device + ": round " + round + ", " + dirtyBlocks + " dirty blocks"
                         + (last ? " (final)" : ""));
             }
         }
+
+        @Override
+        public void onPriorityRequest(String device, long block) {
+            measured.onPriorityRequest(device, block);
+        }
+
+        @Override
+        public void onDeviceReady(String device, int rounds) {
+            measured.onDeviceReady(device, rounds);
+        }
+
+        @Override
+        public void onFailed(io.drafter.migration.MigrationException e) {
+            measured.onFailed(e);
+        }
     }
 
-    /** Prints a migration in phase by phase. */
-    private record DestinationPrinter(PrintStream out) implements DestinationListener {
+    /** Prints a migration in phase by phase, and tells {@code measured} all it hears. */
+    private record DestinationPrinter(PrintStream out, DestinationListener measured) implements DestinationListener {
+        @Override
+        public void onProgress(String device, long presentBlocks, long totalBlocks) {
+            measured.onProgress(device, presentBlocks, totalBlocks);
+        }
+
+        @Override
+        public void onMissingBlock(String device, long block) {
+            measured.onMissingBlock(device, block);
+        }
+
+        @Override
+        public void onFailed(io.drafter.migration.MigrationException e) {
+            measured.onFailed(e);
+        }
+
         @Override
         public void onPhase(DestinationPhase from, DestinationPhase to, Duration timeInFrom) {
+            measured.onPhase(from, to, timeInFrom);
             out.println("Migration in: " + from + " -> " + to + " (" + timeInFrom.toMillis() + " ms)");
         }
     }
