@@ -19,11 +19,13 @@ import picocli.CommandLine.Command;
             PackagerCommand.class,
             OciCommand.class,
             PeerCommand.class,
-            RunnerCommand.class
+            RunnerCommand.class,
+            StatusCommand.class
         })
 public final class Drafter implements Runnable {
     /** Commands that a user runs and waits for: quiet (warnings and errors only) unless --log-level says more. */
-    static final java.util.Set<String> QUIET_BY_DEFAULT = java.util.Set.of("os", "snapshotter", "packager", "oci");
+    static final java.util.Set<String> QUIET_BY_DEFAULT =
+            java.util.Set.of("os", "snapshotter", "packager", "oci", "status");
 
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
@@ -32,8 +34,9 @@ public final class Drafter implements Runnable {
             names = {"--log-level", "-log-level"},
             scope = CommandLine.ScopeType.INHERIT,
             paramLabel = "LEVEL",
-            description = "Log records shown on stderr: error, warn, info or debug (default: warn for os, snapshotter,"
-                    + " packager and oci; info for the others).")
+            description =
+                    "Log records shown on stderr: error, warn, info or debug (default: warn for os, snapshotter, status,"
+                            + " packager and oci; info for the others).")
     LogSetup.LogLevel logLevel;
 
     @Override

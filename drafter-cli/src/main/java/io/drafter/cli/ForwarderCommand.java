@@ -68,8 +68,24 @@ public final class ForwarderCommand implements Callable<Integer> {
                 out.println(r.describe());
             }
             out.println("drafter forwarder: nft table " + forwarder.table());
+            java.util.Map<String, Object> record = new java.util.LinkedHashMap<>();
+            record.put("state", "running");
+            record.put(
+                    "forwards",
+                    forwarder.forwards().stream()
+                            .map(Forwarder.Resolved::describe)
+                            .toList());
+            record.put("nftTable", forwarder.table());
+            StatusRecord status = StatusRecord.start("forwarder", () -> record);
             return UntilSignal.await(
-                    stop, "drafter forwarder", out, forwarder::close, "removed nft table " + forwarder.table());
+                    stop,
+                    "drafter forwarder",
+                    out,
+                    () -> {
+                        status.close();
+                        forwarder.close();
+                    },
+                    "removed nft table " + forwarder.table());
         }
     }
 }

@@ -136,6 +136,16 @@ public final class NatCommand implements Callable<Integer> {
             for (NamespaceLayout l : nat.namespaces()) {
                 out.println(l.describe(config));
             }
+            java.util.Map<String, Object> record = new java.util.LinkedHashMap<>();
+            record.put("state", "running");
+            record.put(
+                    "namespaces",
+                    nat.namespaces().stream().map(l -> l.describe(config)).toList());
+            record.put("nftTable", config.hostTable());
+            record.put(
+                    "stateFile",
+                    NatState.file(config.stateDir(), config.namespacePrefix()).toString());
+            StatusRecord status = StatusRecord.start("nat", () -> record);
             out.println("drafter nat: created " + nat.namespaces().size() + " namespaces (" + config.namespacePrefix()
                     + "0.." + config.namespacePrefix() + (nat.namespaces().size() - 1) + "), nft table "
                     + config.hostTable() + ", masquerade via " + nat.hostInterface() + ", state "
@@ -144,7 +154,10 @@ public final class NatCommand implements Callable<Integer> {
                     stop,
                     "drafter nat",
                     out,
-                    nat::close,
+                    () -> {
+                        status.close();
+                        nat.close();
+                    },
                     "removed " + nat.namespaces().size() + " namespaces, nft table " + config.hostTable());
         }
     }

@@ -212,6 +212,7 @@ public final class PeerCommand implements Callable<Integer> {
         }
         QemuVmm vmm = new QemuVmm().runningAs(firecrackerCompat.validate());
         PeerMetrics peerMetrics = new PeerMetrics();
+        PeerState state = new PeerState();
         try (StopSignals stop = StopSignals.install("drafter peer", System.err);
                 MigrationListener listener = listenOn == null
                         ? null
@@ -221,7 +222,8 @@ public final class PeerCommand implements Callable<Integer> {
                                 token,
                                 options.plainTcpAllowed(),
                                 MigrationListener.Limits.defaults());
-                PeerMetrics.Server _ = metricsOn == null ? null : peerMetrics.serve(metricsOn)) {
+                PeerMetrics.Server _ = metricsOn == null ? null : peerMetrics.serve(metricsOn);
+                StatusRecord _ = StatusRecord.start("peer", () -> state.record(this, options, listener, metricsOn))) {
             Peer peer;
             long start = System.nanoTime();
             stop.busy(() -> "starting; it stops once the VM is resumed or given back");
@@ -229,11 +231,16 @@ public final class PeerCommand implements Callable<Integer> {
                 peer = Peer.resumeLocal(options, vmm);
             } else {
                 out.println("Migrating from " + raddr);
+                state.state = "migrating in from " + raddr;
                 peerMetrics.migratingFrom(true);
                 try {
                     Connection c = Transport.connect(from, security, Duration.ofSeconds(30));
                     peer = Peer.migrateIn(
-                            options, vmm, c, new DestinationPrinter(out, peerMetrics.inListener()), stop.requested());
+                            options,
+                            vmm,
+                            c,
+                            new DestinationPrinter(out, peerMetrics.inListener(), state),
+                            stop.requested());
                 } catch (IOException e) {
                     if (stop.isRequested()) {
                         System.err.println("drafter peer: stopped by "
@@ -251,6 +258,8 @@ public final class PeerCommand implements Callable<Integer> {
                     ExitActions.register(ExitActions.Stage.APPLICATION, "stop peer", peer::stop);
             stop.busy(peer::busyDescription);
             peerMetrics.attach(peer);
+            state.peer = peer;
+            state.state = "running";
             out.println("Resumed VM in " + peer.lastResume().toMillis() + " ms ("
                     + Duration.ofNanos(System.nanoTime() - start).toMillis() + " ms since start) on "
                     + peer.vm().accel() + "; devices in " + peer.mount().dir());
@@ -272,7 +281,8 @@ public final class PeerCommand implements Callable<Integer> {
             } else {
                 out.println("Listening for connections on " + listener.address());
                 Peer.Outcome outcome =
-                        peer.serve(listener, new Events(out, peerMetrics), compression, stop.requested());
+                        peer.serve(listener, new Events(out, peerMetrics, state), compression, stop.requested());
+                state.state = "stopping";
                 switch (outcome) {
                     case Peer.Outcome.MigratedAway m -> {
                         SourceCounters counters = m.counters();
@@ -297,6 +307,7 @@ public final class PeerCommand implements Callable<Integer> {
                     case Peer.Outcome.StopRequested _ -> {}
                 }
             }
+            state.state = "stopping";
             String where = peer.stop();
             exitAction.cancel();
             if (stop.isRequested()) {
@@ -407,20 +418,24 @@ public final class PeerCommand implements Callable<Integer> {
     }
 
     /** Prints a migration out: its start, phases, dirty rounds, and a failure after which the VM runs here again. */
-    private record Events(PrintStream out, PeerMetrics metrics, SourceListener measured) implements Peer.Events {
-        Events(PrintStream out, PeerMetrics metrics) {
-            this(out, metrics, metrics.outListener());
+    private record Events(PrintStream out, PeerMetrics metrics, PeerState state, SourceListener measured)
+            implements Peer.Events {
+        Events(PrintStream out, PeerMetrics metrics, PeerState state) {
+            this(out, metrics, state, metrics.outListener());
         }
 
         @Override
         public void migrationStarted(String destination) {
             metrics.migratingTo(true);
+            state.outTo = destination;
+            state.state = "migrating out to " + destination;
             out.println("Migrating to " + destination);
         }
 
         @Override
         public void migrationFailed(String destination, String reason) {
             metrics.migratingTo(false);
+            state.state = "running";
             System.err.println("drafter peer: migration to " + destination + " failed before the hand-over: " + reason
                     + "; the VM runs here again");
             out.println("Listening for connections again");
@@ -461,7 +476,8 @@ public final class PeerCommand implements Callable<Integer> {
     }
 
     /** Prints a migration in phase by phase, and tells {@code measured} all it hears. */
-    private record DestinationPrinter(PrintStream out, DestinationListener measured) implements DestinationListener {
+    private record DestinationPrinter(PrintStream out, DestinationListener measured, PeerState state)
+            implements DestinationListener {
         @Override
         public void onProgress(String device, long presentBlocks, long totalBlocks) {
             measured.onProgress(device, presentBlocks, totalBlocks);
@@ -480,7 +496,87 @@ public final class PeerCommand implements Callable<Integer> {
         @Override
         public void onPhase(DestinationPhase from, DestinationPhase to, Duration timeInFrom) {
             measured.onPhase(from, to, timeInFrom);
+            state.inPhase = to.name().toLowerCase(java.util.Locale.ROOT);
             out.println("Migration in: " + from + " -> " + to + " (" + timeInFrom.toMillis() + " ms)");
+        }
+    }
+
+    /** What {@code drafter status} shows of this peer (see {@link StatusRecord}); written by the command's threads. */
+    static final class PeerState {
+        volatile String state = "starting";
+        volatile Peer peer;
+        volatile String inPhase;
+        volatile String outTo;
+
+        java.util.Map<String, Object> record(
+                PeerCommand c, PeerOptions options, MigrationListener listener, InetSocketAddress metricsOn) {
+            java.util.Map<String, Object> r = new java.util.LinkedHashMap<>();
+            Peer p = peer;
+            r.put("state", state);
+            r.put("netns", options.netns());
+            r.put("runDir", p == null ? null : p.runDir().toString());
+            java.util.Map<String, Object> vm = new java.util.LinkedHashMap<>();
+            vm.put("state", p == null ? "none" : p.vmState());
+            var instance = p == null ? null : p.vm();
+            if (instance != null) {
+                vm.put("pid", instance.pid());
+                vm.put("accel", String.valueOf(instance.accel()).toLowerCase(java.util.Locale.ROOT));
+                vm.put("memoryMiB", instance.config().memorySizeMiB());
+                vm.put("vcpus", instance.config().vcpus());
+            }
+            r.put("vm", vm);
+            java.util.Map<String, Object> listeners = new java.util.LinkedHashMap<>();
+            if (listener != null) {
+                listeners.put("migration", hostPort(listener.address()));
+            }
+            if (metricsOn != null) {
+                listeners.put("metrics", hostPort(metricsOn));
+            }
+            r.put("listeners", listeners);
+            java.util.List<Object> migrations = new java.util.ArrayList<>();
+            var out = p == null ? null : p.outgoing();
+            if (out != null && !out.phase().terminal()) {
+                java.util.Map<String, Object> m = new java.util.LinkedHashMap<>();
+                m.put("direction", "out");
+                m.put("peer", outTo);
+                m.put("phase", out.phase().name().toLowerCase(java.util.Locale.ROOT));
+                m.put("bytes", out.counters().bytesSent());
+                migrations.add(m);
+            }
+            var in = p == null ? null : p.incoming();
+            String inNow = in != null ? in.phase().name().toLowerCase(java.util.Locale.ROOT) : inPhase;
+            if (c != null
+                    && c.raddr != null
+                    && !c.raddr.isEmpty()
+                    && inNow != null
+                    && !inNow.equals("completed")
+                    && !inNow.equals("failed")) {
+                java.util.Map<String, Object> m = new java.util.LinkedHashMap<>();
+                m.put("direction", "in");
+                m.put("peer", c.raddr);
+                m.put("phase", inNow);
+                if (in != null) {
+                    m.put("bytes", in.counters().bytesReceived());
+                }
+                migrations.add(m);
+            }
+            r.put("migrations", migrations);
+            r.put(
+                    "forwards",
+                    options.portForwards().stream()
+                            .map(f ->
+                                    f.externalAddr() + " -> " + f.netns() + ":" + f.internalPort() + "/" + f.protocol())
+                            .toList());
+            r.put(
+                    "mounts",
+                    p == null || p.mount() == null
+                            ? java.util.List.of()
+                            : java.util.List.of(p.mount().dir().toString()));
+            return r;
+        }
+
+        private static String hostPort(InetSocketAddress a) {
+            return a.getHostString() + ":" + a.getPort();
         }
     }
 }

@@ -146,16 +146,21 @@ public final class RunnerCommand implements Callable<Integer> {
                 consoleOptions.console(),
                 List.of());
         QemuVmm vmm = new QemuVmm().runningAs(firecrackerCompat.validate());
-        try (StopSignals stop = StopSignals.install("drafter runner", System.err)) {
+        PeerCommand.PeerState state = new PeerCommand.PeerState();
+        try (StopSignals stop = StopSignals.install("drafter runner", System.err);
+                StatusRecord _ = StatusRecord.start("runner", () -> state.record(null, options, null, null))) {
             stop.busy(() -> "starting; it stops once the VM is resumed");
             long start = System.nanoTime();
             Peer peer = Peer.resumeLocal(options, vmm);
+            state.peer = peer;
+            state.state = "running";
             stop.busy(peer::busyDescription);
             out.println("Resumed VM in " + peer.lastResume().toMillis() + " ms ("
                     + Duration.ofNanos(System.nanoTime() - start).toMillis() + " ms since start) on "
                     + peer.vm().accel());
             out.println("Running; press Ctrl-C to suspend the VM into its devices and stop");
             stop.requested().join();
+            state.state = "stopping";
             String where = peer.stop();
             if (mapPrivate) {
                 where = writePrivateCopies(peerDevices, privateDir);
