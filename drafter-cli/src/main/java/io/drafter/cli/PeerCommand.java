@@ -167,6 +167,10 @@ public final class PeerCommand implements Callable<Integer> {
     @Mixin
     FirecrackerCompatOptions firecrackerCompat;
 
+    /** The live migration display on a terminal (see {@link MigrationProgress}). */
+    @Mixin
+    ProgressOption progress = new ProgressOption();
+
     @Option(
             names = {"--concurrency", "-concurrency"},
             hidden = true)
@@ -179,7 +183,8 @@ public final class PeerCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        PrintStream out = System.out;
+        MigrationProgress progressLine = new MigrationProgress(System.err, progress.on());
+        PrintStream out = progressLine.clearing(System.out);
         if (clean) {
             java.io.PrintWriter w = new java.io.PrintWriter(out, true);
             java.util.List<String> removed = new java.util.ArrayList<>(
@@ -223,7 +228,8 @@ public final class PeerCommand implements Callable<Integer> {
                                 options.plainTcpAllowed(),
                                 MigrationListener.Limits.defaults());
                 PeerMetrics.Server _ = metricsOn == null ? null : peerMetrics.serve(metricsOn);
-                StatusRecord _ = StatusRecord.start("peer", () -> state.record(this, options, listener, metricsOn))) {
+                StatusRecord _ = StatusRecord.start("peer", () -> state.record(this, options, listener, metricsOn));
+                MigrationProgress _ = progressLine.start(() -> state.peer)) {
             Peer peer;
             long start = System.nanoTime();
             stop.busy(() -> "starting; it stops once the VM is resumed or given back");
@@ -239,7 +245,7 @@ public final class PeerCommand implements Callable<Integer> {
                             options,
                             vmm,
                             c,
-                            new DestinationPrinter(out, peerMetrics.inListener(), state),
+                            new DestinationPrinter(out, peerMetrics.inListener(), state, progressLine),
                             stop.requested());
                 } catch (IOException e) {
                     if (stop.isRequested()) {
@@ -476,11 +482,13 @@ public final class PeerCommand implements Callable<Integer> {
     }
 
     /** Prints a migration in phase by phase, and tells {@code measured} all it hears. */
-    private record DestinationPrinter(PrintStream out, DestinationListener measured, PeerState state)
+    private record DestinationPrinter(
+            PrintStream out, DestinationListener measured, PeerState state, MigrationProgress progress)
             implements DestinationListener {
         @Override
         public void onProgress(String device, long presentBlocks, long totalBlocks) {
             measured.onProgress(device, presentBlocks, totalBlocks);
+            progress.onProgress(device, presentBlocks, totalBlocks);
         }
 
         @Override

@@ -26,7 +26,8 @@ import java.util.function.Supplier;
  * <p>The directory is {@code $DRAFTER_STATUS_DIR}, else {@code /run/drafter} (a tmpfs: records do not outlive a
  * reboot). Each write is atomic (a private temporary file moved over the record) and the record is readable by its
  * owner only (0600). A command killed with SIGKILL leaves its record behind: a reader skips every record whose process
- * is gone, or whose PID now belongs to a process started at another time. Writing is best effort: a command that
+ * is gone, or whose PID now belongs to a process started at another time, and the next command that starts removes
+ * it. Writing is best effort: a command that
  * cannot write its record says so once in the log and runs on.
  *
  * <p><b>Note:</b> thread-safe; one refresher thread per record.
@@ -80,6 +81,7 @@ final class StatusRecord implements AutoCloseable {
         fixed.put("pid", self.pid());
         fixed.put("started", startOf(self).map(Instant::toString).orElse(null));
         fixed.put("cwd", Path.of("").toAbsolutePath().toString());
+        removeStale(dir);
         return new StatusRecord(dir.resolve(command + "-" + self.pid() + ".json"), fixed, details, periodMs);
     }
 
@@ -139,6 +141,28 @@ final class StatusRecord implements AutoCloseable {
             }
         } finally {
             Files.deleteIfExists(tmp);
+        }
+    }
+
+    /** Removes, best effort, the records under {@code dir} that processes killed with SIGKILL left behind. */
+    static void removeStale(Path dir) {
+        if (!Files.isDirectory(dir)) {
+            return;
+        }
+        try (var list = Files.list(dir)) {
+            for (Path f : list.filter(p -> p.getFileName().toString().endsWith(".json"))
+                    .toList()) {
+                try {
+                    Map<String, Object> r = JSON.readValue(f.toFile(), new TypeReference<Map<String, Object>>() {});
+                    if (r.get("pid") instanceof Number && r.get("command") != null && !alive(r)) {
+                        Files.deleteIfExists(f);
+                    }
+                } catch (IOException | RuntimeException e) {
+                    // not a record, or not ours to remove
+                }
+            }
+        } catch (IOException e) {
+            // nothing to clean
         }
     }
 

@@ -88,6 +88,12 @@ class StatusTest {
         assertTrue(
                 StatusRecord.readAll(dir).isEmpty(), StatusRecord.readAll(dir).toString());
         assertTrue(StatusRecord.readAll(dir.resolve("missing")).isEmpty());
+
+        try (StatusRecord live = StatusRecord.start(dir, "runner", () -> Map.of("state", "running"), 1000)) {
+            assertFalse(Files.exists(dir.resolve("peer-" + p.pid() + ".json")), "a new command removes dead records");
+            assertTrue(Files.exists(dir.resolve("garbage.json")), "what is not a record is left alone");
+            assertEquals(1, StatusRecord.readAll(dir).size());
+        }
     }
 
     private String[] status(String... args) {
