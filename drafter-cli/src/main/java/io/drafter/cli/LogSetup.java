@@ -120,7 +120,8 @@ public final class LogSetup {
     /**
      * Whether {@code r} only announces a failure that reaches the command as an exception or a listener call, which
      * the command reports in its own words: the migration engines' failure record (the {@code MigrationException}'s
-     * message) and a failed helper command's record (the {@code CommandFailedException} carries the same).
+     * message), a failed helper command's record (the {@code CommandFailedException} carries the same), and the
+     * peer's note that a migration out failed before the hand-over (the command prints it with the reason).
      */
     static boolean echoOfReportedFailure(LogRecord r) {
         String logger = r.getLoggerName();
@@ -132,6 +133,8 @@ public final class LogSetup {
             case "io.drafter.migration.source.MigrationSource",
                     "io.drafter.migration.destination.MigrationDestination" -> message.startsWith("could not migrate");
             case "io.drafter.net.CommandRunner" -> message.startsWith("command failed");
+            // drafter peer prints it as "migration to … failed before the hand-over: <reason>; the VM runs here again"
+            case "io.drafter.peer.Peer" -> message.startsWith("migration failed before the hand-over");
             default -> false;
         };
     }

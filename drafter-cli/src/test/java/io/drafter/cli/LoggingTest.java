@@ -109,6 +109,12 @@ class LoggingTest {
         assertTrue(LogSetup.echoOfReportedFailure(r));
         r.setLoggerName("io.drafter.migration.source.MigrationListener");
         assertFalse(LogSetup.echoOfReportedFailure(r));
+        var peer = new LogRecord(Level.WARNING, "migration failed before the hand-over; the VM runs here again");
+        peer.setLoggerName("io.drafter.peer.Peer");
+        assertTrue(LogSetup.echoOfReportedFailure(peer));
+        var other = new LogRecord(Level.WARNING, "could not flush guest memory during pre-copy: gone");
+        other.setLoggerName("io.drafter.peer.Peer");
+        assertFalse(LogSetup.echoOfReportedFailure(other));
     }
 
     /** A migration in whose source hangs up: the failure is printed once, as the drafter: line. */
