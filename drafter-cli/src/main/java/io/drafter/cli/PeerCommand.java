@@ -216,7 +216,7 @@ public final class PeerCommand implements Callable<Integer> {
                     + " (--insecure-plain-tcp); use it only on a network you trust");
         }
         QemuVmm vmm = new QemuVmm().runningAs(firecrackerCompat.validate());
-        PeerMetrics peerMetrics = new PeerMetrics();
+        PeerMetrics peerMetrics = metricsOn == null ? PeerMetrics.disabled() : new PeerMetrics();
         PeerState state = new PeerState();
         try (StopSignals stop = StopSignals.install("drafter peer", System.err);
                 MigrationListener listener = listenOn == null

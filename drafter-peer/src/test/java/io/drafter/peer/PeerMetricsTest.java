@@ -76,6 +76,15 @@ class PeerMetricsTest {
         assertTrue(text.contains("process_cpu_seconds_total"), text);
     }
 
+    @Test
+    void disabledMetricsMeasureNothing() {
+        PeerMetrics off = PeerMetrics.disabled();
+        off.outListener().onPhase(SourcePhase.HANDSHAKE, SourcePhase.FULL_COPY, Duration.ofMillis(1));
+        off.inListener().onProgress("memory", 1, 2);
+        off.migratingTo(true);
+        assertEquals("", off.render());
+    }
+
     /** Scrapes the endpoint over HTTP and lints the page with Prometheus' own promtool. */
     @Test
     void theEndpointPassesPromtool() throws Exception {
