@@ -81,6 +81,27 @@ public final class LogSetup {
         root.setLevel(level.jul);
     }
 
+    /**
+     * {@code out}, whose lines are events of {@code component} in the log's format ({@code <time> INFO  <component>:
+     * <line>}): the long-running commands print what they do this way, on stdout.
+     */
+    public static PrintStream events(PrintStream out, String component) {
+        return new PrintStream(out, true) {
+            @Override
+            public void println(String line) {
+                synchronized (this) {
+                    super.println(prefix(Level.INFO, component) + line);
+                }
+            }
+        };
+    }
+
+    /** {@code <time> <LEVEL> <component>: } for a line written now. */
+    static String prefix(Level level, String component) {
+        String name = levelName(level);
+        return TIME.format(Instant.now()) + ' ' + name + " ".repeat(Math.max(1, 6 - name.length())) + component + ": ";
+    }
+
     /** One line on stderr per record that passes. */
     static final class OneLineHandler extends Handler {
         volatile Supplier<PrintStream> err = () -> System.err;

@@ -184,7 +184,7 @@ public final class PeerCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         MigrationProgress progressLine = new MigrationProgress(System.err, progress.on());
-        PrintStream out = progressLine.clearing(System.out);
+        PrintStream out = progressLine.clearing(LogSetup.events(System.out, "peer"));
         if (clean) {
             java.io.PrintWriter w = new java.io.PrintWriter(out, true);
             java.util.List<String> removed = new java.util.ArrayList<>(

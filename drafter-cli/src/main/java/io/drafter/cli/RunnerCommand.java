@@ -103,7 +103,7 @@ public final class RunnerCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        PrintStream out = System.out;
+        PrintStream out = LogSetup.events(System.out, "runner");
         List<DeviceConfig> files = DeviceConfigParser.parse(devices, DeviceConfigParser.Use.PACKAGER);
         PeerCommand.checkNetns(netns);
         Path base = chrootBaseDir.toAbsolutePath();

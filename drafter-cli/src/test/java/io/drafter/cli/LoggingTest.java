@@ -58,6 +58,14 @@ class LoggingTest {
     }
 
     @Test
+    void aCommandsEventsAreLinesOfTheSameFormat() {
+        LogSetup.events(capture, "peer").println("Resumed VM in 290 ms");
+        String line = logged().strip();
+        assertTrue(line.matches(LINE), line);
+        assertTrue(line.endsWith(" INFO  peer: Resumed VM in 290 ms"), line);
+    }
+
+    @Test
     void theLevelFiltersRecords() {
         LogSetup.configure(LogSetup.LogLevel.WARN, () -> capture);
         System.Logger log = System.getLogger("io.drafter.test.Component");
