@@ -62,10 +62,23 @@ final class StatusRecord implements AutoCloseable {
         });
     }
 
-    /** The directory of the records: {@code $DRAFTER_STATUS_DIR}, else {@value #DEFAULT_DIR}. */
+    /**
+     * The directory of the records: {@code $DRAFTER_STATUS_DIR}, else {@value #DEFAULT_DIR}; for a user other than root
+     * who may not write there, {@code $XDG_RUNTIME_DIR/drafter}.
+     */
     static Path dir() {
         String env = System.getenv("DRAFTER_STATUS_DIR");
-        return Path.of(env == null || env.isBlank() ? DEFAULT_DIR : env);
+        if (env != null && !env.isBlank()) {
+            return Path.of(env);
+        }
+        Path system = Path.of(DEFAULT_DIR);
+        String xdg = System.getenv("XDG_RUNTIME_DIR");
+        boolean root = "root".equals(System.getProperty("user.name"));
+        boolean writable = Files.isDirectory(system) ? Files.isWritable(system) : Files.isWritable(system.getParent());
+        if (root || writable || xdg == null || xdg.isBlank()) {
+            return system;
+        }
+        return Path.of(xdg, "drafter");
     }
 
     /** Writes the record of this process's {@code command} under {@link #dir()} and keeps it current. */
