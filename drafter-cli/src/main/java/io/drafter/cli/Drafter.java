@@ -20,12 +20,13 @@ import picocli.CommandLine.Command;
             OciCommand.class,
             PeerCommand.class,
             RunnerCommand.class,
+            TerminatorCommand.class,
             StatusCommand.class
         })
 public final class Drafter implements Runnable {
     /** Commands that a user runs and waits for: quiet (warnings and errors only) unless --log-level says more. */
     static final java.util.Set<String> QUIET_BY_DEFAULT =
-            java.util.Set.of("os", "snapshotter", "packager", "oci", "status");
+            java.util.Set.of("os", "snapshotter", "packager", "oci", "status", "terminator");
 
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
@@ -34,9 +35,8 @@ public final class Drafter implements Runnable {
             names = {"--log-level", "-log-level"},
             scope = CommandLine.ScopeType.INHERIT,
             paramLabel = "LEVEL",
-            description =
-                    "Log records shown on stderr: error, warn, info or debug (default: warn for os, snapshotter, status,"
-                            + " packager and oci; info for the others).")
+            description = "Log records shown on stderr: error, warn, info or debug (default: warn for os,"
+                    + " snapshotter, packager, oci, terminator and status; info for the others).")
     LogSetup.LogLevel logLevel;
 
     @Override

@@ -1,11 +1,14 @@
 package io.drafter.cli;
 
+import io.drafter.linux.HelperCommand;
+import io.drafter.linux.HelperCommandException;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.attribute.UserPrincipal;
 import java.security.CodeSource;
+import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -40,15 +43,24 @@ public final class OsCommand implements Runnable {
         @Override
         public Integer call() throws Exception {
             Path script = findScript();
-            Process p = new ProcessBuilder("bash", script.toString(), out.toString())
-                    .inheritIO()
-                    .start();
-            int rc = p.waitFor();
-            if (rc != 0) {
-                throw new IllegalStateException("could not build the guest: " + script + " exited with " + rc);
+            try {
+                HelperCommand.of("bash", script.toString(), out.toString())
+                        .step("build the guest")
+                        .inheritIo()
+                        .timeout(BUILD_TIMEOUT)
+                        .check();
+            } catch (HelperCommandException e) {
+                throw new IllegalStateException(
+                        e.kind() == HelperCommandException.Kind.FAILED
+                                ? "could not build the guest: " + script + " exited with " + e.exitCode()
+                                : e.getMessage(),
+                        e);
             }
             return 0;
         }
+
+        /** The longest a guest build may take (it downloads and unpacks Debian packages: minutes, not hours). */
+        static final Duration BUILD_TIMEOUT = Duration.ofHours(2);
 
         /** Where the build script lies in an installation (a checkout), relative to its root. */
         static final String SCRIPT = "scripts/build-guest.sh";

@@ -1,5 +1,6 @@
 package io.drafter.cli;
 
+import io.drafter.base.DeviceRole;
 import io.drafter.linux.ExitActions;
 import io.drafter.migration.destination.DestinationListener;
 import io.drafter.migration.destination.DestinationPhase;
@@ -41,11 +42,8 @@ public final class PeerCommand implements Callable<Integer> {
 
     static {
         StringBuilder b = new StringBuilder("[");
-        String[][] files = {
-            {"state", "state.bin"}, {"memory", "memory.bin"}, {"kernel", "vmlinux"},
-            {"disk", "rootfs.ext4"}, {"config", "config.json"}, {"oci", "oci.ext4"}
-        };
-        for (String[] f : files) {
+        for (DeviceRole role : DeviceRole.vmDevices()) {
+            String[] f = {role.deviceName(), role.fileName()};
             b.append(b.length() > 1 ? "," : "")
                     .append("{\"name\":\"")
                     .append(f[0])

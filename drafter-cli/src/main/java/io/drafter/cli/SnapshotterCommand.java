@@ -8,7 +8,7 @@ import io.drafter.vm.VmException;
 import io.drafter.vm.VmValues;
 import io.drafter.vm.VmmUser;
 import io.drafter.vm.qemu.QemuVmm;
-import io.drafter.vm.snapshot.DeviceSpec;
+import io.drafter.vm.snapshot.SnapshotDevice;
 import io.drafter.vm.snapshot.Snapshotter;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -174,7 +174,7 @@ public final class SnapshotterCommand implements Callable<Integer> {
         }
         Console console = consoleOptions.console();
         var options = new Snapshotter.Options(
-                DeviceSpec.parseList(devices),
+                SnapshotDevice.parseList(devices),
                 chrootBaseDir,
                 memorySizeMiB,
                 cpuCount,

@@ -8,6 +8,8 @@ public final class Errno {
     public static final int ENOENT = 2;
     public static final int EINTR = 4;
     public static final int EIO = 5;
+    public static final int ENXIO = 6;
+    public static final int E2BIG = 7;
     public static final int EBADF = 9;
     public static final int EAGAIN = 11;
     public static final int ENOMEM = 12;
@@ -23,8 +25,10 @@ public final class Errno {
     public static final int ENOSPC = 28;
     public static final int EROFS = 30;
     public static final int ERANGE = 34;
+    public static final int ENAMETOOLONG = 36;
     public static final int ENOSYS = 38;
     public static final int ENOTEMPTY = 39;
+    public static final int ELOOP = 40;
     public static final int ENODATA = 61;
     public static final int EPROTO = 71;
     public static final int EOVERFLOW = 75;
@@ -39,6 +43,8 @@ public final class Errno {
         NAMES[ENOENT] = "ENOENT";
         NAMES[EINTR] = "EINTR";
         NAMES[EIO] = "EIO";
+        NAMES[ENXIO] = "ENXIO";
+        NAMES[E2BIG] = "E2BIG";
         NAMES[EBADF] = "EBADF";
         NAMES[EAGAIN] = "EAGAIN";
         NAMES[ENOMEM] = "ENOMEM";
@@ -54,8 +60,10 @@ public final class Errno {
         NAMES[ENOSPC] = "ENOSPC";
         NAMES[EROFS] = "EROFS";
         NAMES[ERANGE] = "ERANGE";
+        NAMES[ENAMETOOLONG] = "ENAMETOOLONG";
         NAMES[ENOSYS] = "ENOSYS";
         NAMES[ENOTEMPTY] = "ENOTEMPTY";
+        NAMES[ELOOP] = "ELOOP";
         NAMES[ENODATA] = "ENODATA";
         NAMES[EPROTO] = "EPROTO";
         NAMES[EOVERFLOW] = "EOVERFLOW";

@@ -1,6 +1,7 @@
 package io.drafter.linux;
 
 import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
@@ -42,6 +43,12 @@ public final class Libc {
 
     public static final int MNT_DETACH = 2;
 
+    /** {@code lseek} whence: the next offset holding data. */
+    public static final int SEEK_DATA = 3;
+
+    /** {@code lseek} whence: the next hole (the end of the file counts as one). */
+    public static final int SEEK_HOLE = 4;
+
     private static final Linker LINKER = Linker.nativeLinker();
     private static final SymbolLookup C = LINKER.defaultLookup();
     private static final Linker.Option ERRNO = Linker.Option.captureCallState("errno");
@@ -68,7 +75,20 @@ public final class Libc {
             handle("access", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT), ERRNO);
     private static final MethodHandle FALLOCATE =
             handle("fallocate", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG), ERRNO);
+    private static final MethodHandle LSEEK =
+            handle("lseek", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, JAVA_LONG, JAVA_INT), ERRNO);
+    private static final MethodHandle LCHOWN =
+            handle("lchown", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT), ERRNO);
+    private static final MethodHandle CHMOD =
+            handle("chmod", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT), ERRNO);
+    private static final MethodHandle MKNOD =
+            handle("mknod", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_LONG), ERRNO);
+    private static final MethodHandle LSETXATTR =
+            handle("lsetxattr", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, JAVA_LONG, JAVA_INT), ERRNO);
     private static final MethodHandle STRERROR = handle("strerror", FunctionDescriptor.of(ADDRESS, JAVA_INT));
+    private static final MethodHandle POSIX_FADVISE =
+            handle("posix_fadvise", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_INT));
+    private static final int POSIX_FADV_DONTNEED = 4;
 
     private static MethodHandle handle(String name, FunctionDescriptor descriptor, Linker.Option... options) {
         MemorySegment symbol =
@@ -216,6 +236,118 @@ public final class Libc {
             throw e;
         } catch (Throwable t) {
             throw new AssertionError("fallocate downcall failed", t);
+        } finally {
+            close(fd);
+        }
+    }
+
+    /**
+     * {@code lseek(2)} with {@code whence} ({@link #SEEK_DATA} or {@link #SEEK_HOLE}) on {@code fd}, which is open on
+     * {@code path}: returns the offset, or {@code -1} when there is no data at or after {@code offset} ({@link
+     * Errno#ENXIO}).
+     */
+    public static long seek(int fd, long offset, int whence, String path) throws LinuxException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment cs = allocateCallState(arena);
+            long r = (long) LSEEK.invokeExact(cs, fd, offset, whence);
+            if (r < 0) {
+                if (errno(cs) == Errno.ENXIO) {
+                    return -1;
+                }
+                throw new LinuxException("lseek", errno(cs), "lseek " + path);
+            }
+            return r;
+        } catch (LinuxException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new AssertionError("lseek downcall failed", t);
+        }
+    }
+
+    /** {@code lchown(2)}: sets the owner of {@code path} without following a symlink there. */
+    public static void lchown(String path, int uid, int gid) throws LinuxException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment cs = allocateCallState(arena);
+            int r = (int) LCHOWN.invokeExact(cs, arena.allocateFrom(path), uid, gid);
+            if (r != 0) {
+                throw new LinuxException("lchown", errno(cs), "lchown " + path);
+            }
+        } catch (LinuxException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new AssertionError("lchown downcall failed", t);
+        }
+    }
+
+    /** {@code chmod(2)}: sets all twelve mode bits (set-uid, set-gid, sticky too) of {@code path}. */
+    public static void chmod(String path, int mode) throws LinuxException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment cs = allocateCallState(arena);
+            int r = (int) CHMOD.invokeExact(cs, arena.allocateFrom(path), mode & 07777);
+            if (r != 0) {
+                throw new LinuxException("chmod", errno(cs), "chmod " + path);
+            }
+        } catch (LinuxException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new AssertionError("chmod downcall failed", t);
+        }
+    }
+
+    /** {@code mknod(2)}: a device node or FIFO; {@code mode} includes the file type bits ({@code S_IFCHR} etc.). */
+    public static void mknod(String path, int mode, int major, int minor) throws LinuxException {
+        long dev = ((long) (major & 0xfffff000) << 32)
+                | ((long) (major & 0xfff) << 8)
+                | ((long) (minor & 0xffffff00) << 12)
+                | (minor & 0xff);
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment cs = allocateCallState(arena);
+            int r = (int) MKNOD.invokeExact(cs, arena.allocateFrom(path), mode, dev);
+            if (r != 0) {
+                throw new LinuxException("mknod", errno(cs), "mknod " + path);
+            }
+        } catch (LinuxException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new AssertionError("mknod downcall failed", t);
+        }
+    }
+
+    /** {@code lsetxattr(2)}: sets the extended attribute {@code name} of {@code path}, not following a symlink. */
+    public static void lsetxattr(String path, String name, byte[] value) throws LinuxException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment cs = allocateCallState(arena);
+            MemorySegment v = arena.allocate(Math.max(1, value.length));
+            MemorySegment.copy(value, 0, v, JAVA_BYTE, 0, value.length);
+            int r = (int) LSETXATTR.invokeExact(
+                    cs, arena.allocateFrom(path), arena.allocateFrom(name), v, (long) value.length, 0);
+            if (r != 0) {
+                throw new LinuxException("lsetxattr", errno(cs), "lsetxattr " + name + " on " + path);
+            }
+        } catch (LinuxException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new AssertionError("lsetxattr downcall failed", t);
+        }
+    }
+
+    /**
+     * {@code posix_fadvise(POSIX_FADV_DONTNEED)} over the whole of {@code path}: the kernel drops the file's clean page
+     * cache pages that no process maps, so that the next read asks the file system again (on a FUSE mount: the
+     * server, whose device may have changed underneath).
+     */
+    public static void dropPageCache(String path) throws LinuxException {
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        try {
+            // posix_fadvise returns the error number instead of setting errno.
+            int r = (int) POSIX_FADVISE.invokeExact(fd, 0L, 0L, POSIX_FADV_DONTNEED);
+            if (r != 0) {
+                throw new LinuxException("posix_fadvise", r, "drop the page cache of " + path);
+            }
+        } catch (LinuxException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new AssertionError("posix_fadvise downcall failed", t);
         } finally {
             close(fd);
         }

@@ -27,6 +27,9 @@ import java.util.concurrent.Future;
  */
 public final class TiedProcesses {
     private static final System.Logger LOG = System.getLogger(TiedProcesses.class.getName());
+    /** How long {@code setpriv --help} may take (it had no limit: a hung probe held every start). */
+    private static final java.time.Duration PROBE_TIMEOUT = java.time.Duration.ofSeconds(10);
+
     private static final ExecutorService LAUNCHER = Executors.newSingleThreadExecutor(
             r -> Thread.ofPlatform().name("tied-process-launcher").daemon().unstarted(r));
     private static final List<String> PREFIX = prefix();
@@ -101,16 +104,12 @@ public final class TiedProcesses {
 
     private static boolean supportsPdeathsig(Path setpriv) {
         try {
-            Process p = new ProcessBuilder(setpriv.toString(), "--help")
-                    .redirectErrorStream(true)
-                    .start();
-            String help = new String(p.getInputStream().readAllBytes());
-            p.waitFor();
-            return help.contains("--pdeathsig");
-        } catch (IOException e) {
-            return false;
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
+            HelperCommand.Result r = HelperCommand.of(setpriv.toString(), "--help")
+                    .step("probe " + setpriv + " for --pdeathsig")
+                    .timeout(PROBE_TIMEOUT)
+                    .run();
+            return (r.stdout() + r.stderr()).contains("--pdeathsig");
+        } catch (HelperCommandException e) {
             return false;
         }
     }

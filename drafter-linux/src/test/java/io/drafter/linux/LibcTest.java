@@ -61,4 +61,52 @@ class LibcTest {
         assertEquals("errno 4000", Errno.name(4000));
         assertEquals("ENOTCONN", Errno.name(107));
     }
+
+    @Test
+    void seekFindsDataAndHolesAndSaysMinusOneAfterTheLastData() throws Exception {
+        Path f = tmp.resolve("sparse");
+        try (var ch = java.nio.channels.FileChannel.open(
+                f, java.nio.file.StandardOpenOption.CREATE_NEW, java.nio.file.StandardOpenOption.WRITE)) {
+            ch.write(java.nio.ByteBuffer.wrap(new byte[] {1}), 1 << 20);
+        }
+        int fd = Libc.open(f.toString(), Libc.O_RDONLY | Libc.O_CLOEXEC);
+        try {
+            long data = Libc.seek(fd, 0, Libc.SEEK_DATA, f.toString());
+            assertTrue(data >= 0 && data <= 1 << 20, "data at " + data);
+            assertTrue(Libc.seek(fd, 0, Libc.SEEK_HOLE, f.toString()) >= 0);
+            assertEquals(-1, Libc.seek(fd, (1 << 20) + 1, Libc.SEEK_DATA, f.toString()), "ENXIO: no data after");
+        } finally {
+            Libc.close(fd);
+        }
+    }
+
+    @Test
+    void chmodSetsAllTwelveBitsAndMknodMakesAFifo() throws Exception {
+        Path d = java.nio.file.Files.createDirectory(tmp.resolve("d"));
+        Libc.chmod(d.toString(), 01777);
+        assertEquals(01777, (int) java.nio.file.Files.getAttribute(d, "unix:mode") & 07777);
+        Path fifo = tmp.resolve("fifo");
+        Libc.mknod(fifo.toString(), 0010000 | 0600, 0, 0);
+        assertTrue(java.nio.file.Files.readAttributes(
+                        fifo,
+                        java.nio.file.attribute.BasicFileAttributes.class,
+                        java.nio.file.LinkOption.NOFOLLOW_LINKS)
+                .isOther());
+        int uid = (int) java.nio.file.Files.getAttribute(fifo, "unix:uid");
+        int gid = (int) java.nio.file.Files.getAttribute(fifo, "unix:gid");
+        Libc.lchown(fifo.toString(), uid, gid);
+    }
+
+    @Test
+    void aRefusedCallHasAShortFormForUsersFiles() {
+        Path f = tmp.resolve("missing");
+        var e = assertThrows(LinuxException.class, () -> Libc.chmod(f.toString(), 0644));
+        assertEquals("chmod " + f, e.step());
+        assertEquals("could not chmod " + f + " (ENOENT)", e.shortMessage());
+        assertEquals(
+                "could not x (EOPNOTSUPP: not supported by this file system or kernel)",
+                new LinuxException("lsetxattr", Errno.EOPNOTSUPP, "x").shortMessage());
+        assertEquals("ENXIO", Errno.name(Errno.ENXIO));
+        assertEquals("ENAMETOOLONG", Errno.name(36));
+    }
 }

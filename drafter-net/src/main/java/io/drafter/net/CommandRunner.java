@@ -1,25 +1,26 @@
 package io.drafter.net;
 
-import java.io.IOException;
-import java.io.InputStream;
-import java.io.OutputStream;
-import java.io.UncheckedIOException;
-import java.nio.charset.StandardCharsets;
+import io.drafter.linux.HelperCommand;
+import io.drafter.linux.HelperCommandException;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.TimeUnit;
 
 /**
- * Runs the external networking tools ({@code ip}, {@code nft}, {@code sysctl}) and turns a non-zero exit into a
- * {@link CommandFailedException} that names the step, the command and its error output. Every failure is also
- * logged at {@code WARNING} with the full command line.
+ * Runs the external networking tools ({@code ip}, {@code nft}, {@code sysctl}) through {@link HelperCommand} with a
+ * deadline of {@link #TIMEOUT} and turns a non-zero exit into a {@link CommandFailedException} that names the step,
+ * the command and its error output. Every failure is also logged at {@code WARNING} with the full command line.
  *
  * <p>Thread-safe: each call starts its own process.
  */
 public final class CommandRunner {
     private static final System.Logger LOG = System.getLogger(CommandRunner.class.getName());
-    private static final long TIMEOUT_SECONDS = 60;
+
+    /** The longest one networking command may take. */
+    public static final Duration TIMEOUT = HelperCommand.DEFAULT_TIMEOUT;
+
+    /** A runner; it holds no state. */
+    public CommandRunner() {}
 
     /** What a finished command printed and how it exited. */
     public record Result(int exitCode, String stdout, String stderr) {
@@ -36,52 +37,42 @@ public final class CommandRunner {
 
     /** Runs {@code command} with {@code stdin} (may be null) on its standard input; throws if it does not exit 0. */
     public Result run(String step, List<String> command, String stdin) {
-        Result r = attempt(command, stdin);
-        if (!r.ok()) {
+        try {
+            HelperCommand.Result r = helper(command, stdin).step(step).check();
+            return new Result(r.exitCode(), r.stdout(), r.stderr());
+        } catch (HelperCommandException e) {
             LOG.log(
                     System.Logger.Level.WARNING,
                     "command failed ({0}): {1}: {2}",
-                    r.exitCode(),
+                    e.exitCode(),
                     String.join(" ", command),
-                    r.stderr().strip());
-            throw new CommandFailedException(step, command, r.exitCode(), r.stderr());
+                    e.stderr().strip());
+            throw new CommandFailedException(e);
         }
-        return r;
     }
 
     /**
      * Runs {@code command} and returns its result whatever the exit code; used for probes and best-effort removal.
-     * A command that cannot be started at all is reported as exit code {@code -1}.
+     * A command that cannot be started, or that runs past the deadline, is reported as exit code {@code -1} with the
+     * reason as its error output.
      */
     public Result attempt(List<String> command, String stdin) {
-        ProcessBuilder pb = new ProcessBuilder(command);
-        Process p;
         try {
-            p = pb.start();
-        } catch (IOException e) {
-            return new Result(-1, "", "cannot start " + command.getFirst() + ": " + e.getMessage());
+            HelperCommand.Result r = helper(command, stdin).run();
+            return new Result(r.exitCode(), r.stdout(), r.stderr());
+        } catch (HelperCommandException e) {
+            return new Result(
+                    -1,
+                    e.stdout(),
+                    switch (e.kind()) {
+                        case NOT_STARTED ->
+                            "cannot start " + command.getFirst() + ": "
+                                    + (e.getCause() == null ? "" : e.getCause().getMessage());
+                        case TIMED_OUT -> "timed out after " + TIMEOUT.toSeconds() + " s";
+                        case INTERRUPTED -> "interrupted";
+                        case FAILED -> e.stderr();
+                    });
         }
-        CompletableFuture<String> out = drain(p.getInputStream());
-        CompletableFuture<String> err = drain(p.getErrorStream());
-        try (OutputStream in = p.getOutputStream()) {
-            if (stdin != null) {
-                in.write(stdin.getBytes(StandardCharsets.UTF_8));
-            }
-        } catch (IOException e) {
-            // the command exited without reading its input; its exit code and stderr tell why
-        }
-        try {
-            if (!p.waitFor(TIMEOUT_SECONDS, TimeUnit.SECONDS)) {
-                p.destroyForcibly();
-                p.waitFor();
-                return new Result(-1, out.join(), "timed out after " + TIMEOUT_SECONDS + " s");
-            }
-        } catch (InterruptedException e) {
-            p.destroyForcibly();
-            Thread.currentThread().interrupt();
-            return new Result(-1, "", "interrupted");
-        }
-        return new Result(p.exitValue(), out.join(), err.join());
     }
 
     /** Convenience for {@code attempt(List.of(command), null)}. */
@@ -96,15 +87,8 @@ public final class CommandRunner {
         return all;
     }
 
-    private static CompletableFuture<String> drain(InputStream s) {
-        return CompletableFuture.supplyAsync(
-                () -> {
-                    try (s) {
-                        return new String(s.readAllBytes(), StandardCharsets.UTF_8);
-                    } catch (IOException e) {
-                        throw new UncheckedIOException(e);
-                    }
-                },
-                Thread::startVirtualThread);
+    private static HelperCommand helper(List<String> command, String stdin) {
+        HelperCommand c = HelperCommand.of(command).timeout(TIMEOUT);
+        return stdin == null ? c : c.input(stdin);
     }
 }

@@ -2,6 +2,7 @@ package io.drafter.pkg;
 
 import java.io.IOException;
 import java.io.InputStream;
+import java.util.HexFormat;
 import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
 import org.apache.commons.compress.archivers.tar.TarArchiveInputStream;
 
@@ -19,10 +20,13 @@ import org.apache.commons.compress.archivers.tar.TarArchiveInputStream;
  *   <li>the archive has at most the number of entries the caller gives.
  * </ul>
  *
- * Each bound fails the read with a {@link LimitException} naming the entry and the limit; callers add the file.
+ * Each bound fails the read with a {@link LimitException} naming the entry and the limit; callers add the file. A
+ * malformed header fails it with commons-compress's {@link IOException}, whose message is put on one line when it
+ * quotes a name with control characters.
  * Entry data is not bounded here (it is streamed, never held). Not thread-safe, like any stream.
  */
 public class BoundedTarInputStream extends TarArchiveInputStream {
+    private static final HexFormat HEX = HexFormat.of();
     /** Header content (PAX records, GNU long names) before one entry, together. */
     public static final int MAX_HEADER_BYTES = 1 << 20;
     /** Global PAX headers of the whole archive, together: they apply to every later entry. */
@@ -66,6 +70,16 @@ public class BoundedTarInputStream extends TarArchiveInputStream {
         depth++;
         try {
             entry = super.getNextEntry();
+        } catch (IOException e) {
+            String m = e.getMessage();
+            if (depth > 1
+                    || e instanceof LimitException
+                    || m == null
+                    || printable(m, m.length()).equals(m)) {
+                throw e;
+            }
+            // commons-compress quotes entry names raw: their newlines would split the error into lines
+            throw new IOException(printable(m, 300), e);
         } finally {
             depth--;
         }
@@ -107,5 +121,27 @@ public class BoundedTarInputStream extends TarArchiveInputStream {
             }
         }
         return n;
+    }
+
+    /**
+     * A name from an archive (an entry, a link target, a header key) as errors quote it: a name can be up to 1 MiB and
+     * hold any byte but NUL, so only its first 100 characters, on one readable line (control characters escaped).
+     */
+    public static String printable(String name) {
+        return printable(name, 100);
+    }
+
+    private static String printable(String text, int maxChars) {
+        String start = text.length() > maxChars ? text.substring(0, maxChars) : text;
+        StringBuilder out = new StringBuilder(start.length() + 1);
+        start.codePoints().forEach(c -> {
+            if (Character.isISOControl(c) || Character.getType(c) == Character.FORMAT) {
+                // no Formatter per character: an error about a hostile name stays cheap
+                out.append(c <= 0xFFFF ? "\\u" + HEX.toHexDigits((char) c) : "\\U" + HEX.toHexDigits(c));
+            } else {
+                out.appendCodePoint(c);
+            }
+        });
+        return text.length() > maxChars ? out.append('…').toString() : out.toString();
     }
 }

@@ -3,6 +3,7 @@ package io.drafter.pkg;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.drafter.base.DeviceRole;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -32,12 +33,9 @@ public record DeviceFile(String name, Path path) {
 
     /** Drafter's default package devices ({@code KnownNames}) under {@code out/package/}. */
     public static List<DeviceFile> defaults() {
-        return List.of(
-                new DeviceFile("kernel", Path.of("out/package/vmlinux")),
-                new DeviceFile("disk", Path.of("out/package/rootfs.ext4")),
-                new DeviceFile("state", Path.of("out/package/state.bin")),
-                new DeviceFile("memory", Path.of("out/package/memory.bin")),
-                new DeviceFile("config", Path.of("out/package/config.json")));
+        return DeviceRole.packaged().stream()
+                .map(r -> new DeviceFile(r.deviceName(), Path.of("out/package").resolve(r.fileName())))
+                .toList();
     }
 
     /**

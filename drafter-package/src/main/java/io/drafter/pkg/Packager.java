@@ -1,6 +1,8 @@
 package io.drafter.pkg;
 
 import com.github.luben.zstd.ZstdInputStream;
+import io.drafter.linux.Libc;
+import io.drafter.linux.LinuxException;
 import java.io.EOFException;
 import java.io.FilterInputStream;
 import java.io.IOException;
@@ -181,7 +183,12 @@ public final class Packager {
         tar.putArchiveEntry(entry);
         byte[] buf = new byte[CHUNK_BYTES];
         ByteBuffer bb = ByteBuffer.wrap(buf);
-        int fd = Posix.openReadOnly(path);
+        int fd;
+        try {
+            fd = Libc.open(path.toString(), Libc.O_RDONLY | Libc.O_CLOEXEC);
+        } catch (LinuxException e) {
+            throw new IOException(e.shortMessage(), e);
+        }
         try (FileChannel ch = FileChannel.open(path, StandardOpenOption.READ)) {
             long pos = 0;
             while (pos < size) {
@@ -215,7 +222,11 @@ public final class Packager {
                 }
             }
         } finally {
-            Posix.close(fd);
+            try {
+                Libc.close(fd);
+            } catch (LinuxException e) {
+                // a read-only descriptor: nothing was lost
+            }
         }
         tar.closeArchiveEntry();
     }
@@ -223,7 +234,7 @@ public final class Packager {
     /** Next data offset at or after {@code pos}, -1 if none; the file's start when holes are not reported. */
     private static long dataStart(int fd, long pos, Path path) throws IOException {
         try {
-            return Posix.seek(fd, pos, Posix.SEEK_DATA, path);
+            return Libc.seek(fd, pos, Libc.SEEK_DATA, path.toString());
         } catch (IOException e) {
             return pos; // file system without SEEK_DATA: treat everything as data
         }
@@ -231,7 +242,7 @@ public final class Packager {
 
     private static long holeStart(int fd, long pos, Path path, long size) throws IOException {
         try {
-            long h = Posix.seek(fd, pos, Posix.SEEK_HOLE, path);
+            long h = Libc.seek(fd, pos, Libc.SEEK_HOLE, path.toString());
             return h < 0 ? size : h;
         } catch (IOException e) {
             return size;
@@ -272,8 +283,8 @@ public final class Packager {
             while ((entry = nextEntry(tar, archive)) != null) {
                 String name = checkEntry(entry, archive);
                 if (!seen.add(name)) {
-                    throw new PackageException(
-                            "could not extract " + archive + ": entry '" + name + "' appears twice in the archive");
+                    throw new PackageException("could not extract " + archive + ": entry '"
+                            + BoundedTarInputStream.printable(name) + "' appears twice in the archive");
                 }
                 DeviceFile target = wanted.get(name);
                 if (target == null) {
@@ -294,7 +305,11 @@ public final class Packager {
             if (!missing.isEmpty()) {
                 throw new PackageException("could not extract " + archive + ": missing device"
                         + (missing.size() > 1 ? "s " : " ") + String.join(", ", missing) + " (entries present: "
-                        + String.join(", ", seen) + ")");
+                        + String.join(
+                                ", ",
+                                seen.stream()
+                                        .map(BoundedTarInputStream::printable)
+                                        .toList()) + ")");
             }
             for (DeviceFile d : devices) {
                 moveIntoPlace(written.get(d.name()), d.path());
@@ -329,8 +344,7 @@ public final class Packager {
     /** Returns the device name of a safe entry; throws for anything that is not a plain regular file. */
     private static String checkEntry(TarArchiveEntry entry, Path archive) throws PackageException {
         String name = entry.getName().startsWith("./") ? entry.getName().substring(2) : entry.getName();
-        // a name can be up to 1 MiB (BoundedTarInputStream): errors quote its start, on one readable line
-        String raw = entry.getName().length() > 100 ? entry.getName().substring(0, 100) + "…" : entry.getName();
+        String raw = BoundedTarInputStream.printable(entry.getName());
         String kind = entry.isSymbolicLink()
                 ? "a symbolic link"
                 : entry.isLink()
@@ -339,7 +353,7 @@ public final class Packager {
                                 ? "a device file"
                                 : entry.isFIFO() ? "a FIFO" : entry.isDirectory() ? "a directory" : null;
         if (kind == null && !entry.isFile()) {
-            kind = "of tar type '" + (char) entry.getLinkFlag() + "'";
+            kind = "of tar type '" + BoundedTarInputStream.printable(String.valueOf((char) entry.getLinkFlag())) + "'";
         }
         if (kind == null && entry.isSparse()) {
             kind = "a GNU sparse file";
@@ -386,8 +400,9 @@ public final class Packager {
                 int got = in.readNBytes(buf, 0, want);
                 if (got < want) {
                     writes.recycle(buf);
-                    throw new PackageException("could not extract " + archive + ": entry '" + entry.getName()
-                            + "' is truncated at byte " + (pos + got) + " of " + size);
+                    throw new PackageException("could not extract " + archive + ": entry '"
+                            + BoundedTarInputStream.printable(entry.getName()) + "' is truncated at byte " + (pos + got)
+                            + " of " + size);
                 }
                 if (Arrays.mismatch(buf, 0, got, ZEROS, 0, got) >= 0) {
                     writes.submit(buf, got, pos);

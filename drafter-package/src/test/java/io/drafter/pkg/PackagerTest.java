@@ -597,4 +597,21 @@ class PackagerTest {
             assertEquals(List.of(), filesIn(small), "no archive or temporary file left");
         });
     }
+
+    @Test
+    void entryNamesAreQuotedOnOneLineWithControlCharactersEscaped() throws Exception {
+        // found by PackageFuzzTest: a PAX path with a newline made a two-line error
+        Path archive = zstd(new RawTar()
+                .pax('x', RawTar.record("path", "../x\ny".getBytes(StandardCharsets.UTF_8)))
+                .file("ignored", "d")
+                .finish());
+        PackageException e = assertExtractFailsCleanly(archive);
+        assertEquals(
+                "could not extract " + archive + ": refusing entry '../x\\u000ay': not a plain device name (absolute"
+                        + " path, '..' or '/')",
+                e.getMessage());
+        Path twice = zstd(new RawTar().file("a\tb", "1").file("a\tb", "2").finish());
+        PackageException t = assertExtractFailsCleanly(twice, Files.createDirectories(dir.resolve("out2")), "");
+        assertTrue(t.getMessage().endsWith(": entry 'a\\u0009b' appears twice in the archive"), t.getMessage());
+    }
 }

@@ -1,7 +1,10 @@
 package io.drafter.peer;
 
+import io.drafter.base.DeviceRole;
 import io.drafter.expose.fuse.DeviceMount;
 import io.drafter.expose.fuse.FuseOptions;
+import io.drafter.linux.Libc;
+import io.drafter.linux.LinuxException;
 import io.drafter.migration.Authority;
 import io.drafter.migration.destination.DestinationListener;
 import io.drafter.migration.destination.DestinationOptions;
@@ -31,6 +34,7 @@ import io.drafter.storage.BlockDevice;
 import io.drafter.storage.DeviceStack;
 import io.drafter.storage.config.DeviceConfig;
 import io.drafter.storage.waiting.WaitingDevice;
+import io.drafter.vm.Drive;
 import io.drafter.vm.KernelImage;
 import io.drafter.vm.Network;
 import io.drafter.vm.SnapshotConfig;
@@ -45,6 +49,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Collection;
+import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -72,11 +78,15 @@ import java.util.concurrent.CompletableFuture;
 public final class Peer implements AutoCloseable {
     private static final System.Logger LOG = System.getLogger(Peer.class.getName());
 
-    public static final String STATE = "state";
-    public static final String MEMORY = "memory";
-    public static final String KERNEL = "kernel";
-    public static final String CONFIG = "config";
-    public static final String INITRD = "initrd";
+    /** Device names of the roles a peer uses ({@link DeviceRole}). */
+    public static final String STATE = DeviceRole.STATE.deviceName();
+
+    public static final String MEMORY = DeviceRole.MEMORY.deviceName();
+    public static final String KERNEL = DeviceRole.KERNEL.deviceName();
+    public static final String CONFIG = DeviceRole.CONFIG.deviceName();
+    public static final String INITRD = DeviceRole.INITRD.deviceName();
+    /** Devices whose contents never change while a VM runs or migrates. */
+    private static final Set<String> READ_ONLY_CONTENT = Set.of(KERNEL, INITRD, CONFIG);
 
     /** How long a migration may run end to end (each side's stall watchdog fails much sooner). */
     static final Duration MIGRATION_LIMIT = Duration.ofHours(6);
@@ -112,6 +122,8 @@ public final class Peer implements AutoCloseable {
     private enum VmState {
         /** No VM (yet, or any more). */
         NONE,
+        /** QEMU runs with the devices, waiting for the device state; the vCPUs never ran here. */
+        STARTED,
         /** QEMU has the state loaded, the vCPUs never ran here. */
         PREPARED,
         /** The guest runs. */
@@ -139,6 +151,13 @@ public final class Peer implements AutoCloseable {
     private boolean stopped;
     private String stoppedWhere;
     private Duration lastResume = Duration.ZERO;
+    private volatile long pausedAtNanos;
+    private volatile long runningAtNanos;
+    private volatile long suspendedAtNanos;
+    private VmConfig aheadConfig;
+    private long[] guestIoBeforeStart;
+    /** How long QEMU took to start before its state was loaded (ahead of authority when migrating in). */
+    private Duration startedAhead = Duration.ZERO;
 
     private Peer(PeerOptions options, Vmm vmm) throws IOException {
         this.options = options;
@@ -215,16 +234,20 @@ public final class Peer implements AutoCloseable {
                     in.abort();
                 }
             });
-            MigrationDestination.Resumable r = in.awaitResumable(MIGRATION_LIMIT);
+            Map<String, WaitingDevice> arriving = in.awaitDevices(MIGRATION_LIMIT);
             Map<String, BlockDevice> tops = new LinkedHashMap<>();
             synchronized (p.stacks) {
-                for (Map.Entry<String, WaitingDevice> e : r.devices().entrySet()) {
+                for (Map.Entry<String, WaitingDevice> e : arriving.entrySet()) {
                     DeviceStack s = DeviceStack.over(p.incomingConfigs.get(e.getKey()), e.getValue());
                     p.stacks.put(e.getKey(), s);
                     tops.put(e.getKey(), s.top());
                 }
             }
-            p.prepare(tops);
+            // While the source still runs: mount, and start QEMU without its state (kernel read, RAM mapped, not
+            // touched), so that after authority only the state load remains before the vCPUs may run.
+            p.startAhead(tops);
+            in.awaitResumable(MIGRATION_LIMIT);
+            p.loadState();
             TestHold.at("destination-prepared");
             in.takeOver(TAKEOVER_LIMIT);
             aborter.cancel(false);
@@ -393,7 +416,19 @@ public final class Peer implements AutoCloseable {
      * Mounts {@code devices} and prepares the VM from them: QEMU runs with the device state loaded, vCPUs stopped.
      */
     private void prepare(Map<String, ? extends BlockDevice> devices) throws IOException, VmException {
-        for (String required : List.of(STATE, MEMORY, KERNEL, CONFIG)) {
+        startAhead(devices);
+        loadState();
+        lastResume = lastResume.plus(startedAhead);
+        startedAhead = Duration.ZERO;
+    }
+
+    /**
+     * Mounts {@code devices} and starts QEMU on them without the device state ({@link Vmm#startDeferred}): what a
+     * resume can do before the state is final.
+     */
+    private void startAhead(Map<String, ? extends BlockDevice> devices) throws IOException, VmException {
+        for (String required :
+                DeviceRole.required().stream().map(DeviceRole::deviceName).toList()) {
             if (!devices.containsKey(required)) {
                 throw new IOException("could not resume: no device named \"" + required + "\" in --devices");
             }
@@ -449,7 +484,66 @@ public final class Peer implements AutoCloseable {
         VmConfig vmConfig = config.toVmConfig(
                 mount.file(KERNEL), initrd, drives, mount.file(MEMORY), network, runDir.vm(), options.console());
         long startNs = System.nanoTime();
-        vm = vmm.prepare(vmConfig, mount.file(STATE));
+        aheadConfig = vmConfig;
+        guestIoBeforeStart = guestIo();
+        vm = vmm.startDeferred(vmConfig);
+        vmState = VmState.STARTED;
+        startedAhead = Duration.ofNanos(System.nanoTime() - startNs);
+    }
+
+    /**
+     * I/O so far on the devices whose contents change during a migration (all but kernel, initrd and config): {reads of
+     * the drives, every other read or write (guest RAM, state, drive writes)}.
+     */
+    private long[] guestIo() {
+        long driveReads = 0;
+        long other = 0;
+        synchronized (stacks) {
+            for (Map.Entry<String, DeviceStack> e : stacks.entrySet()) {
+                if (READ_ONLY_CONTENT.contains(e.getKey())) {
+                    continue;
+                }
+                DeviceStack.Counters c = e.getValue().counters();
+                if (e.getKey().equals(MEMORY) || e.getKey().equals(STATE)) {
+                    other += c.reads() + c.writes();
+                } else {
+                    driveReads += c.reads();
+                    other += c.writes();
+                }
+            }
+        }
+        return new long[] {driveReads, other};
+    }
+
+    /** Loads the device state into the VM {@link #startAhead} started: the VM is then prepared to run. */
+    private void loadState() throws IOException, VmException {
+        long startNs = System.nanoTime();
+        long[] io = guestIo();
+        if (io[1] != guestIoBeforeStart[1]) {
+            // QEMU started ahead touches neither guest RAM nor the state, and writes no drive. Had it, the kernel's
+            // page cache of those files could hold blocks that changed since: start it again, now that they are
+            // final (an open without FOPEN_KEEP_CACHE drops the cache).
+            LOG.log(
+                    Level.WARNING,
+                    "QEMU started ahead used guest RAM, the state or wrote a drive before they were final ("
+                            + (io[1] - guestIoBeforeStart[1]) + " requests); starting it again");
+            vm.close();
+            vm = null;
+            vm = vmm.startDeferred(aheadConfig);
+        } else if (io[0] != guestIoBeforeStart[0]) {
+            // QEMU's block layer reads the start of each drive when it opens it. Those pages, in the kernel's page
+            // cache of the mount, may have changed since at the source: drop them (clean, not mapped), so that the
+            // guest's reads ask the device, which has the final blocks.
+            for (Drive d : aheadConfig.drives()) {
+                try {
+                    Libc.dropPageCache(d.path().toString());
+                } catch (LinuxException e) {
+                    throw new IOException(
+                            "could not drop the page cache of drive \"" + d.name() + "\": " + e.getMessage(), e);
+                }
+            }
+        }
+        vm.loadState(mount.file(STATE));
         vmState = VmState.PREPARED;
         lastResume = Duration.ofNanos(System.nanoTime() - startNs);
     }
@@ -464,6 +558,7 @@ public final class Peer implements AutoCloseable {
         // From the first instruction the guest runs, the files hold its state: never leftovers to remove.
         runDir.keepCreated();
         vm.cont();
+        runningAtNanos = System.nanoTime();
         vmState = VmState.RUNNING;
         if (awaitAfterResume) {
             vm.afterResume(options.resumeTimeout());
@@ -479,7 +574,11 @@ public final class Peer implements AutoCloseable {
         }
         lastResume = lastResume.plus(Duration.ofNanos(System.nanoTime() - startNs));
         installForwards();
-        LOG.log(Level.INFO, "resumed VM in " + lastResume.toMillis() + " ms (accelerator " + vm.accel() + ")");
+        LOG.log(
+                Level.INFO,
+                "resumed VM in " + lastResume.toMillis() + " ms ("
+                        + (startedAhead.isZero() ? "" : "QEMU started ahead in " + startedAhead.toMillis() + " ms, ")
+                        + "accelerator " + vm.accel() + ")");
     }
 
     /** The longest a migration may run before a resume (each side's stall watchdog fails much sooner). */
@@ -531,6 +630,33 @@ public final class Peer implements AutoCloseable {
     /** How long the last resume took (QEMU start, state load, {@code AfterResume} when awaited). */
     public Duration lastResume() {
         return lastResume;
+    }
+
+    /**
+     * When this peer last paused its VM to suspend it ({@link System#nanoTime()}, after the agent's {@code
+     * BeforeSuspend}), or 0. With {@link #runningAtNanos()} of the peer that took the VM over, in the same process:
+     * the VM's paused window.
+     */
+    public long pausedAtNanos() {
+        return pausedAtNanos;
+    }
+
+    /**
+     * When this peer last finished suspending its VM for a migration ({@link System#nanoTime()}: RAM flushed, state
+     * saved, devices flushed, forwards removed), or 0.
+     */
+    public long suspendedAtNanos() {
+        return suspendedAtNanos;
+    }
+
+    /** When the VM's vCPUs last started to run on this peer ({@link System#nanoTime()}, {@code cont} answered), or 0. */
+    public long runningAtNanos() {
+        return runningAtNanos;
+    }
+
+    /** How long QEMU took to start before the VM's state was there, when it was started ahead; else zero. */
+    public Duration startedAhead() {
+        return startedAhead;
     }
 
     /** The VM. */
@@ -783,6 +909,7 @@ public final class Peer implements AutoCloseable {
             // The VM is paused now; free the forwarded addresses for the next peer (the VM served them throughout
             // BeforeSuspend, which is why this comes after the snapshot, not before).
             removeForwards();
+            suspendedAtNanos = System.nanoTime();
             LOG.log(
                     Level.INFO,
                     "suspended VM in "
@@ -806,7 +933,10 @@ public final class Peer implements AutoCloseable {
      */
     void persistState() throws IOException, VmException {
         Path tmp = runDir.vm().resolve("state-out.bin");
-        vm.snapshot(tmp, options.resumeTimeout());
+        long t0 = System.nanoTime();
+        VmInstance.SnapshotResult snap = vm.snapshot(tmp, options.resumeTimeout());
+        pausedAtNanos = t0 + snap.beforeSuspend().toNanos();
+        long saved = System.nanoTime();
         vmState = VmState.SAVED;
         try {
             byte[] state = Files.readAllBytes(tmp);
@@ -816,19 +946,81 @@ public final class Peer implements AutoCloseable {
                         + " bytes do not fit the state device's " + dev.sizeBytes() + " (snapshot with more padding)");
             }
             dev.write(ByteBuffer.wrap(state), 0);
-            // Zero what an older, longer state left behind.
-            ByteBuffer zeros = ByteBuffer.allocate(1 << 16);
-            for (long off = state.length; off < dev.sizeBytes(); off += zeros.capacity()) {
-                zeros.clear().limit((int) Math.min(zeros.capacity(), dev.sizeBytes() - off));
-                dev.write(zeros, off);
-            }
+            zeroTail(dev, state.length);
             // Every device durable now (overlays synced, copy-on-write maps saved): a peer killed from here on
             // leaves devices that resume to exactly this point.
-            for (BlockDevice d : exposed.values()) {
-                d.flush();
-            }
+            long written = System.nanoTime();
+            flushAll(exposed.values());
+            long flushed = System.nanoTime();
+            LOG.log(
+                    Level.INFO,
+                    "suspended: BeforeSuspend and first RAM flush {0} ms; paused: RAM flushed {1} ms, state saved {2}"
+                            + " ms ({3} bytes), state device written {4} ms, devices flushed {5} ms",
+                    snap.beforeSuspend().toMillis(),
+                    snap.pauseToFlushed().toMillis(),
+                    snap.pauseToSaved().minus(snap.pauseToFlushed()).toMillis(),
+                    snap.stateBytes(),
+                    (written - saved) / 1_000_000,
+                    (flushed - written) / 1_000_000);
         } finally {
             Files.deleteIfExists(tmp);
+        }
+    }
+
+    /**
+     * Zeroes what an older, longer state left behind {@code from} on: only the chunks that are not zero already, since
+     * every write marks blocks dirty that a migration then sends in its final set, inside the paused window.
+     */
+    private static void zeroTail(BlockDevice dev, long from) throws IOException {
+        int chunk = 1 << 16;
+        ByteBuffer zeros = ByteBuffer.allocate(chunk);
+        ByteBuffer current = ByteBuffer.allocate(chunk);
+        for (long off = from; off < dev.sizeBytes(); off += chunk) {
+            int n = (int) Math.min(chunk, dev.sizeBytes() - off);
+            current.clear().limit(n);
+            while (current.hasRemaining()) {
+                if (dev.read(current, off + current.position()) <= 0) {
+                    break;
+                }
+            }
+            current.flip();
+            if (current.remaining() < n || current.mismatch(zeros.clear().limit(n)) != -1) {
+                dev.write(zeros.clear().limit(n), off);
+            }
+        }
+    }
+
+    /** Flushes every device, each on its own thread (overlays and maps are synced to disk: the sum would be slow). */
+    private static void flushAll(Collection<? extends BlockDevice> devices) throws IOException {
+        List<Thread> threads = new ArrayList<>();
+        List<IOException> failures = Collections.synchronizedList(new ArrayList<>());
+        for (BlockDevice d : devices) {
+            threads.add(Thread.ofVirtual().name("flush").start(() -> {
+                try {
+                    d.flush();
+                } catch (IOException e) {
+                    failures.add(e);
+                } catch (RuntimeException e) {
+                    failures.add(new IOException(e.getMessage(), e));
+                }
+            }));
+        }
+        boolean interrupted = false;
+        for (Thread th : threads) {
+            while (true) {
+                try {
+                    th.join();
+                    break;
+                } catch (InterruptedException e) {
+                    interrupted = true; // a half-flushed VM is worse than a late interrupt
+                }
+            }
+        }
+        if (interrupted) {
+            Thread.currentThread().interrupt();
+        }
+        if (!failures.isEmpty()) {
+            throw failures.getFirst();
         }
     }
 
@@ -841,7 +1033,7 @@ public final class Peer implements AutoCloseable {
         return switch (vmState) {
             case RUNNING -> "suspending the VM into its devices";
             case SAVED -> migratedTo != null ? "stopping the paused copy of the VM" : "closing the VM's devices";
-            case PREPARED -> "giving the VM back and removing what was created for it";
+            case STARTED, PREPARED -> "giving the VM back and removing what was created for it";
             case NONE -> "closing the devices";
         };
     }
@@ -884,7 +1076,7 @@ public final class Peer implements AutoCloseable {
             where = "the VM runs at " + migratedTo;
         } else if (saved) {
             where = "the VM is suspended in its devices (" + String.join(", ", writableDirs()) + ")";
-        } else if (vmState == VmState.PREPARED || v == null) {
+        } else if (vmState == VmState.STARTED || vmState == VmState.PREPARED || v == null) {
             where = "no VM ran here";
         } else {
             where = "the VM's state could not be saved; its devices hold the state of its last suspend";

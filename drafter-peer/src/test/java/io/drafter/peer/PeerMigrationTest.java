@@ -24,7 +24,7 @@ import io.drafter.vm.VmException;
 import io.drafter.vm.VmInstance;
 import io.drafter.vm.Vmm;
 import io.drafter.vm.qemu.QemuVmm;
-import io.drafter.vm.snapshot.DeviceSpec;
+import io.drafter.vm.snapshot.SnapshotDevice;
 import io.drafter.vm.snapshot.Snapshotter;
 import java.io.IOException;
 import java.net.InetSocketAddress;
@@ -65,14 +65,14 @@ class PeerMigrationTest {
         assumeTrue(Files.isReadable(Path.of("/dev/fuse")) && isRoot(), "needs root and /dev/fuse");
         Path bp = TestGuest.blueprint();
         pkg = dir.resolve("package");
-        List<DeviceSpec> devices = List.of(
-                new DeviceSpec("state", null, pkg.resolve("state.bin")),
-                new DeviceSpec("memory", null, pkg.resolve("memory.bin")),
-                new DeviceSpec("kernel", bp.resolve("vmlinux"), pkg.resolve("vmlinux")),
-                new DeviceSpec("initrd", bp.resolve("initramfs.img"), pkg.resolve("initramfs.img")),
-                new DeviceSpec("disk", bp.resolve("rootfs.ext4"), pkg.resolve("rootfs.ext4")),
-                new DeviceSpec("config", null, pkg.resolve("config.json")),
-                new DeviceSpec("oci", bp.resolve("oci-counter.ext4"), pkg.resolve("oci.ext4")));
+        List<SnapshotDevice> devices = List.of(
+                new SnapshotDevice("state", null, pkg.resolve("state.bin")),
+                new SnapshotDevice("memory", null, pkg.resolve("memory.bin")),
+                new SnapshotDevice("kernel", bp.resolve("vmlinux"), pkg.resolve("vmlinux")),
+                new SnapshotDevice("initrd", bp.resolve("initramfs.img"), pkg.resolve("initramfs.img")),
+                new SnapshotDevice("disk", bp.resolve("rootfs.ext4"), pkg.resolve("rootfs.ext4")),
+                new SnapshotDevice("config", null, pkg.resolve("config.json")),
+                new SnapshotDevice("oci", bp.resolve("oci-counter.ext4"), pkg.resolve("oci.ext4")));
         new Snapshotter(new QemuVmm())
                 .run(new Snapshotter.Options(
                         devices,
@@ -239,6 +239,72 @@ class PeerMigrationTest {
         assertFalse(Files.readString(Path.of("/proc/mounts")).contains(dir.toString()), "no mount left behind");
     }
 
+    /**
+     * drafter terminator: the running VM's devices go into plain files and the chain ends there. The source's VM stops
+     * (migrated away); the files are a package that resumes where the VM stopped; a device the terminator was not
+     * given makes it refuse before anything is written, and the VM runs on at the source.
+     */
+    @Test
+    void aTerminatorEndsTheChainWithAPackageThatResumes() throws Exception {
+        Path aDir = dir.resolve("peer-a-terminated");
+        Path out = dir.resolve("terminated");
+        Path cDir = dir.resolve("peer-c-from-terminated");
+        QemuVmm vmm = new QemuVmm();
+        java.util.Map<String, Path> outputs = new java.util.LinkedHashMap<>();
+        for (List<String> f : PackageDevices.FILES) {
+            outputs.put(f.get(0), out.resolve(f.get(1)));
+        }
+        long atSuspend;
+        try (Peer a = Peer.resumeLocal(options(devices(pkg, aDir, true), aDir.resolve("run")), vmm);
+                MigrationListener listener = listen()) {
+            awaitCounterAbove(a, 0, Duration.ofSeconds(60));
+            CompletableFuture<Peer.Outcome> served = serveAsync(a, listener, new CompletableFuture<Void>());
+
+            // Without "oci" in its devices the terminator refuses the group; nothing is written, the VM runs on.
+            java.util.Map<String, Path> lacking = new java.util.LinkedHashMap<>(outputs);
+            lacking.remove("oci");
+            IOException refused = org.junit.jupiter.api.Assertions.assertThrows(
+                    IOException.class,
+                    () -> Terminator.run(
+                            Transport.connect(listener.address(), TransportSecurity.plainTcp(), Duration.ofSeconds(10)),
+                            lacking,
+                            TOKEN,
+                            false,
+                            null,
+                            new CompletableFuture<Void>()));
+            assertTrue(String.valueOf(refused.getMessage()).contains("oci"), String.valueOf(refused));
+            assertFalse(Files.exists(out) && Files.list(out).findAny().isPresent(), "nothing written");
+            long running = lastCounter(a.vm().consoleTail(400));
+            awaitCounterAbove(a, running, Duration.ofSeconds(60));
+
+            Terminator.Result r = Terminator.run(
+                    Transport.connect(listener.address(), TransportSecurity.plainTcp(), Duration.ofSeconds(10)),
+                    outputs,
+                    TOKEN,
+                    false,
+                    null,
+                    new CompletableFuture<Void>());
+            assertInstanceOf(Peer.Outcome.MigratedAway.class, served.get(1, TimeUnit.MINUTES));
+            assertEquals(outputs, r.files());
+            atSuspend = lastCounter(a.vm().consoleTail(400));
+        }
+        try (var files = Files.list(out)) {
+            assertEquals(
+                    outputs.values().stream()
+                            .map(p -> p.getFileName().toString())
+                            .sorted()
+                            .toList(),
+                    files.map(p -> p.getFileName().toString()).sorted().toList(),
+                    "exactly the outputs, no temporary file left");
+        }
+        try (Peer c = Peer.resumeLocal(options(devices(out, cDir, true), cDir.resolve("run")), vmm)) {
+            long after = awaitCounterAbove(c, atSuspend, Duration.ofSeconds(120));
+            assertTrue(after > atSuspend, "resumed where it stopped: " + atSuspend + " -> " + after);
+            assertFalse(c.vm().consoleTail(400).contains("BUG:"));
+        }
+        assertEquals(List.of(), TestGuest.qemuUnder(dir), "no QEMU left behind");
+    }
+
     @Test
     void aDestinationThatCannotResumeHandsTheVmBack() throws Exception {
         Path aDir = dir.resolve("peer-a2");
@@ -258,6 +324,23 @@ class PeerMigrationTest {
             @Override
             public VmInstance prepare(VmConfig config, Path stateFile) throws VmException {
                 throw new VmException("could not start QEMU: simulated failure at the destination");
+            }
+
+            /** A real QEMU started ahead, whose state load then fails: after authority, with the source paused. */
+            @Override
+            public VmInstance startDeferred(VmConfig config) throws VmException {
+                VmInstance real = vmm.startDeferred(config);
+                return (VmInstance) java.lang.reflect.Proxy.newProxyInstance(
+                        VmInstance.class.getClassLoader(), new Class<?>[] {VmInstance.class}, (proxy, m, args) -> {
+                            if (m.getName().equals("loadState")) {
+                                throw new VmException("could not load the state: simulated failure at the destination");
+                            }
+                            try {
+                                return m.invoke(real, args);
+                            } catch (java.lang.reflect.InvocationTargetException e) {
+                                throw e.getCause();
+                            }
+                        });
             }
         };
         CompletableFuture<Void> stop = new CompletableFuture<>();

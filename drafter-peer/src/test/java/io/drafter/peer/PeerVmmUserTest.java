@@ -11,7 +11,7 @@ import io.drafter.vm.TestGuest;
 import io.drafter.vm.VmConfig;
 import io.drafter.vm.VmmUser;
 import io.drafter.vm.qemu.QemuVmm;
-import io.drafter.vm.snapshot.DeviceSpec;
+import io.drafter.vm.snapshot.SnapshotDevice;
 import io.drafter.vm.snapshot.Snapshotter;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -89,14 +89,14 @@ class PeerVmmUserTest {
 
     private void snapshot(QemuVmm vmm, Path pkg) throws Exception {
         Path bp = TestGuest.blueprint();
-        List<DeviceSpec> devices = List.of(
-                new DeviceSpec("state", null, pkg.resolve("state.bin")),
-                new DeviceSpec("memory", null, pkg.resolve("memory.bin")),
-                new DeviceSpec("kernel", bp.resolve("vmlinux"), pkg.resolve("vmlinux")),
-                new DeviceSpec("initrd", bp.resolve("initramfs.img"), pkg.resolve("initramfs.img")),
-                new DeviceSpec("disk", bp.resolve("rootfs.ext4"), pkg.resolve("rootfs.ext4")),
-                new DeviceSpec("config", null, pkg.resolve("config.json")),
-                new DeviceSpec("oci", bp.resolve("oci-counter.ext4"), pkg.resolve("oci.ext4")));
+        List<SnapshotDevice> devices = List.of(
+                new SnapshotDevice("state", null, pkg.resolve("state.bin")),
+                new SnapshotDevice("memory", null, pkg.resolve("memory.bin")),
+                new SnapshotDevice("kernel", bp.resolve("vmlinux"), pkg.resolve("vmlinux")),
+                new SnapshotDevice("initrd", bp.resolve("initramfs.img"), pkg.resolve("initramfs.img")),
+                new SnapshotDevice("disk", bp.resolve("rootfs.ext4"), pkg.resolve("rootfs.ext4")),
+                new SnapshotDevice("config", null, pkg.resolve("config.json")),
+                new SnapshotDevice("oci", bp.resolve("oci-counter.ext4"), pkg.resolve("oci.ext4")));
         new Snapshotter(vmm)
                 .run(new Snapshotter.Options(
                         devices,

@@ -21,10 +21,19 @@ public interface VmInstance extends AutoCloseable {
     void awaitReady(Duration timeout) throws VmException;
 
     /**
-     * Snapshots the VM: guest agent {@code BeforeSuspend}, pause, flush guest RAM to the memory file,
-     * write device state (without RAM) to {@code stateFile}. The VM stays paused; close it afterwards.
+     * Snapshots the VM: guest agent {@code BeforeSuspend}, a first flush of guest RAM while the VM still runs, pause,
+     * flush guest RAM to the memory file (only what the last moments dirtied), write device state (without RAM) to
+     * {@code stateFile}. The VM stays paused; close it afterwards.
      */
     SnapshotResult snapshot(Path stateFile, Duration timeout) throws VmException;
+
+    /**
+     * Loads the device state from {@code stateFile} into a VM started with {@link Vmm#startDeferred}; its vCPUs stay
+     * stopped until {@link #cont()}.
+     *
+     * @throws IllegalStateException if this VM was booted, or its state is loaded already
+     */
+    void loadState(Path stateFile) throws VmException;
 
     /** Pauses the vCPUs. */
     void pause() throws VmException;
@@ -54,6 +63,8 @@ public interface VmInstance extends AutoCloseable {
      * @param stateBytes its size
      * @param beforeSuspend time of the agent call
      * @param pauseToSaved time from pause to state saved (guest downtime so far)
+     * @param pauseToFlushed of that, the time from pause until guest RAM was flushed to the memory file
      */
-    record SnapshotResult(Path stateFile, long stateBytes, Duration beforeSuspend, Duration pauseToSaved) {}
+    record SnapshotResult(
+            Path stateFile, long stateBytes, Duration beforeSuspend, Duration pauseToSaved, Duration pauseToFlushed) {}
 }

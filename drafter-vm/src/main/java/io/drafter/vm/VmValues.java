@@ -1,5 +1,6 @@
 package io.drafter.vm;
 
+import io.drafter.base.DeviceRole;
 import java.util.List;
 import java.util.Set;
 import java.util.regex.Pattern;
@@ -39,7 +40,10 @@ public final class VmValues {
     private static final Pattern CPU_TEMPLATE = Pattern.compile("[A-Za-z0-9_-]{1,32}");
     private static final Set<String> ACCELS = Set.of("kvm", "tcg");
     /** Devices that are not disks: attaching one (say the state) would let the guest write what QEMU loads. */
-    private static final Set<String> NOT_DRIVES = Set.of("kernel", "initrd", "state", "memory", "config");
+    private static final Set<String> NOT_DRIVES = java.util.Arrays.stream(DeviceRole.values())
+            .filter(r -> !r.isDisk())
+            .map(DeviceRole::deviceName)
+            .collect(java.util.stream.Collectors.toUnmodifiableSet());
 
     private VmValues() {}
 

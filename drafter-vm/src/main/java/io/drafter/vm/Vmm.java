@@ -23,6 +23,14 @@ public interface Vmm {
     VmInstance prepare(VmConfig config, Path stateFile) throws VmException;
 
     /**
+     * Starts the VMM for a resume whose device state is not there yet: the slow part of {@link #prepare}, done ahead.
+     * It reads the kernel (and initrd) and opens the drives and the memory file, but touches neither guest RAM nor
+     * the drives' contents; {@link VmInstance#loadState} then loads the state, and {@link VmInstance#cont()} runs it.
+     * Closing such a VM leaves its devices as they were.
+     */
+    VmInstance startDeferred(VmConfig config) throws VmException;
+
+    /**
      * The user the VMM process runs as once it has opened its devices, or empty when it stays root: the owner that
      * device files it opens later must have.
      */

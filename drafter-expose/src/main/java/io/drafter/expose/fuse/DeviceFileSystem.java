@@ -97,6 +97,9 @@ final class DeviceFileSystem {
      * @throws IOException if the device failed; the caller answers EIO
      */
     int handle(int opcode, long node, int callerUid, MemorySegment in, MemorySegment out) throws IOException {
+        if (in.byteSize() < inputBytes(opcode)) {
+            return -Errno.EINVAL; // the kernel never sends less; nothing past the request is read
+        }
         return switch (opcode) {
             case INIT -> init(in, out);
             case LOOKUP -> lookup(node, in, out);
@@ -115,12 +118,23 @@ final class DeviceFileSystem {
         };
     }
 
+    /** The bytes of an opcode's input struct that its handler reads (all of them but WRITE's data). */
+    private static int inputBytes(int opcode) {
+        return switch (opcode) {
+            case INIT -> 16; // fuse_init_in before 7.36; flags2 is read only when present
+            case SETATTR -> 24;
+            case READ, READDIR -> 20;
+            case WRITE -> WRITE_IN_BYTES;
+            default -> 0;
+        };
+    }
+
     private int init(MemorySegment in, MemorySegment out) {
         int major = in.get(JAVA_INT, 0);
         int minor = in.get(JAVA_INT, 4);
         int kernelReadahead = in.get(JAVA_INT, 8);
         int kernelFlags = in.get(JAVA_INT, 12);
-        int kernelFlags2 = (kernelFlags & INIT_EXT) != 0 ? in.get(JAVA_INT, 16) : 0;
+        int kernelFlags2 = (kernelFlags & INIT_EXT) != 0 && in.byteSize() >= 20 ? in.get(JAVA_INT, 16) : 0;
         if (major != KERNEL_VERSION) {
             LOG.log(
                     System.Logger.Level.ERROR,
@@ -166,6 +180,13 @@ final class DeviceFileSystem {
     private int lookup(long parent, MemorySegment in, MemorySegment out) {
         if (parent != ROOT_ID) {
             return -Errno.ENOTDIR;
+        }
+        long nul = 0;
+        while (nul < in.byteSize() && in.get(JAVA_BYTE, nul) != 0) {
+            nul++;
+        }
+        if (nul == in.byteSize()) {
+            return -Errno.EINVAL; // no terminated name
         }
         String name = in.getString(0, StandardCharsets.UTF_8);
         Integer index = indexByName.get(name);
@@ -246,6 +267,9 @@ final class DeviceFileSystem {
         if (refused != 0) {
             return refused;
         }
+        if (offset < 0) {
+            return -Errno.EINVAL; // an offset past 2^63
+        }
         BlockDevice device = device(node);
         if (offset >= device.sizeBytes() || size <= 0) {
             return 0;
@@ -269,6 +293,9 @@ final class DeviceFileSystem {
         int refused = checkFile(node);
         if (refused != 0) {
             return refused;
+        }
+        if (offset < 0 || size < 0 || size > in.byteSize() - WRITE_IN_BYTES) {
+            return -Errno.EINVAL; // an offset past 2^63, or a size the request's data does not have
         }
         BlockDevice device = device(node);
         if (offset >= device.sizeBytes()) {

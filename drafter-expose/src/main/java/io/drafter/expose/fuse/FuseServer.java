@@ -8,6 +8,7 @@ import io.drafter.linux.Errno;
 import io.drafter.linux.Libc;
 import io.drafter.linux.LinuxException;
 import io.drafter.linux.fuse.FuseDevice;
+import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.time.Duration;
@@ -37,8 +38,8 @@ import java.util.concurrent.atomic.AtomicLongArray;
  */
 final class FuseServer {
     private static final System.Logger LOG = System.getLogger(FuseServer.class.getName());
-    private static final long DATA_OFFSET = 4096;
-    private static final long REQUEST_OFFSET = DATA_OFFSET - IN_HEADER_BYTES - WRITE_IN_BYTES;
+    static final long DATA_OFFSET = 4096;
+    static final long REQUEST_OFFSET = DATA_OFFSET - IN_HEADER_BYTES - WRITE_IN_BYTES;
     private static final long SHRINK_AFTER_NS = Duration.ofSeconds(1).toNanos();
 
     private final String name;
@@ -120,7 +121,6 @@ final class FuseServer {
             MemorySegment buf = arena.allocate(bufferBytes, 4096);
             MemorySegment callState = Libc.allocateCallState(arena);
             MemorySegment request = buf.asSlice(REQUEST_OFFSET);
-            MemorySegment body = buf.asSlice(REQUEST_OFFSET + IN_HEADER_BYTES);
             MemorySegment reply = buf.asSlice(DATA_OFFSET - OUT_HEADER_BYTES);
             MemorySegment out = buf.asSlice(DATA_OFFSET);
             while (true) {
@@ -137,7 +137,7 @@ final class FuseServer {
                 if (idle.get() == 0 && tryGrow()) {
                     spawn();
                 }
-                answer(request, n, body, reply, out, callState);
+                answer(request, n, reply, out, callState);
                 if (tryRetire()) {
                     retired = true;
                     break;
@@ -182,20 +182,14 @@ final class FuseServer {
     }
 
     private void answer(
-            MemorySegment request,
-            int length,
-            MemorySegment body,
-            MemorySegment reply,
-            MemorySegment out,
-            MemorySegment callState) {
+            MemorySegment request, int length, MemorySegment reply, MemorySegment out, MemorySegment callState) {
         int opcode = request.get(JAVA_INT, IN_OPCODE);
         long unique = request.get(JAVA_LONG, IN_UNIQUE);
         long node = request.get(JAVA_LONG, IN_NODEID);
-        int callerUid = request.get(JAVA_INT, IN_UID);
         requestsByOpcode.incrementAndGet(Math.clamp(opcode, 0, 63));
         int result;
         try {
-            result = fs.handle(opcode, node, callerUid, body.asSlice(0, Math.max(0, length - IN_HEADER_BYTES)), out);
+            result = dispatch(fs, request, length, out);
         } catch (Exception | LinkageError | AssertionError | StackOverflowError e) {
             handlerFailures.incrementAndGet();
             LOG.log(
@@ -219,5 +213,26 @@ final class FuseServer {
                     System.Logger.Level.ERROR,
                     "FUSE " + name + ": reply to opcode " + opcode + " refused: " + e.getMessage());
         }
+    }
+
+    /**
+     * Decodes the request of {@code length} bytes at the start of {@code request} (a {@code fuse_in_header}, then the
+     * opcode's body) and lets {@code fs} answer it, the reply body going to {@code out}. The serving threads lay
+     * {@code request} at {@link #REQUEST_OFFSET} and {@code out} at {@link #DATA_OFFSET} of one buffer, so the two
+     * overlap; the fuzz target feeds requests the same way, without a kernel.
+     *
+     * @return the reply body's length, a negated errno ({@code EINVAL} for a request shorter than its header or than
+     *     the opcode's input), or {@link DeviceFileSystem#NO_REPLY}
+     * @throws IOException if a device failed
+     */
+    static int dispatch(DeviceFileSystem fs, MemorySegment request, int length, MemorySegment out) throws IOException {
+        if (length < IN_HEADER_BYTES) {
+            return -Errno.EINVAL; // the kernel never sends less; the header's fields past the request are stale
+        }
+        int opcode = request.get(JAVA_INT, IN_OPCODE);
+        long node = request.get(JAVA_LONG, IN_NODEID);
+        int callerUid = request.get(JAVA_INT, IN_UID);
+        MemorySegment body = request.asSlice(IN_HEADER_BYTES, Math.max(0, length - IN_HEADER_BYTES));
+        return fs.handle(opcode, node, callerUid, body, out);
     }
 }

@@ -151,4 +151,43 @@ class DeviceFileSystemTest {
     private void name(String s) {
         in.setString(0, s, StandardCharsets.UTF_8);
     }
+
+    // Found by FuseFuzzTest (its corpus holds the requests too): requests the kernel never sends are refused with
+    // EINVAL instead of failing the handler (answered EIO, with a warning and a stack trace) or reaching the device.
+
+    @Test
+    void bodiesShorterThanTheOpcodesInputAreRefused() throws Exception {
+        assertEquals(-Errno.EINVAL, fs.handle(INIT, 0, 0, in.asSlice(0, 12), out));
+        assertEquals(-Errno.EINVAL, fs.handle(SETATTR, 2, 0, in.asSlice(0, 23), out));
+        assertEquals(-Errno.EINVAL, fs.handle(READ, 2, 0, in.asSlice(0, 19), out));
+        assertEquals(-Errno.EINVAL, fs.handle(READDIR, ROOT_ID, 0, in.asSlice(0, 0), out));
+        assertEquals(-Errno.EINVAL, fs.handle(WRITE, 2, 0, in.asSlice(0, WRITE_IN_BYTES - 1), out));
+        in.asSlice(0, 8).fill((byte) 'a');
+        assertEquals(-Errno.EINVAL, fs.handle(LOOKUP, ROOT_ID, 0, in.asSlice(0, 8), out), "a name without its NUL");
+        in.set(JAVA_INT, 0, 7);
+        in.set(JAVA_INT, 12, INIT_EXT);
+        assertEquals(INIT_OUT_BYTES, fs.handle(INIT, 0, 0, in.asSlice(0, 16), out), "a 7.35 INIT, without flags2");
+    }
+
+    @Test
+    void offsetsPast2To63AndWritesLongerThanTheirDataAreRefused() throws Exception {
+        in.set(JAVA_LONG, 8, -4096L);
+        in.set(JAVA_INT, 16, 4096);
+        assertEquals(-Errno.EINVAL, fs.handle(READ, 2, 0, in, out));
+        assertEquals(-Errno.EINVAL, fs.handle(WRITE, 2, 0, in.asSlice(0, WRITE_IN_BYTES + 4096), out));
+        in.set(JAVA_LONG, 8, 0L);
+        assertEquals(-Errno.EINVAL, fs.handle(WRITE, 2, 0, in.asSlice(0, WRITE_IN_BYTES + 4095), out), "short data");
+        in.set(JAVA_INT, 16, -1);
+        assertEquals(-Errno.EINVAL, fs.handle(WRITE, 2, 0, in.asSlice(0, WRITE_IN_BYTES + 4096), out));
+        in.set(JAVA_INT, 16, 4096);
+        assertEquals(WRITE_OUT_BYTES, fs.handle(WRITE, 2, 0, in.asSlice(0, WRITE_IN_BYTES + 4096), out));
+    }
+
+    @Test
+    void aRequestShorterThanItsHeaderIsRefused() throws Exception {
+        in.set(JAVA_INT, IN_OPCODE, GETATTR);
+        in.set(JAVA_LONG, IN_NODEID, ROOT_ID);
+        assertEquals(-Errno.EINVAL, FuseServer.dispatch(fs, in, IN_HEADER_BYTES - 1, out));
+        assertEquals(ATTR_OUT_BYTES, FuseServer.dispatch(fs, in, IN_HEADER_BYTES + 16, out));
+    }
 }

@@ -434,6 +434,31 @@ class DeviceMountTest {
     }
 
     /** Direct I/O for read(2)/write(2) (the default), or everything through the page cache. */
+    /**
+     * What a peer relies on when QEMU started ahead read a drive before its blocks were final: the page cache keeps
+     * what was read while the file stays open, whatever the device holds since, until {@link Libc#dropPageCache}.
+     */
+    @Test
+    void droppingThePageCacheMakesAnOpenFileReadWhatTheDeviceHoldsNow() throws Exception {
+        try (MemoryBlockDevice disk = randomDevice("disk", MIB, 4);
+                DeviceMount mount = DeviceMount.mount(dir, devices("disk", disk), mode(false));
+                java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(mount.file("disk"))) {
+            java.nio.ByteBuffer first = java.nio.ByteBuffer.allocate(4096);
+            ch.read(first, 0);
+            byte[] changed = new byte[4096];
+            java.util.Arrays.fill(changed, (byte) 0x5a);
+            disk.write(java.nio.ByteBuffer.wrap(changed), 0); // underneath the kernel, as a migrated block lands
+            java.nio.ByteBuffer cached = java.nio.ByteBuffer.allocate(4096);
+            ch.read(cached, 0);
+            assertArrayEquals(first.array(), cached.array(), "the page cache still serves the first read");
+
+            io.drafter.linux.Libc.dropPageCache(mount.file("disk").toString());
+            java.nio.ByteBuffer fresh = java.nio.ByteBuffer.allocate(4096);
+            ch.read(fresh, 0);
+            assertArrayEquals(changed, fresh.array(), "after the drop the device's bytes");
+        }
+    }
+
     private static FuseOptions mode(boolean directIo) {
         return FuseOptions.defaults().withDirectIo(directIo);
     }

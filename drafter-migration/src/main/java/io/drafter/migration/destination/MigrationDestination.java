@@ -1,11 +1,11 @@
 package io.drafter.migration.destination;
 
-import com.github.luben.zstd.Zstd;
 import io.drafter.migration.Authority;
-import io.drafter.migration.Handshake;
-import io.drafter.migration.Link;
 import io.drafter.migration.MigrationException;
-import io.drafter.migration.Watchdog;
+import io.drafter.migration.internal.Handshake;
+import io.drafter.migration.internal.Link;
+import io.drafter.migration.internal.PhaseMachine;
+import io.drafter.migration.internal.Watchdog;
 import io.drafter.migration.protocol.BufferPool;
 import io.drafter.migration.protocol.DeviceSpec;
 import io.drafter.migration.protocol.ErrorCode;
@@ -20,17 +20,12 @@ import io.drafter.storage.waiting.WaitingDevice;
 import java.io.EOFException;
 import java.io.IOException;
 import java.lang.System.Logger.Level;
-import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.BitSet;
 import java.util.Collections;
-import java.util.EnumMap;
-import java.util.EnumSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.LinkedBlockingQueue;
@@ -52,22 +47,27 @@ import java.util.concurrent.atomic.AtomicLong;
  * fail at once. If the migration fails before the grant, the partial copy is discarded ({@link
  * DestinationStorage#discard}) and the source keeps the VM; after the grant the copy is kept.
  *
+ * <p>The engine composes small parts and keeps the threads, the lock and the order of events: {@link
+ * io.drafter.migration.internal.PhaseMachine} (phases), {@link DeviceSink} (one device's queue of {@link ApplyItem}s
+ * and how each is applied, decoded by {@link io.drafter.migration.internal.BlockDecoder}), {@link CreditReturn} (credit
+ * back to the source), {@link TakeoverGate} (authority, takeover, grant) and {@link FailureOutcome} (owner and discard
+ * after a failure). See {@code docs/architecture.md}.
+ *
  * <p><b>Note:</b> thread-safe. Runs a reader (which also did the handshake), a sender, one applier per device and a
  * watchdog.
  */
 public final class MigrationDestination {
     private static final System.Logger LOG = System.getLogger(MigrationDestination.class.getName());
-    private static final Map<DestinationPhase, Set<DestinationPhase>> NEXT = new EnumMap<>(DestinationPhase.class);
-    private static final int CONTROL_SLACK = 4096;
 
-    static {
-        NEXT.put(DestinationPhase.HANDSHAKE, EnumSet.of(DestinationPhase.RECEIVING));
-        NEXT.put(DestinationPhase.RECEIVING, EnumSet.of(DestinationPhase.AUTHORITATIVE));
-        NEXT.put(DestinationPhase.AUTHORITATIVE, EnumSet.of(DestinationPhase.GRANTED));
-        NEXT.put(DestinationPhase.GRANTED, EnumSet.of(DestinationPhase.COMPLETED));
-        NEXT.put(DestinationPhase.COMPLETED, EnumSet.noneOf(DestinationPhase.class));
-        NEXT.put(DestinationPhase.FAILED, EnumSet.noneOf(DestinationPhase.class));
-    }
+    /** The phases in order; FAILED is reachable from every phase that has not ended. */
+    static final PhaseMachine.Table<DestinationPhase> PHASES = PhaseMachine.table(
+                    DestinationPhase.class, DestinationPhase.FAILED, DestinationPhase::terminal)
+            .path(
+                    DestinationPhase.HANDSHAKE,
+                    DestinationPhase.RECEIVING,
+                    DestinationPhase.AUTHORITATIVE,
+                    DestinationPhase.GRANTED,
+                    DestinationPhase.COMPLETED);
 
     /** What a resumable destination hands to its caller: the authority payload and the devices to run on. */
     public record Resumable(byte[] authorityPayload, Map<String, WaitingDevice> devices) {}
@@ -83,50 +83,24 @@ public final class MigrationDestination {
     private final long heartbeatNs;
     private final LinkedBlockingQueue<Frame> outbox = new LinkedBlockingQueue<>();
     private final Object lock = new Object();
-    private final Map<DestinationPhase, Duration> phaseTimes = new EnumMap<>(DestinationPhase.class);
-    private final List<Sink> sinks = Collections.synchronizedList(new ArrayList<>());
-    private DestinationPhase phase = DestinationPhase.HANDSHAKE;
-    private long phaseSinceNs = System.nanoTime();
+    private final List<DeviceSink> sinks = Collections.synchronizedList(new ArrayList<>());
+    private final PhaseMachine<DestinationPhase> phases =
+            new PhaseMachine<>("destination", PHASES, DestinationPhase.HANDSHAKE, System::nanoTime);
     private boolean zstd;
     private int credit;
     private volatile byte[] authorityPayload;
     private volatile BufferPool pool;
-    // Guarded by lock: the hand-over's steps, each at most once.
-    private boolean authorityArrived;
-    private boolean takeoverSent;
-    private volatile boolean grantArrived;
+    /** The hand-over's steps, each at most once; guarded by lock. */
+    private final TakeoverGate gate;
+
     private MigrationException failure;
 
-    private final AtomicLong blocksReceived = new AtomicLong();
-    private final AtomicLong zeroBlocks = new AtomicLong();
-    private final AtomicLong dirtyBlocks = new AtomicLong();
     private final AtomicLong blocksRequested = new AtomicLong();
 
     private final CompletableFuture<Map<String, WaitingDevice>> devicesFuture = new CompletableFuture<>();
     private final CompletableFuture<Resumable> resumableFuture = new CompletableFuture<>();
     private final CompletableFuture<Void> grantFuture = new CompletableFuture<>();
     private final CompletableFuture<DestinationCounters> completedFuture = new CompletableFuture<>();
-
-    /** One incoming device: its storage, the layer whose reads wait for missing blocks, and its applier queue. */
-    private final class Sink {
-        final int index;
-        final DeviceSpec spec;
-        final DestinationStorage.Opened opened;
-        final WaitingDevice waiting;
-        final BitSet supplied = new BitSet();
-        final LinkedBlockingQueue<Object> queue;
-        Thread applier;
-        int creditOwed;
-        long lastProgressNs;
-
-        Sink(int index, DeviceSpec spec, DestinationStorage.Opened opened) {
-            this.index = index;
-            this.spec = spec;
-            this.opened = opened;
-            this.waiting = new WaitingDevice(opened.device(), false, block -> onMissing(this, block));
-            this.queue = new LinkedBlockingQueue<>(credit + CONTROL_SLACK);
-        }
-    }
 
     private MigrationDestination(
             Connection connection, DestinationStorage storage, DestinationOptions options, DestinationListener listener)
@@ -136,10 +110,11 @@ public final class MigrationDestination {
         this.storage = storage;
         this.options = options;
         this.listener = listener == null ? DestinationListener.NONE : listener;
+        this.gate = new TakeoverGate(options.explicitTakeover(), options.waitForAllBlocks());
         this.link = new Link(connection, "source", options.stallTimeout(), 16 << 10, this::fail);
-        this.adapter = link.in;
-        this.proxy = link.out;
-        this.heartbeatNs = link.heartbeatNs;
+        this.adapter = link.in();
+        this.proxy = link.out();
+        this.heartbeatNs = link.heartbeatNs();
     }
 
     /**
@@ -170,14 +145,14 @@ public final class MigrationDestination {
 
     public DestinationPhase phase() {
         synchronized (lock) {
-            return phase;
+            return phases.phase();
         }
     }
 
     /** Who owns the devices as far as this side knows: this side only from the grant on. */
     public Authority authority() {
         synchronized (lock) {
-            return switch (phase) {
+            return switch (phases.phase()) {
                 case GRANTED, COMPLETED -> Authority.DESTINATION;
                 case FAILED -> failure.authority();
                 default -> Authority.SOURCE;
@@ -212,20 +187,19 @@ public final class MigrationDestination {
      */
     public void takeOver(Duration timeout) throws IOException, InterruptedException {
         synchronized (lock) {
-            switch (phase) {
+            switch (phases.phase()) {
                 case GRANTED, COMPLETED -> {
                     return;
                 }
                 case FAILED -> throw failure;
                 case AUTHORITATIVE -> {
-                    if (!takeoverSent) {
-                        takeoverSent = true;
+                    if (gate.ask()) {
                         outbox.add(new Frame.Takeover());
                     }
                 }
                 default ->
-                    throw new IllegalStateException(
-                            "could not take over from " + peer + ": authority has not arrived (phase " + phase + ")");
+                    throw new IllegalStateException("could not take over from " + peer
+                            + ": authority has not arrived (phase " + phases.phase() + ")");
             }
         }
         try {
@@ -258,12 +232,12 @@ public final class MigrationDestination {
      */
     public void confirmTakeover() {
         synchronized (lock) {
-            if (phase == DestinationPhase.COMPLETED) {
+            if (phases.phase() == DestinationPhase.COMPLETED) {
                 return;
             }
-            if (phase != DestinationPhase.GRANTED) {
+            if (phases.phase() != DestinationPhase.GRANTED) {
                 throw new IllegalStateException("could not confirm the takeover from " + peer
-                        + ": the source has not granted it (phase " + phase + ")");
+                        + ": the source has not granted it (phase " + phases.phase() + ")");
             }
         }
         complete();
@@ -277,7 +251,7 @@ public final class MigrationDestination {
     public void abort() {
         boolean granted;
         synchronized (lock) {
-            granted = phase == DestinationPhase.GRANTED;
+            granted = phases.phase() == DestinationPhase.GRANTED;
         }
         fail(new ProtocolException(
                 ErrorCode.ABORTED,
@@ -289,22 +263,28 @@ public final class MigrationDestination {
     public DestinationCounters counters() {
         long waits = 0;
         long waitNs = 0;
+        long blocksReceived = 0;
+        long zeroBlocks = 0;
+        long dirtyBlocks = 0;
         synchronized (sinks) {
-            for (Sink s : sinks) {
+            for (DeviceSink s : sinks) {
                 waits += s.waiting.waitCount();
                 waitNs += s.waiting.waitNanos();
+                blocksReceived += s.blocksReceived();
+                zeroBlocks += s.zeroBlocks();
+                dirtyBlocks += s.dirtyBlocks();
             }
         }
         synchronized (lock) {
             return new DestinationCounters(
                     adapter.bytesReceived(),
-                    blocksReceived.get(),
-                    zeroBlocks.get(),
-                    dirtyBlocks.get(),
+                    blocksReceived,
+                    zeroBlocks,
+                    dirtyBlocks,
                     blocksRequested.get(),
                     waits,
                     Duration.ofNanos(waitNs),
-                    new EnumMap<>(phaseTimes));
+                    phases.phaseTimes());
         }
     }
 
@@ -317,25 +297,18 @@ public final class MigrationDestination {
      * @throws IllegalStateException for a transition the state machine does not have
      */
     private boolean transition(DestinationPhase to) {
-        DestinationPhase from;
-        Duration spent;
+        PhaseMachine.Transition<DestinationPhase> t;
         synchronized (lock) {
-            from = phase;
-            if (from == DestinationPhase.FAILED || (from.terminal() && to == DestinationPhase.FAILED)) {
-                return false;
-            }
-            if (!NEXT.get(from).contains(to) && to != DestinationPhase.FAILED) {
-                throw new IllegalStateException("destination state machine: no transition " + from + " -> " + to);
-            }
-            long now = System.nanoTime();
-            spent = Duration.ofNanos(now - phaseSinceNs);
-            phaseTimes.merge(from, spent, Duration::plus);
-            phase = to;
-            phaseSinceNs = now;
+            t = phases.transition(to);
         }
-        LOG.log(Level.DEBUG, () -> "migration from " + peer + ": " + from + " -> " + to + " after " + spent);
+        if (t == null) {
+            return false;
+        }
+        LOG.log(
+                Level.DEBUG,
+                () -> "migration from " + peer + ": " + t.from() + " -> " + to + " after " + t.timeInFrom());
         try {
-            listener.onPhase(from, to, spent);
+            listener.onPhase(t.from(), to, t.timeInFrom());
         } catch (RuntimeException e) {
             LOG.log(Level.WARNING, "destination listener failed in onPhase", e);
         }
@@ -367,7 +340,7 @@ public final class MigrationDestination {
             pool = new BufferPool(maxBlock + 64, (credit + 4) * agreed.devices().size());
             adapter.usePool(pool);
             Map<String, WaitingDevice> devices = new LinkedHashMap<>();
-            for (Sink s : sinks) {
+            for (DeviceSink s : sinks) {
                 devices.put(s.spec.name(), s.waiting);
                 s.applier = Thread.ofVirtual()
                         .name("migration-destination-apply-" + s.spec.name())
@@ -382,7 +355,7 @@ public final class MigrationDestination {
                 switch (f) {
                     case Frame.BlockData d -> {
                         checkBeforeGrant(f);
-                        Sink s = sink(d.device(), d.block());
+                        DeviceSink s = sink(d.device(), d.block());
                         if (d.rawLength() != s.spec.blockLength(d.block())) {
                             throw malformed("BLOCK " + d.block() + " of device \"" + s.spec.name() + "\" claims "
                                     + d.rawLength() + " bytes, the block holds " + s.spec.blockLength(d.block()));
@@ -390,24 +363,24 @@ public final class MigrationDestination {
                         if (d.encoding() == Frame.BlockData.ZSTD && !zstd) {
                             throw malformed("compressed BLOCK although compression was not agreed");
                         }
-                        enqueue(s, d);
+                        enqueue(s, new ApplyItem.Block(d));
                     }
                     case Frame.ZeroBlocks z -> {
                         checkBeforeGrant(f);
-                        Sink s = sink(z.device(), z.firstBlock());
+                        DeviceSink s = sink(z.device(), z.firstBlock());
                         if (z.firstBlock() + z.count() > s.spec.blockCount()) {
                             throw malformed("ZERO blocks " + z.firstBlock() + "+" + z.count() + " beyond device \""
                                     + s.spec.name() + "\" of " + s.spec.blockCount() + " blocks");
                         }
-                        enqueue(s, z);
+                        enqueue(s, new ApplyItem.Zeros(z));
                     }
                     case Frame.DirtyBlocks x -> {
                         checkBeforeGrant(f);
-                        Sink s = sink(x.device(), 0);
+                        DeviceSink s = sink(x.device(), 0);
                         for (long b : x.blocks()) {
                             sink(x.device(), b);
                         }
-                        enqueue(s, x);
+                        enqueue(s, new ApplyItem.Dirty(x));
                     }
                     case Frame.Authority a -> onAuthority(a);
                     case Frame.Grant _ -> onGrant();
@@ -455,24 +428,25 @@ public final class MigrationDestination {
                         ErrorCode.STORAGE_ERROR,
                         "could not open storage for device \"" + spec.name() + "\": " + e.getMessage());
             }
-            sinks.add(new Sink(i, spec, o));
+            int index = i;
+            sinks.add(new DeviceSink(i, spec, o, c, block -> onMissing(index, spec, block)));
         }
         return c;
     }
 
-    private Sink sink(int device, long block) throws ProtocolException {
+    private DeviceSink sink(int device, long block) throws ProtocolException {
         if (device >= sinks.size()) {
             throw malformed("device " + device + " of " + sinks.size());
         }
-        Sink s = sinks.get(device);
+        DeviceSink s = sinks.get(device);
         if (block >= s.spec.blockCount()) {
             throw malformed("block " + block + " of device \"" + s.spec.name() + "\" which has " + s.spec.blockCount());
         }
         return s;
     }
 
-    private void enqueue(Sink s, Object item) throws ProtocolException {
-        if (!s.queue.offer(item)) {
+    private void enqueue(DeviceSink s, ApplyItem item) throws ProtocolException {
+        if (!s.offer(item)) {
             throw new ProtocolException(
                     ErrorCode.FLOW_CONTROL,
                     "source sent more than its credit of " + credit + " frames for device \"" + s.spec.name() + "\"");
@@ -481,7 +455,7 @@ public final class MigrationDestination {
 
     /** Data may arrive only before the GRANT: the source sends it behind every block. */
     private void checkBeforeGrant(Frame f) throws ProtocolException {
-        if (grantArrived) {
+        if (gate.granted()) {
             throw new ProtocolException(
                     ErrorCode.UNEXPECTED_FRAME, "unexpected " + f.getClass().getSimpleName() + " after GRANT");
         }
@@ -489,10 +463,10 @@ public final class MigrationDestination {
 
     private void onAuthority(Frame.Authority a) throws ProtocolException {
         synchronized (lock) {
-            if (phase != DestinationPhase.RECEIVING || authorityArrived) {
-                throw new ProtocolException(ErrorCode.UNEXPECTED_FRAME, "unexpected AUTHORITY in phase " + phase);
+            if (phases.phase() != DestinationPhase.RECEIVING || !gate.authority()) {
+                throw new ProtocolException(
+                        ErrorCode.UNEXPECTED_FRAME, "unexpected AUTHORITY in phase " + phases.phase());
             }
-            authorityArrived = true;
         }
         authorityPayload = a.payload();
         // Every DIRTY list sent before AUTHORITY must be applied before anyone prepares on these devices.
@@ -520,12 +494,12 @@ public final class MigrationDestination {
 
     private void onGrant() throws ProtocolException {
         synchronized (lock) {
-            if (phase != DestinationPhase.AUTHORITATIVE || !takeoverSent || grantArrived) {
+            if (phases.phase() != DestinationPhase.AUTHORITATIVE || !gate.grant()) {
                 throw new ProtocolException(
                         ErrorCode.UNEXPECTED_FRAME,
-                        "unexpected GRANT in phase " + phase + (takeoverSent ? "" : " (no TAKEOVER was sent)"));
+                        "unexpected GRANT in phase " + phases.phase()
+                                + (gate.asked() ? "" : " (no TAKEOVER was sent)"));
             }
-            grantArrived = true;
         }
         // The blocks ahead of the GRANT may still sit in the appliers' queues: the grant counts once they are stored.
         CountDownLatch applied = barrier();
@@ -534,7 +508,7 @@ public final class MigrationDestination {
                 if (!awaitApplied(applied)) {
                     return;
                 }
-                for (Sink s : sinks) {
+                for (DeviceSink s : sinks) {
                     long missing = s.spec.blockCount() - s.waiting.presentBlockCount();
                     if (missing > 0) {
                         throw new ProtocolException(
@@ -576,15 +550,15 @@ public final class MigrationDestination {
     /** A latch every applier counts down once it has applied what is queued before it. */
     private CountDownLatch barrier() throws ProtocolException {
         CountDownLatch applied = new CountDownLatch(sinks.size());
-        for (Sink s : sinks) {
-            enqueue(s, applied);
+        for (DeviceSink s : sinks) {
+            enqueue(s, new ApplyItem.Barrier(applied));
         }
         return applied;
     }
 
     private Resumable resumable() {
         Map<String, WaitingDevice> devices = new LinkedHashMap<>();
-        for (Sink s : sinks) {
+        for (DeviceSink s : sinks) {
             devices.put(s.spec.name(), s.waiting);
         }
         return new Resumable(authorityPayload.clone(), Collections.unmodifiableMap(devices));
@@ -598,23 +572,19 @@ public final class MigrationDestination {
     private void checkProgress() {
         Resumable prepare = null;
         synchronized (lock) {
-            if (phase != DestinationPhase.AUTHORITATIVE) {
+            if (phases.phase() != DestinationPhase.AUTHORITATIVE) {
                 return;
             }
-            if (options.waitForAllBlocks()) {
-                for (Sink s : sinks) {
-                    if (!s.waiting.isComplete()) {
-                        return;
+            switch (gate.next(this::allBlocksHere)) {
+                case WAIT -> {
+                    return;
+                }
+                case PREPARE -> {
+                    if (!resumableFuture.isDone()) {
+                        prepare = resumable();
                     }
                 }
-            }
-            if (options.explicitTakeover()) {
-                if (!resumableFuture.isDone()) {
-                    prepare = resumable();
-                }
-            } else if (!takeoverSent) {
-                takeoverSent = true;
-                outbox.add(new Frame.Takeover());
+                case ASK -> outbox.add(new Frame.Takeover());
             }
         }
         if (prepare != null) {
@@ -622,17 +592,26 @@ public final class MigrationDestination {
         }
     }
 
+    private boolean allBlocksHere() {
+        for (DeviceSink s : sinks) {
+            if (!s.waiting.isComplete()) {
+                return false;
+            }
+        }
+        return true;
+    }
+
     /** Reports COMPLETED to the source: this side runs on the devices. */
     private void complete() {
         synchronized (lock) {
             // COMPLETED before the frame leaves: the source closes the connection as soon as it reads it.
-            if (phase != DestinationPhase.GRANTED || !transition(DestinationPhase.COMPLETED)) {
+            if (phases.phase() != DestinationPhase.GRANTED || !transition(DestinationPhase.COMPLETED)) {
                 return;
             }
             outbox.add(new Frame.Completed());
         }
         link.stopWatchdog();
-        for (Sink s : sinks) {
+        for (DeviceSink s : sinks) {
             // Nothing more arrives after the GRANT: the appliers' queues are empty and their threads may go.
             if (s.applier != null) {
                 s.applier.interrupt();
@@ -643,47 +622,17 @@ public final class MigrationDestination {
 
     // ------------------------------------------------------------------ appliers
 
-    private void runApplier(Sink s) {
-        byte[] zeros = new byte[s.spec.blockSizeBytes()];
-        long creditBatch = Math.max(1, credit / 4);
+    private void runApplier(DeviceSink s) {
+        CreditReturn credits = new CreditReturn(credit);
         try {
             while (true) {
-                Object item = s.queue.take();
-                switch (item) {
-                    case Frame.BlockData d -> {
-                        try {
-                            s.waiting.supply(d.block(), data(d));
-                        } finally {
-                            pool.give(d.data().array());
-                        }
-                        s.supplied.set((int) d.block());
-                        blocksReceived.incrementAndGet();
-                        s.creditOwed++;
-                    }
-                    case Frame.ZeroBlocks z -> {
-                        for (long b = z.firstBlock(); b < z.firstBlock() + z.count(); b++) {
-                            if (s.opened.zeroFilled() && !s.supplied.get((int) b)) {
-                                s.waiting.markPresent(b, b + 1);
-                            } else {
-                                s.waiting.supply(b, ByteBuffer.wrap(zeros, 0, s.spec.blockLength(b)));
-                            }
-                        }
-                        zeroBlocks.addAndGet(z.count());
-                        s.creditOwed++;
-                    }
-                    case Frame.DirtyBlocks x -> {
-                        for (long b : x.blocks()) {
-                            s.waiting.markMissing(b);
-                        }
-                        dirtyBlocks.addAndGet(x.blocks().length);
-                    }
-                    case CountDownLatch barrier -> barrier.countDown();
-                    default -> throw new IllegalStateException("unknown queue item " + item);
+                if (s.apply(s.take(), pool)) {
+                    credits.applied();
                 }
-                boolean idle = s.queue.isEmpty();
-                if (s.creditOwed >= creditBatch || (idle && s.creditOwed > 0)) {
-                    outbox.add(new Frame.Credit(s.index, s.creditOwed));
-                    s.creditOwed = 0;
+                boolean idle = s.idle();
+                int returned = credits.due(idle);
+                if (returned > 0) {
+                    outbox.add(new Frame.Credit(s.index, returned));
                 }
                 if (idle) {
                     long now = System.nanoTime();
@@ -709,34 +658,13 @@ public final class MigrationDestination {
         }
     }
 
-    private ByteBuffer data(Frame.BlockData d) throws ProtocolException {
-        if (d.encoding() == Frame.BlockData.RAW) {
-            return d.data();
-        }
-        ByteBuffer src = d.data();
-        byte[] out = new byte[d.rawLength()];
-        long n;
-        try {
-            n = Zstd.decompressByteArray(
-                    out, 0, out.length, src.array(), src.arrayOffset() + src.position(), src.remaining());
-        } catch (RuntimeException e) {
-            throw malformed("BLOCK " + d.block() + " does not decompress: " + e.getMessage());
-        }
-        if (Zstd.isError(n) || n != d.rawLength()) {
-            throw malformed("BLOCK " + d.block() + " decompresses to "
-                    + (Zstd.isError(n) ? "an error (" + Zstd.getErrorName(n) + ")" : n + " bytes") + ", expected "
-                    + d.rawLength());
-        }
-        return ByteBuffer.wrap(out);
-    }
-
-    private void onMissing(Sink s, long block) {
+    private void onMissing(int device, DeviceSpec spec, long block) {
         if (phase().terminal()) {
             return;
         }
         blocksRequested.incrementAndGet();
-        outbox.add(new Frame.Need(s.index, block));
-        listener.onMissingBlock(s.spec.name(), block);
+        outbox.add(new Frame.Need(device, block));
+        listener.onMissingBlock(spec.name(), block);
     }
 
     // ------------------------------------------------------------------ sender
@@ -773,34 +701,18 @@ public final class MigrationDestination {
         DestinationPhase at;
         boolean askedForGrant;
         synchronized (lock) {
-            at = phase;
-            askedForGrant = takeoverSent;
+            at = phases.phase();
+            askedForGrant = gate.asked();
             if (at.terminal()) {
                 return;
             }
         }
-        boolean granted = at == DestinationPhase.GRANTED;
-        // Only this side's own ABORTED after the grant hands the VM back; any other failure then leaves it here.
-        boolean handedBack =
-                granted && cause instanceof ProtocolException pe && !pe.fromPeer() && pe.code() == ErrorCode.ABORTED;
+        FailureOutcome outcome = FailureOutcome.of(at, askedForGrant, !sinks.isEmpty(), cause);
         String detail = cause.getMessage() == null ? cause.toString() : cause.getMessage();
-        String consequence;
-        if (handedBack) {
-            consequence = "; the VM did not run here: it goes back to the source (this copy is kept)";
-        } else if (granted) {
-            consequence = "; the hand-over was granted: this side owns the devices";
-        } else if (askedForGrant) {
-            consequence = "; the source did not confirm the hand-over; do not run the VM here (the partial copy is"
-                    + " discarded; the source resumes the VM by itself unless its GRANT was already on the way)";
-        } else if (sinks.isEmpty()) {
-            consequence = "; the source stays authoritative";
-        } else {
-            consequence = "; the source stays authoritative and the partial copy is discarded";
-        }
         MigrationException ex = new MigrationException(
-                "could not migrate from " + peer + " (phase " + at + "): " + detail + consequence,
+                "could not migrate from " + peer + " (phase " + at + "): " + detail + outcome.consequence(),
                 at.name(),
-                granted && !handedBack ? Authority.DESTINATION : Authority.SOURCE,
+                outcome.authority(),
                 cause);
         synchronized (lock) {
             if (!transition(DestinationPhase.FAILED)) {
@@ -811,17 +723,17 @@ public final class MigrationDestination {
         LOG.log(Level.WARNING, ex.getMessage());
         link.failAndClose(cause, ex.getMessage());
         IOException readError = new IOException(ex.getMessage(), ex);
-        List<Sink> all;
+        List<DeviceSink> all;
         synchronized (sinks) {
             all = List.copyOf(sinks);
         }
-        for (Sink s : all) {
+        for (DeviceSink s : all) {
             s.waiting.fail(readError);
             if (s.applier != null) {
                 s.applier.interrupt();
             }
         }
-        for (Sink s : all) {
+        for (DeviceSink s : all) {
             if (s.applier != null) {
                 try {
                     s.applier.join(Duration.ofSeconds(2));
@@ -829,7 +741,7 @@ public final class MigrationDestination {
                     Thread.currentThread().interrupt();
                 }
             }
-            if (!granted) {
+            if (outcome.discard()) {
                 try {
                     storage.discard(s.spec, s.opened.device());
                 } catch (IOException | RuntimeException e) {

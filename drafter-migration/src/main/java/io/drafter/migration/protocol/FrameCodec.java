@@ -8,6 +8,7 @@ import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.HashSet;
+import java.util.HexFormat;
 import java.util.List;
 import java.util.Set;
 
@@ -18,6 +19,7 @@ import java.util.Set;
  * <p><b>Note:</b> stateless and thread-safe.
  */
 public final class FrameCodec {
+    private static final HexFormat HEX = HexFormat.of();
     public static final int MAGIC = 0x44524654; // "DRFT"
     public static final int VERSION = 3;
     public static final int NONCE_BYTES = 32;
@@ -31,6 +33,11 @@ public final class FrameCodec {
     public static final int MAX_AUTHORITY_PAYLOAD = 64 << 10;
     public static final int MAX_ERROR_MESSAGE_BYTES = 1024;
     public static final int MAX_CREDIT = 1 << 20;
+    /**
+     * The longest frame accepted from a peer that is not yet authenticated: HELLO, HELLO_REPLY, AUTH_PROOF and an ERROR
+     * with its 1 KiB message all fit, and nobody unauthenticated makes this side allocate more.
+     */
+    public static final int UNAUTHENTICATED_FRAME_BYTES = 2048;
     /** The most blocks one DIRTY frame can list; longer lists are split over several frames. */
     public static final int MAX_DIRTY_PER_FRAME = (MAX_FRAME_BYTES - 1 - 11) / 8;
 
@@ -111,6 +118,16 @@ public final class FrameCodec {
             throw new IllegalStateException("encoded " + b.position() + " bytes, expected " + b.capacity());
         }
         return b.flip();
+    }
+
+    /**
+     * The HELLO and HELLO_REPLY frames as sent, length prefixes included: what the session keys of a sealed session are
+     * bound to.
+     */
+    public static byte[] handshakeTranscript(Frame.Hello hello, Frame.HelloReply reply) {
+        ByteBuffer h = encode(hello);
+        ByteBuffer r = encode(reply);
+        return ByteBuffer.allocate(h.remaining() + r.remaining()).put(h).put(r).array();
     }
 
     /** The length prefix, type and fields of a BLOCK frame, without its data: {@link #BLOCK_HEADER_BYTES} bytes. */
@@ -360,7 +377,7 @@ public final class FrameCodec {
                 throw malformed("DEVICE_GROUP " + problem);
             }
             if (!names.add(name)) {
-                throw malformed("DEVICE_GROUP names device \"" + name + "\" twice");
+                throw malformed("DEVICE_GROUP names device " + quote(name) + " twice");
             }
             devices.add(spec);
         }
@@ -369,7 +386,7 @@ public final class FrameCodec {
 
     /** Why {@code spec} cannot migrate, or {@code null} if it can. */
     public static String validate(DeviceSpec spec) {
-        String n = "device \"" + spec.name() + "\"";
+        String n = "device " + quote(spec.name());
         if (spec.name().isEmpty() || spec.name().getBytes(StandardCharsets.UTF_8).length > MAX_NAME_BYTES) {
             return n + ": name must be 1.." + MAX_NAME_BYTES + " bytes";
         }
@@ -385,6 +402,22 @@ public final class FrameCodec {
             return n + ": " + spec.blockCount() + " blocks, more than " + Integer.MAX_VALUE;
         }
         return null;
+    }
+
+    /** {@code s} in double quotes on one line: a peer's control characters are escaped, not written to the log. */
+    static String quote(String s) {
+        StringBuilder out = new StringBuilder(s.length() + 2).append('"');
+        s.codePoints().forEach(c -> {
+            if (c == '"' || c == '\\') {
+                out.append('\\').appendCodePoint(c);
+            } else if (Character.isISOControl(c) || Character.getType(c) == Character.FORMAT) {
+                // no Formatter per character: an error about a hostile name stays cheap
+                out.append(c <= 0xFFFF ? "\\u" + HEX.toHexDigits((char) c) : "\\U" + HEX.toHexDigits(c));
+            } else {
+                out.appendCodePoint(c);
+            }
+        });
+        return out.append('"').toString();
     }
 
     private static String utf8(ByteBuffer b, int len, String what) throws ProtocolException {

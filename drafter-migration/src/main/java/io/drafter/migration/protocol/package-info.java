@@ -77,6 +77,6 @@
  * <p>Every decoder checks each length and value against the frame it came in and the bounds above; a malformed frame
  * becomes a {@link io.drafter.migration.protocol.ProtocolException} (never another exception), the receiver answers
  * with an ERROR frame and closes. No buffer is sized by a field beyond {@value FrameCodec#MAX_FRAME_BYTES} bytes, and
- * until the peer is authenticated not beyond {@value io.drafter.migration.Handshake#UNAUTHENTICATED_FRAME_BYTES}.
+ * until the peer is authenticated not beyond {@value FrameCodec#UNAUTHENTICATED_FRAME_BYTES}.
  */
 package io.drafter.migration.protocol;

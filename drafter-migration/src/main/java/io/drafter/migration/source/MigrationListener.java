@@ -1,7 +1,7 @@
 package io.drafter.migration.source;
 
-import io.drafter.migration.Handshake;
-import io.drafter.migration.Watchdog;
+import io.drafter.migration.internal.Handshake;
+import io.drafter.migration.internal.Watchdog;
 import io.drafter.migration.protocol.ErrorCode;
 import io.drafter.migration.protocol.Frame;
 import io.drafter.migration.protocol.FrameAdapter;

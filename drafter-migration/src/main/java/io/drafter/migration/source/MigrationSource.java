@@ -1,10 +1,11 @@
 package io.drafter.migration.source;
 
-import com.github.luben.zstd.Zstd;
 import io.drafter.migration.Authority;
-import io.drafter.migration.Handshake;
-import io.drafter.migration.Link;
 import io.drafter.migration.MigrationException;
+import io.drafter.migration.internal.BlockEncoder;
+import io.drafter.migration.internal.Handshake;
+import io.drafter.migration.internal.Link;
+import io.drafter.migration.internal.PhaseMachine;
 import io.drafter.migration.protocol.DeviceSpec;
 import io.drafter.migration.protocol.ErrorCode;
 import io.drafter.migration.protocol.Frame;
@@ -22,16 +23,9 @@ import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.BitSet;
-import java.util.Collections;
-import java.util.EnumMap;
-import java.util.EnumSet;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
-import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.BooleanSupplier;
@@ -52,25 +46,30 @@ import java.util.function.BooleanSupplier;
  * COMPLETED): {@link #resumeSource()} does so on the caller's word, e.g. when the destination sent ABORTED ("I did not
  * run it"). The source devices are never modified or closed by the engine.
  *
+ * <p>The engine composes small parts and keeps the threads, the lock and the order of events: {@link
+ * io.drafter.migration.internal.PhaseMachine} (phases), {@link SendScheduler} (which block next), {@link RoundPolicy}
+ * (rounds and convergence), {@link io.drafter.migration.internal.BlockEncoder} (ZERO, raw or zstd), {@link HandOver}
+ * (acknowledgement, takeover, grant), {@link WriterResume} (who resumes the writers) and {@link SourceStats} (counters).
+ * See {@code docs/architecture.md}.
+ *
  * <p><b>Note:</b> thread-safe. The engine runs a control thread, a reader, a sender and a watchdog, all named after the
  * peer.
  */
 public final class MigrationSource {
     private static final System.Logger LOG = System.getLogger(MigrationSource.class.getName());
-    private static final Map<SourcePhase, Set<SourcePhase>> NEXT = new EnumMap<>(SourcePhase.class);
-
-    static {
-        NEXT.put(SourcePhase.HANDSHAKE, EnumSet.of(SourcePhase.FULL_COPY));
-        NEXT.put(SourcePhase.FULL_COPY, EnumSet.of(SourcePhase.DIRTY_ROUNDS));
-        NEXT.put(SourcePhase.DIRTY_ROUNDS, EnumSet.of(SourcePhase.SUSPENDING));
-        NEXT.put(SourcePhase.SUSPENDING, EnumSet.of(SourcePhase.FINAL_SYNC));
-        NEXT.put(SourcePhase.FINAL_SYNC, EnumSet.of(SourcePhase.AUTHORITY_SENT));
-        NEXT.put(SourcePhase.AUTHORITY_SENT, EnumSet.of(SourcePhase.GRANTED));
-        NEXT.put(SourcePhase.GRANTED, EnumSet.of(SourcePhase.COMPLETED));
-        NEXT.put(SourcePhase.COMPLETED, EnumSet.noneOf(SourcePhase.class));
-        NEXT.put(SourcePhase.FAILED, EnumSet.of(SourcePhase.RESUMED));
-        NEXT.put(SourcePhase.RESUMED, EnumSet.noneOf(SourcePhase.class));
-    }
+    /** The phases in order; FAILED is reachable from every phase that has not ended. */
+    static final PhaseMachine.Table<SourcePhase> PHASES = PhaseMachine.table(
+                    SourcePhase.class, SourcePhase.FAILED, SourcePhase::terminal)
+            .path(
+                    SourcePhase.HANDSHAKE,
+                    SourcePhase.FULL_COPY,
+                    SourcePhase.DIRTY_ROUNDS,
+                    SourcePhase.SUSPENDING,
+                    SourcePhase.FINAL_SYNC,
+                    SourcePhase.AUTHORITY_SENT,
+                    SourcePhase.GRANTED,
+                    SourcePhase.COMPLETED)
+            .path(SourcePhase.FAILED, SourcePhase.RESUMED);
 
     private final Connection connection;
     /** The listener's authenticated session this migration continues, or {@code null} (it authenticates itself). */
@@ -81,6 +80,9 @@ public final class MigrationSource {
     private final SuspendHook hook;
     private final SourceListener listener;
     private final DevState[] states;
+    /** Which block goes next; guarded by {@link #lock}. */
+    private final SendScheduler scheduler;
+
     private final Link link;
     private final FrameAdapter adapter;
     private final FrameProxy proxy;
@@ -93,82 +95,41 @@ public final class MigrationSource {
     private final Condition progress = lock.newCondition();
 
     private final ArrayDeque<Frame> control = new ArrayDeque<>();
-    private final Map<SourcePhase, Duration> phaseTimes = new EnumMap<>(SourcePhase.class);
-    private SourcePhase phase = SourcePhase.HANDSHAKE;
-    private long phaseSinceNs = System.nanoTime();
+    private final PhaseMachine<SourcePhase> phases =
+            new PhaseMachine<>("source", PHASES, SourcePhase.HANDSHAKE, System::nanoTime);
     private volatile Authority authority = Authority.SOURCE;
     private MigrationException failure;
-    private boolean suspended;
-    private boolean resumeCalled;
-    private boolean inSuspendHook;
+    /** Whether the hook suspended the writers, and who resumes them; guarded by {@link #lock}. */
+    private final WriterResume writers;
+
     private volatile Thread readerThread;
     private boolean stopping;
     private boolean zstd;
-    private int rrNeed;
-    private int rrData;
-    private int rounds;
-    private long suspendReturnedNs;
-    private long authorityAckNs;
-    private long grantNs;
-    /** The destination asked for the grant (TAKEOVER arrived). */
-    private boolean takeoverRequested;
-    /** The GRANT frame was handed to the writer: the destination may own the devices from here on. */
-    private boolean granted;
-    /** {@link #abortBeforeGrant()} won: the GRANT is never written. */
-    private boolean grantWithheld;
-
-    private final AtomicLong blocksSent = new AtomicLong();
-    private final AtomicLong zeroBlocks = new AtomicLong();
-    private final AtomicLong compressedBlocks = new AtomicLong();
-    private final AtomicLong dataBytesRead = new AtomicLong();
-    private final AtomicLong priorityBlocks = new AtomicLong();
+    /** AUTHORITY_ACK, TAKEOVER, and the GRANT or its withholding; guarded by {@link #lock}. */
+    private final HandOver handOver = new HandOver();
+    /** The counters; rounds and times guarded by {@link #lock}. */
+    private final SourceStats stats;
 
     private final CompletableFuture<Void> authorityFuture = new CompletableFuture<>();
     private final CompletableFuture<SourceCounters> completedFuture = new CompletableFuture<>();
-    /** Completed when the engine's own {@link SuspendHook#resume()} after a failure returned. */
-    private final CompletableFuture<Void> resumeDone = new CompletableFuture<>();
 
-    /** Per-device scheduling and convergence state; guarded by {@link #lock}. */
+    /** A device, its wire description and its convergence; guarded by {@link #lock}. */
     private static final class DevState {
         final int index;
         final SourceDevice device;
         final DeviceSpec spec;
-        final ArrayDeque<Long> dirty = new ArrayDeque<>();
-        final BitSet dirtyQueued = new BitSet();
-        final ArrayDeque<Long> need = new ArrayDeque<>();
-        final BitSet needQueued = new BitSet();
-        final List<Integer> dirtyPerRound = Collections.synchronizedList(new ArrayList<>());
-        long[] fullOrder = new long[0];
-        int fullCursor;
-        int credit;
-        int inFlight;
-        int totalCycles;
-        int cyclesBelow;
-        int round;
-        int lastRoundSize;
-        boolean ready;
-        boolean roundOutstanding;
-        long nextDueNs;
+        final RoundPolicy convergence;
 
         DevState(int index, SourceDevice device) {
             this.index = index;
             this.device = device;
+            this.convergence = new RoundPolicy(device.policy());
             this.spec = new DeviceSpec(
                     device.name(),
-                    device.tracker().sizeBytes(),
-                    device.tracker().blockSizeBytes());
-        }
-
-        boolean hasData() {
-            return !need.isEmpty() || !dirty.isEmpty() || fullCursor < fullOrder.length;
-        }
-
-        boolean drained() {
-            return dirty.isEmpty() && fullCursor >= fullOrder.length && inFlight == 0;
+                    device.tracked().sizeBytes(),
+                    device.tracked().blockSizeBytes());
         }
     }
-
-    private record Work(DevState device, long block, boolean priority) {}
 
     private MigrationSource(
             Connection connection,
@@ -183,11 +144,13 @@ public final class MigrationSource {
         this.peer = connection.peer();
         this.options = options;
         this.hook = hook;
+        this.writers = new WriterResume(hook);
         this.listener = listener == null ? SourceListener.NONE : listener;
         if (devices.isEmpty()) {
             throw new IllegalArgumentException("could not migrate to " + peer + ": no devices");
         }
         this.states = new DevState[devices.size()];
+        this.scheduler = new SendScheduler(states.length);
         for (int i = 0; i < states.length; i++) {
             states[i] = new DevState(i, devices.get(i));
             String problem = FrameCodec.validate(states[i].spec);
@@ -195,12 +158,14 @@ public final class MigrationSource {
                 throw new IllegalArgumentException("could not migrate to " + peer + ": " + problem);
             }
         }
+        this.stats =
+                new SourceStats(Arrays.stream(states).map(d -> d.spec.name()).toList());
         this.link = session != null
                 ? new Link(connection, session.in(), session.out(), "destination", options.stallTimeout(), this::fail)
                 : new Link(connection, "destination", options.stallTimeout(), 64 << 10, this::fail);
-        this.adapter = link.in;
-        this.proxy = link.out;
-        this.heartbeatNs = link.heartbeatNs;
+        this.adapter = link.in();
+        this.proxy = link.out();
+        this.heartbeatNs = link.heartbeatNs();
     }
 
     /**
@@ -267,7 +232,7 @@ public final class MigrationSource {
     public SourcePhase phase() {
         lock.lock();
         try {
-            return phase;
+            return phases.phase();
         } finally {
             lock.unlock();
         }
@@ -293,7 +258,7 @@ public final class MigrationSource {
     public boolean granted() {
         lock.lock();
         try {
-            return granted;
+            return handOver.granted();
         } finally {
             lock.unlock();
         }
@@ -319,10 +284,9 @@ public final class MigrationSource {
     public boolean abortBeforeGrant() {
         lock.lock();
         try {
-            if (granted || phase.terminal()) {
+            if (phases.ended() || !handOver.withhold()) {
                 return false;
             }
-            grantWithheld = true;
         } finally {
             lock.unlock();
         }
@@ -338,10 +302,10 @@ public final class MigrationSource {
      * @throws IllegalStateException if the migration has not failed (abort it first) or completed
      */
     public void resumeSource() throws Exception {
-        boolean callHook;
-        boolean waitForEngine;
+        WriterResume.Turn turn;
         lock.lock();
         try {
+            SourcePhase phase = phases.phase();
             if (phase == SourcePhase.RESUMED) {
                 return;
             }
@@ -351,21 +315,11 @@ public final class MigrationSource {
                                 ? " (the destination owns the devices)"
                                 : "; abort it first"));
             }
-            callHook = suspended && !resumeCalled;
-            waitForEngine = suspended && !callHook;
-            resumeCalled = true;
+            turn = writers.claimForCaller();
         } finally {
             lock.unlock();
         }
-        if (callHook) {
-            try {
-                hook.resume();
-            } finally {
-                resumeDone.complete(null);
-            }
-        } else if (waitForEngine) {
-            resumeDone.join(); // the engine resumes them: return once they run
-        }
+        writers.resume(turn); // WAIT: the engine resumes them; return once they run
         lock.lock();
         try {
             authority = Authority.SOURCE;
@@ -379,27 +333,7 @@ public final class MigrationSource {
     public SourceCounters counters() {
         lock.lock();
         try {
-            Map<String, List<Integer>> perRound = new LinkedHashMap<>();
-            for (DevState d : states) {
-                perRound.put(d.spec.name(), List.copyOf(d.dirtyPerRound));
-            }
-            Duration s2a = suspendReturnedNs != 0 && authorityAckNs != 0
-                    ? Duration.ofNanos(authorityAckNs - suspendReturnedNs)
-                    : null;
-            Duration s2g =
-                    suspendReturnedNs != 0 && grantNs != 0 ? Duration.ofNanos(grantNs - suspendReturnedNs) : null;
-            return new SourceCounters(
-                    proxy.bytesSent(),
-                    blocksSent.get(),
-                    zeroBlocks.get(),
-                    compressedBlocks.get(),
-                    dataBytesRead.get(),
-                    priorityBlocks.get(),
-                    rounds,
-                    perRound,
-                    new EnumMap<>(phaseTimes),
-                    s2a,
-                    s2g);
+            return stats.snapshot(proxy.bytesSent(), phases.phaseTimes());
         } finally {
             lock.unlock();
         }
@@ -408,32 +342,17 @@ public final class MigrationSource {
     // ------------------------------------------------------------------ state machine
 
     private void transitionLocked(SourcePhase to) {
-        SourcePhase from = phase;
-        if (!NEXT.get(from).contains(to) && to != SourcePhase.FAILED) {
-            throw new IllegalStateException("source state machine: no transition " + from + " -> " + to);
+        PhaseMachine.Transition<SourcePhase> t = phases.transition(to);
+        if (t == null) {
+            return;
         }
-        long now = System.nanoTime();
-        Duration spent = Duration.ofNanos(now - phaseSinceNs);
-        phaseTimes.merge(from, spent, Duration::plus);
-        phase = to;
-        phaseSinceNs = now;
         changed.signalAll();
         progress.signalAll();
-        LOG.log(Level.DEBUG, () -> "migration to " + peer + ": " + from + " -> " + to + " after " + spent);
+        LOG.log(Level.DEBUG, () -> "migration to " + peer + ": " + t.from() + " -> " + to + " after " + t.timeInFrom());
         try {
-            listener.onPhase(from, to, spent);
+            listener.onPhase(t.from(), to, t.timeInFrom());
         } catch (RuntimeException e) {
             LOG.log(Level.WARNING, "source listener failed in onPhase", e);
-        }
-    }
-
-    private void transition(SourcePhase to) throws MigrationException {
-        lock.lock();
-        try {
-            checkNotFailed();
-            transitionLocked(to);
-        } finally {
-            lock.unlock();
         }
     }
 
@@ -459,9 +378,7 @@ public final class MigrationSource {
             lock.lock();
             try {
                 zstd = agreed.zstd();
-                for (DevState d : states) {
-                    d.credit = agreed.initialCredit();
-                }
+                scheduler.initialCredit(agreed.initialCredit());
             } finally {
                 lock.unlock();
             }
@@ -475,7 +392,7 @@ public final class MigrationSource {
 
             // Tracking starts before the first read of the full copy, so every later write is seen by some round.
             for (DevState d : states) {
-                d.device.tracker().startTracking();
+                d.device.tracked().startTracking();
             }
             List<long[]> orders = new ArrayList<>();
             for (DevState d : states) {
@@ -489,10 +406,10 @@ public final class MigrationSource {
                 checkNotFailed();
                 transitionLocked(SourcePhase.FULL_COPY);
                 for (DevState d : states) {
-                    d.fullOrder = orders.get(d.index);
+                    scheduler.fullCopy(d.index, orders.get(d.index));
                 }
                 changed.signalAll();
-                awaitLocked(() -> Arrays.stream(states).allMatch(DevState::drained));
+                awaitLocked(scheduler::allDrained);
                 transitionLocked(SourcePhase.DIRTY_ROUNDS);
                 runRoundsLocked();
             } finally {
@@ -503,7 +420,7 @@ public final class MigrationSource {
             try {
                 checkNotFailed();
                 transitionLocked(SourcePhase.SUSPENDING);
-                inSuspendHook = true;
+                writers.hookEntered();
             } finally {
                 lock.unlock();
             }
@@ -517,18 +434,17 @@ public final class MigrationSource {
                 checkNotFailed();
                 transitionLocked(SourcePhase.FINAL_SYNC);
                 for (DevState d : states) {
-                    long[] last = toArray(d.device.tracker().collect());
-                    d.round++;
-                    rounds++;
-                    d.dirtyPerRound.add(last.length);
-                    enqueueDirtyLocked(d, last, true);
-                    listener.onDirtyRound(d.spec.name(), d.round, last.length, true);
+                    long[] last = toArray(d.device.tracked().collect());
+                    int round = d.convergence.finalRound();
+                    stats.round(d.index, last.length);
+                    enqueueDirtyLocked(d, round, last, true);
+                    listener.onDirtyRound(d.spec.name(), round, last.length, true);
                 }
                 control.add(new Frame.Authority(options.authorityPayload()));
                 transitionLocked(SourcePhase.AUTHORITY_SENT);
                 changed.signalAll();
                 // The sender writes the GRANT once TAKEOVER arrived and every block is out; COMPLETED ends it.
-                awaitLocked(() -> phase == SourcePhase.COMPLETED);
+                awaitLocked(() -> phases.phase() == SourcePhase.COMPLETED);
             } finally {
                 lock.unlock();
             }
@@ -544,84 +460,52 @@ public final class MigrationSource {
     /** Dirty rounds under Drafter's rules until every device is ready. Holds {@link #lock}. */
     private void runRoundsLocked() throws MigrationException, InterruptedException {
         for (DevState d : states) {
-            if (d.device.policy().maxCycles() == 0) {
-                markReadyLocked(d);
+            if (d.convergence.begin()) {
+                listener.onDeviceReady(d.spec.name(), d.convergence.cycles());
             }
         }
-        while (!Arrays.stream(states).allMatch(d -> d.ready)) {
+        while (!Arrays.stream(states).allMatch(d -> d.convergence.ready())) {
             checkNotFailed();
             long now = System.nanoTime();
             long wakeNs = now + TimeUnit.MILLISECONDS.toNanos(50);
             for (DevState d : states) {
-                if (d.ready) {
+                RoundPolicy c = d.convergence;
+                if (c.ready()) {
                     continue;
                 }
-                if (d.roundOutstanding) {
-                    if (!d.drained()) {
+                if (c.roundOutstanding()) {
+                    if (!scheduler.drained(d.index)) {
                         continue;
                     }
-                    d.roundOutstanding = false;
-                    evaluateLocked(d);
-                    if (d.ready) {
+                    if (c.roundSent()) {
+                        listener.onDeviceReady(d.spec.name(), c.cycles());
                         continue;
                     }
                 }
-                if (now >= d.nextDueNs) {
-                    long[] blocks = toArray(d.device.tracker().collect());
-                    d.round++;
-                    rounds++;
-                    d.lastRoundSize = blocks.length;
-                    d.dirtyPerRound.add(blocks.length);
-                    d.roundOutstanding = true;
-                    d.nextDueNs = now + d.device.policy().cycleThrottle().toNanos();
-                    enqueueDirtyLocked(d, blocks, false);
-                    listener.onDirtyRound(d.spec.name(), d.round, blocks.length, false);
+                if (c.due(now)) {
+                    long[] blocks = toArray(d.device.tracked().collect());
+                    int round = c.startRound(now, blocks.length);
+                    stats.round(d.index, blocks.length);
+                    enqueueDirtyLocked(d, round, blocks, false);
+                    listener.onDirtyRound(d.spec.name(), round, blocks.length, false);
                     if (blocks.length == 0) {
                         wakeNs = now; // nothing to send: evaluate it right away
                     }
                 } else {
-                    wakeNs = Math.min(wakeNs, d.nextDueNs);
+                    wakeNs = Math.min(wakeNs, c.nextDueNs());
                 }
             }
             progress.awaitNanos(Math.max(100_000L, wakeNs - System.nanoTime()));
         }
     }
 
-    private void evaluateLocked(DevState d) {
-        DirtyPolicy p = d.device.policy();
-        d.totalCycles++;
-        if (d.lastRoundSize < p.maxDirtyBlocks()) {
-            d.cyclesBelow++;
-            if (d.cyclesBelow > p.minCycles()) {
-                markReadyLocked(d);
-            }
-        } else {
-            d.cyclesBelow = 0;
-        }
-        if (d.totalCycles >= p.maxCycles()) {
-            markReadyLocked(d);
-        }
-    }
-
-    private void markReadyLocked(DevState d) {
-        if (!d.ready) {
-            d.ready = true;
-            listener.onDeviceReady(d.spec.name(), d.totalCycles);
-        }
-    }
-
-    private void enqueueDirtyLocked(DevState d, long[] blocks, boolean last) {
+    private void enqueueDirtyLocked(DevState d, int round, long[] blocks, boolean last) {
         for (int from = 0; from < blocks.length; from += FrameCodec.MAX_DIRTY_PER_FRAME) {
             int to = Math.min(blocks.length, from + FrameCodec.MAX_DIRTY_PER_FRAME);
             control.add(new Frame.DirtyBlocks(
-                    d.index, d.round, last && to == blocks.length, Arrays.copyOfRange(blocks, from, to)));
+                    d.index, round, last && to == blocks.length, Arrays.copyOfRange(blocks, from, to)));
         }
-        for (long b : blocks) {
-            if (!d.dirtyQueued.get((int) b)) {
-                d.dirtyQueued.set((int) b);
-                d.dirty.add(b);
-            }
-        }
+        scheduler.dirty(d.index, blocks);
         changed.signalAll();
     }
 
@@ -680,13 +564,11 @@ public final class MigrationSource {
         DevState d = device(n.device(), n.block());
         lock.lock();
         try {
-            if (granted) {
+            if (handOver.granted()) {
                 // Sent before the destination read the GRANT, which followed every block: it has this one already.
                 return;
             }
-            if (!d.needQueued.get((int) n.block())) {
-                d.needQueued.set((int) n.block());
-                d.need.add(n.block());
+            if (scheduler.need(d.index, n.block())) {
                 changed.signalAll();
             }
         } finally {
@@ -699,10 +581,10 @@ public final class MigrationSource {
         DevState d = device(c.device(), 0);
         lock.lock();
         try {
-            if ((long) d.credit + c.frames() > 4L * FrameCodec.MAX_CREDIT) {
+            if ((long) scheduler.credit(d.index) + c.frames() > 4L * FrameCodec.MAX_CREDIT) {
                 throw new ProtocolException(ErrorCode.FLOW_CONTROL, "destination granted more credit than it can hold");
             }
-            d.credit += c.frames();
+            scheduler.addCredit(d.index, c.frames());
             changed.signalAll();
         } finally {
             lock.unlock();
@@ -713,10 +595,11 @@ public final class MigrationSource {
         lock.lock();
         try {
             // The destination acknowledges before it asks to take over, so this comes before any GRANT.
-            if (phase != SourcePhase.AUTHORITY_SENT || authorityAckNs != 0 || takeoverRequested) {
-                throw new ProtocolException(ErrorCode.UNEXPECTED_FRAME, "unexpected AUTHORITY_ACK in phase " + phase);
+            if (phases.phase() != SourcePhase.AUTHORITY_SENT || !handOver.acknowledge()) {
+                throw new ProtocolException(
+                        ErrorCode.UNEXPECTED_FRAME, "unexpected AUTHORITY_ACK in phase " + phases.phase());
             }
-            authorityAckNs = System.nanoTime();
+            stats.authorityAcknowledged(System.nanoTime());
         } finally {
             lock.unlock();
         }
@@ -726,10 +609,10 @@ public final class MigrationSource {
     private void onTakeover() throws ProtocolException {
         lock.lock();
         try {
-            if (phase != SourcePhase.AUTHORITY_SENT || takeoverRequested) {
-                throw new ProtocolException(ErrorCode.UNEXPECTED_FRAME, "unexpected TAKEOVER in phase " + phase);
+            if (phases.phase() != SourcePhase.AUTHORITY_SENT || !handOver.request()) {
+                throw new ProtocolException(
+                        ErrorCode.UNEXPECTED_FRAME, "unexpected TAKEOVER in phase " + phases.phase());
             }
-            takeoverRequested = true;
             changed.signalAll();
         } finally {
             lock.unlock();
@@ -739,8 +622,9 @@ public final class MigrationSource {
     private void onCompleted() throws ProtocolException {
         lock.lock();
         try {
-            if (phase != SourcePhase.GRANTED) {
-                throw new ProtocolException(ErrorCode.UNEXPECTED_FRAME, "unexpected COMPLETED in phase " + phase);
+            if (phases.phase() != SourcePhase.GRANTED) {
+                throw new ProtocolException(
+                        ErrorCode.UNEXPECTED_FRAME, "unexpected COMPLETED in phase " + phases.phase());
             }
             authority = Authority.DESTINATION;
             transitionLocked(SourcePhase.COMPLETED);
@@ -761,16 +645,12 @@ public final class MigrationSource {
                 .mapToInt(d -> d.spec.blockSizeBytes())
                 .max()
                 .orElse(0);
-        // Both buffers keep room for the frame header before the data and the tag of a sealed frame after it, so a
-        // frame is built (and sealed) in place and leaves in one write.
-        final int tag = FrameCipher.TAG_BYTES;
-        byte[] data = new byte[FrameCodec.BLOCK_HEADER_BYTES + maxBlock + tag];
-        byte[] compressed = new byte[FrameCodec.BLOCK_HEADER_BYTES + (int) Zstd.compressBound(maxBlock) + tag];
-        byte[] zeros = new byte[maxBlock];
+        // Set before this thread started; the encoder keeps room for the frame header and a sealed frame's tag.
+        BlockEncoder encoder = new BlockEncoder(maxBlock, zstd);
         boolean unflushed = false;
         try {
             while (true) {
-                Object w;
+                Outgoing w;
                 lock.lock();
                 try {
                     while ((w = pickLocked()) == null) {
@@ -782,7 +662,7 @@ public final class MigrationSource {
                         }
                         long idle = System.nanoTime() - proxy.lastSendNanos();
                         if (idle >= heartbeatNs) {
-                            w = new Frame.Ping(System.nanoTime());
+                            w = new Outgoing.Control(new Frame.Ping(System.nanoTime()));
                             break;
                         }
                         changed.awaitNanos(heartbeatNs - idle);
@@ -795,24 +675,24 @@ public final class MigrationSource {
                     unflushed = false;
                     continue;
                 }
-                if (w instanceof Work work) {
-                    try {
-                        sendBlock(work, data, compressed, zeros);
-                    } finally {
-                        lock.lock();
+                switch (w) {
+                    case Outgoing.Control c -> proxy.send(c.frame());
+                    case Outgoing.Block b -> {
                         try {
-                            work.device.inFlight--;
-                            // Only a drained device interests the control thread; waking it per block costs a
-                            // context switch per block.
-                            if (work.device.drained()) {
-                                progress.signalAll();
-                            }
+                            sendBlock(b, encoder);
                         } finally {
-                            lock.unlock();
+                            lock.lock();
+                            try {
+                                // Only a drained device interests the control thread; waking it per block costs a
+                                // context switch per block.
+                                if (scheduler.sent(b.device())) {
+                                    progress.signalAll();
+                                }
+                            } finally {
+                                lock.unlock();
+                            }
                         }
                     }
-                } else {
-                    proxy.send((Frame) w);
                 }
                 unflushed = true;
             }
@@ -834,105 +714,53 @@ public final class MigrationSource {
     }
 
     /**
-     * The next thing to send: control frames, then requested blocks, then data round-robin, and last the GRANT when the
-     * destination asked for it and nothing else is left. Holds the lock.
+     * The next thing to send: control frames, then the block the {@link SendScheduler} picks, and last the GRANT when
+     * the destination asked for it and nothing else is left. Holds the lock.
      */
-    private Object pickLocked() {
+    private Outgoing pickLocked() {
         Frame f = control.poll();
         if (f != null) {
-            return f;
+            return new Outgoing.Control(f);
         }
-        int n = states.length;
-        for (int i = 0; i < n; i++) {
-            DevState d = states[(rrNeed + i) % n];
-            if (d.credit > 0 && !d.need.isEmpty()) {
-                rrNeed = (d.index + 1) % n;
-                long b = d.need.poll();
-                d.needQueued.clear((int) b);
-                d.credit--;
-                d.inFlight++;
-                return new Work(d, b, true);
-            }
+        Outgoing.Block b = scheduler.pick();
+        if (b != null) {
+            return b;
         }
-        for (int i = 0; i < n; i++) {
-            DevState d = states[(rrData + i) % n];
-            if (d.credit <= 0 || !d.hasData()) {
-                continue;
-            }
-            long b;
-            if (!d.dirty.isEmpty()) {
-                b = d.dirty.poll();
-                d.dirtyQueued.clear((int) b);
-            } else if (d.fullCursor < d.fullOrder.length) {
-                b = d.fullOrder[d.fullCursor++];
-            } else {
-                continue;
-            }
-            rrData = (d.index + 1) % n;
-            d.credit--;
-            d.inFlight++;
-            return new Work(d, b, false);
-        }
-        if (takeoverRequested && !granted && !grantWithheld && phase == SourcePhase.AUTHORITY_SENT && grantable()) {
+        if (phases.phase() == SourcePhase.AUTHORITY_SENT && handOver.grantDue(control.isEmpty() && scheduler.idle())) {
             // Every block the destination lacked is written ahead of this frame on the same stream, so a destination
             // that reads the GRANT has every block. From here on it may run: never resume on our own.
-            granted = true;
-            grantNs = System.nanoTime();
+            handOver.grant();
+            stats.granted(System.nanoTime());
             authority = Authority.UNCERTAIN;
             transitionLocked(SourcePhase.GRANTED);
-            return new Frame.Grant();
+            return new Outgoing.Control(new Frame.Grant());
         }
         return null;
     }
 
-    /** Whether nothing is left to send before the GRANT: no control frame, no requested, dirty or unsent block. */
-    private boolean grantable() {
-        if (!control.isEmpty()) {
-            return false;
-        }
-        for (DevState d : states) {
-            if (d.hasData() || d.inFlight > 0) {
-                return false;
-            }
-        }
-        return true;
-    }
-
-    private void sendBlock(Work w, byte[] data, byte[] compressed, byte[] zeros) throws IOException {
-        DeviceSpec spec = w.device.spec;
-        int len = spec.blockLength(w.block);
-        final int h = FrameCodec.BLOCK_HEADER_BYTES;
-        ByteBuffer buf = ByteBuffer.wrap(data, h, len);
-        long offset = w.block * spec.blockSizeBytes();
+    private void sendBlock(Outgoing.Block w, BlockEncoder encoder) throws IOException {
+        DevState d = states[w.device()];
+        DeviceSpec spec = d.spec;
+        int len = spec.blockLength(w.block());
+        ByteBuffer buf = encoder.readBuffer(len);
+        int start = buf.position();
+        long offset = w.block() * spec.blockSizeBytes();
         while (buf.hasRemaining()) {
-            int r = w.device.device.tracker().read(buf, offset + buf.position() - h);
+            int r = d.device.tracked().read(buf, offset + buf.position() - start);
             if (r <= 0) {
-                throw new IOException("could not read block " + w.block + " of device \"" + spec.name()
-                        + "\": short read at byte " + (buf.position() - h) + " of " + len);
+                throw new IOException("could not read block " + w.block() + " of device \"" + spec.name()
+                        + "\": short read at byte " + (buf.position() - start) + " of " + len);
             }
         }
-        dataBytesRead.addAndGet(len);
-        if (w.priority) {
-            priorityBlocks.incrementAndGet();
+        stats.blockRead(len, w.priority());
+        Frame f = encoder.encode(w.device(), w.block(), len);
+        if (f instanceof Frame.BlockData b) {
+            stats.blockFrame(b);
         }
-        if (Arrays.mismatch(data, h, h + len, zeros, 0, len) < 0) {
-            proxy.send(new Frame.ZeroBlocks(w.device.index, w.block, 1));
-            zeroBlocks.incrementAndGet();
-            return;
+        proxy.send(f);
+        if (f instanceof Frame.ZeroBlocks) {
+            stats.zeroFrameSent();
         }
-        blocksSent.incrementAndGet();
-        if (zstd) {
-            long c = Zstd.compressByteArray(
-                    compressed, h, compressed.length - h - FrameCipher.TAG_BYTES, data, h, len, 1);
-            if (!Zstd.isError(c) && c < len - (len >> 5)) {
-                compressedBlocks.incrementAndGet();
-                proxy.send(new Frame.BlockData(
-                        w.device.index, w.block, Frame.BlockData.ZSTD, len, ByteBuffer.wrap(compressed, h, (int) c)));
-                return;
-            }
-        }
-        proxy.send(
-                new Frame.BlockData(w.device.index, w.block, Frame.BlockData.RAW, len, ByteBuffer.wrap(data, h, len)));
     }
 
     // ------------------------------------------------------------------ failure
@@ -941,10 +769,10 @@ public final class MigrationSource {
         MigrationException ex;
         lock.lock();
         try {
-            if (phase.terminal()) {
+            if (phases.ended()) {
                 return;
             }
-            SourcePhase at = phase;
+            SourcePhase at = phases.phase();
             String detail = cause.getMessage() == null ? cause.toString() : cause.getMessage();
             String hint = "";
             if (authority == Authority.UNCERTAIN) {
@@ -975,7 +803,7 @@ public final class MigrationSource {
         }
         lock.lock();
         try {
-            if (inSuspendHook) {
+            if (writers.inHook()) {
                 // The control thread finishes the failure when the hook returns: callers then see a settled source.
                 return;
             }
@@ -991,9 +819,8 @@ public final class MigrationSource {
         MigrationException failed;
         lock.lock();
         try {
-            inSuspendHook = false;
-            suspended = true;
-            suspendReturnedNs = System.nanoTime();
+            writers.hookReturned();
+            stats.suspendReturned(System.nanoTime());
             failed = failure;
         } finally {
             lock.unlock();
@@ -1007,29 +834,22 @@ public final class MigrationSource {
 
     /** Restarts the writers if the source suspended them and still owns the devices after a failure. */
     private void maybeResumeAfterFailure() {
-        boolean mine;
+        WriterResume.Turn turn;
         lock.lock();
         try {
-            if (phase != SourcePhase.FAILED || !suspended || authority != Authority.SOURCE) {
+            if (phases.phase() != SourcePhase.FAILED || authority != Authority.SOURCE) {
                 return;
             }
-            mine = !resumeCalled;
-            resumeCalled = true;
+            turn = writers.claimForEngine();
         } finally {
             lock.unlock();
         }
-        if (!mine) {
-            // Another engine thread resumes the writers: the failure is reported only once they run again, so a
-            // caller that sees it finds the source settled.
-            resumeDone.join();
-            return;
-        }
         try {
-            hook.resume();
+            // WAIT: another engine thread resumes the writers; the failure is reported only once they run again, so a
+            // caller that sees it finds the source settled.
+            writers.resume(turn);
         } catch (Exception e) {
             LOG.log(Level.ERROR, "could not resume the source after a failed migration to " + peer, e);
-        } finally {
-            resumeDone.complete(null);
         }
     }
 

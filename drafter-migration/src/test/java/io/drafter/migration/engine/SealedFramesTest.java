@@ -7,7 +7,6 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.drafter.migration.Authority;
-import io.drafter.migration.Handshake;
 import io.drafter.migration.MigrationException;
 import io.drafter.migration.destination.DestinationOptions;
 import io.drafter.migration.destination.DestinationPhase;
@@ -174,7 +173,7 @@ class SealedFramesTest {
                 Frame.Hello.class, clear(frames(wire.toDestination()).get(0)));
         Frame.HelloReply reply = assertInstanceOf(
                 Frame.HelloReply.class, clear(frames(wire.toSource()).get(0)));
-        return TOKEN.sessionKeys(hello.nonce(), reply.nonce(), Handshake.transcript(hello, reply));
+        return TOKEN.sessionKeys(hello.nonce(), reply.nonce(), FrameCodec.handshakeTranscript(hello, reply));
     }
 
     /**

@@ -12,6 +12,7 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
+import java.util.HexFormat;
 import java.util.List;
 import java.util.Random;
 import java.util.concurrent.TimeUnit;
@@ -405,5 +406,25 @@ class FrameCodecTest {
                 fail("seed " + seed + " stream " + i + ": reader threw " + t, t);
             }
         }
+    }
+
+    // Found by FrameFuzzTest (the inputs are in its corpus too).
+
+    @Test
+    void aDeviceNameWithANewlineStaysOnOneLineInTheError() {
+        // found by decodeShortRun: the error about a device whose name holds a newline took two lines
+        byte[] body = HexFormat.of().parseHex("04000100030a736b000000400000000000100200");
+        ProtocolException e = assertThrows(ProtocolException.class, () -> FrameCodec.decode(ByteBuffer.wrap(body)));
+        assertEquals(
+                "malformed frame: DEVICE_GROUP device \"\\u000ask\": block size 1049088 is not a power of two in"
+                        + " 512..4194304",
+                e.getMessage());
+    }
+
+    @Test
+    void aDuplicateDeviceNameIsQuotedWithItsControlCharactersEscaped() {
+        byte[] body = HexFormat.of().parseHex("0400020002071b0000000000001000000010000002071b000000000000100000001000");
+        ProtocolException e = assertThrows(ProtocolException.class, () -> FrameCodec.decode(ByteBuffer.wrap(body)));
+        assertEquals("malformed frame: DEVICE_GROUP names device \"\\u0007\\u001b\" twice", e.getMessage());
     }
 }

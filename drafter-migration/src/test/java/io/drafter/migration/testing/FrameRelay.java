@@ -1,6 +1,5 @@
 package io.drafter.migration.testing;
 
-import io.drafter.migration.Handshake;
 import io.drafter.migration.protocol.Frame;
 import io.drafter.migration.protocol.FrameCipher;
 import io.drafter.migration.protocol.FrameCodec;
@@ -354,7 +353,7 @@ public final class FrameRelay implements AutoCloseable {
             int w = way.ordinal();
             if (openers[w] == null && token != null && hello != null && reply != null) {
                 SharedToken.SessionKeys keys =
-                        token.sessionKeys(hello.nonce(), reply.nonce(), Handshake.transcript(hello, reply));
+                        token.sessionKeys(hello.nonce(), reply.nonce(), FrameCodec.handshakeTranscript(hello, reply));
                 // The real source sends the HELLO, whichever side the relay calls the source.
                 boolean fromSource = way == helloWay;
                 openers[w] = FrameCipher.opening(fromSource ? keys.sourceToDestination() : keys.destinationToSource());

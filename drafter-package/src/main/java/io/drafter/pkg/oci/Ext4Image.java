@@ -1,9 +1,9 @@
 package io.drafter.pkg.oci;
 
-import java.io.File;
+import io.drafter.linux.HelperCommand;
+import io.drafter.linux.HelperCommandException;
 import java.io.IOException;
 import java.io.RandomAccessFile;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.FileVisitResult;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -12,7 +12,6 @@ import java.nio.file.attribute.BasicFileAttributes;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 
 /**
  * Makes an ext4 image file from a directory with {@code mkfs.ext4 -d} (e2fsprogs): no loop device, no
@@ -115,52 +114,48 @@ public final class Ext4Image {
     }
 
     /**
-     * Runs {@code command} in {@code cwd} (null: ours) with no input, for at most {@code timeout}, and returns its
-     * output (stdout and stderr). The output goes to a temporary file, not a pipe, so a command that writes a lot
-     * cannot block and the timeout bounds the whole run; on a timeout the command is killed.
+     * Runs {@code command} in {@code cwd} (null: ours) with no input, for at most {@code timeout}, through {@link
+     * HelperCommand}, and returns its output (standard output, then standard error). Both are read while the command
+     * runs, so a command that writes a lot cannot block, and the timeout bounds the whole run; on a timeout the
+     * command is killed.
+     *
+     * @throws IOException one line: {@code could not run <program>: timed out after <timeout>}, {@code ...: not
+     *     installed? (<why>)}, or for a non-zero exit the command's first words, its exit code and its last three
+     *     lines of output
      */
     static String run(List<String> command, Path cwd, Duration timeout) throws IOException {
-        Path log = Files.createTempFile("drafter-run-", ".log");
-        try {
-            ProcessBuilder pb = new ProcessBuilder(command)
-                    .redirectErrorStream(true)
-                    .redirectOutput(log.toFile())
-                    .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
-            if (cwd != null) {
-                pb.directory(cwd.toFile());
-            }
-            Process p;
-            try {
-                p = pb.start();
-            } catch (IOException e) {
-                throw new IOException(
-                        "could not run " + command.getFirst() + ": not installed? (" + e.getMessage() + ")");
-            }
-            try {
-                if (!p.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
-                    p.destroyForcibly().waitFor();
-                    throw new IOException("could not run " + command.getFirst() + ": timed out after " + timeout);
-                }
-            } catch (InterruptedException e) {
-                p.destroyForcibly();
-                Thread.currentThread().interrupt();
-                throw new IOException("could not run " + command.getFirst() + ": interrupted");
-            }
-            String out = new String(Files.readAllBytes(log), StandardCharsets.UTF_8);
-            if (p.exitValue() != 0) {
-                String tail = String.join(
-                        " | ",
-                        out.strip().lines().toList().reversed().stream()
-                                .limit(3)
-                                .toList()
-                                .reversed());
-                throw new IOException("could not run "
-                        + String.join(" ", command.subList(0, Math.min(3, command.size()))) + "…: exit " + p.exitValue()
-                        + ": " + tail);
-            }
-            return out;
-        } finally {
-            Files.deleteIfExists(log);
+        HelperCommand helper = HelperCommand.of(command).timeout(timeout);
+        if (cwd != null) {
+            helper.directory(cwd);
         }
+        HelperCommand.Result r;
+        try {
+            r = helper.run();
+        } catch (HelperCommandException e) {
+            String program = command.getFirst();
+            throw switch (e.kind()) {
+                case NOT_STARTED ->
+                    new IOException("could not run " + program + ": not installed? ("
+                            + (e.getCause() == null
+                                    ? e.getMessage()
+                                    : e.getCause().getMessage()) + ")");
+                case TIMED_OUT -> new IOException("could not run " + program + ": timed out after " + timeout);
+                case INTERRUPTED -> new IOException("could not run " + program + ": interrupted");
+                case FAILED -> e;
+            };
+        }
+        String out = r.stdout() + r.stderr();
+        if (!r.ok()) {
+            String tail = String.join(
+                    " | ",
+                    out.strip().lines().toList().reversed().stream()
+                            .limit(3)
+                            .toList()
+                            .reversed());
+            throw new IOException("could not run "
+                    + String.join(" ", command.subList(0, Math.min(3, command.size()))) + "…: exit " + r.exitCode()
+                    + ": " + tail);
+        }
+        return out;
     }
 }

@@ -1,7 +1,10 @@
 package io.drafter.pkg.oci;
 
+import static io.drafter.pkg.BoundedTarInputStream.printable;
+
+import io.drafter.linux.Libc;
+import io.drafter.linux.LinuxException;
 import io.drafter.pkg.BoundedTarInputStream;
-import io.drafter.pkg.Posix;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
@@ -76,15 +79,15 @@ final class LayerUnpacker {
         TarArchiveEntry e;
         while ((e = nextEntry(tar, layerName)) != null) {
             String name = e.getName();
-            checkLength(name, "name", layerName);
-            checkLength(e.getLinkName(), "link target", layerName);
+            checkName(name, name, "name", layerName);
+            checkName(name, e.getLinkName(), "link target", layerName);
             List<String> parts = SecurePath.components(name);
             if (parts.isEmpty()) {
                 continue; // the layer's root directory itself
             }
             if (parts.contains("..")) {
                 throw new IOException(
-                        "could not unpack " + layerName + ": refusing entry '" + name + "' (contains '..')");
+                        "could not unpack " + layerName + ": refusing entry '" + printable(name) + "' (contains '..')");
             }
             String base = parts.getLast();
             String parentName = String.join("/", parts.subList(0, parts.size() - 1));
@@ -124,8 +127,8 @@ final class LayerUnpacker {
             } else if (e.isLink()) {
                 Path existing = SecurePath.resolve(root, e.getLinkName(), false);
                 if (!Files.exists(existing, LinkOption.NOFOLLOW_LINKS)) {
-                    throw new IOException("could not unpack " + layerName + ": hard link '" + name + "' points to '"
-                            + e.getLinkName() + "', which is not in the image");
+                    throw new IOException("could not unpack " + layerName + ": hard link '" + printable(name)
+                            + "' points to '" + printable(e.getLinkName()) + "', which is not in the image");
                 }
                 Files.createLink(target, existing);
                 continue; // a hard link shares the inode: its metadata is the target's
@@ -134,27 +137,38 @@ final class LayerUnpacker {
                     continue;
                 }
                 int type = e.isCharacterDevice() ? S_IFCHR : e.isBlockDevice() ? S_IFBLK : S_IFIFO;
-                Posix.mknod(target, type | (e.getMode() & 07777), e.getDevMajor(), e.getDevMinor());
+                try {
+                    Libc.mknod(target.toString(), type | (e.getMode() & 07777), e.getDevMajor(), e.getDevMinor());
+                } catch (LinuxException x) {
+                    throw new IOException(x.shortMessage(), x);
+                }
             } else if (e.isFile()) {
                 Files.copy(tar, target, StandardCopyOption.REPLACE_EXISTING);
             } else {
                 // GNU long-name / PAX records are consumed by commons-compress; anything else is unknown
-                throw new IOException("could not unpack " + layerName + ": entry '" + name
-                        + "' has unsupported tar type '" + (char) e.getLinkFlag() + "'");
+                throw new IOException("could not unpack " + layerName + ": entry '" + printable(name)
+                        + "' has unsupported tar type '" + printable(String.valueOf((char) e.getLinkFlag())) + "'");
             }
             try {
                 applyMetadata(e, target, tar.xattrs(e));
             } catch (IOException x) {
-                throw new IOException("could not unpack " + layerName + ": entry '" + name + "': " + x.getMessage(), x);
+                throw new IOException(
+                        "could not unpack " + layerName + ": entry '" + printable(name) + "': " + x.getMessage(), x);
             }
         }
     }
 
-    private static void checkLength(String name, String what, String layerName) throws IOException {
-        int bytes = name.getBytes(StandardCharsets.UTF_8).length;
+    /** Refuses entry {@code name} if {@code value}, its name or link target, is too long or holds a NUL. */
+    private static void checkName(String name, String value, String what, String layerName) throws IOException {
+        int bytes = value.getBytes(StandardCharsets.UTF_8).length;
         if (bytes > MAX_NAME_BYTES) {
-            throw new IOException("could not unpack " + layerName + ": refusing entry '" + name.substring(0, 100)
-                    + "…': its " + what + " has " + bytes + " bytes, more than the limit of " + MAX_NAME_BYTES);
+            throw new IOException("could not unpack " + layerName + ": refusing entry '" + printable(name) + "': its "
+                    + what + " has " + bytes + " bytes, more than the limit of " + MAX_NAME_BYTES);
+        }
+        if (value.indexOf('\0') >= 0) {
+            // a GNU long name or a PAX path may hold one; no file can be named so
+            throw new IOException("could not unpack " + layerName + ": refusing entry '" + printable(name) + "': its "
+                    + what + " holds a NUL byte");
         }
     }
 
@@ -183,25 +197,30 @@ final class LayerUnpacker {
                 || target.equals("..")
                 || !dir.equals(gone.getParent())
                 || !gone.startsWith(root.normalize())) {
-            throw new IOException("could not unpack " + layerName + ": refusing whiteout '" + name + "': it names '"
-                    + target + "', not an entry of its directory");
+            throw new IOException("could not unpack " + layerName + ": refusing whiteout '" + printable(name)
+                    + "': it names '" + printable(target) + "', not an entry of its directory");
         }
         return gone;
     }
 
     private void applyMetadata(TarArchiveEntry e, Path target, Map<String, byte[]> xattrs) throws IOException {
-        if (privileged) {
-            Posix.lchown(target, (int) e.getLongUserId(), (int) e.getLongGroupId());
-        }
-        if (!e.isSymbolicLink()) {
-            // after chown: chown clears set-uid/set-gid bits
-            Posix.chmod(target, e.getMode());
-        }
-        // after chown and chmod: chown clears security.capability; lsetxattr does not follow a symlink
-        for (Map.Entry<String, byte[]> x : xattrs.entrySet()) {
-            if (privileged || x.getKey().startsWith("user.")) {
-                Posix.lsetxattr(target, x.getKey(), x.getValue());
+        String path = target.toString();
+        try {
+            if (privileged) {
+                Libc.lchown(path, (int) e.getLongUserId(), (int) e.getLongGroupId());
             }
+            if (!e.isSymbolicLink()) {
+                // after chown: chown clears set-uid/set-gid bits
+                Libc.chmod(path, e.getMode());
+            }
+            // after chown and chmod: chown clears security.capability; lsetxattr does not follow a symlink
+            for (Map.Entry<String, byte[]> x : xattrs.entrySet()) {
+                if (privileged || x.getKey().startsWith("user.")) {
+                    Libc.lsetxattr(path, x.getKey(), x.getValue());
+                }
+            }
+        } catch (LinuxException x) {
+            throw new IOException(x.shortMessage(), x);
         }
         setTime(target, e);
     }

@@ -196,7 +196,8 @@ public final class RedisExample {
         Files.writeString(etc.resolve("hostname"), "drafterguest\n");
         Files.writeString(etc.resolve("resolv.conf"), "");
         Files.createDirectories(rootfs.resolve("data"));
-        io.drafter.pkg.Posix.chmod(Files.createDirectories(rootfs.resolve("tmp")), 01777);
+        io.drafter.linux.Libc.chmod(
+                Files.createDirectories(rootfs.resolve("tmp")).toString(), 01777);
         Files.createDirectories(rootfs.resolve("root"));
         Files.createDirectories(rootfs.resolve("proc"));
         Files.createDirectories(rootfs.resolve("sys"));

@@ -1,5 +1,7 @@
 package io.drafter.pkg.oci;
 
+import static io.drafter.pkg.BoundedTarInputStream.printable;
+
 import io.drafter.pkg.BoundedTarInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -179,7 +181,7 @@ final class XattrTarInputStream extends BoundedTarInputStream {
             if (key.startsWith(SCHILY) || key.startsWith(LIBARCHIVE)) {
                 byte[] raw = current.get(key);
                 if (raw == null || !new String(raw, StandardCharsets.UTF_8).equals(h.getValue())) {
-                    throw new IOException("PAX header " + key + " could not be read exactly");
+                    throw new IOException("PAX header " + printable(key) + " could not be read exactly");
                 }
                 decoded.add(key);
             }
@@ -197,29 +199,31 @@ final class XattrTarInputStream extends BoundedTarInputStream {
                 try {
                     value = Base64.getDecoder().decode(h.getValue());
                 } catch (IllegalArgumentException e) {
-                    throw new IOException("PAX header " + key + " is not valid base64 (" + e.getMessage() + ")");
+                    throw new IOException(
+                            "PAX header " + printable(key) + " is not valid base64 (" + e.getMessage() + ")");
                 }
             } else {
                 continue;
             }
             if (!decoded.contains(key)) {
-                throw new IOException("PAX header " + key + " was not seen by the tar reader");
+                throw new IOException("PAX header " + printable(key) + " was not seen by the tar reader");
             }
             if (name.isEmpty() || name.indexOf('\0') >= 0) {
-                throw new IOException("PAX header " + key + " names no valid extended attribute");
+                throw new IOException("PAX header " + printable(key) + " names no valid extended attribute");
             }
             int nameBytes = name.getBytes(StandardCharsets.UTF_8).length;
             if (nameBytes > MAX_XATTR_NAME_BYTES) {
-                throw new IOException("extended attribute name of " + nameBytes + " bytes in PAX header " + key
-                        + " exceeds the limit of " + MAX_XATTR_NAME_BYTES + " bytes");
+                throw new IOException("extended attribute name of " + nameBytes + " bytes in PAX header "
+                        + printable(key) + " exceeds the limit of " + MAX_XATTR_NAME_BYTES + " bytes");
             }
             if (value.length > MAX_XATTR_VALUE_BYTES) {
-                throw new IOException("extended attribute " + name + " has a value of " + value.length
+                throw new IOException("extended attribute " + printable(name) + " has a value of " + value.length
                         + " bytes, more than the limit of " + (MAX_XATTR_VALUE_BYTES >> 10) + " KiB");
             }
             byte[] other = out.putIfAbsent(name, value);
             if (other != null && !Arrays.equals(other, value)) {
-                throw new IOException("extended attribute " + name + " is given twice with different values");
+                throw new IOException(
+                        "extended attribute " + printable(name) + " is given twice with different values");
             }
         }
         return out;
@@ -237,7 +241,7 @@ final class XattrTarInputStream extends BoundedTarInputStream {
             int hi = i + 2 < in.length ? Character.digit(in[i + 1], 16) : -1;
             int lo = hi >= 0 ? Character.digit(in[i + 2], 16) : -1;
             if (lo < 0) {
-                throw new IOException("PAX header " + key + " has a bad %-escape in its name");
+                throw new IOException("PAX header " + printable(key) + " has a bad %-escape in its name");
             }
             out.write(hi << 4 | lo);
             i += 2;

@@ -221,8 +221,8 @@ class HostileLayerTest {
                         .file("bad", "x")
                         .finish()));
         assertEquals(
-                "could not unpack hostile: entry 'bad': extended attribute name of 256 bytes in PAX header SCHILY.xattr."
-                        + longName + " exceeds the limit of 255 bytes",
+                "could not unpack hostile: entry 'bad': extended attribute name of 256 bytes in PAX header "
+                        + ("SCHILY.xattr." + longName).substring(0, 100) + "… exceeds the limit of 255 bytes",
                 name.getMessage());
     }
 
@@ -254,6 +254,47 @@ class HostileLayerTest {
                 "could not resolve image user 'app': /etc/passwd of the image has 16777217 bytes, more than the limit"
                         + " of 16 MiB",
                 e.getMessage());
+    }
+
+    @Test
+    void namesWithANulOrControlCharactersAreRefusedOnOneLine() {
+        // found by LayerFuzzTest: a NUL in a GNU long name escaped as an InvalidPathException
+        IOException nul = assertThrows(
+                IOException.class,
+                () -> unpackRaw(new RawTar()
+                        .entry("././@LongLink", 'L', "bad\0name".getBytes(StandardCharsets.UTF_8))
+                        .file("ignored", "x")
+                        .finish()));
+        assertEquals(
+                "could not unpack hostile: refusing entry 'bad\\u0000name': its name holds a NUL byte",
+                nul.getMessage());
+        IOException link = assertThrows(
+                IOException.class,
+                () -> unpackRaw(new RawTar()
+                        .entry("././@LongLink", 'K', "/etc\0x".getBytes(StandardCharsets.UTF_8))
+                        .entry("l", '2', new byte[0])
+                        .finish()));
+        assertEquals(
+                "could not unpack hostile: refusing entry 'l': its link target holds a NUL byte", link.getMessage());
+        IOException newline = assertThrows(
+                IOException.class,
+                () -> unpackRaw(new RawTar().file("a/../\nb", "x").finish()));
+        assertEquals("could not unpack hostile: refusing entry 'a/../\\u000ab' (contains '..')", newline.getMessage());
+    }
+
+    @Test
+    void aTarReaderErrorQuotingANameWithANewlineStaysOnOneLine() throws IOException {
+        // found by LayerFuzzTest#xattrs (Jazzer): commons-compress's "Sparse blocks for <name> overlap" quotes the name
+        byte[] layer;
+        try (var in =
+                getClass().getResourceAsStream("LayerFuzzTestInputs/xattrs/crash-sparse-error-quotes-a-newline")) {
+            layer = io.drafter.pkg.FuzzFiles.fixChecksums(in.readAllBytes());
+        }
+        IOException e = assertThrows(IOException.class, () -> unpackRaw(layer));
+        assertTrue(
+                e.getMessage().startsWith("Corrupted TAR archive. Sparse blocks for ././@PaxHeader\\u000a"),
+                e.getMessage());
+        assertEquals(-1, e.getMessage().indexOf('\n'), e.getMessage());
     }
 
     private void unpackRaw(byte[] layer) throws IOException {

@@ -8,7 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import io.drafter.pkg.Posix;
+import io.drafter.linux.Libc;
 import io.drafter.pkg.Progress;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
@@ -67,8 +67,8 @@ class OciBuildTest {
     private static Path write(Path p, String content, int mode, int uid, int gid) throws IOException {
         Files.createDirectories(p.getParent());
         Files.writeString(p, content);
-        Posix.lchown(p, uid, gid);
-        Posix.chmod(p, mode);
+        Libc.lchown(p.toString(), uid, gid);
+        Libc.chmod(p.toString(), mode);
         return p;
     }
 
@@ -84,7 +84,7 @@ class OciBuildTest {
         Files.createLink(l1.resolve("bin/app-again"), l1.resolve("bin/app"));
         write(l1.resolve("bin/su"), "setuid", 04755, 0, 0);
         write(l1.resolve("home/app/data"), "owned by app", 0600, 1000, 1001);
-        Posix.lchown(l1.resolve("home/app"), 1000, 1001);
+        Libc.lchown(l1.resolve("home/app").toString(), 1000, 1001);
         write(l1.resolve("old/gone.txt"), "to be whited out", 0644, 0, 0);
         write(l1.resolve("old/keep.txt"), "kept", 0644, 0, 0);
         write(l1.resolve("cfg/a.conf"), "a", 0644, 0, 0);
@@ -92,7 +92,7 @@ class OciBuildTest {
         write(l1.resolve("cache/deep/file"), "cache", 0644, 0, 0);
         write(l1.resolve("etc/motd"), "layer one", 0644, 0, 0);
         Files.createSymbolicLink(l1.resolve("link"), Path.of("bin/app"));
-        Posix.chmod(Files.createDirectories(l1.resolve("tmp")), 01777);
+        Libc.chmod(Files.createDirectories(l1.resolve("tmp")).toString(), 01777);
 
         Path l2 = Files.createDirectories(dir.resolve("l2"));
         write(l2.resolve("old/.wh.gone.txt"), "", 0644, 0, 0);
@@ -100,7 +100,7 @@ class OciBuildTest {
         write(l2.resolve("cfg/c.conf"), "c", 0640, 0, 0);
         write(l2.resolve(".wh.cache"), "", 0644, 0, 0);
         write(l2.resolve("etc/motd"), "layer two", 0644, 0, 0);
-        Posix.chmod(l2.resolve("old"), 0755);
+        Libc.chmod(l2.resolve("old").toString(), 0755);
         return List.of(l1, l2);
     }
 

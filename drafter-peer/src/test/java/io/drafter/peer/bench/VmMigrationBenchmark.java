@@ -54,43 +54,115 @@ import java.util.concurrent.TimeUnit;
 public final class VmMigrationBenchmark {
     static final int PORT = 3333;
 
-    record Result(String name, long downtimeMs, long totalMs, long bytes, long acked, long lost) {}
+    /**
+     * One migration: client-visible downtime (longest gap between acknowledged writes), the VM's paused window (stop
+     * at the source to vCPUs running at the destination) and its parts where known, total time, bytes, writes.
+     *
+     * @param pausedMs drafter: source pause (after BeforeSuspend) to destination {@code cont}; QEMU: its own
+     *     reported downtime
+     * @param parts drafter: suspend (BeforeSuspend, pause, RAM flush, state save, device flush), then after authority
+     *     the destination's state load and {@code cont}; QEMU: empty
+     */
+    record Result(
+            String name,
+            long downtimeMs,
+            long pausedMs,
+            String parts,
+            long totalMs,
+            long bytes,
+            long acked,
+            long lost) {}
 
     public static void main(String[] args) throws Exception {
         Path pkg = Path.of(args[0]).toAbsolutePath();
         Path work = Path.of(args[1]).toAbsolutePath();
+        int pairs = Integer.getInteger("bench.pairs", 5);
         Files.createDirectories(work);
-        List<Result> results = new ArrayList<>();
-        results.add(drafter(pkg, work.resolve("drafter")));
-        results.add(qemu(pkg, work.resolve("qemu")));
+        List<Result> drafter = new ArrayList<>();
+        List<Result> qemu = new ArrayList<>();
         System.out.printf(
                 Locale.ROOT,
-                "%n%-10s %14s %10s %12s %8s %6s%n",
+                "%-8s %4s %12s %10s %10s %12s %7s %5s  %s%n",
                 "",
+                "run",
                 "downtime ms",
+                "paused ms",
                 "total ms",
                 "bytes",
                 "acked",
-                "lost");
-        for (Result r : results) {
-            System.out.printf(
-                    Locale.ROOT,
-                    "%-10s %14d %10d %12d %8d %6d%n",
-                    r.name(),
-                    r.downtimeMs(),
-                    r.totalMs(),
-                    r.bytes(),
-                    r.acked(),
-                    r.lost());
+                "lost",
+                "parts");
+        for (int i = 0; i < pairs; i++) {
+            // Alternate which goes first, so that a trend in the machine's load falls on both alike.
+            for (boolean drafterFirst : new boolean[] {i % 2 == 0, i % 2 != 0}) {
+                Result r = drafterFirst
+                        ? drafter(pkg, work.resolve("drafter-" + i))
+                        : qemu(pkg, work.resolve("qemu-" + i));
+                (drafterFirst ? drafter : qemu).add(r);
+                System.out.printf(
+                        Locale.ROOT,
+                        "%-8s %4d %12d %10d %10d %12d %7d %5d  %s%n",
+                        r.name(),
+                        i + 1,
+                        r.downtimeMs(),
+                        r.pausedMs(),
+                        r.totalMs(),
+                        r.bytes(),
+                        r.acked(),
+                        r.lost(),
+                        r.parts());
+                deleteTree(work.resolve(drafterFirst ? "drafter-" + i : "qemu-" + i));
+            }
         }
-        Result d = results.get(0);
-        Result q = results.get(1);
+        double[] downtimeRatios = new double[pairs];
+        double[] pausedRatios = new double[pairs];
+        for (int i = 0; i < pairs; i++) {
+            downtimeRatios[i] = drafter.get(i).downtimeMs()
+                    / (double) Math.max(1, qemu.get(i).downtimeMs());
+            pausedRatios[i] =
+                    drafter.get(i).pausedMs() / (double) Math.max(1, qemu.get(i).pausedMs());
+        }
         System.out.printf(
                 Locale.ROOT,
-                "ratio drafter/qemu: downtime %.2f, total time %.2f, bytes %.2f%n",
-                d.downtimeMs() / (double) Math.max(1, q.downtimeMs()),
-                d.totalMs() / (double) Math.max(1, q.totalMs()),
-                d.bytes() / (double) Math.max(1, q.bytes()));
+                "%nmedians over %d pairs: drafter downtime %d ms, paused %d ms (worst %d); qemu downtime %d ms, paused %d"
+                        + " ms%n",
+                pairs,
+                median(drafter.stream().mapToLong(Result::downtimeMs).toArray()),
+                median(drafter.stream().mapToLong(Result::pausedMs).toArray()),
+                drafter.stream().mapToLong(Result::pausedMs).max().orElse(0),
+                median(qemu.stream().mapToLong(Result::downtimeMs).toArray()),
+                median(qemu.stream().mapToLong(Result::pausedMs).toArray()));
+        System.out.printf(
+                Locale.ROOT,
+                "ratio drafter/qemu (median of the pairs' ratios): client-visible downtime %.2f, paused window %.2f;"
+                        + " lost acknowledged writes: drafter %d, qemu %d%n",
+                medianOf(downtimeRatios),
+                medianOf(pausedRatios),
+                drafter.stream().mapToLong(Result::lost).sum(),
+                qemu.stream().mapToLong(Result::lost).sum());
+    }
+
+    static long median(long[] v) {
+        long[] s = v.clone();
+        java.util.Arrays.sort(s);
+        return s.length == 0 ? 0 : s[s.length / 2];
+    }
+
+    static double medianOf(double[] v) {
+        double[] s = v.clone();
+        java.util.Arrays.sort(s);
+        return s.length == 0 ? 0 : s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+    }
+
+    static void deleteTree(Path p) throws IOException {
+        if (!Files.exists(p)) {
+            return;
+        }
+        try (var s = Files.walk(p)) {
+            for (Path f : s.sorted(java.util.Comparator.reverseOrder()).toList()) {
+                Files.deleteIfExists(f);
+            }
+        }
     }
 
     static List<PortForward> forward(String netns) {
@@ -152,9 +224,18 @@ public final class VmMigrationBenchmark {
                 try (Peer peerB = b.get(5, TimeUnit.MINUTES)) {
                     Thread.sleep(3000);
                     client.stop();
+                    long pausedMs = (peerB.runningAtNanos() - a.pausedAtNanos()) / 1_000_000;
+                    String parts = "pause->suspended " + (a.suspendedAtNanos() - a.pausedAtNanos()) / 1_000_000
+                            + " ms, suspended->running " + (peerB.runningAtNanos() - a.suspendedAtNanos()) / 1_000_000
+                            + " ms (of which state load+cont "
+                            + peerB.lastResume().toMillis()
+                            + " ms); QEMU started ahead in "
+                            + peerB.startedAhead().toMillis() + " ms";
                     return new Result(
                             "drafter",
                             client.longestGapMs(),
+                            pausedMs,
+                            parts,
                             totalMs,
                             counters.bytesSent(),
                             client.acked(),
@@ -242,6 +323,8 @@ public final class VmMigrationBenchmark {
                     return new Result(
                             "qemu",
                             client.longestGapMs(),
+                            info.path("downtime").asLong(),
+                            "",
                             totalMs,
                             info.path("ram").path("transferred").asLong(),
                             client.acked(),

@@ -4,15 +4,16 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.JsonNodeType;
+import io.drafter.base.GoDuration;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashSet;
+import java.util.HexFormat;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
-import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
@@ -23,6 +24,7 @@ import java.util.regex.Pattern;
  * <p><b>Note:</b> stateless and thread-safe.
  */
 public final class DeviceConfigParser {
+    private static final HexFormat HEX = HexFormat.of();
     /** What the device list is for; decides which fields are required. */
     public enum Use {
         /** {@code drafter peer}: needs {@code base}. */
@@ -41,7 +43,6 @@ public final class DeviceConfigParser {
     public static final int MAX_DEVICES = 256;
 
     private static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,63}");
-    private static final Pattern GO_DURATION = Pattern.compile("(\\d+(?:\\.\\d+)?)(ns|us|µs|ms|s|m|h)");
     private static final Set<String> KNOWN = Set.of(
             "name",
             "base",
@@ -122,7 +123,7 @@ public final class DeviceConfigParser {
         if (!NAME.matcher(name).matches()) {
             throw f.error(
                     "name",
-                    "must be 1-64 letters, digits, '.', '_' or '-' and not start with a symbol, got \"" + name + "\"");
+                    "must be 1-64 letters, digits, '.', '_' or '-' and not start with a symbol, got " + quote(name));
         }
         node.fieldNames().forEachRemaining(field -> {
             if (!KNOWN.contains(field)) {
@@ -197,30 +198,40 @@ public final class DeviceConfigParser {
         return d;
     }
 
-    /** Parses a Go-style duration ("500ms", "1m30s") or integer nanoseconds; empty on a malformed value. */
+    /**
+     * Parses a duration field's text: integer nanoseconds (a Go {@code time.Duration}'s JSON form, here also when
+     * quoted) or Go's duration syntax ({@link GoDuration}: "500ms", "1m30s"); empty on a malformed or negative value.
+     */
     public static Optional<Duration> parseDuration(String text) {
         String s = text.strip();
         if (s.matches("\\d+")) {
-            return Optional.of(Duration.ofNanos(Long.parseLong(s)));
+            try {
+                return Optional.of(Duration.ofNanos(Long.parseLong(s)));
+            } catch (NumberFormatException e) {
+                return Optional.empty(); // more nanoseconds than a long holds
+            }
         }
-        if (s.isEmpty() || !s.matches("((\\d+(\\.\\d+)?)(ns|us|µs|ms|s|m|h))+")) {
-            return Optional.empty();
-        }
-        Matcher m = GO_DURATION.matcher(s);
-        double nanos = 0;
-        while (m.find()) {
-            double v = Double.parseDouble(m.group(1));
-            nanos += v
-                    * switch (m.group(2)) {
-                        case "ns" -> 1d;
-                        case "us", "µs" -> 1e3;
-                        case "ms" -> 1e6;
-                        case "s" -> 1e9;
-                        case "m" -> 60e9;
-                        default -> 3600e9;
-                    };
-        }
-        return nanos > Long.MAX_VALUE ? Optional.empty() : Optional.of(Duration.ofNanos((long) nanos));
+        return GoDuration.tryParse(s).filter(d -> !d.isNegative());
+    }
+
+    /** {@code s} in double quotes, on one line: control characters of the JSON's strings are escaped. */
+    private static String quote(String s) {
+        return "\"" + escape(s) + "\"";
+    }
+
+    private static String escape(String s) {
+        StringBuilder out = new StringBuilder(s.length());
+        s.codePoints().forEach(c -> {
+            if (c == '"' || c == '\\') {
+                out.append('\\').appendCodePoint(c);
+            } else if (Character.isISOControl(c) || Character.getType(c) == Character.FORMAT) {
+                // no Formatter per character: an error about a hostile name stays cheap
+                out.append(c <= 0xFFFF ? "\\u" + HEX.toHexDigits((char) c) : "\\U" + HEX.toHexDigits(c));
+            } else {
+                out.appendCodePoint(c);
+            }
+        });
+        return out.toString();
     }
 
     private static String kind(JsonNode n) {
@@ -239,7 +250,7 @@ public final class DeviceConfigParser {
     /** Typed access to one device object's fields, with errors that name the device and the field. */
     private record Fields(String device, JsonNode node) {
         DeviceConfigException error(String field, String what) {
-            return new DeviceConfigException("device \"" + device + "\": " + field + " " + what);
+            return new DeviceConfigException("device " + quote(device) + ": " + escape(field) + " " + what);
         }
 
         Optional<String> string(String field) {
@@ -264,10 +275,15 @@ public final class DeviceConfigParser {
 
         List<Path> pathList(String field) {
             return string(field)
-                    .map(s -> Arrays.stream(s.trim().split("\\s+"))
-                            .filter(p -> !p.isEmpty())
-                            .map(Path::of)
-                            .toList())
+                    .map(s -> {
+                        if (s.indexOf('\0') >= 0) {
+                            throw error(field, "must not contain a NUL character");
+                        }
+                        return Arrays.stream(s.trim().split("\\s+"))
+                                .filter(p -> !p.isEmpty())
+                                .map(Path::of)
+                                .toList();
+                    })
                     .orElse(List.of());
         }
 
@@ -311,7 +327,7 @@ public final class DeviceConfigParser {
             if (v.isTextual()) {
                 return parseDuration(v.asText())
                         .orElseThrow(() -> error(
-                                field, "must be nanoseconds or a duration like \"500ms\", got \"" + v.asText() + "\""));
+                                field, "must be nanoseconds or a duration like \"500ms\", got " + quote(v.asText())));
             }
             throw error(field, "must be nanoseconds or a duration like \"500ms\", got " + kind(v));
         }

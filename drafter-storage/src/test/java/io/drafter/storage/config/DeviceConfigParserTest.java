@@ -124,4 +124,39 @@ class DeviceConfigParserTest {
         assertEquals(Optional.of(Duration.ofNanos(7)), DeviceConfigParser.parseDuration("7"));
         assertEquals(Optional.empty(), DeviceConfigParser.parseDuration("1x"));
     }
+
+    // Found by DevicesFuzzTest (Jazzer, scripts/fuzz.sh devices) and while writing its oracle; the inputs are in its
+    // corpus too.
+
+    @ParameterizedTest(name = "{0}")
+    @CsvSource(delimiter = '|', textBlock = """
+            [{"name":"m\\n","base":"b"}]                           | device "m\\u000a": name must be 1-64 letters
+            [{"name":"m","base":"b","st\\r\\n":1}]                   | device "m": st\\u000d\\u000a is not a known field
+            [{"name":"m","base":"b","expiry":"1s\\u0007"}]              | device "m": expiry must be nanoseconds or a duration like "500ms", got "1s\\u0007"
+            """)
+    void controlCharactersOfTheJsonAreEscapedInTheOneLineError(String json, String expectedStart) {
+        DeviceConfigException e =
+                assertThrows(DeviceConfigException.class, () -> DeviceConfigParser.parse(json, Use.PEER));
+        assertTrue(e.getMessage().startsWith(expectedStart.strip()), e.getMessage());
+        assertTrue(!e.getMessage().contains("\n") && !e.getMessage().contains("\r"), "one line: " + e.getMessage());
+    }
+
+    @Test
+    void aDurationOfMoreNanosecondsThanALongHoldsIsAFieldError() {
+        assertEquals(Optional.empty(), DeviceConfigParser.parseDuration("99999999999999999999"));
+        DeviceConfigException e = assertThrows(
+                DeviceConfigException.class,
+                () -> DeviceConfigParser.parse(
+                        "[{\"name\":\"m\",\"base\":\"b\",\"expiry\":\"99999999999999999999\"}]", Use.PEER));
+        assertTrue(e.getMessage().startsWith("device \"m\": expiry must be nanoseconds"), e.getMessage());
+    }
+
+    @Test
+    void aNulInAnOverlayOrStateListIsAFieldError() {
+        DeviceConfigException e = assertThrows(
+                DeviceConfigException.class,
+                () -> DeviceConfigParser.parse(
+                        "[{\"name\":\"m\",\"base\":\"b\",\"overlay\":\"a\\u0000b\",\"state\":\"s\"}]", Use.PEER));
+        assertEquals("device \"m\": overlay must not contain a NUL character", e.getMessage());
+    }
 }

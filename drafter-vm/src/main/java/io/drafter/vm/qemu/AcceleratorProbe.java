@@ -1,5 +1,7 @@
 package io.drafter.vm.qemu;
 
+import io.drafter.linux.HelperCommand;
+import io.drafter.linux.HelperCommandException;
 import io.drafter.vm.Accel;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -9,7 +11,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Properties;
-import java.util.concurrent.TimeUnit;
 
 /**
  * Decides between KVM and TCG: KVM only when a guest kernel actually boots under it on this host (a
@@ -80,7 +81,6 @@ public final class AcceleratorProbe {
 
     static Decision probe(String qemu, Path kernel, Path initrd) {
         Path dir = null;
-        Process p = null;
         try {
             dir = Files.createTempDirectory("drafter-accel-probe");
             Path console = dir.resolve("console.log");
@@ -111,39 +111,45 @@ public final class AcceleratorProbe {
             args.addAll(List.of("-append", "console=ttyS0 panic=-1 quiet drafter.probe"));
             // The probe boots the guest kernel too: in the same sandbox as every other QEMU of ours.
             args.addAll(List.of("-sandbox", QemuCommandLine.sandbox(null)));
-            p = io.drafter.linux.TiedProcesses.start(new ProcessBuilder(args)
-                    .redirectErrorStream(true)
-                    .redirectOutput(dir.resolve("qemu.log").toFile()));
-            boolean exited = p.waitFor(PROBE_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
+            HelperCommand.Result r = null;
+            try {
+                r = HelperCommand.of(args)
+                        .step("probe KVM")
+                        .tiedToJvm()
+                        .timeout(PROBE_TIMEOUT)
+                        .run();
+            } catch (HelperCommandException e) {
+                if (e.kind() != HelperCommandException.Kind.TIMED_OUT) {
+                    throw e;
+                }
+            }
             String out = Files.exists(console)
                     ? Files.readString(console, java.nio.charset.StandardCharsets.ISO_8859_1)
                     : "";
-            String qlog = Files.readString(dir.resolve("qemu.log")).strip();
             boolean booted = initrd != null ? out.contains("drafter-init: probe ok") : out.contains("Kernel panic");
             if (booted) {
                 return new Decision(Accel.KVM, "probe guest booted under KVM");
             }
-            String why = !exited
+            String qlog = r == null ? "" : (r.stdout() + r.stderr()).strip();
+            String why = r == null
                     ? "probe guest did not finish booting under KVM within " + PROBE_TIMEOUT
-                    : "probe guest failed under KVM (exit " + p.exitValue() + ")"
+                    : "probe guest failed under KVM (exit " + r.exitCode() + ")"
                             + (qlog.isEmpty()
                                     ? ""
                                     : ": " + qlog.lines().reduce((a, b) -> b).orElse(""));
             return new Decision(Accel.TCG, why);
+        } catch (HelperCommandException e) {
+            return new Decision(
+                    Accel.TCG,
+                    e.kind() == HelperCommandException.Kind.INTERRUPTED
+                            ? "KVM probe interrupted"
+                            : "could not run KVM probe: "
+                                    + (e.getCause() == null
+                                            ? e.getMessage()
+                                            : e.getCause().getMessage()));
         } catch (IOException e) {
             return new Decision(Accel.TCG, "could not run KVM probe: " + e.getMessage());
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            return new Decision(Accel.TCG, "KVM probe interrupted");
         } finally {
-            if (p != null && p.isAlive()) {
-                p.destroyForcibly();
-                try {
-                    p.waitFor(5, TimeUnit.SECONDS);
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                }
-            }
             if (dir != null) {
                 try (var files = Files.list(dir)) {
                     for (Path f : files.toList()) {

@@ -40,6 +40,8 @@ public final class QemuInstance implements VmInstance {
     private volatile boolean closed;
     private volatile ResumeTimings resumeTimings;
     private volatile long preparedAtNs;
+    private volatile Duration startedAfter;
+    private volatile Duration stateLoadTimeout;
 
     /**
      * How long the steps of a resume took.
@@ -70,10 +72,38 @@ public final class QemuInstance implements VmInstance {
         return resumeTimings;
     }
 
-    /** Called by {@link QemuVmm#prepare} once the state is loaded: the timings so far, from {@code startNs}. */
-    void prepared(long startNs, Duration started, Duration stateLoaded) {
+    /** Called by {@link QemuVmm#startDeferred} once QEMU answers: the start's time, from {@code startNs}. */
+    void started(long startNs, Duration started, Duration loadTimeout) {
         preparedAtNs = startNs;
-        resumeTimings = new ResumeTimings(started, stateLoaded, null, null);
+        startedAfter = started;
+        stateLoadTimeout = loadTimeout;
+    }
+
+    @Override
+    public void loadState(Path stateFile) throws VmException {
+        if (startedAfter == null) {
+            throw new IllegalStateException("this VM was booted, not started for a resume");
+        }
+        if (resumeTimings != null) {
+            throw new IllegalStateException("the device state of this VM is loaded already");
+        }
+        QemuVmm.checkStateFile(stateFile);
+        QemuVmm.checkUserCanOpen(stateFile, false, "resume", "state file", user);
+        long t0 = System.nanoTime();
+        qmp.execute(new QmpCommand.MigrateIncoming("file:" + stateFile), Duration.ofSeconds(10));
+        awaitIncoming(stateLoadTimeout, stateFile);
+        long t1 = System.nanoTime();
+        // Started ahead (a peer taking a VM over starts QEMU while the source still runs): time from this load on.
+        if (t0 - preparedAtNs > startedAfter.toNanos() + 50_000_000L) {
+            preparedAtNs = t0 - startedAfter.toNanos();
+        }
+        resumeTimings = new ResumeTimings(startedAfter, Duration.ofNanos(t1 - preparedAtNs), null, null);
+        LOG.log(
+                System.Logger.Level.INFO,
+                "prepared pid {0}: QEMU up {1} ms, state loaded in {2} ms",
+                pid(),
+                startedAfter.toMillis(),
+                (t1 - t0) / 1_000_000);
     }
 
     /** The QMP client of this VM. */
@@ -181,10 +211,14 @@ public final class QemuInstance implements VmInstance {
         }
         long t0 = System.nanoTime();
         agent.call(new AgentCall.BeforeSuspend(), timeout);
+        // While the guest still runs: set up the save and write back what it dirtied so far, so that the flush after
+        // the pause (inside the paused window) carries only the pages of the last milliseconds.
+        qmp.execute(new QmpCommand.MigrateSetCapabilities(Map.of("x-ignore-shared", true)), timeout);
+        flushMemory();
         long t1 = System.nanoTime();
         pause();
         flushMemory();
-        qmp.execute(new QmpCommand.MigrateSetCapabilities(Map.of("x-ignore-shared", true)), timeout);
+        long flushed = System.nanoTime();
         try {
             // QEMU opens the state file after it dropped privileges: it gets an empty file of its own to write.
             VmmFiles.createPrivate(stateFile, user);
@@ -200,7 +234,8 @@ public final class QemuInstance implements VmInstance {
         } catch (IOException e) {
             throw new VmException("could not stat state file " + stateFile + ": " + e, e);
         }
-        return new SnapshotResult(stateFile, size, Duration.ofNanos(t1 - t0), Duration.ofNanos(t2 - t1));
+        return new SnapshotResult(
+                stateFile, size, Duration.ofNanos(t1 - t0), Duration.ofNanos(t2 - t1), Duration.ofNanos(flushed - t1));
     }
 
     /** Polls {@code query-migrate} until it completes; fails naming QEMU's error description. */

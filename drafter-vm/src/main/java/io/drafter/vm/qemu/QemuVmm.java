@@ -1,6 +1,8 @@
 package io.drafter.vm.qemu;
 
 import io.drafter.linux.ExitActions;
+import io.drafter.linux.HelperCommand;
+import io.drafter.linux.HelperCommandException;
 import io.drafter.linux.TiedProcesses;
 import io.drafter.vm.Accel;
 import io.drafter.vm.Drive;
@@ -33,6 +35,8 @@ import java.util.Optional;
  */
 public final class QemuVmm implements Vmm {
     private static final System.Logger LOG = System.getLogger(QemuVmm.class.getName());
+    /** How long {@code qemu-system-x86_64 --version} may take. */
+    private static final Duration VERSION_TIMEOUT = Duration.ofSeconds(30);
     /** Magic at the start of a QEMU migration stream ("QEVM"). */
     private static final byte[] STATE_MAGIC = {'Q', 'E', 'V', 'M'};
 
@@ -85,18 +89,11 @@ public final class QemuVmm implements Vmm {
     /** The QEMU version string ({@code qemu-system-x86_64 --version}, first line), or empty when absent. */
     public String version() {
         try {
-            Process p = new ProcessBuilder(qemuBinary, "--version")
-                    .redirectErrorStream(true)
-                    .start();
-            try (InputStream in = p.getInputStream()) {
-                String out = new String(in.readAllBytes());
-                p.waitFor();
-                return out.lines().findFirst().orElse("");
-            }
-        } catch (IOException e) {
-            return "";
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
+            HelperCommand.Result r = HelperCommand.of(qemuBinary, "--version")
+                    .timeout(VERSION_TIMEOUT)
+                    .run();
+            return (r.stdout() + r.stderr()).lines().findFirst().orElse("");
+        } catch (HelperCommandException e) {
             return "";
         }
     }
@@ -156,36 +153,46 @@ public final class QemuVmm implements Vmm {
 
     /**
      * Starts QEMU with the device state loaded from {@code stateFile} and the vCPUs stopped: nothing of the guest runs
-     * until {@link QemuInstance#cont()}. A peer taking a VM over prepares it while the last blocks arrive and starts
-     * it only once the hand-over is granted.
+     * until {@link QemuInstance#cont()}. The same as {@link #startDeferred} then {@link QemuInstance#loadState}.
      */
     @Override
     public QemuInstance prepare(VmConfig config, Path stateFile) throws VmException {
         checkInputs(config, "resume");
         checkMemoryFile(config, "resume");
         checkStateFile(stateFile);
-        checkUserCanOpen(stateFile, false, "resume", "state file");
+        checkUserCanOpen(stateFile, false, "resume", "state file", user);
+        QemuInstance vm = startDeferred(config);
+        try {
+            vm.loadState(stateFile);
+            return vm;
+        } catch (VmException | RuntimeException e) {
+            vm.close();
+            throw e;
+        }
+    }
+
+    /**
+     * Starts QEMU for a resume whose device state is not there yet ({@code -incoming defer}, {@code x-ignore-shared}):
+     * the process, its devices, the kernel and the memory file's mapping, all ready for {@link
+     * QemuInstance#loadState}. QEMU reads the kernel (and initrd) now and opens the drives and the memory file without
+     * reading them; guest RAM is not touched until the state is loaded and the vCPUs run. A peer taking a VM over
+     * starts it while the source still runs, so that only the state load remains after the hand-over.
+     */
+    @Override
+    public QemuInstance startDeferred(VmConfig config) throws VmException {
+        checkInputs(config, "resume");
+        checkMemoryFile(config, "resume");
         if (config.accel() == Accel.AUTO) {
             throw new VmException("could not resume: the snapshot's accelerator must be given (kvm or tcg)");
         }
         long t0 = System.nanoTime();
         QemuInstance vm = start(config, true);
         try {
-            long t1 = System.nanoTime();
             vm.qmp()
                     .execute(
                             new QmpCommand.MigrateSetCapabilities(Map.of("x-ignore-shared", true)),
                             Duration.ofSeconds(10));
-            vm.qmp().execute(new QmpCommand.MigrateIncoming("file:" + stateFile), Duration.ofSeconds(10));
-            vm.awaitIncoming(resumeTimeout, stateFile);
-            long t2 = System.nanoTime();
-            vm.prepared(t0, Duration.ofNanos(t1 - t0), Duration.ofNanos(t2 - t0));
-            LOG.log(
-                    System.Logger.Level.INFO,
-                    "prepared pid {0}: QEMU up {1} ms, state loaded {2} ms",
-                    vm.pid(),
-                    (t1 - t0) / 1_000_000,
-                    (t2 - t0) / 1_000_000);
+            vm.started(t0, Duration.ofNanos(System.nanoTime() - t0), resumeTimeout);
             return vm;
         } catch (VmException | RuntimeException e) {
             vm.close();
@@ -300,7 +307,7 @@ public final class QemuVmm implements Vmm {
         for (Drive d : c.drives()) {
             requireFile(d.path(), step, "drive " + d.name());
             // QEMU reopens its disks when it pauses for a snapshot (bdrv_inactivate_all), after it dropped privileges.
-            checkUserCanOpen(d.path(), !d.readOnly(), step, "drive " + d.name());
+            checkUserCanOpen(d.path(), !d.readOnly(), step, "drive " + d.name(), user);
         }
         if (user != null) {
             try {
@@ -321,7 +328,7 @@ public final class QemuVmm implements Vmm {
     }
 
     /** Fails naming {@code what} when QEMU, once dropped to its user, could not open {@code file}. */
-    private void checkUserCanOpen(Path file, boolean write, String step, String what) throws VmException {
+    static void checkUserCanOpen(Path file, boolean write, String step, String what, VmmUser user) throws VmException {
         if (user == null) {
             return;
         }
@@ -364,7 +371,7 @@ public final class QemuVmm implements Vmm {
         }
     }
 
-    private static void checkStateFile(Path state) throws VmException {
+    static void checkStateFile(Path state) throws VmException {
         if (!Files.isRegularFile(state)) {
             throw new VmException("could not resume: state file " + state + " does not exist");
         }

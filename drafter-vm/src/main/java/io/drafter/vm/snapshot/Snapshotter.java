@@ -1,5 +1,6 @@
 package io.drafter.vm.snapshot;
 
+import io.drafter.base.DeviceRole;
 import io.drafter.vm.Accel;
 import io.drafter.vm.Console;
 import io.drafter.vm.Drive;
@@ -57,7 +58,7 @@ public final class Snapshotter {
      * @param pad whether to zero-pad outputs as Drafter does
      */
     public record Options(
-            List<DeviceSpec> devices,
+            List<SnapshotDevice> devices,
             Path workBase,
             int memorySizeMiB,
             int vcpus,
@@ -94,15 +95,15 @@ public final class Snapshotter {
         } catch (IllegalArgumentException e) {
             throw new VmException("could not snapshot: " + e.getMessage());
         }
-        Map<String, DeviceSpec> byName = new LinkedHashMap<>();
+        Map<String, SnapshotDevice> byName = new LinkedHashMap<>();
         o.devices().forEach(d -> byName.put(d.name(), d));
-        for (String required : List.of("kernel", "disk")) {
-            DeviceSpec d = byName.get(required);
+        for (DeviceRole required : List.of(DeviceRole.KERNEL, DeviceRole.DISK)) {
+            SnapshotDevice d = byName.get(required.deviceName());
             if (d == null || d.input() == null) {
                 throw new VmException("could not snapshot: device " + required + " with an input is required");
             }
         }
-        for (DeviceSpec d : o.devices()) {
+        for (SnapshotDevice d : o.devices()) {
             if (d.input() != null && !Files.isRegularFile(d.input())) {
                 throw new VmException(
                         "could not snapshot: input of device " + d.name() + " (" + d.input() + ") does not exist");
@@ -115,7 +116,7 @@ public final class Snapshotter {
             // The copies are the VM's disks and RAM: root's alone, except the disks QEMU reopens as its user.
             VmmFiles.restrictDir(work, user);
             Map<String, Path> local = new LinkedHashMap<>();
-            for (DeviceSpec d : o.devices()) {
+            for (SnapshotDevice d : o.devices()) {
                 if (d.input() != null) {
                     Path dst = work.resolve(d.name());
                     Files.copy(d.input(), dst, StandardCopyOption.REPLACE_EXISTING);
@@ -124,27 +125,28 @@ public final class Snapshotter {
                     local.put(d.name(), dst);
                 }
             }
-            Path initrd = local.get("initrd");
+            Path initrd = local.get(DeviceRole.INITRD.deviceName());
             // Without an initrd device: the initramfs the kernel image carries (DrafterOS's does: the walkthrough's
             // device lists have only kernel and disk), else one beside the kernel.
             boolean embedded = false;
             if (initrd == null) {
-                initrd = KernelImage.extractInitrd(local.get("kernel"), work.resolve("initrd"))
+                initrd = KernelImage.extractInitrd(local.get(DeviceRole.KERNEL.deviceName()), work.resolve("initrd"))
                         .orElse(null);
                 embedded = initrd != null;
             }
             if (initrd == null) {
-                Path beside = byName.get("kernel").input().resolveSibling("initramfs.img");
+                Path beside =
+                        byName.get(DeviceRole.KERNEL.deviceName()).input().resolveSibling(DeviceRole.INITRD.fileName());
                 if (Files.isRegularFile(beside)) {
                     initrd = work.resolve("initrd");
                     Files.copy(beside, initrd, StandardCopyOption.REPLACE_EXISTING);
-                    local.put("initrd", initrd);
+                    local.put(DeviceRole.INITRD.deviceName(), initrd);
                 }
             }
             List<Drive> drives = new ArrayList<>();
-            drives.add(new Drive("disk", local.get("disk"), false));
-            for (DeviceSpec d : o.devices()) {
-                if (!DeviceSpec.KNOWN_NAMES.contains(d.name())) {
+            drives.add(new Drive(DeviceRole.DISK.deviceName(), local.get(DeviceRole.DISK.deviceName()), false));
+            for (SnapshotDevice d : o.devices()) {
+                if (!SnapshotDevice.KNOWN_NAMES.contains(d.name())) {
                     if (local.get(d.name()) == null) {
                         throw new VmException("could not snapshot: extra disk " + d.name() + " has no input");
                     }
@@ -160,7 +162,7 @@ public final class Snapshotter {
             Path state = work.resolve("state");
             Path config = work.resolve("config");
             VmConfig vc = new VmConfig(
-                    local.get("kernel"),
+                    local.get(DeviceRole.KERNEL.deviceName()),
                     initrd,
                     drives,
                     memory,
@@ -202,11 +204,11 @@ public final class Snapshotter {
                             vmm.version())
                     .validate() // never write a config that a resume would refuse
                     .write(config);
-            local.put("state", state);
-            local.put("memory", memory);
-            local.put("config", config);
+            local.put(DeviceRole.STATE.deviceName(), state);
+            local.put(DeviceRole.MEMORY.deviceName(), memory);
+            local.put(DeviceRole.CONFIG.deviceName(), config);
             Map<String, Path> outputs = new LinkedHashMap<>();
-            for (DeviceSpec d : o.devices()) {
+            for (SnapshotDevice d : o.devices()) {
                 Path src = local.get(d.name());
                 if (src == null) {
                     throw new VmException("could not write output of device " + d.name() + ": nothing produced it");
@@ -214,11 +216,11 @@ public final class Snapshotter {
                 copyPadded(src, d.output(), o.pad());
                 outputs.put(d.name(), d.output());
             }
-            if (initrd != null && !embedded && !byName.containsKey("initrd")) {
-                Path kernelOut = byName.get("kernel").output();
-                Path dst = kernelOut.resolveSibling("initramfs.img");
+            if (initrd != null && !embedded && !byName.containsKey(DeviceRole.INITRD.deviceName())) {
+                Path kernelOut = byName.get(DeviceRole.KERNEL.deviceName()).output();
+                Path dst = kernelOut.resolveSibling(DeviceRole.INITRD.fileName());
                 copyPadded(initrd, dst, false);
-                outputs.put("initrd", dst);
+                outputs.put(DeviceRole.INITRD.deviceName(), dst);
             }
             LOG.log(System.Logger.Level.INFO, "snapshot written: {0}", outputs);
             return new Result(outputs, snap, used, bootToReady);

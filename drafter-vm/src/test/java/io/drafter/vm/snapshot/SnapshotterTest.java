@@ -34,13 +34,13 @@ class SnapshotterTest {
     void packageResumesWhereTheSnapshotStopped() throws Exception {
         Path bp = TestGuest.blueprint();
         Path pkg = tmp.resolve("package");
-        List<DeviceSpec> devices = List.of(
-                new DeviceSpec("state", null, pkg.resolve("state.bin")),
-                new DeviceSpec("memory", null, pkg.resolve("memory.bin")),
-                new DeviceSpec("kernel", bp.resolve("vmlinux"), pkg.resolve("vmlinux")),
-                new DeviceSpec("disk", bp.resolve("rootfs.ext4"), pkg.resolve("rootfs.ext4")),
-                new DeviceSpec("config", null, pkg.resolve("config.json")),
-                new DeviceSpec("oci", bp.resolve("oci-counter.ext4"), pkg.resolve("oci.ext4")));
+        List<SnapshotDevice> devices = List.of(
+                new SnapshotDevice("state", null, pkg.resolve("state.bin")),
+                new SnapshotDevice("memory", null, pkg.resolve("memory.bin")),
+                new SnapshotDevice("kernel", bp.resolve("vmlinux"), pkg.resolve("vmlinux")),
+                new SnapshotDevice("disk", bp.resolve("rootfs.ext4"), pkg.resolve("rootfs.ext4")),
+                new SnapshotDevice("config", null, pkg.resolve("config.json")),
+                new SnapshotDevice("oci", bp.resolve("oci-counter.ext4"), pkg.resolve("oci.ext4")));
         QemuVmm vmm = new QemuVmm();
         var result = new Snapshotter(vmm)
                 .run(new Snapshotter.Options(
