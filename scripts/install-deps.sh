@@ -26,6 +26,11 @@ want redis-tools
 want tar
 want dpkg
 want apt
+# promtool (PeerMetricsTest lints the /metrics page with `promtool check metrics`) comes only with Debian's prometheus
+# package; installed without its recommends. On a host with systemd this also installs (and starts) a Prometheus server
+# on :9090: `systemctl disable --now prometheus` if it is not wanted.
+promtool_ok=0
+if command -v promtool >/dev/null 2>&1; then promtool_ok=1; fi
 # drafter-vm: QEMU 10 comes from bookworm-backports (7.2 corrupts TCG guests in live migration).
 backports=/etc/apt/sources.list.d/drafter-bookworm-backports.sources
 if ! grep -rqs 'bookworm-backports' /etc/apt/sources.list /etc/apt/sources.list.d/; then
@@ -42,12 +47,16 @@ if command -v qemu-system-x86_64 >/dev/null 2>&1 \
   && qemu-system-x86_64 --version | grep -Eq 'version (9|[1-9][0-9])\.'; then
   qemu_ok=1
 fi
-if [ ${#need[@]} -gt 0 ] || [ "$qemu_ok" = 0 ]; then
+if [ ${#need[@]} -gt 0 ] || [ "$qemu_ok" = 0 ] || [ "$promtool_ok" = 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   if [ ${#need[@]} -gt 0 ]; then
     echo "drafter: installing ${need[*]}" >&2
     apt-get install -y -qq "${need[@]}" >/dev/null
+  fi
+  if [ "$promtool_ok" = 0 ]; then
+    echo "drafter: installing prometheus (for promtool)" >&2
+    apt-get install -y -qq --no-install-recommends prometheus >/dev/null
   fi
   if [ "$qemu_ok" = 0 ]; then
     echo "drafter: installing qemu-system-x86 from bookworm-backports" >&2

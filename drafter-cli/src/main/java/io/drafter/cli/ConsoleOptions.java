@@ -9,7 +9,7 @@ final class ConsoleOptions {
             names = {"--enable-output", "-enable-output"},
             defaultValue = "true",
             arity = "0..1",
-            description = "Serial console to stdout.")
+            description = "Serial console to stdout (on unless =false).")
     boolean enableOutput;
 
     @Option(

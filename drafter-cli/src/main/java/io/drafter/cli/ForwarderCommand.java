@@ -18,7 +18,6 @@ import picocli.CommandLine.Option;
  */
 @Command(
         name = "forwarder",
-        mixinStandardHelpOptions = true,
         description = {
             "Forward host addresses to guest ports in namespaces created by 'drafter nat'.",
             "Runs until SIGINT/SIGTERM, then removes its rules."
@@ -34,13 +33,13 @@ public final class ForwarderCommand implements Callable<Integer> {
     @Option(
             names = {"--host-veth-cidr", "-host-veth-cidr"},
             defaultValue = NatConfig.DEFAULT_HOST_VETH_CIDR,
-            description = "The NAT's veth pool, used to find each namespace's address (default: ${DEFAULT-VALUE}).")
+            description = "The NAT's veth pool, used to find each namespace's address.")
     String hostVethCidr;
 
     @Option(
             names = {"--port-forwards", "-port-forwards"},
             defaultValue = DEFAULT_PORT_FORWARDS,
-            description = "JSON list of {netns, internalPort, protocol, externalAddr} (default: ${DEFAULT-VALUE}).")
+            description = "JSON list of {netns, internalPort, protocol, externalAddr}.")
     String portForwards;
 
     @Option(
@@ -69,8 +68,24 @@ public final class ForwarderCommand implements Callable<Integer> {
                 out.println(r.describe());
             }
             out.println("drafter forwarder: nft table " + forwarder.table());
+            java.util.Map<String, Object> record = new java.util.LinkedHashMap<>();
+            record.put("state", "running");
+            record.put(
+                    "forwards",
+                    forwarder.forwards().stream()
+                            .map(Forwarder.Resolved::describe)
+                            .toList());
+            record.put("nftTable", forwarder.table());
+            StatusRecord status = StatusRecord.start("forwarder", () -> record);
             return UntilSignal.await(
-                    stop, "drafter forwarder", out, forwarder::close, "removed nft table " + forwarder.table());
+                    stop,
+                    "drafter forwarder",
+                    out,
+                    () -> {
+                        status.close();
+                        forwarder.close();
+                    },
+                    "removed nft table " + forwarder.table());
         }
     }
 }

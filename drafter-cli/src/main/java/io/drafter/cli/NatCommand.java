@@ -21,7 +21,6 @@ import picocli.CommandLine.Option;
  */
 @Command(
         name = "nat",
-        mixinStandardHelpOptions = true,
         description = {
             "Create network namespaces <prefix>0.. for VMs: tap0 172.16.0.1/30 (guest 172.16.0.2), a veth pair to the"
                     + " host, DNAT/SNAT to a per-namespace outer address and masquerade toward the host interface.",
@@ -40,55 +39,55 @@ public final class NatCommand implements Callable<Integer> {
     @Option(
             names = {"--host-veth-cidr", "-host-veth-cidr"},
             defaultValue = NatConfig.DEFAULT_HOST_VETH_CIDR,
-            description = "Pool for the veth pairs, one /30 per namespace (default: ${DEFAULT-VALUE}).")
+            description = "Pool for the veth pairs, one /30 per namespace.")
     String hostVethCidr;
 
     @Option(
             names = {"--namespace-veth-cidr", "-namespace-veth-cidr"},
             defaultValue = NatConfig.DEFAULT_NAMESPACE_VETH_CIDR,
-            description = "Pool of per-namespace outer addresses (default: ${DEFAULT-VALUE}).")
+            description = "Pool of per-namespace outer addresses.")
     String namespaceVethCidr;
 
     @Option(
             names = {"--blocked-subnet-cidr", "-blocked-subnet-cidr"},
             defaultValue = NatConfig.DEFAULT_NAMESPACE_VETH_CIDR,
-            description = "Forwarded traffic within this subnet is dropped (default: ${DEFAULT-VALUE}).")
+            description = "Forwarded traffic within this subnet is dropped.")
     String blockedSubnetCidr;
 
     @Option(
             names = {"--namespace-interface", "-namespace-interface"},
             defaultValue = "tap0",
-            description = "Tap created in each namespace (default: ${DEFAULT-VALUE}).")
+            description = "Tap created in each namespace.")
     String namespaceInterface;
 
     @Option(
             names = {"--namespace-interface-gateway", "-namespace-interface-gateway"},
             defaultValue = "172.16.0.1",
-            description = "Address of the tap, the guest's gateway (default: ${DEFAULT-VALUE}).")
+            description = "Address of the tap, the guest's gateway.")
     String namespaceInterfaceGateway;
 
     @Option(
             names = {"--namespace-interface-netmask", "-namespace-interface-netmask"},
             defaultValue = "30",
-            description = "Prefix length of the tap address (default: ${DEFAULT-VALUE}).")
+            description = "Prefix length of the tap address.")
     int namespaceInterfaceNetmask;
 
     @Option(
             names = {"--namespace-interface-ip", "-namespace-interface-ip"},
             defaultValue = "172.16.0.2",
-            description = "The guest's address (default: ${DEFAULT-VALUE}).")
+            description = "The guest's address.")
     String namespaceInterfaceIp;
 
     @Option(
             names = {"--namespace-interface-mac", "-namespace-interface-mac"},
             defaultValue = "02:0e:d9:fd:68:3d",
-            description = "MAC of the tap (default: ${DEFAULT-VALUE}).")
+            description = "MAC of the tap.")
     String namespaceInterfaceMac;
 
     @Option(
             names = {"--namespace-prefix", "-namespace-prefix"},
             defaultValue = "ark",
-            description = "Namespaces are named <prefix><n> (default: ${DEFAULT-VALUE}).")
+            description = "Namespaces are named <prefix><n>.")
     String namespacePrefix;
 
     @Option(
@@ -101,13 +100,13 @@ public final class NatCommand implements Callable<Integer> {
             names = {"--allow-incoming-traffic", "-allow-incoming-traffic"},
             defaultValue = "true",
             arity = "0..1",
-            description = "DNAT the namespace's veth address to the guest (default: ${DEFAULT-VALUE}).")
+            description = "DNAT the namespace's veth address to the guest (on unless =false).")
     boolean allowIncomingTraffic;
 
     @Option(
             names = {"--state-dir", "-state-dir"},
             defaultValue = "/run/drafter",
-            description = "Where the state file nat-<prefix>.json is kept (default: ${DEFAULT-VALUE}).")
+            description = "Where the state file nat-<prefix>.json is kept.")
     Path stateDir;
 
     @Option(
@@ -137,6 +136,16 @@ public final class NatCommand implements Callable<Integer> {
             for (NamespaceLayout l : nat.namespaces()) {
                 out.println(l.describe(config));
             }
+            java.util.Map<String, Object> record = new java.util.LinkedHashMap<>();
+            record.put("state", "running");
+            record.put(
+                    "namespaces",
+                    nat.namespaces().stream().map(l -> l.describe(config)).toList());
+            record.put("nftTable", config.hostTable());
+            record.put(
+                    "stateFile",
+                    NatState.file(config.stateDir(), config.namespacePrefix()).toString());
+            StatusRecord status = StatusRecord.start("nat", () -> record);
             out.println("drafter nat: created " + nat.namespaces().size() + " namespaces (" + config.namespacePrefix()
                     + "0.." + config.namespacePrefix() + (nat.namespaces().size() - 1) + "), nft table "
                     + config.hostTable() + ", masquerade via " + nat.hostInterface() + ", state "
@@ -145,7 +154,10 @@ public final class NatCommand implements Callable<Integer> {
                     stop,
                     "drafter nat",
                     out,
-                    nat::close,
+                    () -> {
+                        status.close();
+                        nat.close();
+                    },
                     "removed " + nat.namespaces().size() + " namespaces, nft table " + config.hostTable());
         }
     }

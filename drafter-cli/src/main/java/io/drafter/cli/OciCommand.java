@@ -15,7 +15,6 @@ import picocli.CommandLine.Parameters;
 /** {@code drafter oci}: container images as VM disks ({@code oci.ext4} runtime bundles). */
 @Command(
         name = "oci",
-        mixinStandardHelpOptions = true,
         description = "Turn OCI / docker images into oci.ext4 runtime-bundle disks.",
         subcommands = {OciCommand.Build.class, OciCommand.Example.class})
 public final class OciCommand implements Runnable {
@@ -30,7 +29,6 @@ public final class OciCommand implements Runnable {
     /** {@code drafter oci build}. */
     @Command(
             name = "build",
-            mixinStandardHelpOptions = true,
             description = "Unpack an image (OCI layout dir, or OCI/docker-archive tar) into an ext4 labelled 'oci'"
                     + " holding config.json + rootfs/.")
     static final class Build implements Callable<Integer> {
@@ -45,7 +43,7 @@ public final class OciCommand implements Runnable {
                 names = {"--output", "-output"},
                 defaultValue = "out/blueprint/oci.ext4",
                 paramLabel = "FILE",
-                description = "ext4 image to write (default: ${DEFAULT-VALUE}).")
+                description = "ext4 image to write.")
         Path output;
 
         @Option(
@@ -74,7 +72,6 @@ public final class OciCommand implements Runnable {
     /** {@code drafter oci example redis}. */
     @Command(
             name = "example",
-            mixinStandardHelpOptions = true,
             description = "Build an example image locally from Debian packages (needs root and apt).")
     static final class Example implements Callable<Integer> {
         @CommandLine.Spec
@@ -87,8 +84,7 @@ public final class OciCommand implements Runnable {
                 names = {"--output", "-output"},
                 defaultValue = "out/redis-oci",
                 paramLabel = "DIR|FILE.tar",
-                description = "OCI image layout directory, or a tar of it when the name ends in .tar"
-                        + " (default: ${DEFAULT-VALUE}).")
+                description = "OCI image layout directory, or a tar of it when the name ends in .tar.")
         Path output;
 
         @Override

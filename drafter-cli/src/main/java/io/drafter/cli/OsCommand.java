@@ -17,7 +17,6 @@ import picocli.CommandLine.Option;
 /** {@code drafter os}: the guest OS (DrafterOS) blueprint. */
 @Command(
         name = "os",
-        mixinStandardHelpOptions = true,
         description = "Guest OS (DrafterOS) blueprint tools.",
         subcommands = {OsCommand.Build.class})
 public final class OsCommand implements Runnable {
@@ -32,14 +31,13 @@ public final class OsCommand implements Runnable {
      */
     @Command(
             name = "build",
-            mixinStandardHelpOptions = true,
             description = "Build vmlinux, initramfs.img, rootfs.ext4 and oci-counter.ext4 from Debian packages"
                     + " (apt-get download + dpkg -x; cached, reproducible).")
     static final class Build implements Callable<Integer> {
         @Option(
                 names = {"--out", "-out"},
                 defaultValue = "out/blueprint",
-                description = "Output directory (default: ${DEFAULT-VALUE}).")
+                description = "Output directory.")
         Path out;
 
         @Override

@@ -16,7 +16,6 @@ import picocli.CommandLine.Option;
  */
 @Command(
         name = "packager",
-        mixinStandardHelpOptions = true,
         description = "Archive devices into a package (.tar.zst, one entry per device name) or extract them.")
 public final class PackagerCommand implements Callable<Integer> {
     @Option(
@@ -30,7 +29,7 @@ public final class PackagerCommand implements Callable<Integer> {
             names = {"--package-path", "-package-path"},
             paramLabel = "FILE",
             defaultValue = "out/app.tar.zst",
-            description = "Package archive (default: ${DEFAULT-VALUE}).")
+            description = "Package archive.")
     Path packagePath;
 
     @Option(
@@ -43,14 +42,13 @@ public final class PackagerCommand implements Callable<Integer> {
     @Option(
             names = {"--compression-level", "-compression-level"},
             defaultValue = "3",
-            description = "zstd level 1..19 when packing (default: ${DEFAULT-VALUE}).")
+            description = "zstd level 1..19 when packing.")
     int level;
 
     @Option(
             names = {"--workers", "-workers"},
             defaultValue = "1",
-            description =
-                    "zstd compression threads when packing; 0 = on the reading thread (default: ${DEFAULT-VALUE}).")
+            description = "zstd compression threads when packing; 0 = on the reading thread.")
     int workers;
 
     @Mixin

@@ -6,6 +6,7 @@ import io.drafter.migration.destination.DestinationListener;
 import io.drafter.migration.destination.DestinationPhase;
 import io.drafter.migration.source.MigrationListener;
 import io.drafter.migration.source.SourceCounters;
+import io.drafter.migration.source.SourceListener;
 import io.drafter.migration.source.SourcePhase;
 import io.drafter.migration.transport.Connection;
 import io.drafter.migration.transport.PemTls;
@@ -35,10 +36,7 @@ import picocli.CommandLine.Option;
  * waits for one peer to connect and migrates the VM there. Migrations are authenticated: a shared token
  * ({@code --token-file}), TLS with client certificates ({@code --tls-*}), or, only when asked for, plain TCP.
  */
-@Command(
-        name = "peer",
-        mixinStandardHelpOptions = true,
-        description = "Run a VM from a package and live-migrate it to and from other peers.")
+@Command(name = "peer", description = "Run a VM from a package and live-migrate it to and from other peers.")
 public final class PeerCommand implements Callable<Integer> {
     static final String DEFAULT_DEVICES;
 
@@ -119,28 +117,38 @@ public final class PeerCommand implements Callable<Integer> {
                     + DEFAULT_TOKEN_FILE + ", created by a listening peer when missing.")
     Path tokenFile;
 
-    @Option(names = "--tls-cert", description = "PEM certificate chain of this peer (TLS 1.3, mutual).")
+    @Option(
+            names = {"--tls-cert", "-tls-cert"},
+            description = "PEM certificate chain of this peer (TLS 1.3, mutual).")
     Path tlsCert;
 
-    @Option(names = "--tls-key", description = "PEM PKCS#8 private key of this peer.")
+    @Option(
+            names = {"--tls-key", "-tls-key"},
+            description = "PEM PKCS#8 private key of this peer.")
     Path tlsKey;
 
-    @Option(names = "--tls-ca", description = "PEM CA certificate(s) that the other peer's certificate must chain to.")
+    @Option(
+            names = {"--tls-ca", "-tls-ca"},
+            description = "PEM CA certificate(s) that the other peer's certificate must chain to.")
     Path tlsCa;
 
     @Option(
-            names = "--insecure-plain-tcp",
+            names = {"--insecure-plain-tcp", "-insecure-plain-tcp"},
             description = "Migrate over plain TCP with neither token nor TLS (trusted networks only).")
     boolean insecurePlainTcp;
 
     @Option(
-            names = "--port-forwards",
+            names = {"--port-forwards", "-port-forwards"},
             defaultValue = "",
             description = "Drafter forwarder JSON: host addresses forwarded to the guest while the VM runs here"
                     + " (installed at resume, removed at suspend, so a migration moves them).")
     String portForwards;
 
-    @Option(names = "--compression", defaultValue = "true", arity = "0..1", description = "zstd on block data.")
+    @Option(
+            names = {"--compression", "-compression"},
+            defaultValue = "true",
+            arity = "0..1",
+            description = "zstd on block data (on unless =false).")
     boolean compression;
 
     @Option(
@@ -157,6 +165,10 @@ public final class PeerCommand implements Callable<Integer> {
     @Mixin
     FirecrackerCompatOptions firecrackerCompat;
 
+    /** The live migration display on a terminal (see {@link MigrationProgress}). */
+    @Mixin
+    ProgressOption progress = new ProgressOption();
+
     @Option(
             names = {"--concurrency", "-concurrency"},
             hidden = true)
@@ -169,7 +181,8 @@ public final class PeerCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        PrintStream out = System.out;
+        MigrationProgress progressLine = new MigrationProgress(System.err, progress.on());
+        PrintStream out = progressLine.clearing(LogSetup.events(System.out, "peer"));
         if (clean) {
             java.io.PrintWriter w = new java.io.PrintWriter(out, true);
             java.util.List<String> removed = new java.util.ArrayList<>(
@@ -201,7 +214,8 @@ public final class PeerCommand implements Callable<Integer> {
                     + " (--insecure-plain-tcp); use it only on a network you trust");
         }
         QemuVmm vmm = new QemuVmm().runningAs(firecrackerCompat.validate());
-        PeerMetrics peerMetrics = new PeerMetrics();
+        PeerMetrics peerMetrics = metricsOn == null ? PeerMetrics.disabled() : new PeerMetrics();
+        PeerState state = new PeerState();
         try (StopSignals stop = StopSignals.install("drafter peer", System.err);
                 MigrationListener listener = listenOn == null
                         ? null
@@ -211,7 +225,9 @@ public final class PeerCommand implements Callable<Integer> {
                                 token,
                                 options.plainTcpAllowed(),
                                 MigrationListener.Limits.defaults());
-                PeerMetrics.Server _ = metricsOn == null ? null : peerMetrics.serve(metricsOn)) {
+                PeerMetrics.Server _ = metricsOn == null ? null : peerMetrics.serve(metricsOn);
+                StatusRecord _ = StatusRecord.start("peer", () -> state.record(this, options, listener, metricsOn));
+                MigrationProgress _ = progressLine.start(() -> state.peer)) {
             Peer peer;
             long start = System.nanoTime();
             stop.busy(() -> "starting; it stops once the VM is resumed or given back");
@@ -219,10 +235,16 @@ public final class PeerCommand implements Callable<Integer> {
                 peer = Peer.resumeLocal(options, vmm);
             } else {
                 out.println("Migrating from " + raddr);
+                state.state = "migrating in from " + raddr;
                 peerMetrics.migratingFrom(true);
                 try {
                     Connection c = Transport.connect(from, security, Duration.ofSeconds(30));
-                    peer = Peer.migrateIn(options, vmm, c, new DestinationPrinter(out), stop.requested());
+                    peer = Peer.migrateIn(
+                            options,
+                            vmm,
+                            c,
+                            new DestinationPrinter(out, peerMetrics.inListener(), state, progressLine),
+                            stop.requested());
                 } catch (IOException e) {
                     if (stop.isRequested()) {
                         System.err.println("drafter peer: stopped by "
@@ -240,6 +262,8 @@ public final class PeerCommand implements Callable<Integer> {
                     ExitActions.register(ExitActions.Stage.APPLICATION, "stop peer", peer::stop);
             stop.busy(peer::busyDescription);
             peerMetrics.attach(peer);
+            state.peer = peer;
+            state.state = "running";
             out.println("Resumed VM in " + peer.lastResume().toMillis() + " ms ("
                     + Duration.ofNanos(System.nanoTime() - start).toMillis() + " ms since start) on "
                     + peer.vm().accel() + "; devices in " + peer.mount().dir());
@@ -261,7 +285,8 @@ public final class PeerCommand implements Callable<Integer> {
             } else {
                 out.println("Listening for connections on " + listener.address());
                 Peer.Outcome outcome =
-                        peer.serve(listener, new Events(out, peerMetrics), compression, stop.requested());
+                        peer.serve(listener, new Events(out, peerMetrics, state), compression, stop.requested());
+                state.state = "stopping";
                 switch (outcome) {
                     case Peer.Outcome.MigratedAway m -> {
                         SourceCounters counters = m.counters();
@@ -286,6 +311,7 @@ public final class PeerCommand implements Callable<Integer> {
                     case Peer.Outcome.StopRequested _ -> {}
                 }
             }
+            state.state = "stopping";
             String where = peer.stop();
             exitAction.cancel();
             if (stop.isRequested()) {
@@ -396,16 +422,24 @@ public final class PeerCommand implements Callable<Integer> {
     }
 
     /** Prints a migration out: its start, phases, dirty rounds, and a failure after which the VM runs here again. */
-    private record Events(PrintStream out, PeerMetrics metrics) implements Peer.Events {
+    private record Events(PrintStream out, PeerMetrics metrics, PeerState state, SourceListener measured)
+            implements Peer.Events {
+        Events(PrintStream out, PeerMetrics metrics, PeerState state) {
+            this(out, metrics, state, metrics.outListener());
+        }
+
         @Override
         public void migrationStarted(String destination) {
             metrics.migratingTo(true);
+            state.outTo = destination;
+            state.state = "migrating out to " + destination;
             out.println("Migrating to " + destination);
         }
 
         @Override
         public void migrationFailed(String destination, String reason) {
             metrics.migratingTo(false);
+            state.state = "running";
             System.err.println("drafter peer: migration to " + destination + " failed before the hand-over: " + reason
                     + "; the VM runs here again");
             out.println("Listening for connections again");
@@ -413,6 +447,7 @@ public final class PeerCommand implements Callable<Integer> {
 
         @Override
         public void onPhase(SourcePhase from, SourcePhase to, Duration timeInFrom) {
+            measured.onPhase(from, to, timeInFrom);
             out.println("Migration out: " + from + " -> " + to + " (" + timeInFrom.toMillis() + " ms)");
             if (to == SourcePhase.COMPLETED) {
                 metrics.migratingTo(false);
@@ -421,18 +456,133 @@ public final class PeerCommand implements Callable<Integer> {
 
         @Override
         public void onDirtyRound(String device, int round, int dirtyBlocks, boolean last) {
+            measured.onDirtyRound(device, round, dirtyBlocks, last);
             if (dirtyBlocks > 0 || last) {
                 out.println("  " + device + ": round " + round + ", " + dirtyBlocks + " dirty blocks"
                         + (last ? " (final)" : ""));
             }
         }
+
+        @Override
+        public void onPriorityRequest(String device, long block) {
+            measured.onPriorityRequest(device, block);
+        }
+
+        @Override
+        public void onDeviceReady(String device, int rounds) {
+            measured.onDeviceReady(device, rounds);
+        }
+
+        @Override
+        public void onFailed(io.drafter.migration.MigrationException e) {
+            measured.onFailed(e);
+        }
     }
 
-    /** Prints a migration in phase by phase. */
-    private record DestinationPrinter(PrintStream out) implements DestinationListener {
+    /** Prints a migration in phase by phase, and tells {@code measured} all it hears. */
+    private record DestinationPrinter(
+            PrintStream out, DestinationListener measured, PeerState state, MigrationProgress progress)
+            implements DestinationListener {
+        @Override
+        public void onProgress(String device, long presentBlocks, long totalBlocks) {
+            measured.onProgress(device, presentBlocks, totalBlocks);
+            progress.onProgress(device, presentBlocks, totalBlocks);
+        }
+
+        @Override
+        public void onMissingBlock(String device, long block) {
+            measured.onMissingBlock(device, block);
+        }
+
+        @Override
+        public void onFailed(io.drafter.migration.MigrationException e) {
+            measured.onFailed(e);
+        }
+
         @Override
         public void onPhase(DestinationPhase from, DestinationPhase to, Duration timeInFrom) {
+            measured.onPhase(from, to, timeInFrom);
+            state.inPhase = to.name().toLowerCase(java.util.Locale.ROOT);
             out.println("Migration in: " + from + " -> " + to + " (" + timeInFrom.toMillis() + " ms)");
+        }
+    }
+
+    /** What {@code drafter status} shows of this peer (see {@link StatusRecord}); written by the command's threads. */
+    static final class PeerState {
+        volatile String state = "starting";
+        volatile Peer peer;
+        volatile String inPhase;
+        volatile String outTo;
+
+        java.util.Map<String, Object> record(
+                PeerCommand c, PeerOptions options, MigrationListener listener, InetSocketAddress metricsOn) {
+            java.util.Map<String, Object> r = new java.util.LinkedHashMap<>();
+            Peer p = peer;
+            r.put("state", state);
+            r.put("netns", options.netns());
+            r.put("runDir", p == null ? null : p.runDir().toString());
+            java.util.Map<String, Object> vm = new java.util.LinkedHashMap<>();
+            vm.put("state", p == null ? "none" : p.vmState());
+            var instance = p == null ? null : p.vm();
+            if (instance != null) {
+                vm.put("pid", instance.pid());
+                vm.put("accel", String.valueOf(instance.accel()).toLowerCase(java.util.Locale.ROOT));
+                vm.put("memoryMiB", instance.config().memorySizeMiB());
+                vm.put("vcpus", instance.config().vcpus());
+            }
+            r.put("vm", vm);
+            java.util.Map<String, Object> listeners = new java.util.LinkedHashMap<>();
+            if (listener != null) {
+                listeners.put("migration", hostPort(listener.address()));
+            }
+            if (metricsOn != null) {
+                listeners.put("metrics", hostPort(metricsOn));
+            }
+            r.put("listeners", listeners);
+            java.util.List<Object> migrations = new java.util.ArrayList<>();
+            var out = p == null ? null : p.outgoing();
+            if (out != null && !out.phase().terminal()) {
+                java.util.Map<String, Object> m = new java.util.LinkedHashMap<>();
+                m.put("direction", "out");
+                m.put("peer", outTo);
+                m.put("phase", out.phase().name().toLowerCase(java.util.Locale.ROOT));
+                m.put("bytes", out.counters().bytesSent());
+                migrations.add(m);
+            }
+            var in = p == null ? null : p.incoming();
+            String inNow = in != null ? in.phase().name().toLowerCase(java.util.Locale.ROOT) : inPhase;
+            if (c != null
+                    && c.raddr != null
+                    && !c.raddr.isEmpty()
+                    && inNow != null
+                    && !inNow.equals("completed")
+                    && !inNow.equals("failed")) {
+                java.util.Map<String, Object> m = new java.util.LinkedHashMap<>();
+                m.put("direction", "in");
+                m.put("peer", c.raddr);
+                m.put("phase", inNow);
+                if (in != null) {
+                    m.put("bytes", in.counters().bytesReceived());
+                }
+                migrations.add(m);
+            }
+            r.put("migrations", migrations);
+            r.put(
+                    "forwards",
+                    options.portForwards().stream()
+                            .map(f ->
+                                    f.externalAddr() + " -> " + f.netns() + ":" + f.internalPort() + "/" + f.protocol())
+                            .toList());
+            r.put(
+                    "mounts",
+                    p == null || p.mount() == null
+                            ? java.util.List.of()
+                            : java.util.List.of(p.mount().dir().toString()));
+            return r;
+        }
+
+        private static String hostPort(InetSocketAddress a) {
+            return a.getHostString() + ":" + a.getPort();
         }
     }
 }

@@ -14,9 +14,13 @@ public final class ProgressOption {
 
     /** A progress bar on stderr when asked for, or by default when there is a terminal. */
     Progress bar(String verb) {
-        boolean on = wanted != null
+        return on() ? Progress.bar(System.err, verb) : Progress.NONE;
+    }
+
+    /** Whether progress is drawn: as asked for, else when there is a terminal. */
+    boolean on() {
+        return wanted != null
                 ? wanted
                 : System.console() != null && System.console().isTerminal();
-        return on ? Progress.bar(System.err, verb) : Progress.NONE;
     }
 }

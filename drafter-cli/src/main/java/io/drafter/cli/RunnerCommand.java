@@ -35,7 +35,6 @@ import picocli.CommandLine.Option;
  */
 @Command(
         name = "runner",
-        mixinStandardHelpOptions = true,
         description = "Resume a package locally (no migration); suspend it back into its files on SIGINT/SIGTERM.")
 public final class RunnerCommand implements Callable<Integer> {
     static final String DEFAULT_DEVICES = "[{\"name\":\"state\",\"path\":\"out/package/state.bin\"},"
@@ -48,33 +47,33 @@ public final class RunnerCommand implements Callable<Integer> {
     @Option(
             names = {"--devices", "-devices"},
             defaultValue = DEFAULT_DEVICES,
-            description = "JSON list of {name, path, shared} (Drafter's runner format; default: ${DEFAULT-VALUE}).")
+            description = "JSON list of {name, path, shared} (Drafter's runner format).")
     String devices;
 
     @Option(
             names = {"--netns", "-netns"},
             defaultValue = "ark0",
-            description = "Namespace holding tap0; '' none (default: ${DEFAULT-VALUE}).")
+            description = "Namespace holding tap0; '' none.")
     String netns;
 
     @Option(
             names = {"--resume-timeout", "-resume-timeout"},
             defaultValue = "1m",
             converter = GoDuration.class,
-            description = "Longest resume (state load + AfterResume) or suspend (default: ${DEFAULT-VALUE}).")
+            description = "Longest resume (state load + AfterResume) or suspend.")
     Duration resumeTimeout;
 
     @Option(
             names = {"--chroot-base-dir", "-chroot-base-dir"},
             defaultValue = "out/vms",
-            description = "Base of the instance directory (default: ${DEFAULT-VALUE}).")
+            description = "Base of the instance directory.")
     Path chrootBaseDir;
 
     @Option(
             names = {"--experimental-map-private", "-experimental-map-private"},
             arity = "0..1",
             defaultValue = "false",
-            description = "Run on private copies of the state and memory files (default: ${DEFAULT-VALUE}).")
+            description = "Run on private copies of the state and memory files.")
     boolean mapPrivate;
 
     @Option(
@@ -104,7 +103,7 @@ public final class RunnerCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        PrintStream out = System.out;
+        PrintStream out = LogSetup.events(System.out, "runner");
         List<DeviceConfig> files = DeviceConfigParser.parse(devices, DeviceConfigParser.Use.PACKAGER);
         PeerCommand.checkNetns(netns);
         Path base = chrootBaseDir.toAbsolutePath();
@@ -147,16 +146,21 @@ public final class RunnerCommand implements Callable<Integer> {
                 consoleOptions.console(),
                 List.of());
         QemuVmm vmm = new QemuVmm().runningAs(firecrackerCompat.validate());
-        try (StopSignals stop = StopSignals.install("drafter runner", System.err)) {
+        PeerCommand.PeerState state = new PeerCommand.PeerState();
+        try (StopSignals stop = StopSignals.install("drafter runner", System.err);
+                StatusRecord _ = StatusRecord.start("runner", () -> state.record(null, options, null, null))) {
             stop.busy(() -> "starting; it stops once the VM is resumed");
             long start = System.nanoTime();
             Peer peer = Peer.resumeLocal(options, vmm);
+            state.peer = peer;
+            state.state = "running";
             stop.busy(peer::busyDescription);
             out.println("Resumed VM in " + peer.lastResume().toMillis() + " ms ("
                     + Duration.ofNanos(System.nanoTime() - start).toMillis() + " ms since start) on "
                     + peer.vm().accel());
             out.println("Running; press Ctrl-C to suspend the VM into its devices and stop");
             stop.requested().join();
+            state.state = "stopping";
             String where = peer.stop();
             if (mapPrivate) {
                 where = writePrivateCopies(peerDevices, privateDir);

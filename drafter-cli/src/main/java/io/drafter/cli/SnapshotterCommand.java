@@ -27,7 +27,6 @@ import picocli.CommandLine.Option;
  */
 @Command(
         name = "snapshotter",
-        mixinStandardHelpOptions = true,
         description = "Boot a blueprint and write a snapshot package (state, memory, config, kernel, disk, oci).")
 public final class SnapshotterCommand implements Callable<Integer> {
     static final String DEFAULT_DEVICES = """
@@ -115,7 +114,7 @@ public final class SnapshotterCommand implements Callable<Integer> {
             names = {"--pad", "-pad"},
             defaultValue = "true",
             arity = "0..1",
-            description = "Zero-pad outputs like Drafter.")
+            description = "Zero-pad outputs like Drafter (on unless =false).")
     boolean pad;
 
     // Drafter's console flags, and its Firecracker/jailer flags (--uid/--gid honoured, the others ignored).

@@ -29,7 +29,6 @@ import picocli.CommandLine.Option;
  */
 @Command(
         name = "terminator",
-        mixinStandardHelpOptions = true,
         description = "Take a running VM's devices from a peer into files (a resumable package); the VM stops there.")
 public final class TerminatorCommand implements Callable<Integer> {
     static final String DEFAULT_DEVICES = "[{\"name\":\"state\",\"output\":\"out/package/state.bin\"},"
@@ -42,13 +41,13 @@ public final class TerminatorCommand implements Callable<Integer> {
     @Option(
             names = {"--devices", "-devices"},
             defaultValue = DEFAULT_DEVICES,
-            description = "JSON list of {name, output}: where each device of the VM goes (default: ${DEFAULT-VALUE}).")
+            description = "JSON list of {name, output}: where each device of the VM goes.")
     String devices;
 
     @Option(
             names = {"--raddr", "-raddr"},
             defaultValue = "localhost:1337",
-            description = "The peer to take the VM from: its --laddr (default: ${DEFAULT-VALUE}).")
+            description = "The peer to take the VM from: its --laddr.")
     String raddr;
 
     @Option(

@@ -145,6 +145,7 @@ public final class Peer implements AutoCloseable {
     private volatile VmInstance vm;
     private volatile VmState vmState = VmState.NONE;
     private MigrationDestination incoming;
+    private volatile MigrationSource outgoing;
     private Forwarder forwarder;
     private String migratedTo;
     private boolean stopped;
@@ -685,6 +686,15 @@ public final class Peer implements AutoCloseable {
         return incoming;
     }
 
+    /** The latest migration out that {@link #serve} started (it may have ended), or {@code null}; for metrics. */
+    public MigrationSource outgoing() {
+        return outgoing;
+    }
+
+    /** Where the VM is in its life here: {@code none}, {@code prepared}, {@code running} or {@code saved}. */
+    public String vmState() {
+        return vmState.name().toLowerCase(java.util.Locale.ROOT);
+    }
     // ------------------------------------------------------------------ migrating out
 
     /**
@@ -712,6 +722,7 @@ public final class Peer implements AutoCloseable {
             String to = d.peer();
             ev.migrationStarted(to);
             MigrationSource source = migrateOut(d, ev, compression);
+            outgoing = source;
             CompletableFuture<?> aborter = stop.thenRun(source::abortBeforeGrant);
             try {
                 SourceCounters counters = source.awaitCompleted(MIGRATION_LIMIT);
