@@ -15,7 +15,7 @@ import org.junit.jupiter.api.Test;
 
 class MigrationProgressTest {
     private static SourceCounters sent(long bytes, long blocks, long zero, int rounds) {
-        return new SourceCounters(bytes, blocks, zero, 0, bytes, 0, rounds, Map.of(), Map.of(), null, null);
+        return new SourceCounters(bytes, blocks, zero, 0, bytes, 0, rounds, Map.of(), Map.of(), null, null, Map.of());
     }
 
     @Test

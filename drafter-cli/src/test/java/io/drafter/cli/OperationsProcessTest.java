@@ -139,6 +139,13 @@ class OperationsProcessTest {
                 assertTrue(value(pageB, "drafter_migration_bytes_total{direction=\"in\"}") > 0, pageB);
                 assertTrue(value(pageB, "drafter_migration_blocks_total{direction=\"in\"}") > 0, pageB);
                 assertTrue(
+                        value(pageB, "drafter_migration_device_blocks_total{device=\"memory\",direction=\"in\"}") > 0,
+                        pageB);
+                assertTrue(
+                        value(pageB, "drafter_migration_device_data_bytes_total{device=\"memory\",direction=\"in\"}")
+                                > 0,
+                        pageB);
+                assertTrue(
                         pageB.contains("drafter_migration_phase_seconds_count{direction=\"in\",phase=\"receiving\"} 1"),
                         pageB);
                 assertTrue(pageB.contains("drafter_peer_vm_state{state=\"running\"} 1"), pageB);

@@ -1,6 +1,7 @@
 package io.drafter.peer;
 
 import io.drafter.migration.Authority;
+import io.drafter.migration.DeviceTraffic;
 import io.drafter.migration.destination.DestinationCounters;
 import io.drafter.migration.destination.DestinationListener;
 import io.drafter.migration.destination.DestinationPhase;
@@ -26,6 +27,7 @@ import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -71,6 +73,9 @@ public final class PeerMetrics {
     private long endedOutBytes;
     private long endedOutBlocks;
     private long endedOutZeroBlocks;
+    /** Per device: blocks, zero blocks and data bytes of the ended migrations out. */
+    private final Map<String, long[]> endedOutPerDevice = new LinkedHashMap<>();
+
     private volatile long suspendedAtNs;
     private volatile String inPhase;
 
@@ -139,6 +144,7 @@ public final class PeerMetrics {
         registerPeerGauges();
         registerDeviceMetrics();
         registerMigrationTotals();
+        registerMigrationPerDevice();
     }
 
     private void registerPeerGauges() {
@@ -279,6 +285,59 @@ public final class PeerMetrics {
                 .register(registry);
     }
 
+    private void registerMigrationPerDevice() {
+        deviceMigrationCounter(
+                "drafter_migration_device_blocks",
+                "Blocks of data sent or applied by migrations, per device and direction.",
+                0,
+                DeviceTraffic::blocks);
+        deviceMigrationCounter(
+                "drafter_migration_device_zero_blocks",
+                "All-zero blocks announced instead of sent, per device and direction.",
+                1,
+                DeviceTraffic::zeroBlocks);
+        deviceMigrationCounter(
+                "drafter_migration_device_data_bytes",
+                "Bytes of block data on the link (after compression; framing not included), per device and direction.",
+                2,
+                DeviceTraffic::dataBytes);
+    }
+
+    private void deviceMigrationCounter(String name, String help, int outIndex, ToLongFunction<DeviceTraffic> in) {
+        CounterWithCallback.builder()
+                .name(name)
+                .help(help)
+                .labelNames("device", "direction")
+                .callback(cb -> {
+                    outPerDevice().forEach((device, v) -> cb.call(v[outIndex], device, OUT));
+                    MigrationDestination d = incoming();
+                    if (d != null) {
+                        d.counters().perDevice().forEach((device, v) -> cb.call(in.applyAsLong(v), device, IN));
+                    }
+                })
+                .register(registry);
+    }
+
+    /** Per device, blocks, zero blocks and data bytes of the ended migrations out, plus the latest one's now. */
+    private synchronized Map<String, long[]> outPerDevice() {
+        MigrationSource now = latestOut();
+        Map<String, long[]> sums = new LinkedHashMap<>();
+        endedOutPerDevice.forEach((d, v) -> sums.put(d, v.clone()));
+        if (now != null) {
+            addPerDevice(sums, now.counters().perDevice());
+        }
+        return sums;
+    }
+
+    private static void addPerDevice(Map<String, long[]> sums, Map<String, DeviceTraffic> traffic) {
+        traffic.forEach((d, v) -> {
+            long[] s = sums.computeIfAbsent(d, _ -> new long[3]);
+            s[0] += v.blocks();
+            s[1] += v.zeroBlocks();
+            s[2] += v.dataBytes();
+        });
+    }
+
     private void migrationCounter(String name, String help, int outIndex, ToLongFunction<DestinationCounters> in) {
         CounterWithCallback.builder()
                 .name(name)
@@ -315,6 +374,7 @@ public final class PeerMetrics {
                 endedOutBytes += c.bytesSent();
                 endedOutBlocks += c.blocksSent();
                 endedOutZeroBlocks += c.zeroBlocks();
+                addPerDevice(endedOutPerDevice, c.perDevice());
             }
             latestOut = now;
         }

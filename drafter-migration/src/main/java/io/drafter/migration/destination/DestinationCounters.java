@@ -1,5 +1,6 @@
 package io.drafter.migration.destination;
 
+import io.drafter.migration.DeviceTraffic;
 import java.time.Duration;
 import java.util.Map;
 
@@ -14,6 +15,8 @@ import java.util.Map;
  * @param readerWaits reads that had to wait for a block, all devices
  * @param readerWaitTime their total wait time
  * @param phaseTimes time spent in each phase that was left
+ * @param perDevice per device, in the group's order: the blocks, zero blocks and data bytes applied (empty before
+ *     the source announced its devices)
  */
 public record DestinationCounters(
         long bytesReceived,
@@ -23,4 +26,5 @@ public record DestinationCounters(
         long blocksRequested,
         long readerWaits,
         Duration readerWaitTime,
-        Map<DestinationPhase, Duration> phaseTimes) {}
+        Map<DestinationPhase, Duration> phaseTimes,
+        Map<String, DeviceTraffic> perDevice) {}

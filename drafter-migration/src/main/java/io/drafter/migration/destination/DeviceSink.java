@@ -36,6 +36,7 @@ final class DeviceSink {
     private final AtomicLong blocks = new AtomicLong();
     private final AtomicLong zeros = new AtomicLong();
     private final AtomicLong dirty = new AtomicLong();
+    private final AtomicLong bytes = new AtomicLong();
     /** The applier thread, once started. */
     volatile Thread applier;
     /** When the applier last reported progress ({@link System#nanoTime()}); the applier's own. */
@@ -85,6 +86,7 @@ final class DeviceSink {
     boolean apply(ApplyItem item, BufferPool pool) throws IOException {
         switch (item) {
             case ApplyItem.Block(Frame.BlockData d) -> {
+                bytes.addAndGet(d.data().remaining());
                 try {
                     waiting.supply(d.block(), decoder.decode(d));
                 } finally {
@@ -127,6 +129,11 @@ final class DeviceSink {
     /** Blocks applied from ZERO frames. */
     long zeroBlocks() {
         return zeros.get();
+    }
+
+    /** Bytes of block data applied, as they came over the link. */
+    long dataBytes() {
+        return bytes.get();
     }
 
     /** Blocks marked missing by dirty lists. */

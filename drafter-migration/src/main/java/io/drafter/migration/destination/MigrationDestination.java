@@ -1,6 +1,7 @@
 package io.drafter.migration.destination;
 
 import io.drafter.migration.Authority;
+import io.drafter.migration.DeviceTraffic;
 import io.drafter.migration.MigrationException;
 import io.drafter.migration.internal.Handshake;
 import io.drafter.migration.internal.Link;
@@ -264,6 +265,7 @@ public final class MigrationDestination {
         long waits = 0;
         long waitNs = 0;
         long blocksReceived = 0;
+        Map<String, DeviceTraffic> perDevice = new LinkedHashMap<>();
         long zeroBlocks = 0;
         long dirtyBlocks = 0;
         synchronized (sinks) {
@@ -273,6 +275,7 @@ public final class MigrationDestination {
                 blocksReceived += s.blocksReceived();
                 zeroBlocks += s.zeroBlocks();
                 dirtyBlocks += s.dirtyBlocks();
+                perDevice.put(s.spec.name(), new DeviceTraffic(s.blocksReceived(), s.zeroBlocks(), s.dataBytes()));
             }
         }
         synchronized (lock) {
@@ -284,7 +287,8 @@ public final class MigrationDestination {
                     blocksRequested.get(),
                     waits,
                     Duration.ofNanos(waitNs),
-                    phases.phaseTimes());
+                    phases.phaseTimes(),
+                    perDevice);
         }
     }
 

@@ -758,8 +758,8 @@ public final class MigrationSource {
             stats.blockFrame(b);
         }
         proxy.send(f);
-        if (f instanceof Frame.ZeroBlocks) {
-            stats.zeroFrameSent();
+        if (f instanceof Frame.ZeroBlocks z) {
+            stats.zeroFrameSent(z);
         }
     }
 

@@ -1,5 +1,6 @@
 package io.drafter.migration.source;
 
+import io.drafter.migration.DeviceTraffic;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
@@ -20,6 +21,7 @@ import java.util.Map;
  *     dirty list and prepares), or {@code null} if that did not happen
  * @param suspendToGrant from the suspend hook's return to the GRANT being written behind the last block: the part of
  *     the downtime the source controls (the destination runs after reading it), or {@code null} if not granted
+ * @param perDevice per device, in the group's order: the blocks, zero blocks and data bytes sent
  */
 public record SourceCounters(
         long bytesSent,
@@ -32,4 +34,5 @@ public record SourceCounters(
         Map<String, List<Integer>> dirtyPerRound,
         Map<SourcePhase, Duration> phaseTimes,
         Duration suspendToAuthority,
-        Duration suspendToGrant) {}
+        Duration suspendToGrant,
+        Map<String, DeviceTraffic> perDevice) {}

@@ -1,5 +1,6 @@
 package io.drafter.migration.source;
 
+import io.drafter.migration.DeviceTraffic;
 import io.drafter.migration.protocol.Frame;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -8,6 +9,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicLongArray;
 
 /**
  * What the source counts while it migrates, and the {@link SourceCounters} snapshot of it. The block counters are
@@ -21,6 +23,9 @@ final class SourceStats {
     private final AtomicLong dataBytesRead = new AtomicLong();
     private final AtomicLong priorityBlocks = new AtomicLong();
     private final List<String> devices;
+    private final AtomicLongArray deviceBlocks;
+    private final AtomicLongArray deviceZeroBlocks;
+    private final AtomicLongArray deviceBytes;
     private final List<List<Integer>> dirtyPerRound = new ArrayList<>();
     private int rounds;
     private long suspendReturnedNs;
@@ -30,6 +35,9 @@ final class SourceStats {
     /** Counters for the devices named {@code devices}, in their order. */
     SourceStats(List<String> devices) {
         this.devices = List.copyOf(devices);
+        this.deviceBlocks = new AtomicLongArray(devices.size());
+        this.deviceZeroBlocks = new AtomicLongArray(devices.size());
+        this.deviceBytes = new AtomicLongArray(devices.size());
         for (int i = 0; i < devices.size(); i++) {
             dirtyPerRound.add(Collections.synchronizedList(new ArrayList<>()));
         }
@@ -46,14 +54,17 @@ final class SourceStats {
     /** A BLOCK frame goes out (counted as it is handed to the writer). */
     void blockFrame(Frame.BlockData f) {
         blocksSent.incrementAndGet();
+        deviceBlocks.incrementAndGet(f.device());
+        deviceBytes.addAndGet(f.device(), f.data().remaining());
         if (f.encoding() == Frame.BlockData.ZSTD) {
             compressedBlocks.incrementAndGet();
         }
     }
 
     /** A ZERO frame went out (counted once written). */
-    void zeroFrameSent() {
+    void zeroFrameSent(Frame.ZeroBlocks f) {
         zeroBlocks.incrementAndGet();
+        deviceZeroBlocks.addAndGet(f.device(), f.count());
     }
 
     /** A dirty round (or the final one) of {@code dirtyBlocks} blocks started on device {@code device}. */
@@ -83,6 +94,12 @@ final class SourceStats {
         for (int i = 0; i < devices.size(); i++) {
             perRound.put(devices.get(i), List.copyOf(dirtyPerRound.get(i)));
         }
+        Map<String, DeviceTraffic> perDevice = new LinkedHashMap<>();
+        for (int i = 0; i < devices.size(); i++) {
+            perDevice.put(
+                    devices.get(i),
+                    new DeviceTraffic(deviceBlocks.get(i), deviceZeroBlocks.get(i), deviceBytes.get(i)));
+        }
         Duration s2a = suspendReturnedNs != 0 && authorityAckNs != 0
                 ? Duration.ofNanos(authorityAckNs - suspendReturnedNs)
                 : null;
@@ -98,6 +115,7 @@ final class SourceStats {
                 perRound,
                 phaseTimes,
                 s2a,
-                s2g);
+                s2g,
+                perDevice);
     }
 }

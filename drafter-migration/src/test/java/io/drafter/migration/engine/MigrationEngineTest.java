@@ -181,6 +181,18 @@ class MigrationEngineTest {
         assertNotNull(sc.suspendToGrant());
         assertTrue(source.granted());
         assertTrue(dc.blocksReceived() > 0);
+        // Per device, the two sides agree on what went over, and the devices add up to the totals.
+        assertEquals(sc.perDevice(), dc.perDevice(), "per device, sent and applied");
+        assertEquals(
+                dc.blocksReceived(),
+                dc.perDevice().values().stream()
+                        .mapToLong(io.drafter.migration.DeviceTraffic::blocks)
+                        .sum());
+        assertEquals(
+                sc.blocksSent(),
+                sc.perDevice().values().stream()
+                        .mapToLong(io.drafter.migration.DeviceTraffic::blocks)
+                        .sum());
         src.close();
     }
 

@@ -3,6 +3,7 @@ package io.drafter.migration.source;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 
+import io.drafter.migration.DeviceTraffic;
 import io.drafter.migration.protocol.Frame;
 import java.nio.ByteBuffer;
 import java.time.Duration;
@@ -20,7 +21,7 @@ class SourceStatsTest {
         s.blockRead(4096, true);
         s.blockFrame(new Frame.BlockData(0, 2, Frame.BlockData.ZSTD, 4096, ByteBuffer.allocate(10)));
         s.blockRead(100, false);
-        s.zeroFrameSent();
+        s.zeroFrameSent(new Frame.ZeroBlocks(1, 5, 1));
         SourceCounters c = s.snapshot(9000, Map.of());
         assertEquals(9000, c.bytesSent());
         assertEquals(2, c.blocksSent());
@@ -28,6 +29,11 @@ class SourceStatsTest {
         assertEquals(1, c.zeroBlocks());
         assertEquals(8292, c.dataBytesRead());
         assertEquals(1, c.priorityBlocks());
+        assertEquals(
+                Map.of("disk", new DeviceTraffic(2, 0, 4106), "memory", new DeviceTraffic(0, 1, 0)),
+                c.perDevice(),
+                "per device: blocks with their data as sent (compressed), zero blocks");
+        assertEquals(List.of("disk", "memory"), List.copyOf(c.perDevice().keySet()));
     }
 
     @Test
