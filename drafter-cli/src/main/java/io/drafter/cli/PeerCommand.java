@@ -9,7 +9,6 @@ import io.drafter.migration.source.SourceCounters;
 import io.drafter.migration.source.SourceListener;
 import io.drafter.migration.source.SourcePhase;
 import io.drafter.migration.transport.Connection;
-import io.drafter.migration.transport.PemTls;
 import io.drafter.migration.transport.SharedToken;
 import io.drafter.migration.transport.Transport;
 import io.drafter.migration.transport.TransportSecurity;
@@ -108,34 +107,10 @@ public final class PeerCommand implements Callable<Integer> {
     String metrics;
 
     /** Where a migration's token is when no security flag is given (also {@code $DRAFTER_TOKEN_FILE}). */
-    static final String DEFAULT_TOKEN_FILE = "/var/lib/drafter/migration.token";
+    static final String DEFAULT_TOKEN_FILE = MigrationSecurity.DEFAULT_TOKEN_FILE;
 
-    @Option(
-            names = {"--token-file", "-token-file"},
-            description = "File with the shared migration token (at least 16 bytes, mode 0600). Without it, TLS or"
-                    + " --insecure-plain-tcp, the host's default token is used: $DRAFTER_TOKEN_FILE, else "
-                    + DEFAULT_TOKEN_FILE + ", created by a listening peer when missing.")
-    Path tokenFile;
-
-    @Option(
-            names = {"--tls-cert", "-tls-cert"},
-            description = "PEM certificate chain of this peer (TLS 1.3, mutual).")
-    Path tlsCert;
-
-    @Option(
-            names = {"--tls-key", "-tls-key"},
-            description = "PEM PKCS#8 private key of this peer.")
-    Path tlsKey;
-
-    @Option(
-            names = {"--tls-ca", "-tls-ca"},
-            description = "PEM CA certificate(s) that the other peer's certificate must chain to.")
-    Path tlsCa;
-
-    @Option(
-            names = {"--insecure-plain-tcp", "-insecure-plain-tcp"},
-            description = "Migrate over plain TCP with neither token nor TLS (trusted networks only).")
-    boolean insecurePlainTcp;
+    @Mixin
+    MigrationSecurity securityOptions = new MigrationSecurity();
 
     @Option(
             names = {"--port-forwards", "-port-forwards"},
@@ -193,8 +168,10 @@ public final class PeerCommand implements Callable<Integer> {
         // Every flag is checked, and every address bound, before a VM resumes: a mistake found later would leave a VM
         // that ran for nothing, or devices changed under a failed start.
         var deviceList = DeviceConfigParser.parse(devices, DeviceConfigParser.Use.PEER);
-        TransportSecurity security = security();
-        SharedToken token = tokenFile == null ? null : token(tokenFile);
+        MigrationSecurity.Resolved secured =
+                securityOptions.resolve("drafter peer", !(raddr.isEmpty() && laddr.isEmpty()), !laddr.isEmpty());
+        TransportSecurity security = secured.security();
+        SharedToken token = secured.token();
         checkNetns(netns);
         InetSocketAddress from = raddr.isEmpty() ? null : resolved(address(raddr, "--raddr"), "--raddr");
         InetSocketAddress listenOn = laddr.isEmpty() ? null : resolved(address(laddr, "--laddr"), "--laddr");
@@ -209,10 +186,7 @@ public final class PeerCommand implements Callable<Integer> {
                 token,
                 consoleOptions.console(),
                 forwards());
-        if (insecurePlainTcp && token == null && security instanceof TransportSecurity.PlainTcp) {
-            System.err.println("drafter peer: WARNING: migrations are neither authenticated nor encrypted"
-                    + " (--insecure-plain-tcp); use it only on a network you trust");
-        }
+        securityOptions.warnIfInClear("drafter peer", secured);
         QemuVmm vmm = new QemuVmm().runningAs(firecrackerCompat.validate());
         PeerMetrics peerMetrics = metricsOn == null ? PeerMetrics.disabled() : new PeerMetrics();
         PeerState state = new PeerState();
@@ -325,21 +299,6 @@ public final class PeerCommand implements Callable<Integer> {
         }
     }
 
-    /** The token from {@code file}, with a one-line error naming the file when it cannot be used. */
-    static SharedToken token(Path file) {
-        if (!Files.exists(file)) {
-            throw new IllegalArgumentException("could not read --token-file " + file + ": no such file");
-        }
-        if (!Files.isRegularFile(file) || !Files.isReadable(file)) {
-            throw new IllegalArgumentException("could not read --token-file " + file + ": not a readable file");
-        }
-        try {
-            return SharedToken.fromFile(file);
-        } catch (IOException e) {
-            throw new IllegalArgumentException("could not use --token-file " + file + ": " + e.getMessage(), e);
-        }
-    }
-
     /** Fails naming the namespace when {@code --netns} names one that does not exist. */
     static void checkNetns(String ns) {
         if (!ns.isEmpty() && !Files.exists(Path.of("/var/run/netns", ns))) {
@@ -359,48 +318,6 @@ public final class PeerCommand implements Callable<Integer> {
 
     private java.util.List<io.drafter.net.PortForward> forwards() {
         return portForwards.isBlank() ? java.util.List.of() : io.drafter.net.PortForward.parseList(portForwards);
-    }
-
-    private TransportSecurity security() throws Exception {
-        boolean anyTls = tlsCert != null || tlsKey != null || tlsCa != null;
-        if (anyTls) {
-            if (tlsCert == null || tlsKey == null || tlsCa == null) {
-                throw new IllegalArgumentException(
-                        "could not set up TLS: --tls-cert, --tls-key and --tls-ca go together");
-            }
-            return TransportSecurity.tls(PemTls.context(tlsCert, tlsKey, tlsCa));
-        }
-        if (tokenFile == null && !insecurePlainTcp && !(raddr.isEmpty() && laddr.isEmpty())) {
-            tokenFile = defaultToken(!laddr.isEmpty());
-        }
-        return TransportSecurity.plainTcp();
-    }
-
-    /**
-     * The token of a migration for which neither a token, TLS nor plain TCP was asked for, as in Drafter's walkthrough:
-     * the host's default token file ({@code $DRAFTER_TOKEN_FILE}, else {@value #DEFAULT_TOKEN_FILE}). A peer that
-     * listens creates it (random, 0600) when there is none; a destination on another host needs a copy of it.
-     */
-    private static Path defaultToken(boolean listening) {
-        String env = System.getenv("DRAFTER_TOKEN_FILE");
-        Path file = Path.of(env == null || env.isBlank() ? DEFAULT_TOKEN_FILE : env);
-        if (Files.exists(file)) {
-            System.err.println("drafter peer: authenticating and encrypting the migration with the token in " + file);
-            return file;
-        }
-        if (!listening) {
-            throw new IllegalArgumentException("could not secure the migration: give --token-file, --tls-cert/"
-                    + "--tls-key/--tls-ca or --insecure-plain-tcp, or copy the source host's " + file + " here");
-        }
-        try {
-            SharedToken.createFile(file);
-        } catch (IOException e) {
-            throw new IllegalArgumentException(
-                    "could not create the migration token " + file + ": " + e.getMessage(), e);
-        }
-        System.err.println("drafter peer: created the migration token " + file + " (a destination on this host uses it;"
-                + " on another host copy it to the same path or pass it with --token-file)");
-        return file;
     }
 
     static InetSocketAddress address(String hostPort, String flag) {

@@ -3,10 +3,7 @@ package io.drafter.cli;
 import io.drafter.migration.destination.DestinationListener;
 import io.drafter.migration.destination.DestinationPhase;
 import io.drafter.migration.transport.Connection;
-import io.drafter.migration.transport.PemTls;
-import io.drafter.migration.transport.SharedToken;
 import io.drafter.migration.transport.Transport;
-import io.drafter.migration.transport.TransportSecurity;
 import io.drafter.peer.Terminator;
 import io.drafter.storage.config.DeviceConfig;
 import io.drafter.storage.config.DeviceConfigParser;
@@ -19,6 +16,7 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -50,31 +48,8 @@ public final class TerminatorCommand implements Callable<Integer> {
             description = "The peer to take the VM from: its --laddr.")
     String raddr;
 
-    @Option(
-            names = {"--token-file", "-token-file"},
-            description = "Shared migration token of the peer (default: $DRAFTER_TOKEN_FILE, else "
-                    + PeerCommand.DEFAULT_TOKEN_FILE + ").")
-    Path tokenFile;
-
-    @Option(
-            names = {"--tls-cert", "-tls-cert"},
-            description = "PEM certificate chain of this side (TLS 1.3, mutual).")
-    Path tlsCert;
-
-    @Option(
-            names = {"--tls-key", "-tls-key"},
-            description = "PEM PKCS#8 private key of this side.")
-    Path tlsKey;
-
-    @Option(
-            names = {"--tls-ca", "-tls-ca"},
-            description = "PEM CA certificate(s) that the peer's certificate must chain to.")
-    Path tlsCa;
-
-    @Option(
-            names = {"--insecure-plain-tcp", "-insecure-plain-tcp"},
-            description = "Migrate over plain TCP with neither token nor TLS (trusted networks only).")
-    boolean insecurePlainTcp;
+    @Mixin
+    MigrationSecurity securityOptions = new MigrationSecurity();
 
     @Override
     public Integer call() throws Exception {
@@ -92,48 +67,20 @@ public final class TerminatorCommand implements Callable<Integer> {
             throw new IllegalArgumentException("could not use --raddr '': give the peer's HOST:PORT");
         }
         InetSocketAddress from = PeerCommand.resolved(PeerCommand.address(raddr, "--raddr"), "--raddr");
-        TransportSecurity security;
-        SharedToken token = null;
-        if (tlsCert != null || tlsKey != null || tlsCa != null) {
-            if (tlsCert == null || tlsKey == null || tlsCa == null) {
-                throw new IllegalArgumentException(
-                        "could not set up TLS: --tls-cert, --tls-key and --tls-ca go together");
-            }
-            security = TransportSecurity.tls(PemTls.context(tlsCert, tlsKey, tlsCa));
-        } else {
-            security = TransportSecurity.plainTcp();
-            if (tokenFile != null) {
-                token = PeerCommand.token(tokenFile);
-            } else if (!insecurePlainTcp) {
-                token = PeerCommand.token(hostToken());
-            } else {
-                System.err.println("drafter terminator: WARNING: the migration is neither authenticated nor"
-                        + " encrypted (--insecure-plain-tcp); use it only on a network you trust");
-            }
-        }
+        MigrationSecurity.Resolved secured = securityOptions.resolve("drafter terminator", true, false);
+        securityOptions.warnIfInClear("drafter terminator", secured);
         try (StopSignals stop = StopSignals.install("drafter terminator", System.err)) {
             stop.busy(() -> "taking the VM; stopping gives it back to the peer, which resumes it");
             out.println("Terminating the migration chain of " + raddr);
-            Connection c = Transport.connect(from, security, Duration.ofSeconds(30));
-            Terminator.Result r = Terminator.run(c, outputs, token, insecurePlainTcp, phases(out), stop.requested());
+            Connection c = Transport.connect(from, secured.security(), Duration.ofSeconds(30));
+            Terminator.Result r = Terminator.run(
+                    c, outputs, secured.token(), secured.plainTcpAllowed(), phases(out), stop.requested());
             out.println("Wrote the VM's package in " + r.took().toMillis() + " ms ("
                     + r.counters().bytesReceived() + " bytes received); resume it with drafter peer or drafter"
                     + " runner:");
             r.files().forEach((name, path) -> out.println("  " + name + "\t" + path));
             return 0;
         }
-    }
-
-    /** The host's default migration token, which the listening peer created: a terminator never creates one. */
-    private static Path hostToken() {
-        String env = System.getenv("DRAFTER_TOKEN_FILE");
-        Path file = Path.of(env == null || env.isBlank() ? PeerCommand.DEFAULT_TOKEN_FILE : env);
-        if (!Files.exists(file)) {
-            throw new IllegalArgumentException("could not secure the migration: give --token-file, --tls-cert/"
-                    + "--tls-key/--tls-ca or --insecure-plain-tcp, or copy the peer host's " + file + " here");
-        }
-        System.err.println("drafter terminator: authenticating and encrypting the migration with the token in " + file);
-        return file;
     }
 
     private static DestinationListener phases(PrintStream out) {
