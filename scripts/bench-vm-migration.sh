@@ -2,6 +2,7 @@
 # Live migration of a Redis VM under a steady write load, drafter peers vs QEMU's own live migration, in alternating
 # pairs (BENCH_PAIRS, default 5): prints per migration the client-visible downtime, the VM's paused window (drafter:
 # with its parts), total time, bytes, lost acknowledged writes; then medians and the median of the pairs' ratios.
+# BENCH_KEEP_CONNECTION=true: the client keeps one connection (10 s answer timeout) and prints how often it reconnected.
 # Builds what it needs like scripts/quickstart.sh (guest, Redis OCI disk, a 256 MiB snapshot) into out/bench-vm.
 set -euo pipefail
 . "$(dirname "$0")/as-root.sh"
@@ -20,4 +21,4 @@ bin/drafter nat --namespace-count 2 >"$out/nat.log" 2>&1 & pids+=($!)
 await "$out/nat.log" running 60
 snapshot_redis "$out" "$mem" >/dev/null
 cp="drafter-peer/target/classes:drafter-peer/target/test-classes:$(cat drafter-peer/target/bench.classpath)"
-java -Dbench.pairs="${BENCH_PAIRS:-5}" --enable-native-access=ALL-UNNAMED -cp "$cp" io.drafter.peer.bench.VmMigrationBenchmark "$out/package" "$out/work"
+java -Dbench.pairs="${BENCH_PAIRS:-5}" -Dbench.keepConnection="${BENCH_KEEP_CONNECTION:-false}" --enable-native-access=ALL-UNNAMED -cp "$cp" io.drafter.peer.bench.VmMigrationBenchmark "$out/package" "$out/work"

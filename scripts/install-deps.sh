@@ -20,6 +20,8 @@ want cpio
 want iproute2
 want nftables
 want procps
+# conntrack: a forward that moves with a migrated VM forgets the old place's flows, so open connections carry on
+want conntrack
 # the walkthrough's Redis client (redis-cli), as a user of the seed tutorial runs it
 want redis-tools
 # packager tests and bench compare with GNU tar + zstd; the Redis example image is made with apt-get download + dpkg -x.

@@ -36,6 +36,7 @@ public final class Forwarder implements AutoCloseable {
     public static final String TABLE_PREFIX = "drafter_fwd_";
 
     private static final AtomicInteger OPENED = new AtomicInteger();
+    private static final System.Logger LOG = System.getLogger(Forwarder.class.getName());
 
     private final String table;
     private final List<Resolved> forwards;
@@ -102,6 +103,7 @@ public final class Forwarder implements AutoCloseable {
                     enableRouteLocalnet(r.hostVeth());
                 }
             }
+            forgetOldFlows(resolved, runner);
         } catch (RuntimeException e) {
             try {
                 forwarder.close();
@@ -111,6 +113,52 @@ public final class Forwarder implements AutoCloseable {
             throw e;
         }
         return forwarder;
+    }
+
+    /**
+     * Forgets the connection-tracking entries of flows to these external addresses: an earlier forward (the VM's place
+     * before a migration on this host) had them NATed to its namespace, so their packets went there. Forgotten, the
+     * next packet of such a flow is tracked afresh (the kernel picks up established TCP flows) and NATed to the VM's
+     * new place, with the same addresses as the guest saw before, so a connection kept open carries on. Needs {@code
+     * conntrack}; without it flows to the old place end as before.
+     */
+    private static void forgetOldFlows(List<Resolved> resolved, CommandRunner runner) {
+        if (!onPath("conntrack")) {
+            LOG.log(System.Logger.Level.DEBUG, "no conntrack on the PATH: open connections end at a migration");
+            return;
+        }
+        for (Resolved r : resolved) {
+            List<String> flows = List.of(
+                    "-p",
+                    r.forward().protocolName(),
+                    "--orig-dst",
+                    r.externalHost().getHostAddress(),
+                    "--orig-port-dst",
+                    Integer.toString(r.forward().externalPort()));
+            List<String> list = new ArrayList<>(List.of("conntrack", "-L"));
+            list.addAll(flows);
+            if (runner.run("list the flows to " + r.describe(), list).stdout().isBlank()) {
+                continue;
+            }
+            List<String> delete = new ArrayList<>(List.of("conntrack", "-D"));
+            delete.addAll(flows);
+            try {
+                runner.run("forget the flows to " + r.describe(), delete);
+            } catch (CommandFailedException e) {
+                // They ended meanwhile: exit 1, nothing to forget.
+            }
+        }
+    }
+
+    private static boolean onPath(String tool) {
+        for (String dir : System.getenv()
+                .getOrDefault("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+                .split(":")) {
+            if (!dir.isEmpty() && java.nio.file.Files.isExecutable(java.nio.file.Path.of(dir, tool))) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** The forwards in effect. */

@@ -343,6 +343,16 @@ public final class Nat implements AutoCloseable {
         if (config.allowIncomingTraffic()) {
             s.append("    ip daddr ").append(guest).append(" masquerade\n");
         }
+        s.append("  }\n");
+        // A guest that resumes here after a migration may retransmit on a connection this namespace has not seen yet
+        // (its peer's next packet, re-tracked to here, is still on its way): answered with a reset, that connection
+        // would die; dropped, the guest retransmits it later, once the connection is tracked here.
+        s.append("  chain input {\n    type filter hook input priority filter; policy accept;\n");
+        s.append("    iifname \"")
+                .append(config.namespaceInterface())
+                .append("\" ip daddr ")
+                .append(formatAddress(config.namespaceInterfaceGateway()))
+                .append(" tcp flags & (syn | rst) == 0 ct state new drop\n");
         s.append("  }\n}\n");
         return s.toString();
     }

@@ -224,6 +224,7 @@ public final class VmMigrationBenchmark {
                 try (Peer peerB = b.get(5, TimeUnit.MINUTES)) {
                     Thread.sleep(3000);
                     client.stop();
+                    System.out.println("drafter: the client reconnected " + client.reconnects() + " time(s)");
                     long pausedMs = (peerB.runningAtNanos() - a.pausedAtNanos()) / 1_000_000;
                     String parts = "pause->suspended " + (a.suspendedAtNanos() - a.pausedAtNanos()) / 1_000_000
                             + " ms, suspended->running " + (peerB.runningAtNanos() - a.suspendedAtNanos()) / 1_000_000
@@ -320,6 +321,7 @@ public final class VmMigrationBenchmark {
                                     + info.path("ram").path("transferred").asLong() + " RAM bytes");
                     Thread.sleep(3000);
                     client.stop();
+                    System.out.println("qemu: the client reconnected " + client.reconnects() + " time(s)");
                     return new Result(
                             "qemu",
                             client.longestGapMs(),
@@ -338,6 +340,17 @@ public final class VmMigrationBenchmark {
 
     /** Writes SET load<i> every 5 ms to 127.0.0.1:PORT, reconnecting after a 200 ms timeout; counts gaps. */
     static final class LoadClient implements AutoCloseable {
+        /** {@code -Dbench.keepConnection=true}: one connection, waiting up to 10 s for each answer (survival). */
+        static final boolean KEEP = Boolean.getBoolean("bench.keepConnection");
+
+        volatile int connects;
+        private volatile int connectsAtServing;
+
+        /** Connections the client had to open again after it was served first (0: its connection survived). */
+        int reconnects() {
+            return connects - connectsAtServing;
+        }
+
         private final List<String> ackedKeys = java.util.Collections.synchronizedList(new ArrayList<>());
         private volatile boolean stop;
         private volatile long longestGapNs;
@@ -351,7 +364,8 @@ public final class VmMigrationBenchmark {
                     if (s == null) {
                         s = new Socket();
                         s.connect(new InetSocketAddress("127.0.0.1", PORT), 200);
-                        s.setSoTimeout(200);
+                        s.setSoTimeout(KEEP ? 10_000 : 200);
+                        connects++;
                     }
                     String key = "load" + i;
                     if ("+OK".equals(command(s, "SET", key, Long.toString(i)))) {
@@ -382,6 +396,7 @@ public final class VmMigrationBenchmark {
                 Thread.sleep(50);
             }
             longestGapNs = 0;
+            connectsAtServing = connects;
         }
 
         void stop() throws InterruptedException {
