@@ -123,42 +123,25 @@ public final class Forwarder implements AutoCloseable {
      * conntrack}; without it flows to the old place end as before.
      */
     private static void forgetOldFlows(List<Resolved> resolved, CommandRunner runner) {
-        if (!onPath("conntrack")) {
-            LOG.log(System.Logger.Level.DEBUG, "no conntrack on the PATH: open connections end at a migration");
-            return;
-        }
         for (Resolved r : resolved) {
-            List<String> flows = List.of(
+            // Exit 1: there was none to forget; -1: conntrack is not installed (then none of them can be forgotten).
+            CommandRunner.Result deleted = runner.attempt(
+                    "conntrack",
+                    "-D",
                     "-p",
                     r.forward().protocolName(),
                     "--orig-dst",
                     r.externalHost().getHostAddress(),
                     "--orig-port-dst",
                     Integer.toString(r.forward().externalPort()));
-            List<String> list = new ArrayList<>(List.of("conntrack", "-L"));
-            list.addAll(flows);
-            if (runner.run("list the flows to " + r.describe(), list).stdout().isBlank()) {
-                continue;
-            }
-            List<String> delete = new ArrayList<>(List.of("conntrack", "-D"));
-            delete.addAll(flows);
-            try {
-                runner.run("forget the flows to " + r.describe(), delete);
-            } catch (CommandFailedException e) {
-                // They ended meanwhile: exit 1, nothing to forget.
+            if (deleted.exitCode() == -1) {
+                LOG.log(
+                        System.Logger.Level.DEBUG,
+                        "could not forget the flows to " + r.describe() + " ("
+                                + deleted.stderr().strip() + "): open connections end at a migration");
+                return;
             }
         }
-    }
-
-    private static boolean onPath(String tool) {
-        for (String dir : System.getenv()
-                .getOrDefault("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
-                .split(":")) {
-            if (!dir.isEmpty() && java.nio.file.Files.isExecutable(java.nio.file.Path.of(dir, tool))) {
-                return true;
-            }
-        }
-        return false;
     }
 
     /** The forwards in effect. */

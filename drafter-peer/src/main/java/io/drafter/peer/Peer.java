@@ -978,13 +978,8 @@ public final class Peer implements AutoCloseable {
         for (long off = from; off < dev.sizeBytes(); off += chunk) {
             int n = (int) Math.min(chunk, dev.sizeBytes() - off);
             current.clear().limit(n);
-            while (current.hasRemaining()) {
-                if (dev.read(current, off + current.position()) <= 0) {
-                    break;
-                }
-            }
-            current.flip();
-            if (current.remaining() < n || current.mismatch(zeros.clear().limit(n)) != -1) {
+            dev.read(current, off); // fills the buffer: the chunk lies inside the device
+            if (current.flip().mismatch(zeros.clear().limit(n)) != -1) {
                 dev.write(zeros.clear().limit(n), off);
             }
         }
