@@ -69,6 +69,8 @@ public final class MigrationSource {
                     SourcePhase.AUTHORITY_SENT,
                     SourcePhase.GRANTED,
                     SourcePhase.COMPLETED)
+            // A source that never runs what it serves (SourceOptions.serveOnly) hands authority over at once.
+            .path(SourcePhase.HANDSHAKE, SourcePhase.AUTHORITY_SENT)
             .path(SourcePhase.FAILED, SourcePhase.RESUMED);
 
     private final Connection connection;
@@ -148,6 +150,11 @@ public final class MigrationSource {
         this.listener = listener == null ? SourceListener.NONE : listener;
         if (devices.isEmpty()) {
             throw new IllegalArgumentException("could not migrate to " + peer + ": no devices");
+        }
+        if (session != null && session.serveOnly() != options.serveOnly()) {
+            // A listener that announced a registry to a destination that then got a running VM would let two run.
+            throw new IllegalArgumentException("could not migrate to " + peer + ": the listener "
+                    + (session.serveOnly() ? "announced" : "did not announce") + " a serve-only source");
         }
         this.states = new DevState[devices.size()];
         this.scheduler = new SendScheduler(states.length);
@@ -372,9 +379,15 @@ public final class MigrationSource {
                             peer,
                             options.compression(),
                             options.token(),
-                            Handshake.sealsFrames(connection, options.token()));
+                            Handshake.sealsFrames(connection, options.token()),
+                            options.serveOnly());
             Handshake.Agreed agreed = Handshake.sourceGroup(
-                    adapter, proxy, peer, Arrays.stream(states).map(d -> d.spec).toList(), zstdAgreed);
+                    adapter,
+                    proxy,
+                    peer,
+                    Arrays.stream(states).map(d -> d.spec).toList(),
+                    zstdAgreed,
+                    options.serveOnly());
             lock.lock();
             try {
                 zstd = agreed.zstd();
@@ -400,6 +413,10 @@ public final class MigrationSource {
                         d.device.volatility() != null
                                 ? d.device.volatility().leastVolatileFirst()
                                 : identity(d.spec.blockCount()));
+            }
+            if (options.serveOnly()) {
+                serveLocked(orders);
+                return;
             }
             lock.lock();
             try {
@@ -454,6 +471,26 @@ public final class MigrationSource {
             fail(t);
         } finally {
             maybeResumeAfterFailure();
+        }
+    }
+
+    /**
+     * A serve-only source: AUTHORITY first (nothing to suspend, nothing changes), then every block, requested ones
+     * first; the GRANT follows the last one once the destination asked for it, and COMPLETED ends it.
+     */
+    private void serveLocked(List<long[]> orders) throws MigrationException, InterruptedException {
+        lock.lock();
+        try {
+            checkNotFailed();
+            control.add(new Frame.Authority(options.authorityPayload()));
+            transitionLocked(SourcePhase.AUTHORITY_SENT);
+            for (DevState d : states) {
+                scheduler.fullCopy(d.index, orders.get(d.index));
+            }
+            changed.signalAll();
+            awaitLocked(() -> phases.phase() == SourcePhase.COMPLETED);
+        } finally {
+            lock.unlock();
         }
     }
 
