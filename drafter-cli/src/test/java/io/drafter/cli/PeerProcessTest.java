@@ -10,7 +10,7 @@ import io.drafter.cli.lab.RedisLab;
 import io.drafter.migration.protocol.Frame;
 import io.drafter.migration.testing.FrameRelay;
 import io.drafter.migration.transport.SharedToken;
-import io.drafter.vm.TestGuest;
+import io.drafter.vm.testing.TestGuest;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.net.InetSocketAddress;

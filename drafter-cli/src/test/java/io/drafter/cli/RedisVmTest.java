@@ -6,10 +6,10 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.drafter.vm.Drive;
 import io.drafter.vm.Network;
-import io.drafter.vm.TestGuest;
 import io.drafter.vm.VmConfig;
 import io.drafter.vm.VmInstance;
 import io.drafter.vm.qemu.QemuVmm;
+import io.drafter.vm.testing.TestGuest;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.StringWriter;

@@ -5,7 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.drafter.cli.lab.DrafterProcess;
 import io.drafter.cli.lab.RedisLab;
-import io.drafter.vm.TestGuest;
+import io.drafter.vm.testing.TestGuest;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;

@@ -508,8 +508,14 @@ public final class PeerMetrics {
         }
     }
 
-    /** A running metrics endpoint. */
-    public record Server(HTTPServer http) implements AutoCloseable {
+    /** A running metrics endpoint. The Prometheus server inside stays inside: callers only see its port. */
+    public static final class Server implements AutoCloseable {
+        private final HTTPServer http;
+
+        private Server(HTTPServer http) {
+            this.http = http;
+        }
+
         /** The bound port. */
         public int port() {
             return http.getPort();

@@ -7,12 +7,12 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.drafter.vm.Accel;
 import io.drafter.vm.Console;
-import io.drafter.vm.TestGuest;
 import io.drafter.vm.VmConfig;
 import io.drafter.vm.VmmUser;
 import io.drafter.vm.qemu.QemuVmm;
 import io.drafter.vm.snapshot.SnapshotDevice;
 import io.drafter.vm.snapshot.Snapshotter;
+import io.drafter.vm.testing.TestGuest;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;

@@ -3,7 +3,7 @@ package io.drafter.cli.lab;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.drafter.cli.Drafter;
-import io.drafter.vm.TestGuest;
+import io.drafter.vm.testing.TestGuest;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.StringWriter;

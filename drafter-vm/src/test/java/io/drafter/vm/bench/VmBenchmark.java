@@ -1,11 +1,11 @@
 package io.drafter.vm.bench;
 
-import io.drafter.vm.TestGuest;
 import io.drafter.vm.VmConfig;
 import io.drafter.vm.VmInstance;
 import io.drafter.vm.qemu.QemuInstance;
 import io.drafter.vm.qemu.QemuVmm;
 import io.drafter.vm.qmp.QmpCommand;
+import io.drafter.vm.testing.TestGuest;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;

@@ -4,7 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.drafter.vm.TestGuest;
+import io.drafter.vm.testing.TestGuest;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;

@@ -5,12 +5,12 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.drafter.vm.Accel;
-import io.drafter.vm.TestGuest;
 import io.drafter.vm.VmConfig;
 import io.drafter.vm.VmException;
 import io.drafter.vm.VmInstance;
 import io.drafter.vm.agent.AgentCall;
 import io.drafter.vm.agent.AgentException;
+import io.drafter.vm.testing.TestGuest;
 import java.io.RandomAccessFile;
 import java.nio.file.Files;
 import java.nio.file.Path;

@@ -7,12 +7,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.drafter.vm.Drive;
-import io.drafter.vm.TestGuest;
 import io.drafter.vm.VmConfig;
 import io.drafter.vm.VmException;
 import io.drafter.vm.VmInstance;
 import io.drafter.vm.VmmFiles;
 import io.drafter.vm.VmmUser;
+import io.drafter.vm.testing.TestGuest;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;

@@ -7,11 +7,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.drafter.vm.Console;
 import io.drafter.vm.Drive;
-import io.drafter.vm.TestGuest;
 import io.drafter.vm.VmConfig;
 import io.drafter.vm.VmException;
 import io.drafter.vm.VmInstance;
 import io.drafter.vm.agent.AgentCall;
+import io.drafter.vm.testing.TestGuest;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;

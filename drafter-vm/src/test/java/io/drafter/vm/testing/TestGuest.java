@@ -1,7 +1,12 @@
-package io.drafter.vm;
+package io.drafter.vm.testing;
 
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import io.drafter.vm.Accel;
+import io.drafter.vm.Console;
+import io.drafter.vm.Drive;
+import io.drafter.vm.Network;
+import io.drafter.vm.VmConfig;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
