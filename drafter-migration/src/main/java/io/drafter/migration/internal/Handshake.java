@@ -34,7 +34,6 @@ public final class Handshake {
     static final String SOURCE_ROLE = "source";
     static final String DESTINATION_ROLE = "destination";
 
-    /** What both sides agreed on. */
     /**
      * What both sides agreed on; {@code serveOnly}: the source announced a copy it never runs ({@link
      * FrameCodec#FLAG_SERVE_ONLY}).
