@@ -349,7 +349,8 @@ public final class MigrationDestination {
                     peer,
                     options.compression(),
                     options.token(),
-                    Handshake.sealsFrames(connection, options.token()));
+                    Handshake.sealsFrames(connection, options.token()),
+                    options.copyOnly());
             Thread.ofPlatform()
                     .name("migration-destination-sender-" + peer)
                     .daemon()

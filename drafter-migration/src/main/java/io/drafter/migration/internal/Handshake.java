@@ -40,6 +40,12 @@ public final class Handshake {
      */
     public record Agreed(boolean zstd, List<DeviceSpec> devices, int initialCredit, boolean serveOnly) {}
 
+    /**
+     * What the source learned from the destination's HELLO_REPLY: whether zstd is agreed, and whether the destination
+     * only keeps a copy ({@link FrameCodec#FLAG_COPY_ONLY}).
+     */
+    public record Replied(boolean zstd, boolean copyOnly) {}
+
     /** Decides about the source's device group on the destination; returns the initial credit per device. */
     @FunctionalInterface
     public interface GroupDecision {
@@ -70,9 +76,9 @@ public final class Handshake {
      * The source side, first half: sends HELLO, checks the reply, checks the destination's token proof and only then
      * sends its own. Frames from the destination are bounded until it is authenticated. With {@code sealFrames} (see
      * {@link #sealsFrames}) frames are sealed both ways from there on. {@code serveOnly} announces a source that never
-     * runs what it serves ({@link FrameCodec#FLAG_SERVE_ONLY}). Returns whether zstd is agreed.
+     * runs what it serves ({@link FrameCodec#FLAG_SERVE_ONLY}).
      */
-    public static boolean sourceAuthenticate(
+    public static Replied sourceAuthenticate(
             FrameAdapter in,
             FrameProxy out,
             String peer,
@@ -135,7 +141,9 @@ public final class Handshake {
             }
         }
         in.limitFrameBytes(FrameCodec.MAX_FRAME_BYTES);
-        return offerZstd && (reply.flags() & FrameCodec.FLAG_ZSTD) != 0;
+        return new Replied(
+                offerZstd && (reply.flags() & FrameCodec.FLAG_ZSTD) != 0,
+                (reply.flags() & FrameCodec.FLAG_COPY_ONLY) != 0);
     }
 
     /** The source side, second half: sends the device group and waits for its acceptance. */
@@ -152,11 +160,18 @@ public final class Handshake {
     }
 
     /**
-     * The destination side, first step: reads and checks HELLO, replies. Returns the two nonces, whether zstd is on,
-     * and, with {@code sealFrames} (see {@link #sealsFrames}), the session's keys.
+     * The destination side, first step: reads and checks HELLO, replies ({@code copyOnly}: this side keeps a copy and
+     * never runs it). Returns the two nonces, whether zstd is on, and, with {@code sealFrames} (see {@link
+     * #sealsFrames}), the session's keys.
      */
     public static Opened destinationHello(
-            FrameAdapter in, FrameProxy out, String peer, boolean zstdAllowed, SharedToken token, boolean sealFrames)
+            FrameAdapter in,
+            FrameProxy out,
+            String peer,
+            boolean zstdAllowed,
+            SharedToken token,
+            boolean sealFrames,
+            boolean copyOnly)
             throws IOException {
         if (sealFrames && token == null) {
             throw new IllegalArgumentException("sealing frames needs a shared token");
@@ -184,7 +199,9 @@ public final class Handshake {
         }
         boolean zstd = zstdAllowed && (hello.flags() & FrameCodec.FLAG_ZSTD) != 0;
         byte[] nonceD = nonce();
-        int flags = (zstd ? FrameCodec.FLAG_ZSTD : 0) | (token != null ? FrameCodec.FLAG_TOKEN : 0);
+        int flags = (zstd ? FrameCodec.FLAG_ZSTD : 0)
+                | (token != null ? FrameCodec.FLAG_TOKEN : 0)
+                | (copyOnly ? FrameCodec.FLAG_COPY_ONLY : 0);
         Frame.HelloReply reply = new Frame.HelloReply(FrameCodec.VERSION, flags, nonceD);
         out.sendNow(reply);
         SharedToken.SessionKeys keys = sealFrames

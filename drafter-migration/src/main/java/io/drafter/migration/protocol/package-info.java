@@ -37,9 +37,11 @@
  *
  * <p>HELLO flags: bit 0 = zstd compression wanted (the reply says whether it is used), bit 1 = shared-token
  * authentication (and, without TLS, sealed frames), bit 2 = serve-only source (a registry: it never runs what it serves
- * and the data never changes; HELLO only, covered by the sealed frames' keys like every HELLO bit). The version is
- * {@value FrameCodec#VERSION} (3: frames sealed after the token proofs; 2 sent them in clear). Device indexes are
- * positions in DEVICE_GROUP. Session
+ * and the data never changes; HELLO only), bit 3 = copy only (HELLO_REPLY only: the destination keeps a copy and never
+ * runs it, a live backup; the source resumes its writers once it wrote the GRANT and stays the owner, and COMPLETED
+ * means the copy is kept). Like every flag they are covered by the sealed frames' keys. The version is {@value
+ * FrameCodec#VERSION} (3: frames sealed after the token proofs; 2 sent them in clear). Device indexes are positions in
+ * DEVICE_GROUP. Session
  * order: HELLO, HELLO_REPLY, (AUTH_PROOF D→S, which the source checks before it sends AUTH_PROOF S→D, when a token is
  * used: the dialling side proves first, so a client without the token never receives the source's proof),
  * DEVICE_GROUP, GROUP_ACCEPTED; then data (BLOCK/ZERO/DIRTY) with NEED and CREDIT flowing back; AUTHORITY after the

@@ -27,6 +27,7 @@ public final class AuthenticatedDestination implements Closeable {
     private final FrameAdapter in;
     private final FrameProxy out;
     private final boolean zstd;
+    private final boolean copyOnly;
     private final boolean serveOnly;
 
     AuthenticatedDestination(
@@ -34,12 +35,14 @@ public final class AuthenticatedDestination implements Closeable {
             FrameAdapter in,
             FrameProxy out,
             boolean zstd,
+            boolean copyOnly,
             boolean serveOnly,
             Consumer<AuthenticatedDestination> onClose) {
         this.connection = new Session(connection, onClose);
         this.in = in;
         this.out = out;
         this.zstd = zstd;
+        this.copyOnly = copyOnly;
         this.serveOnly = serveOnly;
     }
 
@@ -74,6 +77,14 @@ public final class AuthenticatedDestination implements Closeable {
 
     FrameProxy out() {
         return out;
+    }
+
+    /**
+     * Whether the destination only keeps a copy and never runs it (a live backup): the source's writers resume once
+     * the GRANT is written, and the source keeps the devices.
+     */
+    public boolean copyOnly() {
+        return copyOnly;
     }
 
     /** Whether the listener announced a source that never runs what it serves (a registry). */

@@ -321,9 +321,9 @@ public final class MigrationListener implements Closeable {
             FrameAdapter in = new FrameAdapter(new BufferedInputStream(c.input(), READ_BUFFER_BYTES), p.peer);
             out = new FrameProxy(c.output());
             // Zstd is always offered: the source's options decide whether it is used.
-            boolean zstd = Handshake.sourceAuthenticate(
+            Handshake.Replied replied = Handshake.sourceAuthenticate(
                     in, out, p.peer, true, token, Handshake.sealsFrames(c, token), serveOnly);
-            if (hold(p, c, in, out, zstd)) {
+            if (hold(p, c, in, out, replied)) {
                 return;
             }
             reason = limits.maxSessions() == 1
@@ -371,7 +371,7 @@ public final class MigrationListener implements Closeable {
      * Takes one of the listener's sessions for an authenticated destination and queues it for {@link #accept}; returns
      * {@code false} if every session is held (or the listener closed).
      */
-    private boolean hold(Pending p, Connection c, FrameAdapter in, FrameProxy out, boolean zstd)
+    private boolean hold(Pending p, Connection c, FrameAdapter in, FrameProxy out, Handshake.Replied replied)
             throws InterruptedIOException {
         AuthenticatedDestination session;
         synchronized (lock) {
@@ -381,7 +381,8 @@ public final class MigrationListener implements Closeable {
             if (!p.state.compareAndSet(PENDING, AUTHENTICATED)) {
                 throw new InterruptedIOException("the handshake deadline passed");
             }
-            session = new AuthenticatedDestination(c, in, out, zstd, serveOnly, this::release);
+            session = new AuthenticatedDestination(
+                    c, in, out, replied.zstd(), replied.copyOnly(), serveOnly, this::release);
             current.add(session);
             ready.offer(Optional.of(session));
         }

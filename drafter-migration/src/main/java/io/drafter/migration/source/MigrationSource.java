@@ -107,6 +107,8 @@ public final class MigrationSource {
     private volatile Thread readerThread;
     private boolean stopping;
     private boolean zstd;
+    /** The destination keeps a copy and never runs it (a live backup); set once after the handshake. */
+    private volatile boolean copyOnly;
     /** AUTHORITY_ACK, TAKEOVER, and the GRANT or its withholding; guarded by {@link #lock}. */
     private final HandOver handOver = new HandOver();
     /** The counters; rounds and times guarded by {@link #lock}. */
@@ -245,6 +247,14 @@ public final class MigrationSource {
         }
     }
 
+    /**
+     * Whether the destination only keeps a copy (a live backup): the writers resume once the GRANT is written, and the
+     * source stays the owner after COMPLETED. Known once the handshake is done.
+     */
+    public boolean copyOnly() {
+        return copyOnly;
+    }
+
     /** Who owns the devices as far as the source knows. */
     public Authority authority() {
         return authority;
@@ -370,9 +380,10 @@ public final class MigrationSource {
     }
 
     private void runControl() {
+        WriterResume.Turn resumeTurn = null;
         try {
-            boolean zstdAgreed = session != null
-                    ? session.zstdAgreed() && options.compression()
+            Handshake.Replied replied = session != null
+                    ? new Handshake.Replied(session.zstdAgreed(), session.copyOnly())
                     : Handshake.sourceAuthenticate(
                             adapter,
                             proxy,
@@ -381,6 +392,7 @@ public final class MigrationSource {
                             options.token(),
                             Handshake.sealsFrames(connection, options.token()),
                             options.serveOnly());
+            boolean zstdAgreed = replied.zstd() && options.compression();
             Handshake.Agreed agreed = Handshake.sourceGroup(
                     adapter,
                     proxy,
@@ -391,6 +403,7 @@ public final class MigrationSource {
             lock.lock();
             try {
                 zstd = agreed.zstd();
+                copyOnly = replied.copyOnly();
                 scheduler.initialCredit(agreed.initialCredit());
             } finally {
                 lock.unlock();
@@ -461,9 +474,24 @@ public final class MigrationSource {
                 transitionLocked(SourcePhase.AUTHORITY_SENT);
                 changed.signalAll();
                 // The sender writes the GRANT once TAKEOVER arrived and every block is out; COMPLETED ends it.
-                awaitLocked(() -> phases.phase() == SourcePhase.COMPLETED);
+                if (copyOnly) {
+                    // A copy: once every block of the cut is read and written ahead of the GRANT, the writers go on.
+                    awaitLocked(() -> phases.phase() == SourcePhase.GRANTED || phases.phase() == SourcePhase.COMPLETED);
+                    resumeTurn = writers.claimForEngine();
+                } else {
+                    awaitLocked(() -> phases.phase() == SourcePhase.COMPLETED);
+                }
             } finally {
                 lock.unlock();
+            }
+            if (resumeTurn != null) {
+                writers.resume(resumeTurn);
+                lock.lock();
+                try {
+                    awaitLocked(() -> phases.phase() == SourcePhase.COMPLETED);
+                } finally {
+                    lock.unlock();
+                }
             }
         } catch (MigrationException e) {
             // Already failed: fail() recorded it.
@@ -663,7 +691,9 @@ public final class MigrationSource {
                 throw new ProtocolException(
                         ErrorCode.UNEXPECTED_FRAME, "unexpected COMPLETED in phase " + phases.phase());
             }
-            authority = Authority.DESTINATION;
+            if (!copyOnly) {
+                authority = Authority.DESTINATION;
+            }
             transitionLocked(SourcePhase.COMPLETED);
             stopping = true;
             changed.signalAll();
@@ -768,7 +798,9 @@ public final class MigrationSource {
             // that reads the GRANT has every block. From here on it may run: never resume on our own.
             handOver.grant();
             stats.granted(System.nanoTime());
-            authority = Authority.UNCERTAIN;
+            if (!copyOnly) {
+                authority = Authority.UNCERTAIN;
+            }
             transitionLocked(SourcePhase.GRANTED);
             return new Outgoing.Control(new Frame.Grant());
         }
