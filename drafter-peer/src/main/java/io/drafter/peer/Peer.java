@@ -118,6 +118,12 @@ public final class Peer implements AutoCloseable {
 
         /** The migration to {@code destination} failed before the hand-over; the VM runs here again. */
         default void migrationFailed(String destination, String reason) {}
+
+        /**
+         * {@code destination} (a terminator with {@code --live-backup}) holds a durable copy of the VM as it was at the
+         * cut; the VM, paused for {@code paused}, runs on here.
+         */
+        default void backedUp(String destination, SourceCounters counters, Duration paused) {}
     }
 
     /** Where a VM is in its life on this peer. */
@@ -736,6 +742,11 @@ public final class Peer implements AutoCloseable {
             CompletableFuture<?> aborter = stop.thenRun(source::abortBeforeGrant);
             try {
                 SourceCounters counters = source.awaitCompleted(MIGRATION_LIMIT);
+                if (source.copyOnly()) {
+                    // A live backup: the VM resumed after the grant and runs on here; serve the next one.
+                    ev.backedUp(to, counters, Duration.ofNanos(Math.max(0, runningAtNanos - pausedAtNanos)));
+                    continue;
+                }
                 migratedTo = to;
                 vmState = VmState.SAVED;
                 return new Outcome.MigratedAway(to, counters);
@@ -955,10 +966,20 @@ public final class Peer implements AutoCloseable {
         @Override
         public void resume() throws Exception {
             vm.cont();
+            runningAtNanos = System.nanoTime();
             vmState = VmState.RUNNING;
             installForwards();
             vm.afterResume(options.resumeTimeout());
-            LOG.log(Level.WARNING, "migration failed before the hand-over; the VM runs here again");
+            MigrationSource out = outgoing;
+            if (out != null && out.copyOnly() && out.phase() != SourcePhase.FAILED) {
+                LOG.log(
+                        Level.INFO,
+                        "backup cut taken; the VM runs on after a pause of "
+                                + Duration.ofNanos(runningAtNanos - pausedAtNanos)
+                                        .toMillis() + " ms");
+            } else {
+                LOG.log(Level.WARNING, "migration failed before the hand-over; the VM runs here again");
+            }
         }
     }
 

@@ -395,6 +395,56 @@ class PeerMigrationTest {
         assertEquals(List.of(), TestGuest.qemuUnder(dir), "no QEMU left behind");
     }
 
+    /**
+     * drafter terminator --live-backup: the VM pauses only for the cut and runs on at its peer, which keeps serving;
+     * the files are a package that resumes to the cut (its guest's counter goes on from a value between the last one
+     * seen before the backup and the first one after it).
+     */
+    @Test
+    void aLiveBackupLeavesTheVmRunningAndAPackageOfTheCut() throws Exception {
+        Path aDir = dir.resolve("peer-a-backed-up");
+        Path out = dir.resolve("backup");
+        Path cDir = dir.resolve("peer-c-from-backup");
+        QemuVmm vmm = new QemuVmm();
+        java.util.Map<String, Path> outputs = new java.util.LinkedHashMap<>();
+        for (List<String> f : PackageDevices.FILES) {
+            outputs.put(f.get(0), out.resolve(f.get(1)));
+        }
+        long before;
+        long after;
+        try (Peer a = Peer.resumeLocal(options(devices(pkg, aDir, true), aDir.resolve("run")), vmm);
+                MigrationListener listener = listen()) {
+            awaitCounterAbove(a, 0, Duration.ofSeconds(60));
+            CompletableFuture<Void> stop = new CompletableFuture<>();
+            CompletableFuture<Peer.Outcome> served = serveAsync(a, listener, stop);
+            before = lastCounter(a.vm().consoleTail(400));
+            Terminator.Result r = Terminator.run(
+                    Transport.connect(listener.address(), TransportSecurity.plainTcp(), Duration.ofSeconds(10)),
+                    outputs,
+                    TOKEN,
+                    false,
+                    true,
+                    null,
+                    new CompletableFuture<Void>());
+            assertEquals(outputs, r.files());
+            after = lastCounter(a.vm().consoleTail(400));
+            awaitCounterAbove(a, after + 1, Duration.ofSeconds(60));
+            assertFalse(served.isDone(), "the peer serves on: " + served);
+            stop.complete(null);
+            assertInstanceOf(Peer.Outcome.StopRequested.class, served.get(1, TimeUnit.MINUTES));
+        }
+        try (Peer c = Peer.resumeLocal(options(devices(out, cDir, true), cDir.resolve("run")), vmm)) {
+            awaitCounterAbove(c, before, Duration.ofSeconds(120));
+            Matcher m = COUNTER.matcher(c.vm().consoleTail(400));
+            assertTrue(m.find());
+            long first = Long.parseLong(m.group(1));
+            assertTrue(
+                    first > before && first <= after + 1,
+                    "resumed at the cut: " + before + " < " + first + " <= " + (after + 1));
+        }
+        assertEquals(List.of(), TestGuest.qemuUnder(dir), "no QEMU left behind");
+    }
+
     @Test
     void aDestinationThatCannotResumeHandsTheVmBack() throws Exception {
         Path aDir = dir.resolve("peer-a2");
