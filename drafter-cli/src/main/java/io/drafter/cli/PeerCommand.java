@@ -354,6 +354,15 @@ public final class PeerCommand implements Callable<Integer> {
         }
 
         @Override
+        public void backedUp(String destination, SourceCounters counters, Duration paused) {
+            metrics.migratingTo(false);
+            state.state = "running";
+            out.println("Backed up to " + destination + " (" + counters.bytesSent() + " bytes); the VM paused for "
+                    + paused.toMillis() + " ms and runs on here");
+            out.println("Listening for connections again");
+        }
+
+        @Override
         public void migrationFailed(String destination, String reason) {
             metrics.migratingTo(false);
             state.state = "running";

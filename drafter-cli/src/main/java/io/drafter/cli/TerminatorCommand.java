@@ -48,6 +48,12 @@ public final class TerminatorCommand implements Callable<Integer> {
             description = "The peer to take the VM from: its --laddr.")
     String raddr;
 
+    @Option(
+            names = {"--live-backup", "-live-backup"},
+            description = "Back the VM up instead: it pauses only for a consistent cut (suspend, the blocks of that"
+                    + " moment sent), then runs on at the peer; the files are a package of the cut.")
+    boolean liveBackup;
+
     @Mixin
     MigrationSecurity securityOptions = new MigrationSecurity();
 
@@ -70,14 +76,18 @@ public final class TerminatorCommand implements Callable<Integer> {
         MigrationSecurity.Resolved secured = securityOptions.resolve("drafter terminator", true, false);
         securityOptions.warnIfInClear("drafter terminator", secured);
         try (StopSignals stop = StopSignals.install("drafter terminator", System.err)) {
-            stop.busy(() -> "taking the VM; stopping gives it back to the peer, which resumes it");
-            out.println("Terminating the migration chain of " + raddr);
+            stop.busy(() -> liveBackup
+                    ? "backing the VM up; stopping leaves the outputs as they were"
+                    : "taking the VM; stopping gives it back to the peer, which resumes it");
+            out.println((liveBackup ? "Backing up the VM of " : "Terminating the migration chain of ") + raddr);
             Connection c = Transport.connect(from, secured.security(), Duration.ofSeconds(30));
             Terminator.Result r = Terminator.run(
-                    c, outputs, secured.token(), secured.plainTcpAllowed(), phases(out), stop.requested());
-            out.println("Wrote the VM's package in " + r.took().toMillis() + " ms ("
-                    + r.counters().bytesReceived() + " bytes received); resume it with drafter peer or drafter"
-                    + " runner:");
+                    c, outputs, secured.token(), secured.plainTcpAllowed(), liveBackup, phases(out), stop.requested());
+            out.println((liveBackup
+                            ? "Wrote a live backup of the VM (it runs on at " + raddr + ") in "
+                            : "Wrote the" + " VM's package in ")
+                    + r.took().toMillis() + " ms (" + r.counters().bytesReceived() + " bytes received); resume it"
+                    + " with drafter peer or drafter runner:");
             r.files().forEach((name, path) -> out.println("  " + name + "\t" + path));
             return 0;
         }

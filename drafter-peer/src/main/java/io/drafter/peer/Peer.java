@@ -6,8 +6,10 @@ import io.drafter.expose.fuse.FuseOptions;
 import io.drafter.linux.Libc;
 import io.drafter.linux.LinuxException;
 import io.drafter.migration.Authority;
+import io.drafter.migration.MigrationException;
 import io.drafter.migration.destination.DestinationListener;
 import io.drafter.migration.destination.DestinationOptions;
+import io.drafter.migration.destination.DestinationPhase;
 import io.drafter.migration.destination.DestinationStorage;
 import io.drafter.migration.destination.MigrationDestination;
 import io.drafter.migration.protocol.DeviceSpec;
@@ -116,6 +118,12 @@ public final class Peer implements AutoCloseable {
 
         /** The migration to {@code destination} failed before the hand-over; the VM runs here again. */
         default void migrationFailed(String destination, String reason) {}
+
+        /**
+         * {@code destination} (a terminator with {@code --live-backup}) holds a durable copy of the VM as it was at the
+         * cut; the VM, paused for {@code paused}, runs on here.
+         */
+        default void backedUp(String destination, SourceCounters counters, Duration paused) {}
     }
 
     /** Where a VM is in its life on this peer. */
@@ -210,6 +218,11 @@ public final class Peer implements AutoCloseable {
      * stopped) while the last blocks arrive, then asks the source for the hand-over and starts the vCPUs only once it
      * is granted. Until the grant, a failure here (or {@code stop}) gives the VM back to the source, which resumes it,
      * and removes everything this peer created for it.
+     *
+     * <p>From a registry (a source that never runs the VM), unless {@code disablePostcopy}: the vCPUs start right after
+     * the state is loaded, while the rest of the devices streams in ({@link DestinationPhase#FETCHING}); what the VM
+     * reads first is fetched first. The peer migrates on, or closes its devices on {@link #stop()}, only once they are
+     * complete.
      */
     public static Peer migrateIn(
             PeerOptions options,
@@ -707,6 +720,9 @@ public final class Peer implements AutoCloseable {
     public Outcome serve(MigrationListener listener, Events events, boolean compression, CompletableFuture<?> stop)
             throws IOException, InterruptedException {
         Events ev = events == null ? new Events() {} : events;
+        if (!awaitIncoming(stop)) {
+            return new Outcome.StopRequested();
+        }
         while (true) {
             AuthenticatedDestination d = null;
             while (d == null) {
@@ -726,6 +742,11 @@ public final class Peer implements AutoCloseable {
             CompletableFuture<?> aborter = stop.thenRun(source::abortBeforeGrant);
             try {
                 SourceCounters counters = source.awaitCompleted(MIGRATION_LIMIT);
+                if (source.copyOnly()) {
+                    // A live backup: the VM resumed after the grant and runs on here; serve the next one.
+                    ev.backedUp(to, counters, Duration.ofNanos(Math.max(0, runningAtNanos - pausedAtNanos)));
+                    continue;
+                }
                 migratedTo = to;
                 vmState = VmState.SAVED;
                 return new Outcome.MigratedAway(to, counters);
@@ -738,6 +759,31 @@ public final class Peer implements AutoCloseable {
                 aborter.cancel(false);
             }
         }
+    }
+
+    /**
+     * A VM started from a registry runs while the rest of its devices arrive: it migrates on only once they are all
+     * here. Returns {@code false} if {@code stop} came first.
+     */
+    private boolean awaitIncoming(CompletableFuture<?> stop) throws IOException, InterruptedException {
+        MigrationDestination in = incoming;
+        if (in == null || in.phase() != DestinationPhase.FETCHING) {
+            return true;
+        }
+        while (!stop.isDone()) {
+            try {
+                in.awaitCompleted(Duration.ofMillis(200));
+                return true;
+            } catch (MigrationException e) {
+                throw new IOException(
+                        "could not serve migrations: the VM's devices never arrived in full from the registry: "
+                                + e.getMessage(),
+                        e);
+            } catch (IOException e) {
+                // Not yet: look at the stop request again.
+            }
+        }
+        return false;
     }
 
     /**
@@ -920,10 +966,20 @@ public final class Peer implements AutoCloseable {
         @Override
         public void resume() throws Exception {
             vm.cont();
+            runningAtNanos = System.nanoTime();
             vmState = VmState.RUNNING;
             installForwards();
             vm.afterResume(options.resumeTimeout());
-            LOG.log(Level.WARNING, "migration failed before the hand-over; the VM runs here again");
+            MigrationSource out = outgoing;
+            if (out != null && out.copyOnly() && out.phase() != SourcePhase.FAILED) {
+                LOG.log(
+                        Level.INFO,
+                        "backup cut taken; the VM runs on after a pause of "
+                                + Duration.ofNanos(runningAtNanos - pausedAtNanos)
+                                        .toMillis() + " ms");
+            } else {
+                LOG.log(Level.WARNING, "migration failed before the hand-over; the VM runs here again");
+            }
         }
     }
 
@@ -1062,6 +1118,7 @@ public final class Peer implements AutoCloseable {
         if (v != null) {
             v.close();
         }
+        String incomplete = saved ? awaitFetched() : null;
         if (incoming != null && incoming.authority() != Authority.DESTINATION) {
             incoming.abort();
         }
@@ -1069,6 +1126,9 @@ public final class Peer implements AutoCloseable {
         closeStacks();
         if (migratedTo != null) {
             where = "the VM runs at " + migratedTo;
+        } else if (saved && incomplete != null) {
+            where = "the VM is suspended in its devices (" + String.join(", ", writableDirs()) + "), but they are"
+                    + " incomplete: " + incomplete;
         } else if (saved) {
             where = "the VM is suspended in its devices (" + String.join(", ", writableDirs()) + ")";
         } else if (vmState == VmState.STARTED || vmState == VmState.PREPARED || v == null) {
@@ -1079,6 +1139,27 @@ public final class Peer implements AutoCloseable {
         runDir.delete();
         stoppedWhere = where;
         return where;
+    }
+
+    /**
+     * A VM started from a registry before its package arrived ({@link DestinationPhase#FETCHING}): waits for the rest,
+     * so that the devices hold the whole package. Returns {@code null} when they do, or why they do not.
+     */
+    private String awaitFetched() {
+        MigrationDestination in = incoming;
+        if (in == null || in.phase() != DestinationPhase.FETCHING) {
+            return null;
+        }
+        LOG.log(Level.INFO, "waiting for the rest of the VM's devices from the registry before closing them");
+        try {
+            in.awaitCompleted(MIGRATION_LIMIT);
+            return null;
+        } catch (IOException e) {
+            return "the rest never arrived (" + e.getMessage() + ")";
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return "interrupted while the rest arrived";
+        }
     }
 
     /** Same as {@link #stop()}. */

@@ -35,6 +35,10 @@ import java.util.concurrent.CompletableFuture;
  * <p>Files are written beside their outputs under temporary names and moved over them at the end, so a migration that
  * fails (before the hand-over, the source's VM runs on) leaves every output as it was. After the grant, a failure to
  * make the files durable gives the VM back to the source ({@code ABORTED}), which resumes it.
+ *
+ * <p>A live backup (Drafter has none) takes the same cut but no hand-over: the source resumes its VM as soon as it has
+ * sent the last block of the cut and keeps it; the files are a package of that moment. A failure then costs the backup
+ * only.
  */
 public final class Terminator {
     private static final System.Logger LOG = System.getLogger(Terminator.class.getName());
@@ -65,12 +69,30 @@ public final class Terminator {
             DestinationListener listener,
             CompletableFuture<?> stop)
             throws IOException, InterruptedException {
+        return run(connection, outputs, token, plainTcpAllowed, false, listener, stop);
+    }
+
+    /**
+     * As {@link #run(Connection, Map, SharedToken, boolean, DestinationListener, CompletableFuture)}; with {@code
+     * liveBackup} the peer's VM is only paused for the cut (suspended into its devices, every block of that moment
+     * sent), then runs on at the peer, which keeps it: the files are a package that resumes to the cut.
+     */
+    public static Result run(
+            Connection connection,
+            Map<String, Path> outputs,
+            SharedToken token,
+            boolean plainTcpAllowed,
+            boolean liveBackup,
+            DestinationListener listener,
+            CompletableFuture<?> stop)
+            throws IOException, InterruptedException {
         Terminator t = new Terminator(outputs);
         long start = System.nanoTime();
         DestinationOptions options = DestinationOptions.defaults()
                 .withToken(token)
                 .withPlainTcpAllowed(plainTcpAllowed)
                 .withWaitForAllBlocks(true)
+                .withCopyOnly(liveBackup)
                 .withExplicitTakeover(true);
         MigrationDestination in = MigrationDestination.accept(connection, t.storage(), options, listener);
         CompletableFuture<?> aborter = stop.thenRun(() -> {

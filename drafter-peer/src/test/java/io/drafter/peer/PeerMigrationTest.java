@@ -305,6 +305,146 @@ class PeerMigrationTest {
         assertEquals(List.of(), TestGuest.qemuUnder(dir), "no QEMU left behind");
     }
 
+    /**
+     * drafter registry: two peers start the package's VM from one registry at once, each before its copy has arrived
+     * (they run from FETCHING on and fetch what the VM reads first), each guest continues the snapshot's counter, each
+     * peer's devices end complete, and the package's files are never written.
+     */
+    @Test
+    void twoPeersStartFromOneRegistryBeforeThePackageArrives() throws Exception {
+        long memoryModified =
+                Files.getLastModifiedTime(pkg.resolve("memory.bin")).toMillis();
+        List<Registry.Device> served = PackageDevices.FILES.stream()
+                .map(f -> new Registry.Device(f.get(0), pkg.resolve(f.get(1)), 65536))
+                .toList();
+        QemuVmm vmm = new QemuVmm();
+        CompletableFuture<Void> stopRegistry = new CompletableFuture<>();
+        try (Registry registry = Registry.open(served, true);
+                MigrationListener listener = MigrationListener.bind(
+                        new InetSocketAddress("127.0.0.1", 0),
+                        TransportSecurity.plainTcp(),
+                        TOKEN,
+                        false,
+                        MigrationListener.Limits.defaults().withMaxSessions(2),
+                        true)) {
+            CompletableFuture<Integer> serving = CompletableFuture.supplyAsync(
+                    () -> {
+                        try {
+                            return registry.serve(listener, null, stopRegistry, Duration.ofSeconds(30));
+                        } catch (Exception e) {
+                            throw new java.util.concurrent.CompletionException(e);
+                        }
+                    },
+                    OWN_THREAD);
+            List<List<io.drafter.migration.destination.DestinationPhase>> phases = List.of(
+                    java.util.Collections.synchronizedList(new java.util.ArrayList<>()),
+                    java.util.Collections.synchronizedList(new java.util.ArrayList<>()));
+            List<CompletableFuture<Peer>> starts = new java.util.ArrayList<>();
+            for (int i = 0; i < 2; i++) {
+                Path peerDir = dir.resolve("from-registry-" + i);
+                List<io.drafter.migration.destination.DestinationPhase> seen = phases.get(i);
+                starts.add(CompletableFuture.supplyAsync(
+                        () -> {
+                            try {
+                                Connection c = Transport.connect(
+                                        listener.address(), TransportSecurity.plainTcp(), Duration.ofSeconds(10));
+                                return Peer.migrateIn(
+                                        options(
+                                                devices(peerDir.resolve("package"), peerDir, false),
+                                                peerDir.resolve("run")),
+                                        vmm,
+                                        c,
+                                        new io.drafter.migration.destination.DestinationListener() {
+                                            @Override
+                                            public void onPhase(
+                                                    io.drafter.migration.destination.DestinationPhase from,
+                                                    io.drafter.migration.destination.DestinationPhase to,
+                                                    Duration timeInFrom) {
+                                                seen.add(to);
+                                            }
+                                        },
+                                        new CompletableFuture<Void>());
+                            } catch (Exception e) {
+                                throw new java.util.concurrent.CompletionException(e);
+                            }
+                        },
+                        OWN_THREAD));
+            }
+            for (int i = 0; i < 2; i++) {
+                try (Peer p = starts.get(i).get(5, TimeUnit.MINUTES)) {
+                    long counter = awaitCounterAbove(p, 0, Duration.ofSeconds(120));
+                    String console = p.vm().consoleTail(400);
+                    assertFalse(console.contains("counter 1\n"), "continues the snapshot, not a boot: " + console);
+                    assertFalse(console.contains("BUG:"), console);
+                    p.incoming().awaitCompleted(Duration.ofMinutes(2));
+                    assertTrue(
+                            phases.get(i).contains(io.drafter.migration.destination.DestinationPhase.FETCHING),
+                            "ran before every block was here: " + phases.get(i));
+                    assertTrue(counter > 0);
+                    assertTrue(p.stop().startsWith("the VM is suspended in its devices"), "complete devices");
+                }
+            }
+            stopRegistry.complete(null);
+            assertEquals(0, serving.get(1, TimeUnit.MINUTES), "no session was cut off");
+            assertEquals(2, registry.servedCount());
+        }
+        assertEquals(
+                memoryModified,
+                Files.getLastModifiedTime(pkg.resolve("memory.bin")).toMillis(),
+                "the registry never writes the package");
+        assertEquals(List.of(), TestGuest.qemuUnder(dir), "no QEMU left behind");
+    }
+
+    /**
+     * drafter terminator --live-backup: the VM pauses only for the cut and runs on at its peer, which keeps serving;
+     * the files are a package that resumes to the cut (its guest's counter goes on from a value between the last one
+     * seen before the backup and the first one after it).
+     */
+    @Test
+    void aLiveBackupLeavesTheVmRunningAndAPackageOfTheCut() throws Exception {
+        Path aDir = dir.resolve("peer-a-backed-up");
+        Path out = dir.resolve("backup");
+        Path cDir = dir.resolve("peer-c-from-backup");
+        QemuVmm vmm = new QemuVmm();
+        java.util.Map<String, Path> outputs = new java.util.LinkedHashMap<>();
+        for (List<String> f : PackageDevices.FILES) {
+            outputs.put(f.get(0), out.resolve(f.get(1)));
+        }
+        long before;
+        long after;
+        try (Peer a = Peer.resumeLocal(options(devices(pkg, aDir, true), aDir.resolve("run")), vmm);
+                MigrationListener listener = listen()) {
+            awaitCounterAbove(a, 0, Duration.ofSeconds(60));
+            CompletableFuture<Void> stop = new CompletableFuture<>();
+            CompletableFuture<Peer.Outcome> served = serveAsync(a, listener, stop);
+            before = lastCounter(a.vm().consoleTail(400));
+            Terminator.Result r = Terminator.run(
+                    Transport.connect(listener.address(), TransportSecurity.plainTcp(), Duration.ofSeconds(10)),
+                    outputs,
+                    TOKEN,
+                    false,
+                    true,
+                    null,
+                    new CompletableFuture<Void>());
+            assertEquals(outputs, r.files());
+            after = lastCounter(a.vm().consoleTail(400));
+            awaitCounterAbove(a, after + 1, Duration.ofSeconds(60));
+            assertFalse(served.isDone(), "the peer serves on: " + served);
+            stop.complete(null);
+            assertInstanceOf(Peer.Outcome.StopRequested.class, served.get(1, TimeUnit.MINUTES));
+        }
+        try (Peer c = Peer.resumeLocal(options(devices(out, cDir, true), cDir.resolve("run")), vmm)) {
+            awaitCounterAbove(c, before, Duration.ofSeconds(120));
+            Matcher m = COUNTER.matcher(c.vm().consoleTail(400));
+            assertTrue(m.find());
+            long first = Long.parseLong(m.group(1));
+            assertTrue(
+                    first > before && first <= after + 1,
+                    "resumed at the cut: " + before + " < " + first + " <= " + (after + 1));
+        }
+        assertEquals(List.of(), TestGuest.qemuUnder(dir), "no QEMU left behind");
+    }
+
     @Test
     void aDestinationThatCannotResumeHandsTheVmBack() throws Exception {
         Path aDir = dir.resolve("peer-a2");

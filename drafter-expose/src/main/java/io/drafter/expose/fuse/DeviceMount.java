@@ -104,13 +104,16 @@ public final class DeviceMount implements AutoCloseable {
             mount.tune(options);
             // A JVM that exits without close() (System.exit, an unhandled signal) still takes its mount along, after
             // the application's own exit actions (which may still be saving a VM through it); only kill -9 leaves a
-            // stale one behind, which the next mount of the directory cleans.
+            // stale one behind, which the next mount of the directory cleans. The connection is aborted too: a thread
+            // of this JVM still blocked in a read of the mount (waiting for a block that will never come) would
+            // otherwise keep the exiting process from ever ending, as its server threads are gone.
             mount.unmountAtExit = ExitActions.register(ExitActions.Stage.MOUNTS, "unmount " + target, () -> {
                 try {
                     Libc.umount2(target.toString(), Libc.MNT_DETACH);
                 } catch (LinuxException e) {
                     // Nothing to do at exit: the mount is gone already, or the next mount's stale check removes it.
                 }
+                mount.abortConnection();
             });
             ok = true;
             LOG.log(System.Logger.Level.DEBUG, "mounted {0} devices at {1} (bdi {2})", names.size(), target, mount.bdi);

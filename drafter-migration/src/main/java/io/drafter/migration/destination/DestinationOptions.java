@@ -17,6 +17,8 @@ import java.time.Duration;
  *     may prepare (load state), {@link MigrationDestination#takeOver} asks for the grant and returns once it may run,
  *     and {@link MigrationDestination#confirmTakeover()} reports that it runs (COMPLETED). Off: the engine asks for the
  *     grant right after authority, {@code awaitResumable} returns with it, and COMPLETED goes out at once
+ * @param copyOnly this side keeps a copy and never runs it (a live backup): the source resumes its writers once it has
+ *     written the GRANT and stays the owner, and COMPLETED tells it the copy is kept (durable)
  */
 public record DestinationOptions(
         boolean compression,
@@ -25,7 +27,8 @@ public record DestinationOptions(
         boolean allowPlainTcp,
         boolean waitForAllBlocks,
         int windowBytes,
-        boolean explicitTakeover) {
+        boolean explicitTakeover,
+        boolean copyOnly) {
     public DestinationOptions {
         if (stallTimeout == null || stallTimeout.toMillis() < 50) {
             throw new IllegalArgumentException("stallTimeout must be at least 50 ms, got " + stallTimeout);
@@ -40,41 +43,46 @@ public record DestinationOptions(
      * 16 MiB window, the engine drives the hand-over.
      */
     public static DestinationOptions defaults() {
-        return new DestinationOptions(true, Duration.ofSeconds(30), null, false, false, 16 << 20, false);
+        return new DestinationOptions(true, Duration.ofSeconds(30), null, false, false, 16 << 20, false, false);
     }
 
     public DestinationOptions withCompression(boolean on) {
         return new DestinationOptions(
-                on, stallTimeout, token, allowPlainTcp, waitForAllBlocks, windowBytes, explicitTakeover);
+                on, stallTimeout, token, allowPlainTcp, waitForAllBlocks, windowBytes, explicitTakeover, copyOnly);
     }
 
     public DestinationOptions withStallTimeout(Duration d) {
         return new DestinationOptions(
-                compression, d, token, allowPlainTcp, waitForAllBlocks, windowBytes, explicitTakeover);
+                compression, d, token, allowPlainTcp, waitForAllBlocks, windowBytes, explicitTakeover, copyOnly);
     }
 
     public DestinationOptions withToken(SharedToken t) {
         return new DestinationOptions(
-                compression, stallTimeout, t, allowPlainTcp, waitForAllBlocks, windowBytes, explicitTakeover);
+                compression, stallTimeout, t, allowPlainTcp, waitForAllBlocks, windowBytes, explicitTakeover, copyOnly);
     }
 
     public DestinationOptions withPlainTcpAllowed(boolean allow) {
         return new DestinationOptions(
-                compression, stallTimeout, token, allow, waitForAllBlocks, windowBytes, explicitTakeover);
+                compression, stallTimeout, token, allow, waitForAllBlocks, windowBytes, explicitTakeover, copyOnly);
     }
 
     public DestinationOptions withWaitForAllBlocks(boolean wait) {
         return new DestinationOptions(
-                compression, stallTimeout, token, allowPlainTcp, wait, windowBytes, explicitTakeover);
+                compression, stallTimeout, token, allowPlainTcp, wait, windowBytes, explicitTakeover, copyOnly);
     }
 
     public DestinationOptions withExplicitTakeover(boolean explicit) {
         return new DestinationOptions(
-                compression, stallTimeout, token, allowPlainTcp, waitForAllBlocks, windowBytes, explicit);
+                compression, stallTimeout, token, allowPlainTcp, waitForAllBlocks, windowBytes, explicit, copyOnly);
     }
 
     public DestinationOptions withWindowBytes(int bytes) {
         return new DestinationOptions(
-                compression, stallTimeout, token, allowPlainTcp, waitForAllBlocks, bytes, explicitTakeover);
+                compression, stallTimeout, token, allowPlainTcp, waitForAllBlocks, bytes, explicitTakeover, copyOnly);
+    }
+
+    public DestinationOptions withCopyOnly(boolean copy) {
+        return new DestinationOptions(
+                compression, stallTimeout, token, allowPlainTcp, waitForAllBlocks, windowBytes, explicitTakeover, copy);
     }
 }

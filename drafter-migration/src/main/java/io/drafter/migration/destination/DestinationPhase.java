@@ -11,6 +11,11 @@ public enum DestinationPhase {
      * fetched first). The source still owns the devices: nothing may run here yet.
      */
     AUTHORITATIVE,
+    /**
+     * From a source that never runs what it serves (a registry): this side owns its copy and runs on it while the rest
+     * streams in; reads of blocks not here yet are fetched first. The GRANT follows the last block.
+     */
+    FETCHING,
     /** The source's GRANT arrived behind every block: this side owns the devices and may run. */
     GRANTED,
     /** The source was told that this side runs (COMPLETED). */

@@ -8,7 +8,8 @@ import io.drafter.migration.protocol.ProtocolException;
  * What a failed migration leaves on the destination: who owns the devices, whether the partial copy is discarded, and
  * the sentence that tells the operator. Before the grant the source stays authoritative and the copy is discarded;
  * after it this side owns the devices and keeps them, unless this side itself gave up with ABORTED ("I did not run
- * it"), which hands the VM back and still keeps the copy.
+ * it"), which hands the VM back and still keeps the copy. From a serve-only source (a registry) this side owns its
+ * copy from {@link DestinationPhase#FETCHING} on, incomplete as it may be, and keeps it.
  *
  * @param consequence appended to the failure's message, from "; "
  * @param authority who owns the devices now
@@ -20,6 +21,13 @@ record FailureOutcome(String consequence, Authority authority, boolean discard) 
      * {@code anyDevices}: storage was opened.
      */
     static FailureOutcome of(DestinationPhase at, boolean askedForGrant, boolean anyDevices, Throwable cause) {
+        if (at == DestinationPhase.FETCHING) {
+            return new FailureOutcome(
+                    "; this side runs on an incomplete copy: reads of blocks that did not arrive fail (the copy is"
+                            + " kept)",
+                    Authority.DESTINATION,
+                    false);
+        }
         boolean granted = at == DestinationPhase.GRANTED;
         // Only this side's own ABORTED after the grant hands the VM back; any other failure then leaves it here.
         boolean handedBack =

@@ -55,7 +55,7 @@ import java.util.concurrent.atomic.AtomicLong;
  * after a failure). See {@code docs/architecture.md}.
  *
  * <p><b>Note:</b> thread-safe. Runs a reader (which also did the handshake), a sender, one applier per device and a
- * watchdog.
+ * watchdog, all platform threads: their progress must not depend on a free carrier of the virtual threads.
  */
 public final class MigrationDestination {
     private static final System.Logger LOG = System.getLogger(MigrationDestination.class.getName());
@@ -68,7 +68,9 @@ public final class MigrationDestination {
                     DestinationPhase.RECEIVING,
                     DestinationPhase.AUTHORITATIVE,
                     DestinationPhase.GRANTED,
-                    DestinationPhase.COMPLETED);
+                    DestinationPhase.COMPLETED)
+            // From a serve-only source: run while the rest streams in.
+            .path(DestinationPhase.AUTHORITATIVE, DestinationPhase.FETCHING, DestinationPhase.GRANTED);
 
     /** What a resumable destination hands to its caller: the authority payload and the devices to run on. */
     public record Resumable(byte[] authorityPayload, Map<String, WaitingDevice> devices) {}
@@ -88,6 +90,11 @@ public final class MigrationDestination {
     private final PhaseMachine<DestinationPhase> phases =
             new PhaseMachine<>("destination", PHASES, DestinationPhase.HANDSHAKE, System::nanoTime);
     private boolean zstd;
+    /** The source announced a copy it never runs, and this side may run before the grant; guarded by lock. */
+    private boolean runEarly;
+    /** In FETCHING: the caller confirmed that it runs, so COMPLETED follows the grant; guarded by lock. */
+    private boolean confirmedEarly;
+
     private int credit;
     private volatile byte[] authorityPayload;
     private volatile BufferPool pool;
@@ -154,7 +161,7 @@ public final class MigrationDestination {
     public Authority authority() {
         synchronized (lock) {
             return switch (phases.phase()) {
-                case GRANTED, COMPLETED -> Authority.DESTINATION;
+                case FETCHING, GRANTED, COMPLETED -> Authority.DESTINATION;
                 case FAILED -> failure.authority();
                 default -> Authority.SOURCE;
             };
@@ -181,6 +188,11 @@ public final class MigrationDestination {
      * returns every device is complete and this side owns them; the caller may run. Returns at once if already
      * granted.
      *
+     * <p>From a source that never runs what it serves (a registry announces it in its HELLO), with {@link
+     * DestinationOptions#explicitTakeover()} and without {@link DestinationOptions#waitForAllBlocks()}: asks, and
+     * returns at once in {@link DestinationPhase#FETCHING}: this side owns its copy and may run while the rest streams
+     * in; reads of missing blocks are fetched first.
+     *
      * @throws IllegalStateException if AUTHORITY has not arrived yet (wait with {@link #awaitResumable} first)
      * @throws MigrationException if the link died, the source failed, or no GRANT came within {@code timeout} (then
      *     this side gives up with ABORTED): do not run here. The source resumes on its own unless it had written the
@@ -189,13 +201,17 @@ public final class MigrationDestination {
     public void takeOver(Duration timeout) throws IOException, InterruptedException {
         synchronized (lock) {
             switch (phases.phase()) {
-                case GRANTED, COMPLETED -> {
+                case FETCHING, GRANTED, COMPLETED -> {
                     return;
                 }
                 case FAILED -> throw failure;
                 case AUTHORITATIVE -> {
                     if (gate.ask()) {
                         outbox.add(new Frame.Takeover());
+                    }
+                    if (runEarly) {
+                        transition(DestinationPhase.FETCHING);
+                        return;
                     }
                 }
                 default ->
@@ -229,11 +245,17 @@ public final class MigrationDestination {
      * With {@link DestinationOptions#explicitTakeover()}: the application runs on these devices, so COMPLETED goes to
      * the source, which then drops its paused copy. Idempotent; without explicit takeover the engine did it already.
      *
+     * In {@link DestinationPhase#FETCHING}, COMPLETED goes once the last block arrived (with the GRANT).
+     *
      * @throws IllegalStateException if the hand-over was not granted ({@link #takeOver} first)
      */
     public void confirmTakeover() {
         synchronized (lock) {
             if (phases.phase() == DestinationPhase.COMPLETED) {
+                return;
+            }
+            if (phases.phase() == DestinationPhase.FETCHING) {
+                confirmedEarly = true;
                 return;
             }
             if (phases.phase() != DestinationPhase.GRANTED) {
@@ -327,7 +349,8 @@ public final class MigrationDestination {
                     peer,
                     options.compression(),
                     options.token(),
-                    Handshake.sealsFrames(connection, options.token()));
+                    Handshake.sealsFrames(connection, options.token()),
+                    options.copyOnly());
             Thread.ofPlatform()
                     .name("migration-destination-sender-" + peer)
                     .daemon()
@@ -336,6 +359,7 @@ public final class MigrationDestination {
                     Handshake.destinationRest(adapter, proxy, peer, opened, options.token(), this::openDevices);
             synchronized (lock) {
                 zstd = agreed.zstd();
+                runEarly = agreed.serveOnly() && options.explicitTakeover() && !options.waitForAllBlocks();
             }
             int maxBlock = agreed.devices().stream()
                     .mapToInt(DeviceSpec::blockSizeBytes)
@@ -346,8 +370,11 @@ public final class MigrationDestination {
             Map<String, WaitingDevice> devices = new LinkedHashMap<>();
             for (DeviceSink s : sinks) {
                 devices.put(s.spec.name(), s.waiting);
-                s.applier = Thread.ofVirtual()
+                // Platform threads: a reader of these devices in this JVM (a FUSE read, say) may block every carrier
+                // of the virtual threads while it waits for a block that only an applier can supply.
+                s.applier = Thread.ofPlatform()
                         .name("migration-destination-apply-" + s.spec.name())
+                        .daemon()
                         .start(() -> runApplier(s));
             }
             if (!transition(DestinationPhase.RECEIVING)) {
@@ -475,7 +502,7 @@ public final class MigrationDestination {
         authorityPayload = a.payload();
         // Every DIRTY list sent before AUTHORITY must be applied before anyone prepares on these devices.
         CountDownLatch applied = barrier();
-        Thread.ofVirtual().name("migration-destination-authority").start(() -> {
+        Thread.ofPlatform().name("migration-destination-authority").daemon().start(() -> {
             try {
                 if (!awaitApplied(applied)) {
                     return;
@@ -498,7 +525,8 @@ public final class MigrationDestination {
 
     private void onGrant() throws ProtocolException {
         synchronized (lock) {
-            if (phases.phase() != DestinationPhase.AUTHORITATIVE || !gate.grant()) {
+            DestinationPhase at = phases.phase();
+            if ((at != DestinationPhase.AUTHORITATIVE && at != DestinationPhase.FETCHING) || !gate.grant()) {
                 throw new ProtocolException(
                         ErrorCode.UNEXPECTED_FRAME,
                         "unexpected GRANT in phase " + phases.phase()
@@ -507,7 +535,7 @@ public final class MigrationDestination {
         }
         // The blocks ahead of the GRANT may still sit in the appliers' queues: the grant counts once they are stored.
         CountDownLatch applied = barrier();
-        Thread.ofVirtual().name("migration-destination-grant").start(() -> {
+        Thread.ofPlatform().name("migration-destination-grant").daemon().start(() -> {
             try {
                 if (!awaitApplied(applied)) {
                     return;
@@ -525,7 +553,13 @@ public final class MigrationDestination {
                     return;
                 }
                 grantFuture.complete(null);
-                if (!options.explicitTakeover()) {
+                boolean confirmed;
+                synchronized (lock) {
+                    confirmed = confirmedEarly;
+                }
+                if (confirmed) {
+                    complete(); // it runs already
+                } else if (!options.explicitTakeover()) {
                     // The caller runs as soon as awaitResumable returns: tell the source now.
                     complete();
                     resumableFuture.complete(resumable());

@@ -34,8 +34,17 @@ public final class Handshake {
     static final String SOURCE_ROLE = "source";
     static final String DESTINATION_ROLE = "destination";
 
-    /** What both sides agreed on. */
-    public record Agreed(boolean zstd, List<DeviceSpec> devices, int initialCredit) {}
+    /**
+     * What both sides agreed on; {@code serveOnly}: the source announced a copy it never runs ({@link
+     * FrameCodec#FLAG_SERVE_ONLY}).
+     */
+    public record Agreed(boolean zstd, List<DeviceSpec> devices, int initialCredit, boolean serveOnly) {}
+
+    /**
+     * What the source learned from the destination's HELLO_REPLY: whether zstd is agreed, and whether the destination
+     * only keeps a copy ({@link FrameCodec#FLAG_COPY_ONLY}).
+     */
+    public record Replied(boolean zstd, boolean copyOnly) {}
 
     /** Decides about the source's device group on the destination; returns the initial credit per device. */
     @FunctionalInterface
@@ -66,17 +75,26 @@ public final class Handshake {
     /**
      * The source side, first half: sends HELLO, checks the reply, checks the destination's token proof and only then
      * sends its own. Frames from the destination are bounded until it is authenticated. With {@code sealFrames} (see
-     * {@link #sealsFrames}) frames are sealed both ways from there on. Returns whether zstd is agreed.
+     * {@link #sealsFrames}) frames are sealed both ways from there on. {@code serveOnly} announces a source that never
+     * runs what it serves ({@link FrameCodec#FLAG_SERVE_ONLY}).
      */
-    public static boolean sourceAuthenticate(
-            FrameAdapter in, FrameProxy out, String peer, boolean offerZstd, SharedToken token, boolean sealFrames)
+    public static Replied sourceAuthenticate(
+            FrameAdapter in,
+            FrameProxy out,
+            String peer,
+            boolean offerZstd,
+            SharedToken token,
+            boolean sealFrames,
+            boolean serveOnly)
             throws IOException {
         if (sealFrames && token == null) {
             throw new IllegalArgumentException("sealing frames needs a shared token");
         }
         in.limitFrameBytes(FrameCodec.UNAUTHENTICATED_FRAME_BYTES);
         byte[] nonceS = nonce();
-        int flags = (offerZstd ? FrameCodec.FLAG_ZSTD : 0) | (token != null ? FrameCodec.FLAG_TOKEN : 0);
+        int flags = (offerZstd ? FrameCodec.FLAG_ZSTD : 0)
+                | (token != null ? FrameCodec.FLAG_TOKEN : 0)
+                | (serveOnly ? FrameCodec.FLAG_SERVE_ONLY : 0);
         Frame.Hello hello = new Frame.Hello(FrameCodec.VERSION, flags, nonceS);
         out.sendNow(hello);
         Frame first = in.read();
@@ -123,27 +141,37 @@ public final class Handshake {
             }
         }
         in.limitFrameBytes(FrameCodec.MAX_FRAME_BYTES);
-        return offerZstd && (reply.flags() & FrameCodec.FLAG_ZSTD) != 0;
+        return new Replied(
+                offerZstd && (reply.flags() & FrameCodec.FLAG_ZSTD) != 0,
+                (reply.flags() & FrameCodec.FLAG_COPY_ONLY) != 0);
     }
 
     /** The source side, second half: sends the device group and waits for its acceptance. */
     public static Agreed sourceGroup(
-            FrameAdapter in, FrameProxy out, String peer, List<DeviceSpec> devices, boolean zstd) throws IOException {
+            FrameAdapter in, FrameProxy out, String peer, List<DeviceSpec> devices, boolean zstd, boolean serveOnly)
+            throws IOException {
         out.sendNow(new Frame.DeviceGroup(devices));
         Frame accepted = nextSkippingPings(in);
         return switch (accepted) {
-            case Frame.GroupAccepted g -> new Agreed(zstd, devices, g.initialCredit());
+            case Frame.GroupAccepted g -> new Agreed(zstd, devices, g.initialCredit(), serveOnly);
             case Frame.Error e -> throw peerError(e, peer);
             default -> throw unexpected(accepted, "GROUP_ACCEPTED");
         };
     }
 
     /**
-     * The destination side, first step: reads and checks HELLO, replies. Returns the two nonces, whether zstd is on,
-     * and, with {@code sealFrames} (see {@link #sealsFrames}), the session's keys.
+     * The destination side, first step: reads and checks HELLO, replies ({@code copyOnly}: this side keeps a copy and
+     * never runs it). Returns the two nonces, whether zstd is on, and, with {@code sealFrames} (see {@link
+     * #sealsFrames}), the session's keys.
      */
     public static Opened destinationHello(
-            FrameAdapter in, FrameProxy out, String peer, boolean zstdAllowed, SharedToken token, boolean sealFrames)
+            FrameAdapter in,
+            FrameProxy out,
+            String peer,
+            boolean zstdAllowed,
+            SharedToken token,
+            boolean sealFrames,
+            boolean copyOnly)
             throws IOException {
         if (sealFrames && token == null) {
             throw new IllegalArgumentException("sealing frames needs a shared token");
@@ -171,17 +199,23 @@ public final class Handshake {
         }
         boolean zstd = zstdAllowed && (hello.flags() & FrameCodec.FLAG_ZSTD) != 0;
         byte[] nonceD = nonce();
-        int flags = (zstd ? FrameCodec.FLAG_ZSTD : 0) | (token != null ? FrameCodec.FLAG_TOKEN : 0);
+        int flags = (zstd ? FrameCodec.FLAG_ZSTD : 0)
+                | (token != null ? FrameCodec.FLAG_TOKEN : 0)
+                | (copyOnly ? FrameCodec.FLAG_COPY_ONLY : 0);
         Frame.HelloReply reply = new Frame.HelloReply(FrameCodec.VERSION, flags, nonceD);
         out.sendNow(reply);
         SharedToken.SessionKeys keys = sealFrames
                 ? token.sessionKeys(hello.nonce(), nonceD, FrameCodec.handshakeTranscript(hello, reply))
                 : null;
-        return new Opened(hello.nonce(), nonceD, zstd, keys);
+        boolean serveOnly = (hello.flags() & FrameCodec.FLAG_SERVE_ONLY) != 0;
+        return new Opened(hello.nonce(), nonceD, zstd, keys, serveOnly);
     }
 
-    /** The result of {@link #destinationHello}; {@code keys} is {@code null} unless frames are sealed. */
-    public record Opened(byte[] nonceS, byte[] nonceD, boolean zstd, SharedToken.SessionKeys keys) {}
+    /**
+     * The result of {@link #destinationHello}; {@code keys} is {@code null} unless frames are sealed; {@code serveOnly}:
+     * the source announced a copy it never runs.
+     */
+    public record Opened(byte[] nonceS, byte[] nonceD, boolean zstd, SharedToken.SessionKeys keys, boolean serveOnly) {}
 
     /**
      * The destination side, second step: proves the token first, checks the source's proof, then takes the device
@@ -223,7 +257,7 @@ public final class Handshake {
         };
         int credit = decision.accept(devices);
         out.sendNow(new Frame.GroupAccepted(credit));
-        return new Agreed(opened.zstd(), devices, credit);
+        return new Agreed(opened.zstd(), devices, credit, opened.serveOnly());
     }
 
     private static Frame nextSkippingPings(FrameAdapter in) throws IOException {

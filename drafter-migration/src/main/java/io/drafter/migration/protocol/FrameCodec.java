@@ -43,7 +43,18 @@ public final class FrameCodec {
 
     public static final int FLAG_ZSTD = 1;
     public static final int FLAG_TOKEN = 2;
-    public static final int KNOWN_FLAGS = FLAG_ZSTD | FLAG_TOKEN;
+    /**
+     * HELLO: the source serves a copy that it never runs (a registry), so the destination may run from AUTHORITY on,
+     * before the GRANT; the GRANT still follows every block.
+     */
+    public static final int FLAG_SERVE_ONLY = 4;
+    /**
+     * HELLO_REPLY: the destination keeps a copy and never runs it (a live backup), so the source resumes its writers
+     * once the GRANT is written and stays the owner; COMPLETED then means the copy is durable.
+     */
+    public static final int FLAG_COPY_ONLY = 8;
+
+    public static final int KNOWN_FLAGS = FLAG_ZSTD | FLAG_TOKEN | FLAG_SERVE_ONLY | FLAG_COPY_ONLY;
 
     public static final int HELLO = 0x01;
     public static final int HELLO_REPLY = 0x02;

@@ -36,15 +36,23 @@
  * </pre>
  *
  * <p>HELLO flags: bit 0 = zstd compression wanted (the reply says whether it is used), bit 1 = shared-token
- * authentication (and, without TLS, sealed frames). The version is {@value FrameCodec#VERSION} (3: frames sealed after
- * the token proofs; 2 sent them in clear). Device indexes are positions in DEVICE_GROUP. Session
+ * authentication (and, without TLS, sealed frames), bit 2 = serve-only source (a registry: it never runs what it serves
+ * and the data never changes; HELLO only), bit 3 = copy only (HELLO_REPLY only: the destination keeps a copy and never
+ * runs it, a live backup; the source resumes its writers once it wrote the GRANT and stays the owner, and COMPLETED
+ * means the copy is kept). Like every flag they are covered by the sealed frames' keys. The version is {@value
+ * FrameCodec#VERSION} (3: frames sealed after the token proofs; 2 sent them in clear). Device indexes are positions in
+ * DEVICE_GROUP. Session
  * order: HELLO, HELLO_REPLY, (AUTH_PROOF D→S, which the source checks before it sends AUTH_PROOF S→D, when a token is
  * used: the dialling side proves first, so a client without the token never receives the source's proof),
  * DEVICE_GROUP, GROUP_ACCEPTED; then data (BLOCK/ZERO/DIRTY) with NEED and CREDIT flowing back; AUTHORITY after the
  * final DIRTY of every device; AUTHORITY_ACK; TAKEOVER when the destination is ready to run; the rest of the final
  * blocks (requested ones first), then GRANT; COMPLETED when the destination runs. On one connection frames arrive in
  * the order they were sent, so a DIRTY list always precedes the data that re-sends its blocks, and the GRANT follows
- * every block: a destination that read it holds every block. The source owns the devices until it writes the GRANT,
+ * every block: a destination that read it holds every block. A serve-only source sends AUTHORITY right after
+ * GROUP_ACCEPTED (no DIRTY lists: nothing changes) and then every block, requested ones first; the destination may run
+ * on its copy from the moment it sends TAKEOVER, fetching what it reads with NEED, and reports COMPLETED after the
+ * GRANT, which still follows the last block. Nothing moves back to a registry, so nothing there is uncertain. For
+ * every other source: the source owns the devices until it writes the GRANT,
  * the destination from the moment it reads it; in between the hand-over is uncertain, and the source never resumes
  * on its own. An ERROR ABORTED from the destination after the GRANT means that it did not run the VM.
  *

@@ -15,9 +15,10 @@ import java.util.function.Consumer;
  * done): {@link MigrationSource#start(AuthenticatedDestination, java.util.List, SourceOptions, SuspendHook,
  * SourceListener)} continues its session from the device group on.
  *
- * <p>While it is open the listener turns every other destination away with BUSY. The source engine closes it when the
- * migration ends, success or failure; a caller that does not start a migration on it closes it itself. Either frees
- * the listener for the next destination.
+ * <p>While it is open it holds one of the listener's sessions ({@link MigrationListener.Limits#maxSessions()}; a peer
+ * has one, and turns every other destination away with BUSY meanwhile). The source engine closes it when the migration
+ * ends, success or failure; a caller that does not start a migration on it closes it itself. Either frees the session
+ * for the next destination.
  *
  * <p><b>Note:</b> thread-safe; {@link #close()} is idempotent.
  */
@@ -26,17 +27,23 @@ public final class AuthenticatedDestination implements Closeable {
     private final FrameAdapter in;
     private final FrameProxy out;
     private final boolean zstd;
+    private final boolean copyOnly;
+    private final boolean serveOnly;
 
     AuthenticatedDestination(
             Connection connection,
             FrameAdapter in,
             FrameProxy out,
             boolean zstd,
+            boolean copyOnly,
+            boolean serveOnly,
             Consumer<AuthenticatedDestination> onClose) {
         this.connection = new Session(connection, onClose);
         this.in = in;
         this.out = out;
         this.zstd = zstd;
+        this.copyOnly = copyOnly;
+        this.serveOnly = serveOnly;
     }
 
     /** The destination, for messages (e.g. {@code 10.0.0.7:40112}). */
@@ -70,6 +77,19 @@ public final class AuthenticatedDestination implements Closeable {
 
     FrameProxy out() {
         return out;
+    }
+
+    /**
+     * Whether the destination only keeps a copy and never runs it (a live backup): the source's writers resume once
+     * the GRANT is written, and the source keeps the devices.
+     */
+    public boolean copyOnly() {
+        return copyOnly;
+    }
+
+    /** Whether the listener announced a source that never runs what it serves (a registry). */
+    boolean serveOnly() {
+        return serveOnly;
     }
 
     /** Whether the destination agreed to zstd (the listener always offers it; the source's options decide the use). */

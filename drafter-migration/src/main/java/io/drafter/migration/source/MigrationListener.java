@@ -42,8 +42,9 @@ import java.util.concurrent.atomic.AtomicLong;
  * token, a truncated or oversized frame, a failed TLS handshake, no complete handshake within {@link
  * Limits#handshakeTimeout()} of its accept, more than {@link Limits#maxPending()} unauthenticated connections at once)
  * is closed with exactly one WARNING line {@code refused migration connection from HOST:PORT: <reason>} and counted in
- * {@link #refusedCount()}; nothing else changes (the VM is never paused). Only one authenticated session at a time:
- * while one is open another authenticated destination gets an ERROR BUSY, is closed, logged and counted the same way.
+ * {@link #refusedCount()}; nothing else changes (the VM is never paused). At most {@link Limits#maxSessions()}
+ * authenticated sessions at a time (a peer: one; a registry: many): beyond that another authenticated destination gets
+ * an ERROR BUSY, is closed, logged and counted the same way.
  * The socket stays bound until {@link #close()}, so the port cannot be taken between two attempts.
  *
  * <p><b>Note:</b> thread-safe. Runs one named platform thread that only accepts, one virtual thread per connection
@@ -63,8 +64,9 @@ public final class MigrationListener implements Closeable {
      * @param handshakeTimeout from accept to the verified token proof (TLS handshake included); at this deadline the
      *     connection is closed, however slowly it still trickles bytes
      * @param maxPending unauthenticated connections at once; more are closed as soon as they are accepted
+     * @param maxSessions authenticated sessions at once; more get BUSY
      */
-    public record Limits(Duration handshakeTimeout, int maxPending) {
+    public record Limits(Duration handshakeTimeout, int maxPending, int maxSessions) {
         public Limits {
             if (handshakeTimeout == null || handshakeTimeout.toMillis() < 1) {
                 throw new IllegalArgumentException("handshakeTimeout must be at least 1 ms, got " + handshakeTimeout);
@@ -72,11 +74,23 @@ public final class MigrationListener implements Closeable {
             if (maxPending < 1) {
                 throw new IllegalArgumentException("maxPending must be at least 1, got " + maxPending);
             }
+            if (maxSessions < 1) {
+                throw new IllegalArgumentException("maxSessions must be at least 1, got " + maxSessions);
+            }
         }
 
-        /** 10 s, 8 connections. */
+        /** One session at a time, as a peer serves. */
+        public Limits(Duration handshakeTimeout, int maxPending) {
+            this(handshakeTimeout, maxPending, 1);
+        }
+
+        /** 10 s, 8 unauthenticated connections, 1 session. */
         public static Limits defaults() {
-            return new Limits(Duration.ofSeconds(10), 8);
+            return new Limits(Duration.ofSeconds(10), 8, 1);
+        }
+
+        public Limits withMaxSessions(int sessions) {
+            return new Limits(handshakeTimeout, maxPending, sessions);
         }
     }
 
@@ -113,13 +127,16 @@ public final class MigrationListener implements Closeable {
     private final LinkedBlockingQueue<Optional<AuthenticatedDestination>> ready = new LinkedBlockingQueue<>();
 
     private final Object lock = new Object();
-    /** The session that holds the listener, from its authentication until it is closed; guarded by {@link #lock}. */
-    private AuthenticatedDestination current;
+    /** The sessions handed out, from their authentication until they are closed; guarded by {@link #lock}. */
+    private final Set<AuthenticatedDestination> current = new java.util.HashSet<>();
+
+    private final boolean serveOnly;
 
     private volatile boolean closed;
 
-    private MigrationListener(ServerSocket server, SharedToken token, Limits limits) {
+    private MigrationListener(ServerSocket server, SharedToken token, Limits limits, boolean serveOnly) {
         this.server = server;
+        this.serveOnly = serveOnly;
         this.address = (InetSocketAddress) server.getLocalSocketAddress();
         this.token = token;
         this.limits = limits;
@@ -149,12 +166,28 @@ public final class MigrationListener implements Closeable {
             boolean allowPlainTcp,
             Limits limits)
             throws IOException {
+        return bind(address, security, token, allowPlainTcp, limits, false);
+    }
+
+    /**
+     * As {@link #bind(InetSocketAddress, TransportSecurity, SharedToken, boolean, Limits)}; with {@code serveOnly} it
+     * announces to every destination a source that never runs what it serves (a registry), whose sessions must run
+     * with {@link SourceOptions#serveOnly()}.
+     */
+    public static MigrationListener bind(
+            InetSocketAddress address,
+            TransportSecurity security,
+            SharedToken token,
+            boolean allowPlainTcp,
+            Limits limits,
+            boolean serveOnly)
+            throws IOException {
         if (security instanceof TransportSecurity.PlainTcp && token == null && !allowPlainTcp) {
             throw new IOException("could not listen on " + address
                     + ": plain TCP without a shared token authenticates nobody; use TLS, a token, or allow plain TCP"
                     + " explicitly");
         }
-        MigrationListener l = new MigrationListener(Transport.bind(address, security), token, limits);
+        MigrationListener l = new MigrationListener(Transport.bind(address, security), token, limits, serveOnly);
         if (token != null && security instanceof TransportSecurity.PlainTcp) {
             FrameCipher.warmUp(); // long before the first destination: see its comment
         }
@@ -288,11 +321,14 @@ public final class MigrationListener implements Closeable {
             FrameAdapter in = new FrameAdapter(new BufferedInputStream(c.input(), READ_BUFFER_BYTES), p.peer);
             out = new FrameProxy(c.output());
             // Zstd is always offered: the source's options decide whether it is used.
-            boolean zstd = Handshake.sourceAuthenticate(in, out, p.peer, true, token, Handshake.sealsFrames(c, token));
-            if (hold(p, c, in, out, zstd)) {
+            Handshake.Replied replied = Handshake.sourceAuthenticate(
+                    in, out, p.peer, true, token, Handshake.sealsFrames(c, token), serveOnly);
+            if (hold(p, c, in, out, replied)) {
                 return;
             }
-            reason = "another migration is in progress";
+            reason = limits.maxSessions() == 1
+                    ? "another migration is in progress"
+                    : limits.maxSessions() + " sessions are open already";
             tell = new ProtocolException(ErrorCode.BUSY, reason);
         } catch (ProtocolException e) {
             reason = e.getMessage();
@@ -332,21 +368,22 @@ public final class MigrationListener implements Closeable {
     }
 
     /**
-     * Takes the listener for an authenticated destination and queues it for {@link #accept}; returns {@code false} if
-     * another session holds it (or the listener closed).
+     * Takes one of the listener's sessions for an authenticated destination and queues it for {@link #accept}; returns
+     * {@code false} if every session is held (or the listener closed).
      */
-    private boolean hold(Pending p, Connection c, FrameAdapter in, FrameProxy out, boolean zstd)
+    private boolean hold(Pending p, Connection c, FrameAdapter in, FrameProxy out, Handshake.Replied replied)
             throws InterruptedIOException {
         AuthenticatedDestination session;
         synchronized (lock) {
-            if (closed || current != null) {
+            if (closed || current.size() >= limits.maxSessions()) {
                 return false;
             }
             if (!p.state.compareAndSet(PENDING, AUTHENTICATED)) {
                 throw new InterruptedIOException("the handshake deadline passed");
             }
-            session = new AuthenticatedDestination(c, in, out, zstd, this::release);
-            current = session;
+            session = new AuthenticatedDestination(
+                    c, in, out, replied.zstd(), replied.copyOnly(), serveOnly, this::release);
+            current.add(session);
             ready.offer(Optional.of(session));
         }
         p.deadline.cancel(false);
@@ -356,9 +393,7 @@ public final class MigrationListener implements Closeable {
 
     private void release(AuthenticatedDestination session) {
         synchronized (lock) {
-            if (current == session) {
-                current = null;
-            }
+            current.remove(session);
         }
     }
 

@@ -69,6 +69,8 @@ public final class MigrationSource {
                     SourcePhase.AUTHORITY_SENT,
                     SourcePhase.GRANTED,
                     SourcePhase.COMPLETED)
+            // A source that never runs what it serves (SourceOptions.serveOnly) hands authority over at once.
+            .path(SourcePhase.HANDSHAKE, SourcePhase.AUTHORITY_SENT)
             .path(SourcePhase.FAILED, SourcePhase.RESUMED);
 
     private final Connection connection;
@@ -105,6 +107,8 @@ public final class MigrationSource {
     private volatile Thread readerThread;
     private boolean stopping;
     private boolean zstd;
+    /** The destination keeps a copy and never runs it (a live backup); set once after the handshake. */
+    private volatile boolean copyOnly;
     /** AUTHORITY_ACK, TAKEOVER, and the GRANT or its withholding; guarded by {@link #lock}. */
     private final HandOver handOver = new HandOver();
     /** The counters; rounds and times guarded by {@link #lock}. */
@@ -148,6 +152,11 @@ public final class MigrationSource {
         this.listener = listener == null ? SourceListener.NONE : listener;
         if (devices.isEmpty()) {
             throw new IllegalArgumentException("could not migrate to " + peer + ": no devices");
+        }
+        if (session != null && session.serveOnly() != options.serveOnly()) {
+            // A listener that announced a registry to a destination that then got a running VM would let two run.
+            throw new IllegalArgumentException("could not migrate to " + peer + ": the listener "
+                    + (session.serveOnly() ? "announced" : "did not announce") + " a serve-only source");
         }
         this.states = new DevState[devices.size()];
         this.scheduler = new SendScheduler(states.length);
@@ -236,6 +245,14 @@ public final class MigrationSource {
         } finally {
             lock.unlock();
         }
+    }
+
+    /**
+     * Whether the destination only keeps a copy (a live backup): the writers resume once the GRANT is written, and the
+     * source stays the owner after COMPLETED. Known once the handshake is done.
+     */
+    public boolean copyOnly() {
+        return copyOnly;
     }
 
     /** Who owns the devices as far as the source knows. */
@@ -363,21 +380,30 @@ public final class MigrationSource {
     }
 
     private void runControl() {
+        WriterResume.Turn resumeTurn = null;
         try {
-            boolean zstdAgreed = session != null
-                    ? session.zstdAgreed() && options.compression()
+            Handshake.Replied replied = session != null
+                    ? new Handshake.Replied(session.zstdAgreed(), session.copyOnly())
                     : Handshake.sourceAuthenticate(
                             adapter,
                             proxy,
                             peer,
                             options.compression(),
                             options.token(),
-                            Handshake.sealsFrames(connection, options.token()));
+                            Handshake.sealsFrames(connection, options.token()),
+                            options.serveOnly());
+            boolean zstdAgreed = replied.zstd() && options.compression();
             Handshake.Agreed agreed = Handshake.sourceGroup(
-                    adapter, proxy, peer, Arrays.stream(states).map(d -> d.spec).toList(), zstdAgreed);
+                    adapter,
+                    proxy,
+                    peer,
+                    Arrays.stream(states).map(d -> d.spec).toList(),
+                    zstdAgreed,
+                    options.serveOnly());
             lock.lock();
             try {
                 zstd = agreed.zstd();
+                copyOnly = replied.copyOnly();
                 scheduler.initialCredit(agreed.initialCredit());
             } finally {
                 lock.unlock();
@@ -400,6 +426,10 @@ public final class MigrationSource {
                         d.device.volatility() != null
                                 ? d.device.volatility().leastVolatileFirst()
                                 : identity(d.spec.blockCount()));
+            }
+            if (options.serveOnly()) {
+                serveLocked(orders);
+                return;
             }
             lock.lock();
             try {
@@ -444,9 +474,24 @@ public final class MigrationSource {
                 transitionLocked(SourcePhase.AUTHORITY_SENT);
                 changed.signalAll();
                 // The sender writes the GRANT once TAKEOVER arrived and every block is out; COMPLETED ends it.
-                awaitLocked(() -> phases.phase() == SourcePhase.COMPLETED);
+                if (copyOnly) {
+                    // A copy: once every block of the cut is read and written ahead of the GRANT, the writers go on.
+                    awaitLocked(() -> phases.phase() == SourcePhase.GRANTED || phases.phase() == SourcePhase.COMPLETED);
+                    resumeTurn = writers.claimForEngine();
+                } else {
+                    awaitLocked(() -> phases.phase() == SourcePhase.COMPLETED);
+                }
             } finally {
                 lock.unlock();
+            }
+            if (resumeTurn != null) {
+                writers.resume(resumeTurn);
+                lock.lock();
+                try {
+                    awaitLocked(() -> phases.phase() == SourcePhase.COMPLETED);
+                } finally {
+                    lock.unlock();
+                }
             }
         } catch (MigrationException e) {
             // Already failed: fail() recorded it.
@@ -454,6 +499,26 @@ public final class MigrationSource {
             fail(t);
         } finally {
             maybeResumeAfterFailure();
+        }
+    }
+
+    /**
+     * A serve-only source: AUTHORITY first (nothing to suspend, nothing changes), then every block, requested ones
+     * first; the GRANT follows the last one once the destination asked for it, and COMPLETED ends it.
+     */
+    private void serveLocked(List<long[]> orders) throws MigrationException, InterruptedException {
+        lock.lock();
+        try {
+            checkNotFailed();
+            control.add(new Frame.Authority(options.authorityPayload()));
+            transitionLocked(SourcePhase.AUTHORITY_SENT);
+            for (DevState d : states) {
+                scheduler.fullCopy(d.index, orders.get(d.index));
+            }
+            changed.signalAll();
+            awaitLocked(() -> phases.phase() == SourcePhase.COMPLETED);
+        } finally {
+            lock.unlock();
         }
     }
 
@@ -626,7 +691,9 @@ public final class MigrationSource {
                 throw new ProtocolException(
                         ErrorCode.UNEXPECTED_FRAME, "unexpected COMPLETED in phase " + phases.phase());
             }
-            authority = Authority.DESTINATION;
+            if (!copyOnly) {
+                authority = Authority.DESTINATION;
+            }
             transitionLocked(SourcePhase.COMPLETED);
             stopping = true;
             changed.signalAll();
@@ -731,7 +798,9 @@ public final class MigrationSource {
             // that reads the GRANT has every block. From here on it may run: never resume on our own.
             handOver.grant();
             stats.granted(System.nanoTime());
-            authority = Authority.UNCERTAIN;
+            if (!copyOnly) {
+                authority = Authority.UNCERTAIN;
+            }
             transitionLocked(SourcePhase.GRANTED);
             return new Outgoing.Control(new Frame.Grant());
         }

@@ -32,7 +32,9 @@ public final class DeviceConfigParser {
         /** {@code drafter snapshotter}: needs {@code output}. */
         SNAPSHOTTER,
         /** {@code drafter packager}: needs {@code path}. */
-        PACKAGER
+        PACKAGER,
+        /** {@code drafter registry}: needs {@code input}. */
+        REGISTRY
     }
 
     /** The largest block size accepted: blocks are sent as single frames. */
@@ -192,6 +194,11 @@ public final class DeviceConfigParser {
             case PACKAGER -> {
                 if (d.path().isEmpty()) {
                     throw f.error("path", "is required");
+                }
+            }
+            case REGISTRY -> {
+                if (d.input().isEmpty()) {
+                    throw f.error("input", "is required");
                 }
             }
         }

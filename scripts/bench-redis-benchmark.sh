@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# redis-benchmark across a live migration: a Redis VM (BENCH_MEMORY_MIB, default 256) runs on peer A in ark0 behind
+# the peers' port forward 127.0.0.1:3333; redis-benchmark (BENCH_CLIENTS clients, default 20, BENCH_REQUESTS SET/GET
+# requests each, default 200000) runs against it while the VM migrates to peer B in ark1. redis-benchmark never
+# reconnects: it ends only if every connection survived the move. Prints its report (requests/s, latency percentiles),
+# whether it ended without errors, and the peers' migration lines. Work files: out/bench-redis-benchmark.
+set -euo pipefail
+. "$(dirname "$0")/as-root.sh"
+cd "$(dirname "$0")/.."
+root=$(pwd)
+. scripts/env.sh
+. scripts/lib-vm.sh
+on_exit_stop_pids
+out=out/bench-redis-benchmark
+mem=${BENCH_MEMORY_MIB:-256}
+clients=${BENCH_CLIENTS:-20}
+requests=${BENCH_REQUESTS:-200000}
+bash scripts/install-deps.sh
+mvn -B -q -ntp -DskipTests -Dspotless.check.skip=true install >/dev/null
+build_guest_and_redis
+rm -rf "$out" && mkdir -p "$out"
+(umask 077 && head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$out/token")
+bin/drafter nat --namespace-count 2 >"$out/nat.log" 2>&1 & pids+=($!)
+await "$out/nat.log" "running" 60
+snapshot_redis "$out" "$mem" >/dev/null
+
+fwd='[{"netns":"NS","internalPort":"6379","protocol":"tcp","externalAddr":"127.0.0.1:3333"}]'
+bin/drafter peer --netns ark0 --raddr '' --laddr 127.0.0.1:1337 --token-file "$out/token" --enable-output=false \
+  --port-forwards "${fwd/NS/ark0}" --chroot-base-dir "$out/vms" \
+  --devices "$(devices "$root/$out/package" "$root/$out/peer-a")" >"$out/peer-a.log" 2>&1 &
+peer_a=$!; pids+=($peer_a)
+await "$out/peer-a.log" "Listening for connections" 180
+for _ in $(seq 1 100); do timeout 1 redis-cli -p 3333 ping 2>/dev/null | grep -q PONG && break; sleep 0.3; done
+
+# Quiet baseline first (same clients, a tenth of the requests), then the run across the migration.
+redis-benchmark -p 3333 -c "$clients" -n $((requests / 10)) -t set,get -q >"$out/baseline.txt" 2>&1 || true
+echo "== baseline without a migration"; tr '\r' '\n' <"$out/baseline.txt" | grep -E "requests per second" || true
+start=$(date +%s%N)
+redis-benchmark -p 3333 -c "$clients" -n "$requests" -t set,get --csv >"$out/during.csv" 2>"$out/during.err" &
+bench=$!; pids+=($bench)
+sleep 3
+bin/drafter peer --netns ark1 --raddr 127.0.0.1:1337 --laddr '' --token-file "$out/token" --enable-output=false \
+  --port-forwards "${fwd/NS/ark1}" --chroot-base-dir "$out/vms" \
+  --devices "$(devices "$root/$out/peer-b")" >"$out/peer-b.log" 2>&1 &
+peer_b=$!; pids+=($peer_b)
+await "$out/peer-b.log" "Resumed VM" 300
+wait "$peer_a" || { echo "bench-redis-benchmark: peer A failed:" >&2; tail -20 "$out/peer-a.log" >&2; exit 1; }
+# A connection that died leaves redis-benchmark waiting for its answers: give it 10 minutes, then stop it.
+timeout 600 tail --pid="$bench" -f /dev/null || { echo "redis-benchmark did not end within 600 s" >>"$out/during.err"; kill -TERM "$bench"; }
+rc=0; wait "$bench" || rc=$?
+echo "== redis-benchmark across the migration (exit $rc, $(( ($(date +%s%N) - start) / 1000000 )) ms)"
+cat "$out/during.csv"
+if [ "$rc" -eq 0 ] && ! grep -qiE "error|reset|refused" "$out/during.err"; then
+  echo "redis-benchmark ran to its end across the migration with no errors"
+else
+  echo "redis-benchmark failed across the migration:"; tail -5 "$out/during.err"
+fi
+grep -hE "Resumed VM|suspended:|Migrated to|migrated away" "$out/peer-a.log" "$out/peer-b.log" || true
+kill -TERM "$peer_b"; wait "$peer_b" || true
+[ "$rc" -eq 0 ]
