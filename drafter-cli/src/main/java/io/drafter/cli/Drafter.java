@@ -21,6 +21,7 @@ import picocli.CommandLine.Command;
             PeerCommand.class,
             RunnerCommand.class,
             TerminatorCommand.class,
+            MounterCommand.class,
             StatusCommand.class
         })
 public final class Drafter implements Runnable {
