@@ -120,8 +120,15 @@ public final class Mounter implements AutoCloseable {
         checkMountDir(mountDir);
     }
 
-    /** Fails naming the directory unless it is missing or an empty directory (a mount would hide what it holds). */
+    /**
+     * Fails naming the directory unless it is missing or an empty directory (a mount would hide what it holds). A stale
+     * mount of a killed mounter or peer there is unmounted first; a live one is refused.
+     */
     private static void checkMountDir(Path dir) throws IOException {
+        Path parent = dir.getParent();
+        if (parent != null && Files.isDirectory(parent)) {
+            DeviceMount.cleanStale(dir);
+        }
         if (!Files.exists(dir)) {
             return;
         }
