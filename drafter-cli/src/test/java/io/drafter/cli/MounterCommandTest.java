@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.drafter.cli.lab.DrafterProcess;
+import io.drafter.expose.fuse.DeviceMount;
 import io.drafter.migration.transport.SharedToken;
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -18,6 +19,7 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.List;
 import java.util.Random;
+import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -32,6 +34,17 @@ import org.junit.jupiter.api.io.TempDir;
 class MounterCommandTest {
     @TempDir
     Path dir;
+
+    /** A mounter process killed by a failing test leaves a stale mount: remove it, so the temporary directory goes. */
+    @AfterEach
+    void removeStaleMounts() throws IOException {
+        for (String m : List.of("a-mnt", "b-mnt", "mnt")) {
+            Path p = dir.resolve(m);
+            if (Files.readString(Path.of("/proc/mounts")).contains(" " + p + " ")) {
+                DeviceMount.cleanStale(p);
+            }
+        }
+    }
 
     private static String[] run(String... args) {
         StringWriter err = new StringWriter();
