@@ -16,7 +16,6 @@ import io.drafter.migration.source.MigrationListener;
 import io.drafter.migration.source.MigrationSource;
 import io.drafter.migration.source.SourceCounters;
 import io.drafter.migration.source.SourceDevice;
-import io.drafter.migration.source.SourceListener;
 import io.drafter.migration.source.SourceOptions;
 import io.drafter.migration.source.SourcePhase;
 import io.drafter.migration.source.SuspendHook;
@@ -416,18 +415,6 @@ public final class Mounter implements AutoCloseable {
                 aborter.cancel(false);
             }
         }
-    }
-
-    /** Migrates the devices to a destination on {@code connection} that runs the handshake with the engine (tests). */
-    public MigrationSource migrateOut(Connection connection, SourceListener listener) throws IOException {
-        MigrationSource source = MigrationSource.start(
-                connection,
-                sourceDevices(),
-                sourceOptions().withToken(options.token()).withPlainTcpAllowed(options.plainTcpAllowed()),
-                new FreezeHook(),
-                listener);
-        outgoing = source;
-        return source;
     }
 
     private SourceOptions sourceOptions() {
