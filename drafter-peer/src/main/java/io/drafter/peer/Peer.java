@@ -209,7 +209,8 @@ public final class Peer implements AutoCloseable {
      * disablePostcopy}, every block), mounts the devices and prepares the VM (QEMU with its state loaded, vCPUs
      * stopped) while the last blocks arrive, then asks the source for the hand-over and starts the vCPUs only once it
      * is granted. Until the grant, a failure here (or {@code stop}) gives the VM back to the source, which resumes it,
-     * and removes everything this peer created for it.
+     * and removes everything this peer created for it. Devices of {@code --devices} that are not migrated ({@code
+     * shared: true}, e.g. a mounter's file, or {@code makeMigratable: false}) are opened from this host's files.
      */
     public static Peer migrateIn(
             PeerOptions options,
@@ -218,6 +219,14 @@ public final class Peer implements AutoCloseable {
             DestinationListener listener,
             CompletableFuture<?> stop)
             throws IOException, VmException, InterruptedException {
+        for (DeviceConfig d : options.devices()) {
+            Path base = d.base().orElseThrow();
+            if (!d.migrated() && !Files.isRegularFile(base)) {
+                throw new IOException("could not open device \"" + d.name() + "\": base " + base
+                        + " does not exist (a device that is not migrated, shared or makeMigratable: false, is"
+                        + " opened from this host's files)");
+            }
+        }
         Peer p = new Peer(options, vmm);
         boolean ok = false;
         CompletableFuture<?> aborter = null;
@@ -241,6 +250,15 @@ public final class Peer implements AutoCloseable {
                     DeviceStack s = DeviceStack.over(p.incomingConfigs.get(e.getKey()), e.getValue());
                     p.stacks.put(e.getKey(), s);
                     tops.put(e.getKey(), s.top());
+                }
+                // Devices that never migrate (shared: true, e.g. a file of a mounter; makeMigratable: false) are this
+                // host's own: opened from their files, as a local resume does.
+                for (DeviceConfig d : options.devices()) {
+                    if (!d.migrated() && !arriving.containsKey(d.name())) {
+                        DeviceStack s = DeviceStack.open(d, false, 0, null);
+                        p.stacks.put(d.name(), s);
+                        tops.put(d.name(), s.top());
+                    }
                 }
             }
             // While the source still runs: mount, and start QEMU without its state (kernel read, RAM mapped, not
