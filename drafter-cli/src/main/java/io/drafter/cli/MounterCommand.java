@@ -87,6 +87,10 @@ public final class MounterCommand implements Callable<Integer> {
                 raddr.isEmpty() ? null : PeerCommand.resolved(PeerCommand.address(raddr, "--raddr"), "--raddr");
         InetSocketAddress listenOn =
                 laddr.isEmpty() ? null : PeerCommand.resolved(PeerCommand.address(laddr, "--laddr"), "--laddr");
+        if (listenOn != null && deviceList.stream().noneMatch(DeviceConfig::migrated)) {
+            throw new IllegalArgumentException("could not use --laddr " + laddr + ": no device of --devices can be"
+                    + " migrated (all are shared or makeMigratable: false); pass --laddr ''");
+        }
         MigrationSecurity.Resolved secured =
                 securityOptions.resolve("drafter mounter", !(raddr.isEmpty() && laddr.isEmpty()), !laddr.isEmpty());
         Mounter.Options options =
@@ -137,7 +141,7 @@ public final class MounterCommand implements Callable<Integer> {
                 stop.requested().join();
             } else {
                 out.println("Listening for connections on " + listener.address());
-                Peer.Outcome outcome = mounter.serve(listener, new Events(out, state), stop.requested());
+                Peer.Outcome outcome = mounter.serve(listener, new Events(out, state, stop), stop.requested());
                 switch (outcome) {
                     case Peer.Outcome.MigratedAway m -> {
                         SourceCounters c = m.counters();
@@ -179,7 +183,7 @@ public final class MounterCommand implements Callable<Integer> {
     }
 
     /** Prints a migration out: its start, phases, dirty rounds, and a failure after which the files are writable. */
-    private record Events(PrintStream out, State state) implements Peer.Events {
+    private record Events(PrintStream out, State state, StopSignals stop) implements Peer.Events {
         @Override
         public void migrationStarted(String destination) {
             state.outTo = destination;
@@ -192,7 +196,9 @@ public final class MounterCommand implements Callable<Integer> {
             state.state = "serving";
             System.err.println("drafter mounter: migration to " + destination + " failed before the hand-over: "
                     + reason + "; the devices are writable here again");
-            out.println("Listening for connections again");
+            if (!stop.isRequested()) {
+                out.println("Listening for connections again");
+            }
         }
 
         @Override

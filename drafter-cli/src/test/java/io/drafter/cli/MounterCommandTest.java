@@ -112,6 +112,18 @@ class MounterCommandTest {
         assertOneLine(run("mounter", "--devices", devices(), "--raddr", "nohost"), "expected HOST:PORT");
         assertOneLine(
                 run("mounter", "--devices", devices(), "--raddr", "", "--laddr", "1.2.3.4:99999"), "out of range");
+        assertOneLine(
+                run(
+                        "mounter",
+                        "--devices",
+                        "[{\"name\":\"disk\",\"base\":\"" + base() + "\",\"shared\":true}]",
+                        "--raddr",
+                        "",
+                        "--laddr",
+                        "127.0.0.1:0",
+                        "--mount-dir",
+                        mountDir()),
+                "no device of --devices can be migrated");
         assertNothingLeft();
     }
 
