@@ -22,6 +22,7 @@ import picocli.CommandLine.Command;
             RunnerCommand.class,
             TerminatorCommand.class,
             RegistryCommand.class,
+            MounterCommand.class,
             StatusCommand.class
         })
 public final class Drafter implements Runnable {

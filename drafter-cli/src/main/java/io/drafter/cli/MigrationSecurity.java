@@ -9,7 +9,7 @@ import java.nio.file.Path;
 import picocli.CommandLine.Option;
 
 /**
- * The security flags of the commands that migrate ({@code peer}, {@code terminator}) and what they come to: TLS with
+ * The security flags of the commands that migrate ({@code peer}, {@code terminator}, {@code mounter}) and what they come to: TLS with
  * client certificates, a shared token (given, or the host's default one), or plain TCP only when asked for by name.
  */
 final class MigrationSecurity {

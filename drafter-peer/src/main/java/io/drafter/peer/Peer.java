@@ -223,6 +223,9 @@ public final class Peer implements AutoCloseable {
      * the state is loaded, while the rest of the devices streams in ({@link DestinationPhase#FETCHING}); what the VM
      * reads first is fetched first. The peer migrates on, or closes its devices on {@link #stop()}, only once they are
      * complete.
+     *
+     * <p>Devices of {@code --devices} that are not migrated ({@code shared: true}, e.g. a mounter's file, or {@code
+     * makeMigratable: false}) are opened from this host's files.
      */
     public static Peer migrateIn(
             PeerOptions options,
@@ -231,6 +234,14 @@ public final class Peer implements AutoCloseable {
             DestinationListener listener,
             CompletableFuture<?> stop)
             throws IOException, VmException, InterruptedException {
+        for (DeviceConfig d : options.devices()) {
+            Path base = d.base().orElseThrow();
+            if (!d.migrated() && !Files.isRegularFile(base)) {
+                throw new IOException("could not open device \"" + d.name() + "\": base " + base
+                        + " does not exist (a device that is not migrated, shared or makeMigratable: false, is"
+                        + " opened from this host's files)");
+            }
+        }
         Peer p = new Peer(options, vmm);
         boolean ok = false;
         CompletableFuture<?> aborter = null;
@@ -254,6 +265,15 @@ public final class Peer implements AutoCloseable {
                     DeviceStack s = DeviceStack.over(p.incomingConfigs.get(e.getKey()), e.getValue());
                     p.stacks.put(e.getKey(), s);
                     tops.put(e.getKey(), s.top());
+                }
+                // Devices that never migrate (shared: true, e.g. a file of a mounter; makeMigratable: false) are this
+                // host's own: opened from their files, as a local resume does.
+                for (DeviceConfig d : options.devices()) {
+                    if (!d.migrated() && !arriving.containsKey(d.name())) {
+                        DeviceStack s = DeviceStack.open(d, false, 0, null);
+                        p.stacks.put(d.name(), s);
+                        tops.put(d.name(), s.top());
+                    }
                 }
             }
             // While the source still runs: mount, and start QEMU without its state (kernel read, RAM mapped, not

@@ -240,6 +240,71 @@ class PeerMigrationTest {
     }
 
     /**
+     * {@code shared: true}: the VM's disk is a file in a mounter's mount (copy-on-write over the package's disk). The
+     * VM runs on it at peer A, migrates to peer B without it (only the other devices move), and runs on at B from the
+     * same file, which B opens itself; the mounter holds every write either VM made.
+     */
+    @Test
+    void aSharedDiskInAMountersFileStaysWhileTheVmMigrates() throws Exception {
+        Path aDir = dir.resolve("peer-a-shared");
+        Path bDir = dir.resolve("peer-b-shared");
+        Path mDir = dir.resolve("mounter-shared");
+        List<DeviceConfig> mounted = io.drafter.storage.config.DeviceConfigParser.parse(
+                "[{\"name\":\"disk\",\"base\":\"" + pkg.resolve("rootfs.ext4") + "\",\"overlay\":\""
+                        + mDir.resolve("disk.overlay") + "\",\"state\":\"" + mDir.resolve("disk.state") + "\"}]",
+                io.drafter.storage.config.DeviceConfigParser.Use.PEER);
+        QemuVmm vmm = new QemuVmm();
+        try (Mounter m = Mounter.openLocal(new Mounter.Options(mounted, mDir.resolve("mnt"), TOKEN, false, false))) {
+            DeviceConfig sharedDisk = io.drafter.storage.config.DeviceConfigParser.parse(
+                            "[{\"name\":\"disk\",\"base\":\"" + m.files().get("disk") + "\",\"shared\":true}]",
+                            io.drafter.storage.config.DeviceConfigParser.Use.PEER)
+                    .getFirst();
+            List<DeviceConfig> aDevices = devices(pkg, aDir, true).stream()
+                    .map(d -> d.name().equals("disk") ? sharedDisk : d)
+                    .toList();
+            Path bPkg = bDir.resolve("package");
+            List<DeviceConfig> bDevices = devices(bPkg, bDir, false).stream()
+                    .map(d -> d.name().equals("disk") ? sharedDisk : d)
+                    .toList();
+            try (Peer a = Peer.resumeLocal(options(aDevices, aDir.resolve("run")), vmm);
+                    MigrationListener listener = listen()) {
+                long before = awaitCounterAbove(a, 0, Duration.ofSeconds(60));
+                CompletableFuture<Peer.Outcome> served = serveAsync(a, listener, new CompletableFuture<Void>());
+                CompletableFuture<Peer> b = CompletableFuture.supplyAsync(
+                        () -> {
+                            try {
+                                return Peer.migrateIn(
+                                        options(bDevices, bDir.resolve("run")),
+                                        vmm,
+                                        Transport.connect(
+                                                listener.address(),
+                                                TransportSecurity.plainTcp(),
+                                                Duration.ofSeconds(10)),
+                                        null,
+                                        new CompletableFuture<Void>());
+                            } catch (Exception e) {
+                                throw new java.util.concurrent.CompletionException(e);
+                            }
+                        },
+                        OWN_THREAD);
+                assertInstanceOf(Peer.Outcome.MigratedAway.class, served.get(5, TimeUnit.MINUTES));
+                long atSuspend = lastCounter(a.vm().consoleTail(400));
+                a.stop();
+                try (Peer peerB = b.get(5, TimeUnit.MINUTES)) {
+                    long after = awaitCounterAbove(peerB, atSuspend, Duration.ofSeconds(120));
+                    assertTrue(after > before, before + " -> " + atSuspend + " -> " + after);
+                    assertFalse(peerB.vm().consoleTail(400).contains("BUG:"));
+                    assertTrue(peerB.stacks().get("disk").config().shared());
+                    assertFalse(Files.exists(bPkg.resolve("rootfs.ext4")), "the shared disk was not migrated");
+                    assertTrue(Files.exists(bPkg.resolve("memory.bin")), "the other devices were");
+                }
+            }
+            assertTrue(m.stacks().get("disk").counters().reads() > 0, "both VMs read the disk from the mounter");
+        }
+        assertFalse(Files.readString(Path.of("/proc/mounts")).contains(dir.toString()), "no mount left behind");
+    }
+
+    /**
      * drafter terminator: the running VM's devices go into plain files and the chain ends there. The source's VM stops
      * (migrated away); the files are a package that resumes where the VM stopped; a device the terminator was not
      * given makes it refuse before anything is written, and the VM runs on at the source.
