@@ -46,7 +46,8 @@ public final class DelayRelay implements AutoCloseable {
     private final String name;
     private final ServerSocketChannel listener;
     private final Dialer dialer;
-    private final long delayNs;
+    private final long forwardDelayNs;
+    private final long backDelayNs;
     private final int capacityBytes;
     private final List<Pair> pairs = new CopyOnWriteArrayList<>();
     private final List<Thread> threads = new CopyOnWriteArrayList<>();
@@ -57,9 +58,15 @@ public final class DelayRelay implements AutoCloseable {
     private volatile boolean closed;
 
     private DelayRelay(
-            String name, ServerSocketChannel listener, Dialer dialer, Duration oneWayDelay, int capacityBytes) {
-        if (oneWayDelay.isNegative()) {
-            throw new IllegalArgumentException("could not start relay " + name + ": negative delay " + oneWayDelay);
+            String name,
+            ServerSocketChannel listener,
+            Dialer dialer,
+            Duration forwardDelay,
+            Duration backDelay,
+            int capacityBytes) {
+        if (forwardDelay.isNegative() || backDelay.isNegative()) {
+            throw new IllegalArgumentException(
+                    "could not start relay " + name + ": negative delay " + forwardDelay + " / " + backDelay);
         }
         if (capacityBytes < 1) {
             throw new IllegalArgumentException("could not start relay " + name + ": capacity " + capacityBytes);
@@ -67,7 +74,8 @@ public final class DelayRelay implements AutoCloseable {
         this.name = name;
         this.listener = listener;
         this.dialer = dialer;
-        this.delayNs = oneWayDelay.toNanos();
+        this.forwardDelayNs = forwardDelay.toNanos();
+        this.backDelayNs = backDelay.toNanos();
         this.capacityBytes = capacityBytes;
     }
 
@@ -78,7 +86,21 @@ public final class DelayRelay implements AutoCloseable {
      */
     public static DelayRelay start(
             String name, ServerSocketChannel listener, Dialer dialer, Duration oneWayDelay, int capacityBytes) {
-        DelayRelay r = new DelayRelay(name, listener, dialer, oneWayDelay, capacityBytes);
+        return start(name, listener, dialer, oneWayDelay, oneWayDelay, capacityBytes);
+    }
+
+    /**
+     * As {@link #start(String, ServerSocketChannel, Dialer, Duration, int)}, with a delay of its own for each
+     * direction: {@code forwardDelay} from the accepted side onward, {@code backDelay} back.
+     */
+    public static DelayRelay start(
+            String name,
+            ServerSocketChannel listener,
+            Dialer dialer,
+            Duration forwardDelay,
+            Duration backDelay,
+            int capacityBytes) {
+        DelayRelay r = new DelayRelay(name, listener, dialer, forwardDelay, backDelay, capacityBytes);
         r.acceptor = Thread.ofPlatform().name(name + "-accept").start(r::acceptLoop);
         r.threads.add(r.acceptor);
         return r;
@@ -182,7 +204,8 @@ public final class DelayRelay implements AutoCloseable {
 
         void start(String threadName) {
             for (Direction d : List.of(
-                    new Direction(accepted, onward, bytesForward), new Direction(onward, accepted, bytesBack))) {
+                    new Direction(accepted, onward, forwardDelayNs, bytesForward),
+                    new Direction(onward, accepted, backDelayNs, bytesBack))) {
                 String prefix = threadName + (d.from == accepted ? "-fwd" : "-back");
                 Thread reader = Thread.ofPlatform().name(prefix + "-read").unstarted(d::read);
                 Thread writer = Thread.ofPlatform().name(prefix + "-write").unstarted(d::write);
@@ -220,13 +243,15 @@ public final class DelayRelay implements AutoCloseable {
 
             final SocketChannel from;
             final SocketChannel to;
+            final long delayNs;
             final AtomicLong counter;
             final Semaphore room = new Semaphore(capacityBytes);
             final BlockingQueue<Chunk> queue = new LinkedBlockingQueue<>();
 
-            Direction(SocketChannel from, SocketChannel to, AtomicLong counter) {
+            Direction(SocketChannel from, SocketChannel to, long delayNs, AtomicLong counter) {
                 this.from = from;
                 this.to = to;
+                this.delayNs = delayNs;
                 this.counter = counter;
             }
 

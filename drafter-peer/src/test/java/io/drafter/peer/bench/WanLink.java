@@ -24,9 +24,13 @@ import java.util.regex.Pattern;
  * trip in each direction (the kernel here has no {@code netem}).
  *
  * <p>A {@link #tunnel} carries TCP connections from a listener (in any namespace) over the link to a target (in any
- * namespace): client → delay relay (entry, in the client's namespace) → veth, shaped → plain relay (exit, listening in
- * {@value #NAMESPACE}) → target, the exit's onward socket opened in the target's namespace. Replies take the same path
- * back. So any two endpoints, e.g. a QEMU in ark0 and one in ark1, talk through the same link.
+ * namespace) through two relays: the entry (listening on 127.0.0.1 in the client's namespace) and the exit (listening in
+ * {@value #NAMESPACE}, its onward socket opened in the target's namespace), with the shaped veth between them. Each
+ * direction is delayed by the relay where it enters the link, so both take the same path: held half the round trip,
+ * then the rate limit, then a plain hop. So any two endpoints, e.g. a QEMU in ark0 and one in ark1, talk through the
+ * same link whichever of them dials, and a bulk transfer meets the same buffers either way: up to
+ * {@link #relayCapacityBytes()} in the delaying relay (about what a TCP sender has in flight on such a path), the
+ * socket buffers, and the {@code tbf} queue ({@value #TBF_LATENCY} at the rate).
  *
  * <p>{@link #open} removes what a killed earlier run left; {@link #close()} closes every tunnel and deletes the
  * namespace (which takes the veth pair and both qdiscs with it), then checks that nothing is left; a shutdown hook does
@@ -41,8 +45,8 @@ public final class WanLink implements AutoCloseable {
 
     static final String NAMESPACE_ADDRESS = "10.254.19.2";
 
-    /** Bytes a relay may hold per direction: more than rate × delay of both profiles, like a TCP window. */
-    static final int RELAY_CAPACITY_BYTES = 4 << 20;
+    /** How long a packet may wait in the {@code tbf} queue before it is dropped. */
+    static final String TBF_LATENCY = "50ms";
 
     /** A link: rate each way and round-trip time, written {@code 100mbit:40ms}. */
     public record Profile(long rateBitsPerSecond, Duration roundTrip) {
@@ -145,6 +149,12 @@ public final class WanLink implements AutoCloseable {
         System.out.println("removed");
     }
 
+    /** Bytes a relay may hold per direction and connection: the profile's rate × round trip, at least 256 KiB. */
+    public int relayCapacityBytes() {
+        return (int) Math.max(
+                256 << 10, profile.rateBitsPerSecond() / 8 * profile.roundTrip().toNanos() / 1_000_000_000L);
+    }
+
     public Profile profile() {
         return profile;
     }
@@ -152,7 +162,7 @@ public final class WanLink implements AutoCloseable {
     private void create() {
         long burstBytes = Math.max(16_000, profile.rateBitsPerSecond() / 8 / 250); // 4 ms at the rate
         List<String> tbf =
-                List.of("tbf", "rate", profile.tcRate(), "burst", Long.toString(burstBytes), "latency", "100ms");
+                List.of("tbf", "rate", profile.tcRate(), "burst", Long.toString(burstBytes), "latency", TBF_LATENCY);
         run("add namespace", "ip", "netns", "add", NAMESPACE);
         run(
                 "add veth pair",
@@ -211,8 +221,14 @@ public final class WanLink implements AutoCloseable {
             throws Exception {
         ServerSocketChannel exitListener = Netns.call(
                 NAMESPACE, () -> ServerSocketChannel.open().bind(new InetSocketAddress(NAMESPACE_ADDRESS, 0)));
+        Duration oneWay = profile.roundTrip().dividedBy(2);
         DelayRelay exit = DelayRelay.start(
-                "wan-exit", exitListener, () -> connect(targetNetns, target), Duration.ZERO, RELAY_CAPACITY_BYTES);
+                "wan-exit",
+                exitListener,
+                () -> connect(targetNetns, target),
+                Duration.ZERO,
+                oneWay,
+                relayCapacityBytes());
         InetSocketAddress exitAddress =
                 new InetSocketAddress(NAMESPACE_ADDRESS, exit.address().getPort());
         ServerSocketChannel entryListener;
@@ -227,8 +243,9 @@ public final class WanLink implements AutoCloseable {
                 "wan-entry",
                 entryListener,
                 () -> connect(null, exitAddress),
-                profile.roundTrip().dividedBy(2),
-                RELAY_CAPACITY_BYTES);
+                oneWay,
+                Duration.ZERO,
+                relayCapacityBytes());
         Tunnel t = new Tunnel(entry, exit);
         tunnels.add(t);
         return t;
