@@ -45,6 +45,14 @@ public final class WanLink implements AutoCloseable {
 
     static final String NAMESPACE_ADDRESS = "10.254.19.2";
 
+    /**
+     * Socket buffers of the relays' own sockets (the kernel doubles it): small, so that what a sender has in flight is
+     * its own socket buffer, the delaying relay's capacity and the {@code tbf} queue, as on a real path, and not also
+     * the autotuned buffers of the relays' extra hops (megabytes, which would queue a late frame behind seconds of
+     * bulk data).
+     */
+    static final int RELAY_SOCKET_BUFFER_BYTES = 64 << 10;
+
     /** How long a packet may wait in the {@code tbf} queue before it is dropped. */
     static final String TBF_LATENCY = "50ms";
 
@@ -219,8 +227,8 @@ public final class WanLink implements AutoCloseable {
      */
     public synchronized Tunnel tunnel(String entryNetns, String targetNetns, InetSocketAddress target)
             throws Exception {
-        ServerSocketChannel exitListener = Netns.call(
-                NAMESPACE, () -> ServerSocketChannel.open().bind(new InetSocketAddress(NAMESPACE_ADDRESS, 0)));
+        ServerSocketChannel exitListener =
+                Netns.call(NAMESPACE, () -> relayListener(new InetSocketAddress(NAMESPACE_ADDRESS, 0)));
         Duration oneWay = profile.roundTrip().dividedBy(2);
         DelayRelay exit = DelayRelay.start(
                 "wan-exit",
@@ -233,8 +241,7 @@ public final class WanLink implements AutoCloseable {
                 new InetSocketAddress(NAMESPACE_ADDRESS, exit.address().getPort());
         ServerSocketChannel entryListener;
         try {
-            entryListener = Netns.call(
-                    entryNetns, () -> ServerSocketChannel.open().bind(new InetSocketAddress("127.0.0.1", 0)));
+            entryListener = Netns.call(entryNetns, () -> relayListener(new InetSocketAddress("127.0.0.1", 0)));
         } catch (Exception e) {
             exit.close();
             throw e;
@@ -251,10 +258,20 @@ public final class WanLink implements AutoCloseable {
         return t;
     }
 
+    /** A listener whose accepted sockets get the relay's small buffers (Linux passes them on). */
+    private static ServerSocketChannel relayListener(InetSocketAddress address) throws IOException {
+        ServerSocketChannel l = ServerSocketChannel.open();
+        l.setOption(StandardSocketOptions.SO_RCVBUF, RELAY_SOCKET_BUFFER_BYTES);
+        l.setOption(StandardSocketOptions.SO_SNDBUF, RELAY_SOCKET_BUFFER_BYTES);
+        return l.bind(address);
+    }
+
     private static SocketChannel connect(String netns, InetSocketAddress target) throws IOException {
         SocketChannel c;
         try {
             c = Netns.call(netns, SocketChannel::open);
+            c.setOption(StandardSocketOptions.SO_RCVBUF, RELAY_SOCKET_BUFFER_BYTES);
+            c.setOption(StandardSocketOptions.SO_SNDBUF, RELAY_SOCKET_BUFFER_BYTES);
         } catch (IOException e) {
             throw e;
         } catch (Exception e) {
