@@ -56,6 +56,7 @@ public final class DelayRelay implements AutoCloseable {
     private final AtomicLong bytesBack = new AtomicLong();
     private final AtomicInteger connections = new AtomicInteger();
     private volatile boolean closed;
+    private volatile int sendBufferBytes;
 
     private DelayRelay(
             String name,
@@ -106,6 +107,15 @@ public final class DelayRelay implements AutoCloseable {
         return r;
     }
 
+    /**
+     * Gives the sockets of connections accepted from now on a send buffer of {@code bytes} (the kernel doubles it)
+     * instead of the kernel's autotuned one; returns this relay.
+     */
+    public DelayRelay sendBuffer(int bytes) {
+        sendBufferBytes = bytes;
+        return this;
+    }
+
     /** The address the relay accepts on. */
     public InetSocketAddress address() throws IOException {
         return (InetSocketAddress) listener.getLocalAddress();
@@ -146,6 +156,9 @@ public final class DelayRelay implements AutoCloseable {
                 onward = dialer.dial();
                 for (SocketChannel c : List.of(accepted, onward)) {
                     c.setOption(StandardSocketOptions.TCP_NODELAY, true);
+                    if (sendBufferBytes > 0) {
+                        c.setOption(StandardSocketOptions.SO_SNDBUF, sendBufferBytes);
+                    }
                 }
             } catch (IOException | RuntimeException e) {
                 System.err.println("relay " + name + ": could not dial onward: " + e);

@@ -231,12 +231,13 @@ public final class WanLink implements AutoCloseable {
                 Netns.call(NAMESPACE, () -> relayListener(new InetSocketAddress(NAMESPACE_ADDRESS, 0)));
         Duration oneWay = profile.roundTrip().dividedBy(2);
         DelayRelay exit = DelayRelay.start(
-                "wan-exit",
-                exitListener,
-                () -> connect(targetNetns, target),
-                Duration.ZERO,
-                oneWay,
-                relayCapacityBytes());
+                        "wan-exit",
+                        exitListener,
+                        () -> connect(targetNetns, target),
+                        Duration.ZERO,
+                        oneWay,
+                        relayCapacityBytes())
+                .sendBuffer(RELAY_SOCKET_BUFFER_BYTES);
         InetSocketAddress exitAddress =
                 new InetSocketAddress(NAMESPACE_ADDRESS, exit.address().getPort());
         ServerSocketChannel entryListener;
@@ -247,22 +248,22 @@ public final class WanLink implements AutoCloseable {
             throw e;
         }
         DelayRelay entry = DelayRelay.start(
-                "wan-entry",
-                entryListener,
-                () -> connect(null, exitAddress),
-                oneWay,
-                Duration.ZERO,
-                relayCapacityBytes());
+                        "wan-entry",
+                        entryListener,
+                        () -> connect(null, exitAddress),
+                        oneWay,
+                        Duration.ZERO,
+                        relayCapacityBytes())
+                .sendBuffer(RELAY_SOCKET_BUFFER_BYTES);
         Tunnel t = new Tunnel(entry, exit);
         tunnels.add(t);
         return t;
     }
 
-    /** A listener whose accepted sockets get the relay's small buffers (Linux passes them on). */
+    /** A listener whose accepted sockets get the relay's small receive buffer (Linux passes it on). */
     private static ServerSocketChannel relayListener(InetSocketAddress address) throws IOException {
         ServerSocketChannel l = ServerSocketChannel.open();
         l.setOption(StandardSocketOptions.SO_RCVBUF, RELAY_SOCKET_BUFFER_BYTES);
-        l.setOption(StandardSocketOptions.SO_SNDBUF, RELAY_SOCKET_BUFFER_BYTES);
         return l.bind(address);
     }
 
