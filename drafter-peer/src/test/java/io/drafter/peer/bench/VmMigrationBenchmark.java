@@ -221,7 +221,12 @@ public final class VmMigrationBenchmark {
 
     static Result drafter(Path pkg, Path work, WanLink link) throws Exception {
         SharedToken token = SharedToken.of("vm-migration-benchmark-token-0123456789");
-        QemuVmm vmm = new QemuVmm();
+        // The destination starts QEMU ahead while the full copy runs; QEMU then reads its kernel and initrd through
+        // the mount, block by block on demand, each read a round trip behind the copy: over 50 Mbit/s and 150 ms that
+        // takes longer than the default 10 s for QMP to come up (the migration then fails), so a link allows 60 s.
+        QemuVmm vmm = link == null
+                ? new QemuVmm()
+                : new QemuVmm("qemu-system-x86_64", Duration.ofSeconds(60), Duration.ofSeconds(60));
         PeerOptions aOpts = new PeerOptions(
                 devices(pkg, work.resolve("a")),
                 "ark0",
