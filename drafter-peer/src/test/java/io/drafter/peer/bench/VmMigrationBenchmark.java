@@ -270,7 +270,18 @@ public final class VmMigrationBenchmark {
                 long t0 = System.nanoTime();
                 MigrationSource source =
                         a.migrateOut(listener.accept(Duration.ofSeconds(30)), SourceListener.NONE, COMPRESSION);
-                SourceCounters counters = source.awaitCompleted(Duration.ofMinutes(5));
+                SourceCounters counters;
+                try {
+                    counters = source.awaitCompleted(Duration.ofMinutes(5));
+                } catch (Exception e) {
+                    // The source only hears that B gave up: say why B did.
+                    try {
+                        b.get(30, TimeUnit.SECONDS).close();
+                    } catch (Exception fromB) {
+                        e.addSuppressed(fromB);
+                    }
+                    throw e;
+                }
                 long totalMs = (System.nanoTime() - t0) / 1_000_000;
                 a.close();
                 try (Peer peerB = b.get(5, TimeUnit.MINUTES)) {
