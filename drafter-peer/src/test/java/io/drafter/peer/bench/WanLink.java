@@ -169,42 +169,19 @@ public final class WanLink implements AutoCloseable {
 
     private void create() {
         long burstBytes = Math.max(16_000, profile.rateBitsPerSecond() / 8 / 250); // 4 ms at the rate
-        List<String> tbf =
-                List.of("tbf", "rate", profile.tcRate(), "burst", Long.toString(burstBytes), "latency", TBF_LATENCY);
-        run("add namespace", "ip", "netns", "add", NAMESPACE);
+        String tbf = "tbf rate " + profile.tcRate() + " burst " + burstBytes + " latency " + TBF_LATENCY;
+        run("add namespace", "ip netns add " + NAMESPACE);
         run(
                 "add veth pair",
-                "ip",
-                "link",
-                "add",
-                HOST_VETH,
-                "type",
-                "veth",
-                "peer",
-                "name",
-                NAMESPACE_VETH,
-                "netns",
-                NAMESPACE);
-        run("address host end", "ip", "addr", "add", HOST_ADDRESS + "/30", "dev", HOST_VETH);
+                "ip link add " + HOST_VETH + " type veth peer name " + NAMESPACE_VETH + " netns " + NAMESPACE);
+        run("address host end", "ip addr add " + HOST_ADDRESS + "/30 dev " + HOST_VETH);
         run(
                 "address namespace end",
-                "ip",
-                "-n",
-                NAMESPACE,
-                "addr",
-                "add",
-                NAMESPACE_ADDRESS + "/30",
-                "dev",
-                NAMESPACE_VETH);
-        run("bring host end up", "ip", "link", "set", HOST_VETH, "up");
-        run("bring namespace end up", "ip", "-n", NAMESPACE, "link", "set", NAMESPACE_VETH, "up");
-        List<String> hostQdisc = new ArrayList<>(List.of("tc", "qdisc", "add", "dev", HOST_VETH, "root"));
-        hostQdisc.addAll(tbf);
-        runner.run("shape host end", hostQdisc);
-        List<String> nsQdisc =
-                new ArrayList<>(List.of("tc", "-n", NAMESPACE, "qdisc", "add", "dev", NAMESPACE_VETH, "root"));
-        nsQdisc.addAll(tbf);
-        runner.run("shape namespace end", nsQdisc);
+                "ip -n " + NAMESPACE + " addr add " + NAMESPACE_ADDRESS + "/30 dev " + NAMESPACE_VETH);
+        run("bring host end up", "ip link set " + HOST_VETH + " up");
+        run("bring namespace end up", "ip -n " + NAMESPACE + " link set " + NAMESPACE_VETH + " up");
+        run("shape host end", "tc qdisc add dev " + HOST_VETH + " root " + tbf);
+        run("shape namespace end", "tc -n " + NAMESPACE + " qdisc add dev " + NAMESPACE_VETH + " root " + tbf);
     }
 
     /** The two qdiscs as {@code tc} shows them (one line each). */
@@ -412,8 +389,9 @@ public final class WanLink implements AutoCloseable {
         return java.nio.ByteBuffer.wrap(in.readNBytes(8)).getLong();
     }
 
-    private void run(String step, String... command) {
-        runner.run(step, List.of(command));
+    /** Runs {@code commandLine} (words without spaces in them) or throws naming {@code step}. */
+    private void run(String step, String commandLine) {
+        runner.run(step, List.of(commandLine.split(" ")));
     }
 
     /** Deletes the namespace (and with it the veth pair and the qdiscs) and a stray host end; idempotent. */
