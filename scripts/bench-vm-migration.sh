@@ -3,6 +3,11 @@
 # pairs (BENCH_PAIRS, default 5): prints per migration the client-visible downtime, the VM's paused window (drafter:
 # with its parts), total time, bytes, lost acknowledged writes; then medians and the median of the pairs' ratios.
 # BENCH_KEEP_CONNECTION=true: the client keeps one connection (10 s answer timeout) and prints how often it reconnected.
+# BENCH_LINK=100mbit:40ms (or 50mbit:150ms, any <n>{k,m,g}bit:<n>ms): both migration streams cross a link of that rate
+# (tc tbf on veth drwan0h 10.254.19.1 <-> namespace drwan0, 10.254.19.2) and round trip (a delay relay in the JVM),
+# QEMU's over TCP; the link is measured first and removed at the end. Unset: loopback, QEMU's over a Unix socket.
+# BENCH_COMPRESSION=true: drafter's source compresses blocks (zstd). BENCH_POLICY: the devices' dirty-round policy, JSON
+# fields (default "minCycles":2,"maxCycles":10,"cycleThrottle":"200ms").
 # Builds what it needs like scripts/quickstart.sh (guest, Redis OCI disk, a 256 MiB snapshot) into out/bench-vm.
 set -euo pipefail
 . "$(dirname "$0")/as-root.sh"
@@ -12,6 +17,8 @@ out=out/bench-vm
 mem=${BENCH_MEMORY_MIB:-256}
 . scripts/lib-vm.sh
 on_exit_stop_pids
+# The benchmark removes its link itself (also from a shutdown hook); this is for a JVM killed outright.
+[ -z "${BENCH_LINK:-}" ] || on_exit+=("ip netns del drwan0 2>/dev/null; ip link del drwan0h 2>/dev/null")
 bash scripts/install-deps.sh
 mvn -B -q -ntp -Dspotless.check.skip=true -DskipTests install >/dev/null
 mvn -B -q -ntp -pl drafter-peer dependency:build-classpath -Dmdep.outputFile=target/bench.classpath >/dev/null
@@ -21,4 +28,8 @@ bin/drafter nat --namespace-count 2 >"$out/nat.log" 2>&1 & pids+=($!)
 await "$out/nat.log" running 60
 snapshot_redis "$out" "$mem" >/dev/null
 cp="drafter-peer/target/classes:drafter-peer/target/test-classes:$(cat drafter-peer/target/bench.classpath)"
-java -Dbench.pairs="${BENCH_PAIRS:-5}" -Dbench.keepConnection="${BENCH_KEEP_CONNECTION:-false}" --enable-native-access=ALL-UNNAMED -cp "$cp" io.drafter.peer.bench.VmMigrationBenchmark "$out/package" "$out/work"
+policy=()
+[ -z "${BENCH_POLICY:-}" ] || policy=(-Dbench.policy="$BENCH_POLICY")
+java -Dbench.pairs="${BENCH_PAIRS:-5}" -Dbench.keepConnection="${BENCH_KEEP_CONNECTION:-false}" \
+  -Dbench.link="${BENCH_LINK:-}" -Dbench.compression="${BENCH_COMPRESSION:-false}" "${policy[@]}" \
+  --enable-native-access=ALL-UNNAMED -cp "$cp" io.drafter.peer.bench.VmMigrationBenchmark "$out/package" "$out/work"

@@ -1,11 +1,13 @@
 # Sourced by the scripts that run Redis VMs end to end (quickstart, benchmarks): shared steps and helpers.
 # Expects the caller to `cd` to the repository root and to have sourced scripts/env.sh.
 
-# Processes to stop on exit (append PIDs); `on_exit_stop_pids` installs the trap.
+# Processes to stop on exit (append PIDs), then commands to run (append strings); `on_exit_stop_pids` installs the trap.
 pids=()
+on_exit=()
 on_exit_stop_pids() {
   trap 'rc=$?; for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done;
-        for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done; exit $rc' EXIT INT TERM
+        for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done;
+        for c in "${on_exit[@]}"; do eval "$c" || true; done; exit $rc' EXIT INT TERM
 }
 
 # await FILE TEXT SECONDS: waits until FILE contains TEXT, or fails naming the file after SECONDS.

@@ -48,20 +48,34 @@ import java.util.concurrent.TimeUnit;
  * behind a 127.0.0.1 port forward that follows the VM (QEMU's stream goes over a Unix socket: B runs in ark1). Prints the client-visible downtime (longest gap between
  * acknowledged writes), total migration time, bytes, lost acknowledged writes, and the ratios.
  *
+ * <p>With {@code -Dbench.link=100mbit:40ms} (a {@link WanLink.Profile}) both migration streams cross the same shaped,
+ * delayed {@link WanLink} instead: drafter's connection from B to A's listener, and QEMU's, over TCP, from A in ark0 to
+ * B listening in ark1. The link is measured before the first migration and every migration also reports the bytes it
+ * put on the link. {@code -Dbench.compression=true} lets drafter's source compress blocks (zstd);
+ * {@code -Dbench.policy} replaces the devices' dirty-round policy (the JSON fields after the device's name and files).
+ *
  * <p>Usage: {@code VmMigrationBenchmark <package dir> <work dir>}; run by {@code scripts/bench-vm-migration.sh}, which
  * builds the package and creates the namespaces. Root only.
  */
 public final class VmMigrationBenchmark {
     static final int PORT = 3333;
 
+    /** Where B's QEMU listens for the stream in ark1 with a link. */
+    static final int QEMU_INCOMING_PORT = 4444;
+
+    static final boolean COMPRESSION = Boolean.getBoolean("bench.compression");
+    static final String POLICY =
+            System.getProperty("bench.policy", "\"minCycles\":2,\"maxCycles\":10,\"cycleThrottle\":\"200ms\"");
+
     /**
      * One migration: client-visible downtime (longest gap between acknowledged writes), the VM's paused window (stop
      * at the source to vCPUs running at the destination) and its parts where known, total time, bytes, writes.
      *
      * @param pausedMs drafter: source pause (after BeforeSuspend) to destination {@code cont}; QEMU: its own
-     *     reported downtime
+     *     reported downtime, with a link A stopped to B running (both polled every 2 ms)
      * @param parts drafter: suspend (BeforeSuspend, pause, RAM flush, state save, device flush), then after authority
      *     the destination's state load and {@code cont}; QEMU: empty
+     * @param linkBytes bytes the migration put on the link, both directions (0 without a link)
      */
     record Result(
             String name,
@@ -70,6 +84,7 @@ public final class VmMigrationBenchmark {
             String parts,
             long totalMs,
             long bytes,
+            long linkBytes,
             long acked,
             long lost) {}
 
@@ -77,18 +92,37 @@ public final class VmMigrationBenchmark {
         Path pkg = Path.of(args[0]).toAbsolutePath();
         Path work = Path.of(args[1]).toAbsolutePath();
         int pairs = Integer.getInteger("bench.pairs", 5);
+        String linkProfile = System.getProperty("bench.link", "");
         Files.createDirectories(work);
+        System.out.println("drafter: compression " + (COMPRESSION ? "zstd" : "off") + ", devices " + POLICY);
+        if (linkProfile.isBlank()) {
+            System.out.println("link: none (loopback, QEMU's stream over a Unix socket)");
+            run(pkg, work, pairs, null);
+            return;
+        }
+        try (WanLink link = WanLink.open(WanLink.Profile.parse(linkProfile))) {
+            System.out.println("link: " + link.profile() + " (" + linkProfile + "), veth " + WanLink.HOST_VETH + " "
+                    + WanLink.HOST_ADDRESS + " <-> " + WanLink.NAMESPACE + "/" + WanLink.NAMESPACE_VETH + " "
+                    + WanLink.NAMESPACE_ADDRESS + ": " + link.qdiscs());
+            System.out.println("link measured: " + link.measure(2));
+            run(pkg, work, pairs, link);
+        }
+        System.out.println("link removed: namespace " + WanLink.NAMESPACE + ", veth pair, qdiscs, relay threads");
+    }
+
+    static void run(Path pkg, Path work, int pairs, WanLink link) throws Exception {
         List<Result> drafter = new ArrayList<>();
         List<Result> qemu = new ArrayList<>();
         System.out.printf(
                 Locale.ROOT,
-                "%-8s %4s %12s %10s %10s %12s %7s %5s  %s%n",
+                "%-8s %4s %12s %10s %10s %12s %12s %7s %5s  %s%n",
                 "",
                 "run",
                 "downtime ms",
                 "paused ms",
                 "total ms",
                 "bytes",
+                "link bytes",
                 "acked",
                 "lost",
                 "parts");
@@ -96,18 +130,19 @@ public final class VmMigrationBenchmark {
             // Alternate which goes first, so that a trend in the machine's load falls on both alike.
             for (boolean drafterFirst : new boolean[] {i % 2 == 0, i % 2 != 0}) {
                 Result r = drafterFirst
-                        ? drafter(pkg, work.resolve("drafter-" + i))
-                        : qemu(pkg, work.resolve("qemu-" + i));
+                        ? drafter(pkg, work.resolve("drafter-" + i), link)
+                        : qemu(pkg, work.resolve("qemu-" + i), link);
                 (drafterFirst ? drafter : qemu).add(r);
                 System.out.printf(
                         Locale.ROOT,
-                        "%-8s %4d %12d %10d %10d %12d %7d %5d  %s%n",
+                        "%-8s %4d %12d %10d %10d %12d %12d %7d %5d  %s%n",
                         r.name(),
                         i + 1,
                         r.downtimeMs(),
                         r.pausedMs(),
                         r.totalMs(),
                         r.bytes(),
+                        r.linkBytes(),
                         r.acked(),
                         r.lost(),
                         r.parts());
@@ -116,7 +151,10 @@ public final class VmMigrationBenchmark {
         }
         double[] downtimeRatios = new double[pairs];
         double[] pausedRatios = new double[pairs];
+        double[] totalRatios = new double[pairs];
         for (int i = 0; i < pairs; i++) {
+            totalRatios[i] =
+                    drafter.get(i).totalMs() / (double) Math.max(1, qemu.get(i).totalMs());
             downtimeRatios[i] = drafter.get(i).downtimeMs()
                     / (double) Math.max(1, qemu.get(i).downtimeMs());
             pausedRatios[i] =
@@ -124,20 +162,27 @@ public final class VmMigrationBenchmark {
         }
         System.out.printf(
                 Locale.ROOT,
-                "%nmedians over %d pairs: drafter downtime %d ms, paused %d ms (worst %d); qemu downtime %d ms, paused %d"
-                        + " ms%n",
+                "%nmedians over %d pairs: drafter downtime %d ms, paused %d ms (worst %d), total %d ms, %d bytes (link"
+                        + " %d); qemu downtime %d ms, paused %d ms, total %d ms, %d bytes (link %d)%n",
                 pairs,
                 median(drafter.stream().mapToLong(Result::downtimeMs).toArray()),
                 median(drafter.stream().mapToLong(Result::pausedMs).toArray()),
                 drafter.stream().mapToLong(Result::pausedMs).max().orElse(0),
+                median(drafter.stream().mapToLong(Result::totalMs).toArray()),
+                median(drafter.stream().mapToLong(Result::bytes).toArray()),
+                median(drafter.stream().mapToLong(Result::linkBytes).toArray()),
                 median(qemu.stream().mapToLong(Result::downtimeMs).toArray()),
-                median(qemu.stream().mapToLong(Result::pausedMs).toArray()));
+                median(qemu.stream().mapToLong(Result::pausedMs).toArray()),
+                median(qemu.stream().mapToLong(Result::totalMs).toArray()),
+                median(qemu.stream().mapToLong(Result::bytes).toArray()),
+                median(qemu.stream().mapToLong(Result::linkBytes).toArray()));
         System.out.printf(
                 Locale.ROOT,
-                "ratio drafter/qemu (median of the pairs' ratios): client-visible downtime %.2f, paused window %.2f;"
-                        + " lost acknowledged writes: drafter %d, qemu %d%n",
+                "ratio drafter/qemu (median of the pairs' ratios): client-visible downtime %.2f, paused window %.2f,"
+                        + " total time %.2f; lost acknowledged writes: drafter %d, qemu %d%n",
                 medianOf(downtimeRatios),
                 medianOf(pausedRatios),
+                medianOf(totalRatios),
                 drafter.stream().mapToLong(Result::lost).sum(),
                 qemu.stream().mapToLong(Result::lost).sum());
     }
@@ -171,13 +216,17 @@ public final class VmMigrationBenchmark {
     }
 
     static List<DeviceConfig> devices(Path base, Path cow) {
-        return PackageDevices.of(
-                base, cow, "\"blockSize\":65536,\"minCycles\":2,\"maxCycles\":10,\"cycleThrottle\":\"200ms\"");
+        return PackageDevices.of(base, cow, "\"blockSize\":65536," + POLICY);
     }
 
-    static Result drafter(Path pkg, Path work) throws Exception {
+    static Result drafter(Path pkg, Path work, WanLink link) throws Exception {
         SharedToken token = SharedToken.of("vm-migration-benchmark-token-0123456789");
-        QemuVmm vmm = new QemuVmm();
+        // The destination starts QEMU ahead while the full copy runs; QEMU then reads its kernel and initrd through
+        // the mount, block by block on demand, each read a round trip behind the copy: over 50 Mbit/s and 150 ms that
+        // takes longer than the default 10 s for QMP to come up (the migration then fails), so a link allows 60 s.
+        QemuVmm vmm = link == null
+                ? new QemuVmm()
+                : new QemuVmm("qemu-system-x86_64", Duration.ofSeconds(60), Duration.ofSeconds(60));
         PeerOptions aOpts = new PeerOptions(
                 devices(pkg, work.resolve("a")),
                 "ark0",
@@ -203,13 +252,16 @@ public final class VmMigrationBenchmark {
             client.awaitServing(Duration.ofSeconds(60));
             Thread.sleep(2000);
             try (Transport.ConnectionListener listener =
-                    Transport.listen(new InetSocketAddress("127.0.0.1", 0), TransportSecurity.plainTcp())) {
+                            Transport.listen(new InetSocketAddress("127.0.0.1", 0), TransportSecurity.plainTcp());
+                    WanLink.Tunnel tunnel = link == null
+                            ? null
+                            : link.tunnel(null, null, new InetSocketAddress("127.0.0.1", listener.port()))) {
+                InetSocketAddress sourceAddress =
+                        tunnel == null ? new InetSocketAddress("127.0.0.1", listener.port()) : tunnel.address();
                 CompletableFuture<Peer> b = CompletableFuture.supplyAsync(() -> {
                     try {
-                        Connection c = Transport.connect(
-                                new InetSocketAddress("127.0.0.1", listener.port()),
-                                TransportSecurity.plainTcp(),
-                                Duration.ofSeconds(10));
+                        Connection c =
+                                Transport.connect(sourceAddress, TransportSecurity.plainTcp(), Duration.ofSeconds(10));
                         return Peer.migrateIn(bOpts, vmm, c, null, new CompletableFuture<Void>());
                     } catch (Exception e) {
                         throw new RuntimeException(e);
@@ -217,8 +269,19 @@ public final class VmMigrationBenchmark {
                 });
                 long t0 = System.nanoTime();
                 MigrationSource source =
-                        a.migrateOut(listener.accept(Duration.ofSeconds(30)), SourceListener.NONE, false);
-                SourceCounters counters = source.awaitCompleted(Duration.ofMinutes(5));
+                        a.migrateOut(listener.accept(Duration.ofSeconds(30)), SourceListener.NONE, COMPRESSION);
+                SourceCounters counters;
+                try {
+                    counters = source.awaitCompleted(Duration.ofMinutes(5));
+                } catch (Exception e) {
+                    // The source only hears that B gave up: say why B did.
+                    try {
+                        b.get(30, TimeUnit.SECONDS).close();
+                    } catch (Exception fromB) {
+                        e.addSuppressed(fromB);
+                    }
+                    throw e;
+                }
                 long totalMs = (System.nanoTime() - t0) / 1_000_000;
                 a.close();
                 try (Peer peerB = b.get(5, TimeUnit.MINUTES)) {
@@ -239,6 +302,7 @@ public final class VmMigrationBenchmark {
                             parts,
                             totalMs,
                             counters.bytesSent(),
+                            tunnel == null ? 0 : tunnel.bytes(),
                             client.acked(),
                             client.missing());
                 }
@@ -246,7 +310,7 @@ public final class VmMigrationBenchmark {
         }
     }
 
-    static Result qemu(Path pkg, Path work) throws Exception {
+    static Result qemu(Path pkg, Path work, WanLink link) throws Exception {
         Path a = work.resolve("a");
         Files.createDirectories(a);
         for (List<String> f : PackageDevices.FILES) {
@@ -288,10 +352,19 @@ public final class VmMigrationBenchmark {
             try (LoadClient client = new LoadClient()) {
                 client.awaitServing(Duration.ofSeconds(60));
                 Thread.sleep(2000);
-                // B runs inside ark1 (its own loopback), so the stream goes over a Unix socket both can reach.
-                String uri = "unix:" + work.resolve("b/migration.sock");
-                try (QemuInstance vmB = vmm.startIncoming(bCfg)) {
-                    vmB.qmp().execute(new QmpCommand.MigrateIncoming(uri), Duration.ofSeconds(10));
+                // B runs inside ark1 (its own loopback), so without a link the stream goes over a Unix socket both can
+                // reach; with one, B listens on TCP in ark1 and A connects to the link's entry in ark0.
+                String incoming = link == null
+                        ? "unix:" + work.resolve("b/migration.sock")
+                        : "tcp:127.0.0.1:" + QEMU_INCOMING_PORT;
+                try (QemuInstance vmB = vmm.startIncoming(bCfg);
+                        WanLink.Tunnel tunnel = link == null
+                                ? null
+                                : link.tunnel("ark0", "ark1", new InetSocketAddress("127.0.0.1", QEMU_INCOMING_PORT))) {
+                    String uri = tunnel == null
+                            ? incoming
+                            : "tcp:127.0.0.1:" + tunnel.address().getPort();
+                    vmB.qmp().execute(new QmpCommand.MigrateIncoming(incoming), Duration.ofSeconds(10));
                     // A was resumed from our snapshot with x-ignore-shared; QEMU's own migration sends RAM in the
                     // stream.
                     vmA.qmp()
@@ -301,16 +374,26 @@ public final class VmMigrationBenchmark {
                     long t0 = System.nanoTime();
                     vmA.qmp().execute(new QmpCommand.Migrate(uri), Duration.ofSeconds(10));
                     JsonNode info;
+                    // With a link, QEMU's own downtime (measured at A, up to its last byte sent) leaves out the way
+                    // to B: time the window as for drafter instead, A stopped to B running, both polled.
+                    long stoppedAt = 0;
+                    long runningAt = 0;
                     while (true) {
                         info = vmA.qmp().execute(new QmpCommand.QueryMigrate(), Duration.ofSeconds(10));
                         String status = info.path("status").asText();
-                        if (status.equals("completed")) {
+                        if (link != null && stoppedAt == 0 && !running(vmA)) {
+                            stoppedAt = System.nanoTime();
+                        }
+                        if (link != null && stoppedAt != 0 && runningAt == 0 && running(vmB)) {
+                            runningAt = System.nanoTime();
+                        }
+                        if (status.equals("completed") && (link == null || runningAt != 0)) {
                             break;
                         }
                         if (status.equals("failed") || status.equals("cancelled")) {
                             throw new IOException("QEMU migration " + status + ": " + info);
                         }
-                        Thread.sleep(5);
+                        Thread.sleep(link == null ? 5 : 2);
                     }
                     // The VM runs at B now: move the forward, as the drafter peers do.
                     fwd.close();
@@ -325,10 +408,14 @@ public final class VmMigrationBenchmark {
                     return new Result(
                             "qemu",
                             client.longestGapMs(),
-                            info.path("downtime").asLong(),
-                            "",
+                            link == null ? info.path("downtime").asLong() : (runningAt - stoppedAt) / 1_000_000,
+                            link == null
+                                    ? ""
+                                    : "A stopped -> B running, polled; QEMU reports downtime "
+                                            + info.path("downtime").asLong() + " ms",
                             totalMs,
                             info.path("ram").path("transferred").asLong(),
+                            tunnel == null ? 0 : tunnel.bytes(),
                             client.acked(),
                             client.missing());
                 }
@@ -336,6 +423,13 @@ public final class VmMigrationBenchmark {
                 fwd.close();
             }
         }
+    }
+
+    static boolean running(QemuInstance vm) throws IOException {
+        return vm.qmp()
+                .execute(new QmpCommand.QueryStatus(), Duration.ofSeconds(10))
+                .path("running")
+                .asBoolean();
     }
 
     /** Writes SET load<i> every 5 ms to 127.0.0.1:PORT, reconnecting after a 200 ms timeout; counts gaps. */

@@ -61,7 +61,9 @@ public final class QmpClient implements AutoCloseable {
 
     /**
      * Connects to the QMP socket at {@code socket}, retrying until it accepts or {@code timeout} passes
-     * or {@code alive} turns false (the QEMU process exited), then negotiates capabilities.
+     * or {@code alive} turns false (the QEMU process exited), then negotiates capabilities (waiting for the answer
+     * until the same deadline, at least 5 s: a QEMU whose files arrive slowly, e.g. a migration's destination reading
+     * its kernel through a mount over a long link, may be slow to answer).
      */
     public static QmpClient connect(Path socket, Duration timeout, BooleanSupplier alive) throws QmpException {
         long deadlineNs = System.nanoTime() + timeout.toNanos();
@@ -102,7 +104,9 @@ public final class QmpClient implements AutoCloseable {
         }
         client.readerThread.start();
         try {
-            client.execute(new QmpCommand.Capabilities(), Duration.ofSeconds(5));
+            client.execute(
+                    new QmpCommand.Capabilities(),
+                    Duration.ofNanos(Math.max(Duration.ofSeconds(5).toNanos(), deadlineNs - System.nanoTime())));
         } catch (QmpException e) {
             client.close();
             throw e;
