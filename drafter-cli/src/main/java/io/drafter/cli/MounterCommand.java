@@ -62,12 +62,8 @@ public final class MounterCommand implements Callable<Integer> {
                     + " at exit when the mounter created it.")
     Path mountDir;
 
-    @Option(
-            names = {"--compression", "-compression"},
-            defaultValue = "true",
-            arity = "0..1",
-            description = "zstd on block data (on unless =false).")
-    boolean compression;
+    @Mixin
+    CompressionOption compressionOption = new CompressionOption();
 
     @Option(
             names = {"--concurrency", "-concurrency"},
@@ -93,8 +89,8 @@ public final class MounterCommand implements Callable<Integer> {
         }
         MigrationSecurity.Resolved secured =
                 securityOptions.resolve("drafter mounter", !(raddr.isEmpty() && laddr.isEmpty()), !laddr.isEmpty());
-        Mounter.Options options =
-                new Mounter.Options(deviceList, mountDir, secured.token(), secured.plainTcpAllowed(), compression);
+        Mounter.Options options = new Mounter.Options(
+                deviceList, mountDir, secured.token(), secured.plainTcpAllowed(), compressionOption.on());
         securityOptions.warnIfInClear("drafter mounter", secured);
         State state = new State();
         try (StopSignals stop = StopSignals.install("drafter mounter", System.err);

@@ -119,12 +119,8 @@ public final class PeerCommand implements Callable<Integer> {
                     + " (installed at resume, removed at suspend, so a migration moves them).")
     String portForwards;
 
-    @Option(
-            names = {"--compression", "-compression"},
-            defaultValue = "true",
-            arity = "0..1",
-            description = "zstd on block data (on unless =false).")
-    boolean compression;
+    @Mixin
+    CompressionOption compressionOption = new CompressionOption();
 
     @Option(
             names = {"--clean", "-clean"},
@@ -258,8 +254,8 @@ public final class PeerCommand implements Callable<Integer> {
                 stop.requested().join();
             } else {
                 out.println("Listening for connections on " + listener.address());
-                Peer.Outcome outcome =
-                        peer.serve(listener, new Events(out, peerMetrics, state), compression, stop.requested());
+                Peer.Outcome outcome = peer.serve(
+                        listener, new Events(out, peerMetrics, state), compressionOption.on(), stop.requested());
                 state.state = "stopping";
                 switch (outcome) {
                     case Peer.Outcome.MigratedAway m -> {

@@ -57,12 +57,8 @@ public final class RegistryCommand implements Callable<Integer> {
             description = "Peers served at once; more get BUSY and may dial again (1 to 4096).")
     int concurrency;
 
-    @Option(
-            names = {"--compression", "-compression"},
-            defaultValue = "true",
-            arity = "0..1",
-            description = "zstd on block data (on unless =false).")
-    boolean compression;
+    @Mixin
+    CompressionOption compressionOption = new CompressionOption();
 
     @Option(
             names = {"--drain-timeout", "-drain-timeout"},
@@ -101,7 +97,7 @@ public final class RegistryCommand implements Callable<Integer> {
         MigrationSecurity.Resolved secured = securityOptions.resolve("drafter registry", true, true);
         securityOptions.warnIfInClear("drafter registry", secured);
         try (StopSignals stop = StopSignals.install("drafter registry", System.err);
-                Registry registry = Registry.open(list, compression);
+                Registry registry = Registry.open(list, compressionOption.on());
                 MigrationListener listener = MigrationListener.bind(
                         listenOn,
                         secured.security(),

@@ -1,5 +1,7 @@
 package io.drafter.cli;
 
+import static io.drafter.cli.CliRun.assertOneLine;
+import static io.drafter.cli.CliRun.run;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -10,8 +12,6 @@ import io.drafter.cli.lab.DrafterProcess;
 import io.drafter.expose.fuse.DeviceMount;
 import io.drafter.migration.transport.SharedToken;
 import java.io.IOException;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -44,21 +44,6 @@ class MounterCommandTest {
                 DeviceMount.cleanStale(p);
             }
         }
-    }
-
-    private static String[] run(String... args) {
-        StringWriter err = new StringWriter();
-        var cli = Drafter.commandLine();
-        cli.setErr(new PrintWriter(err));
-        int code = cli.execute(args);
-        return new String[] {Integer.toString(code), err.toString()};
-    }
-
-    private static void assertOneLine(String[] r, String contains) {
-        assertEquals("1", r[0], r[1]);
-        assertTrue(r[1].startsWith("drafter: "), r[1]);
-        assertTrue(r[1].contains(contains), r[1]);
-        assertEquals(1, r[1].strip().lines().count(), r[1]);
     }
 
     private Path base() throws IOException {

@@ -1,11 +1,11 @@
 package io.drafter.cli;
 
+import static io.drafter.cli.CliRun.assertOneLine;
+import static io.drafter.cli.CliRun.run;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -18,21 +18,6 @@ class PeerCommandTest {
     @TempDir
     Path dir;
 
-    private static String[] run(String... args) {
-        StringWriter err = new StringWriter();
-        var cli = Drafter.commandLine();
-        cli.setErr(new PrintWriter(err));
-        int code = cli.execute(args);
-        return new String[] {Integer.toString(code), err.toString()};
-    }
-
-    private static void assertOneLine(String[] r, String code, String contains) {
-        assertEquals(code, r[0], r[1]);
-        assertTrue(r[1].startsWith("drafter: "), r[1]);
-        assertTrue(r[1].contains(contains), r[1]);
-        assertEquals(1, r[1].strip().lines().count(), r[1]);
-    }
-
     @Test
     void badDevicesJsonNamesTheDeviceAndField() {
         assertOneLine(
@@ -44,16 +29,14 @@ class PeerCommandTest {
                         "",
                         "--devices",
                         "[{\"name\":\"memory\",\"base\":\"m\",\"blockSize\":1000}]"),
-                "1",
                 "device \"memory\": blockSize must be a power of two, got 1000");
-        assertOneLine(run("peer", "--raddr", "", "--laddr", "", "--devices", "[{"), "1", "devices: not valid JSON");
+        assertOneLine(run("peer", "--raddr", "", "--laddr", "", "--devices", "[{"), "devices: not valid JSON");
     }
 
     @Test
     void migrationWithoutTokenTlsOrExplicitPlainTcpIsRefused() {
         assertOneLine(
                 run("peer", "--raddr", "127.0.0.1:1", "--laddr", "", "--devices", "[{\"name\":\"m\",\"base\":\"m\"}]"),
-                "1",
                 "could not secure the migration");
     }
 
@@ -62,7 +45,6 @@ class PeerCommandTest {
         Path cert = Files.writeString(dir.resolve("cert.pem"), "x");
         assertOneLine(
                 run("peer", "--tls-cert", cert.toString(), "--devices", "[{\"name\":\"m\",\"base\":\"m\"}]"),
-                "1",
                 "--tls-cert, --tls-key and --tls-ca go together");
     }
 
@@ -107,7 +89,6 @@ class PeerCommandTest {
                         dir.toString(),
                         "--devices",
                         "[{\"name\":\"memory\",\"base\":\"" + dir.resolve("missing.bin") + "\"}]"),
-                "1",
                 "could not open device \"memory\": base " + dir.resolve("missing.bin") + " does not exist");
     }
 
@@ -145,7 +126,7 @@ class PeerCommandTest {
             args.addAll(java.util.List.of("--token-file", tokenFile.toString()));
         }
         args.addAll(given);
-        assertOneLine(run(args.toArray(String[]::new)), "1", contains);
+        assertOneLine(run(args.toArray(String[]::new)), contains);
         assertFalse(Files.exists(cow), "no copy-on-write file was created");
         assertFalse(Files.exists(vms.resolve("qemu")), "no instance directory was created");
     }

@@ -1,24 +1,15 @@
 package io.drafter.cli;
 
+import static io.drafter.cli.CliRun.run;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.time.Duration;
 import org.junit.jupiter.api.Test;
 import picocli.CommandLine;
 
 class SnapshotterCommandTest {
-    private static String[] run(String... args) {
-        StringWriter err = new StringWriter();
-        var cli = Drafter.commandLine();
-        cli.setErr(new PrintWriter(err));
-        int code = cli.execute(args);
-        return new String[] {Integer.toString(code), err.toString()};
-    }
-
     @Test
     void badDevicesJsonIsOneLineAndNonZero() {
         String[] r = run("snapshotter", "--netns", "", "--devices", "[{\"name\":");

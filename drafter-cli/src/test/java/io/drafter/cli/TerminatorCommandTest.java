@@ -1,11 +1,11 @@
 package io.drafter.cli;
 
+import static io.drafter.cli.CliRun.assertOneLine;
+import static io.drafter.cli.CliRun.run;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -22,21 +22,6 @@ import org.junit.jupiter.api.io.TempDir;
 class TerminatorCommandTest {
     @TempDir
     Path dir;
-
-    private static String[] run(String... args) {
-        StringWriter err = new StringWriter();
-        var cli = Drafter.commandLine();
-        cli.setErr(new PrintWriter(err));
-        int code = cli.execute(args);
-        return new String[] {Integer.toString(code), err.toString()};
-    }
-
-    private static void assertOneLine(String[] r, String contains) {
-        assertEquals("1", r[0], r[1]);
-        assertTrue(r[1].startsWith("drafter: "), r[1]);
-        assertTrue(r[1].contains(contains), r[1]);
-        assertEquals(1, r[1].strip().lines().count(), r[1]);
-    }
 
     private String devices() {
         return "[{\"name\":\"memory\",\"output\":\"" + dir.resolve("out/memory.bin") + "\"}]";

@@ -1,27 +1,21 @@
 package io.drafter.peer;
 
+import static io.drafter.peer.Peer.oneLine;
+
 import io.drafter.expose.fuse.DeviceMount;
 import io.drafter.expose.fuse.FuseOptions;
 import io.drafter.migration.Authority;
 import io.drafter.migration.destination.DestinationListener;
 import io.drafter.migration.destination.DestinationOptions;
-import io.drafter.migration.destination.DestinationStorage;
 import io.drafter.migration.destination.MigrationDestination;
-import io.drafter.migration.protocol.DeviceSpec;
-import io.drafter.migration.protocol.ErrorCode;
-import io.drafter.migration.protocol.ProtocolException;
 import io.drafter.migration.source.AuthenticatedDestination;
-import io.drafter.migration.source.DirtyPolicy;
 import io.drafter.migration.source.MigrationListener;
 import io.drafter.migration.source.MigrationSource;
-import io.drafter.migration.source.SourceCounters;
 import io.drafter.migration.source.SourceDevice;
 import io.drafter.migration.source.SourceOptions;
-import io.drafter.migration.source.SourcePhase;
 import io.drafter.migration.source.SuspendHook;
 import io.drafter.migration.transport.Connection;
 import io.drafter.migration.transport.SharedToken;
-import io.drafter.storage.BlockDevice;
 import io.drafter.storage.DeviceStack;
 import io.drafter.storage.config.DeviceConfig;
 import io.drafter.storage.freeze.FreezableDevice;
@@ -104,7 +98,6 @@ public final class Mounter implements AutoCloseable {
     /** Files and directories this mounter created; removed again if its start fails. */
     private final List<Path> created = new ArrayList<>();
 
-    private final Map<String, DeviceConfig> incomingConfigs = new LinkedHashMap<>();
     private DeviceMount mount;
     private Path createdMountDir;
     private MigrationDestination incoming;
@@ -160,7 +153,7 @@ public final class Mounter implements AutoCloseable {
         boolean ok = false;
         try {
             for (DeviceConfig d : options.devices()) {
-                m.noteNewOverlays(d);
+                IncomingStorage.noteNewOverlays(d, m::noteCreated);
                 synchronized (m.stacks) {
                     m.stacks.put(d.name(), DeviceStack.open(d, false, 0, null));
                 }
@@ -208,19 +201,16 @@ public final class Mounter implements AutoCloseable {
                     .withToken(options.token())
                     .withPlainTcpAllowed(options.plainTcpAllowed())
                     .withExplicitTakeover(true);
-            m.incoming = MigrationDestination.accept(connection, m.storage(), dopts, listener);
+            IncomingStorage storage = m.storage();
+            m.incoming = MigrationDestination.accept(connection, storage, dopts, listener);
             MigrationDestination in = m.incoming;
-            aborter = stop.thenRun(() -> {
-                if (in.authority() != Authority.DESTINATION) {
-                    in.abort();
-                }
-            });
+            aborter = MigrationsIn.abortOnStop(in, stop);
             Map<String, WaitingDevice> arriving = in.awaitDevices(Peer.MIGRATION_LIMIT);
             synchronized (m.stacks) {
                 for (DeviceConfig d : options.devices()) {
                     WaitingDevice w = arriving.get(d.name());
                     if (w != null) {
-                        m.stacks.put(d.name(), DeviceStack.over(m.incomingConfigs.get(d.name()), w));
+                        m.stacks.put(d.name(), DeviceStack.over(storage.config(d.name()), w));
                     } else if (!d.migrated()) {
                         m.stacks.put(d.name(), DeviceStack.open(d, false, 0, null));
                     } else {
@@ -231,19 +221,14 @@ public final class Mounter implements AutoCloseable {
                     }
                 }
             }
-            in.awaitResumable(Peer.MIGRATION_LIMIT);
-            in.takeOver(Peer.TAKEOVER_LIMIT);
-            aborter.cancel(false);
-            try {
-                m.expose();
-            } catch (IOException | RuntimeException e) {
-                // Granted, but nothing was written here: say so, and the source takes its devices back.
-                in.abort();
-                throw new IOException(oneLine(e) + "; the devices stay at the source", e);
-            }
-            m.created.clear(); // the files hold the devices now
-            in.confirmTakeover();
-            in.awaitCompleted(Duration.ofMinutes(1));
+            MigrationsIn.takeOver(
+                    in,
+                    aborter,
+                    () -> {
+                        m.expose();
+                        m.created.clear(); // the files hold the devices now
+                    },
+                    e -> oneLine(e) + "; the devices stay at the source");
             ok = true;
             return m;
         } finally {
@@ -256,84 +241,20 @@ public final class Mounter implements AutoCloseable {
         }
     }
 
-    private DestinationStorage storage() {
-        return new DestinationStorage() {
-            @Override
-            public void prepare(List<DeviceSpec> specs) throws IOException {
-                List<SpacePlan.NewFile> files = new ArrayList<>();
-                for (DeviceSpec spec : specs) {
-                    DeviceConfig d = configFor(spec);
-                    List<Path> paths = new ArrayList<>();
-                    paths.add(d.base().orElseThrow());
-                    paths.addAll(d.overlays());
-                    for (Path p : paths) {
-                        if (!Files.exists(p)) {
-                            files.add(new SpacePlan.NewFile(spec.name(), p, spec.sizeBytes(), false));
-                        }
-                    }
-                }
-                SpacePlan.check(files);
-            }
-
-            @Override
-            public Opened open(DeviceSpec spec) throws IOException {
-                DeviceConfig d = configFor(spec);
-                Path base = d.base().orElseThrow();
-                boolean zero = false;
-                synchronized (stacks) {
-                    if (!Files.exists(base)) {
-                        noteCreated(base);
-                        Files.createDirectories(base.toAbsolutePath().getParent());
-                        zero = !d.copyOnWrite();
-                    } else if (Files.size(base) != spec.sizeBytes()) {
-                        throw new ProtocolException(
-                                ErrorCode.DEVICE_MISMATCH,
-                                "device \"" + spec.name() + "\": base " + base + " holds " + Files.size(base)
-                                        + " bytes, the source sends " + spec.sizeBytes());
-                    }
-                    noteNewOverlays(d);
-                    incomingConfigs.put(spec.name(), d);
-                }
-                return new Opened(DeviceStack.openStorage(d, true, spec.sizeBytes()), zero);
-            }
-
-            @Override
-            public void discard(DeviceSpec spec, BlockDevice device) throws IOException {
-                device.close();
-            }
-        };
-    }
-
-    private DeviceConfig configFor(DeviceSpec spec) throws ProtocolException {
-        DeviceConfig d = options.device(spec.name());
-        if (d == null) {
-            throw new ProtocolException(
-                    ErrorCode.DEVICE_MISMATCH,
-                    "device \"" + spec.name() + "\" is not in this mounter's --devices (it has "
-                            + String.join(
-                                    ", ",
-                                    options.devices().stream()
-                                            .map(DeviceConfig::name)
-                                            .toList())
-                            + ")");
-        }
-        if (d.blockSizeBytes() != spec.blockSizeBytes()) {
-            throw new ProtocolException(
-                    ErrorCode.DEVICE_MISMATCH,
-                    "device \"" + spec.name() + "\" has blocks of " + d.blockSizeBytes() + " bytes here, the source"
-                            + " sends " + spec.blockSizeBytes());
-        }
-        return d;
-    }
-
-    /** Records the overlay and state files of {@code d} that do not exist yet: opening the stack creates them. */
-    private void noteNewOverlays(DeviceConfig d) {
-        for (int i = 0; i < d.overlays().size(); i++) {
-            for (Path f : List.of(d.overlays().get(i), d.states().get(i))) {
-                noteCreated(f);
-            }
-        }
-        d.base().ifPresent(this::noteCreated);
+    /** Storage for the devices migrating in, from {@code --devices}. */
+    private IncomingStorage storage() {
+        return new IncomingStorage(
+                options.devices(),
+                name -> "device \"" + name + "\" is not in this mounter's --devices (it has "
+                        + String.join(
+                                ", ",
+                                options.devices().stream()
+                                        .map(DeviceConfig::name)
+                                        .toList())
+                        + ")",
+                name -> false,
+                this::noteCreated,
+                stacks);
     }
 
     /**
@@ -383,110 +304,62 @@ public final class Mounter implements AutoCloseable {
      */
     public Peer.Outcome serve(MigrationListener listener, Peer.Events events, CompletableFuture<?> stop)
             throws IOException, InterruptedException {
-        Peer.Events ev = events == null ? new Peer.Events() {} : events;
-        while (true) {
-            AuthenticatedDestination d = null;
-            while (d == null) {
-                if (stop.isDone()) {
-                    return new Peer.Outcome.StopRequested();
-                }
-                try {
-                    d = listener.accept(Duration.ofMillis(200));
-                } catch (java.net.SocketTimeoutException e) {
-                    // Nobody authenticated yet: look at the stop request again.
-                }
-            }
-            String to = d.peer();
-            ev.migrationStarted(to);
+        return MigrationsOut.serve(listener, events, stop, new FilesSide());
+    }
+
+    /** The files' part in serving migrations out: frozen and thawed by the engine, released once the devices left. */
+    private final class FilesSide implements MigrationsOut.Side {
+        @Override
+        public MigrationSource start(AuthenticatedDestination d, Peer.Events ev) throws IOException {
             MigrationSource source = MigrationSource.start(d, sourceDevices(), sourceOptions(), new FreezeHook(), ev);
             outgoing = source;
-            CompletableFuture<?> aborter = stop.thenRun(source::abortBeforeGrant);
-            try {
-                SourceCounters counters = source.awaitCompleted(Peer.MIGRATION_LIMIT);
-                if (source.copyOnly()) {
-                    // A live backup (drafter terminator --live-backup): the devices thawed after the grant and stay.
-                    ev.backedUp(to, counters, Duration.ZERO);
-                    continue;
-                }
-                migratedTo = to;
-                exposed.values().forEach(f -> f.release("the device moved to " + to));
-                return new Peer.Outcome.MigratedAway(to, counters);
-            } catch (IOException e) {
-                Peer.Outcome o = afterFailedMigration(source, e, to, ev);
-                if (o != null) {
-                    return o;
-                }
-            } finally {
-                aborter.cancel(false);
-            }
+            return source;
+        }
+
+        @Override
+        public Duration backupPause() {
+            return Duration.ZERO;
+        }
+
+        @Override
+        public void migratedAway(String to) {
+            migratedTo = to;
+            exposed.values().forEach(f -> f.release("the device moved to " + to));
+        }
+
+        @Override
+        public void handOverUncertain() {}
+
+        @Override
+        public boolean inUseHere() {
+            return !frozen();
+        }
+
+        @Override
+        public String couldNotTakeBack(String to) {
+            return "could not thaw the devices after " + to + " gave them back";
+        }
+
+        @Override
+        public String notInUseHere(String to) {
+            return "the devices are still frozen after the failed migration to " + to;
         }
     }
 
     private SourceOptions sourceOptions() {
-        return SourceOptions.defaults()
-                .withCompression(options.compression())
-                .withToken(options.token())
-                .withPlainTcpAllowed(options.plainTcpAllowed());
+        return MigrationsOut.sourceOptions(options.compression(), options.token(), options.plainTcpAllowed());
     }
 
     private List<SourceDevice> sourceDevices() throws IOException {
-        List<SourceDevice> devices = new ArrayList<>();
+        List<SourceDevice> devices;
         synchronized (stacks) {
-            for (DeviceStack s : stacks.values()) {
-                DeviceConfig c = s.config();
-                if (c.migrated()) {
-                    devices.add(new SourceDevice(
-                            c.name(),
-                            s.dirty(),
-                            s.volatility(),
-                            new DirtyPolicy(
-                                    (int) Math.min(Integer.MAX_VALUE, c.maxDirtyBlocks()),
-                                    c.minCycles(),
-                                    c.maxCycles(),
-                                    c.cycleThrottle())));
-                    s.dirty().startTracking();
-                }
-            }
+            devices = MigrationsOut.sourceDevices(stacks.values());
         }
         if (devices.isEmpty()) {
             throw new IOException("could not migrate: no device of this mounter is migratable (all are shared or"
                     + " makeMigratable: false)");
         }
         return devices;
-    }
-
-    /**
-     * After a migration out failed: before the grant the engine thawed the devices already; after it, only the
-     * destination's explicit word that it did not use them ({@code ABORTED}) hands them back. Otherwise the hand-over
-     * is uncertain and the devices stay frozen.
-     *
-     * @return {@code null} when the devices are writable here again (serve on), else the outcome to return
-     */
-    private Peer.Outcome afterFailedMigration(MigrationSource source, IOException failure, String to, Peer.Events ev)
-            throws IOException {
-        String reason = oneLine(failure);
-        boolean destinationGaveUp = false;
-        for (Throwable t = failure; t != null; t = t.getCause()) {
-            if (t instanceof ProtocolException p && p.fromPeer() && p.code() == ErrorCode.ABORTED) {
-                destinationGaveUp = true;
-            }
-        }
-        if (source.authority() != Authority.SOURCE && source.phase() != SourcePhase.RESUMED && !destinationGaveUp) {
-            return new Peer.Outcome.HandOverUncertain(to, reason);
-        }
-        if (source.phase() != SourcePhase.RESUMED && source.authority() != Authority.SOURCE) {
-            try {
-                source.resumeSource();
-            } catch (Exception e) {
-                throw new IOException(
-                        "could not thaw the devices after " + to + " gave them back: " + e.getMessage(), e);
-            }
-        }
-        if (frozen()) {
-            throw new IOException("the devices are still frozen after the failed migration to " + to + ": " + reason);
-        }
-        ev.migrationFailed(to, reason);
-        return null;
     }
 
     /** Whether any device holds its writes now. */
@@ -672,9 +545,5 @@ public final class Mounter implements AutoCloseable {
             }
         }
         createdMountDir = null;
-    }
-
-    private static String oneLine(Throwable t) {
-        return Peer.oneLine(t);
     }
 }

@@ -10,13 +10,8 @@ import io.drafter.migration.MigrationException;
 import io.drafter.migration.destination.DestinationListener;
 import io.drafter.migration.destination.DestinationOptions;
 import io.drafter.migration.destination.DestinationPhase;
-import io.drafter.migration.destination.DestinationStorage;
 import io.drafter.migration.destination.MigrationDestination;
-import io.drafter.migration.protocol.DeviceSpec;
-import io.drafter.migration.protocol.ErrorCode;
-import io.drafter.migration.protocol.ProtocolException;
 import io.drafter.migration.source.AuthenticatedDestination;
-import io.drafter.migration.source.DirtyPolicy;
 import io.drafter.migration.source.MigrationListener;
 import io.drafter.migration.source.MigrationSource;
 import io.drafter.migration.source.SourceCounters;
@@ -147,7 +142,6 @@ public final class Peer implements AutoCloseable {
     /** Files this peer created; removed again if the VM never ran on them. */
     private final List<Path> createdFiles = new ArrayList<>();
 
-    private final Map<String, DeviceConfig> incomingConfigs = new LinkedHashMap<>();
     private Map<String, ? extends BlockDevice> exposed = Map.of();
     private DeviceMount mount;
     private volatile VmInstance vm;
@@ -195,7 +189,7 @@ public final class Peer implements AutoCloseable {
         boolean ok = false;
         try {
             for (DeviceConfig d : options.devices()) {
-                p.noteNewOverlays(d);
+                IncomingStorage.noteNewOverlays(d, p::noteCreated);
                 p.stacks.put(d.name(), DeviceStack.open(d, false, 0, null));
             }
             Map<String, BlockDevice> tops = new LinkedHashMap<>();
@@ -251,18 +245,15 @@ public final class Peer implements AutoCloseable {
                     .withPlainTcpAllowed(options.plainTcpAllowed())
                     .withWaitForAllBlocks(options.disablePostcopy())
                     .withExplicitTakeover(true);
-            p.incoming = MigrationDestination.accept(connection, p.storage(), dopts, testHolds(listener));
+            IncomingStorage storage = p.storage();
+            p.incoming = MigrationDestination.accept(connection, storage, dopts, testHolds(listener));
             MigrationDestination in = p.incoming;
-            aborter = stop.thenRun(() -> {
-                if (in.authority() != Authority.DESTINATION) {
-                    in.abort();
-                }
-            });
+            aborter = MigrationsIn.abortOnStop(in, stop);
             Map<String, WaitingDevice> arriving = in.awaitDevices(MIGRATION_LIMIT);
             Map<String, BlockDevice> tops = new LinkedHashMap<>();
             synchronized (p.stacks) {
                 for (Map.Entry<String, WaitingDevice> e : arriving.entrySet()) {
-                    DeviceStack s = DeviceStack.over(p.incomingConfigs.get(e.getKey()), e.getValue());
+                    DeviceStack s = DeviceStack.over(storage.config(e.getKey()), e.getValue());
                     p.stacks.put(e.getKey(), s);
                     tops.put(e.getKey(), s.top());
                 }
@@ -340,99 +331,14 @@ public final class Peer implements AutoCloseable {
         };
     }
 
-    private DestinationStorage storage() {
-        return new DestinationStorage() {
-            @Override
-            public void prepare(List<DeviceSpec> specs) throws IOException {
-                List<SpacePlan.NewFile> files = new ArrayList<>();
-                for (DeviceSpec spec : specs) {
-                    DeviceConfig d = configFor(spec);
-                    boolean ram = spec.name().equals(MEMORY) || spec.name().equals(STATE);
-                    Path base = d.base().orElseThrow();
-                    if (!Files.exists(base)) {
-                        files.add(new SpacePlan.NewFile(spec.name(), base, spec.sizeBytes(), ram && !d.copyOnWrite()));
-                    }
-                    for (int i = 0; i < d.overlays().size(); i++) {
-                        Path o = d.overlays().get(i);
-                        if (!Files.exists(o)) {
-                            boolean top = i == d.overlays().size() - 1;
-                            files.add(new SpacePlan.NewFile(spec.name(), o, spec.sizeBytes(), ram && top));
-                        }
-                    }
-                }
-                SpacePlan.check(files);
-                for (SpacePlan.NewFile f : files) {
-                    Files.createDirectories(f.path().toAbsolutePath().getParent());
-                    if (f.reserve()) {
-                        noteCreated(f.path());
-                        io.drafter.storage.source.FileBlockDevice.create(
-                                        f.path(),
-                                        f.sizeBytes(),
-                                        configFor(specNamed(specs, f.device())).blockSizeBytes())
-                                .close();
-                        SpacePlan.reserve(f);
-                    }
-                }
-            }
-
-            @Override
-            public Opened open(DeviceSpec spec) throws IOException {
-                DeviceConfig d = configFor(spec);
-                Path base = d.base().orElseThrow();
-                boolean zero = false;
-                synchronized (stacks) {
-                    if (!Files.exists(base)) {
-                        noteCreated(base);
-                        zero = !d.copyOnWrite();
-                    } else if (Files.size(base) != spec.sizeBytes()) {
-                        throw new ProtocolException(
-                                ErrorCode.DEVICE_MISMATCH,
-                                "device \"" + spec.name() + "\": base " + base + " holds " + Files.size(base)
-                                        + " bytes, the source sends " + spec.sizeBytes());
-                    } else if (createdFiles.contains(base)) {
-                        zero = !d.copyOnWrite(); // created (and reserved) by prepare: all zeros still
-                    }
-                    noteNewOverlays(d);
-                    incomingConfigs.put(spec.name(), d);
-                }
-                return new Opened(DeviceStack.openStorage(d, true, spec.sizeBytes()), zero);
-            }
-
-            @Override
-            public void discard(DeviceSpec spec, BlockDevice device) throws IOException {
-                device.close();
-            }
-        };
-    }
-
-    private DeviceConfig configFor(DeviceSpec spec) throws ProtocolException {
-        DeviceConfig d = options.device(spec.name());
-        if (d == null) {
-            throw new ProtocolException(
-                    ErrorCode.DEVICE_MISMATCH, "device \"" + spec.name() + "\" is not in this peer's --devices");
-        }
-        if (d.blockSizeBytes() != spec.blockSizeBytes()) {
-            throw new ProtocolException(
-                    ErrorCode.DEVICE_MISMATCH,
-                    "device \"" + spec.name() + "\" has blocks of " + d.blockSizeBytes() + " bytes here, the source"
-                            + " sends " + spec.blockSizeBytes());
-        }
-        return d;
-    }
-
-    private static DeviceSpec specNamed(List<DeviceSpec> specs, String name) {
-        return specs.stream().filter(s -> s.name().equals(name)).findFirst().orElseThrow();
-    }
-
-    /** Records the overlay and state files of {@code d} that do not exist yet: opening the stack creates them. */
-    private void noteNewOverlays(DeviceConfig d) throws IOException {
-        for (int i = 0; i < d.overlays().size(); i++) {
-            for (Path f : List.of(d.overlays().get(i), d.states().get(i))) {
-                if (!Files.exists(f)) {
-                    noteCreated(f);
-                }
-            }
-        }
+    /** Storage for the devices migrating in, from {@code --devices}; guest RAM and state reserved up front. */
+    private IncomingStorage storage() {
+        return new IncomingStorage(
+                options.devices(),
+                name -> "device \"" + name + "\" is not in this peer's --devices",
+                name -> name.equals(MEMORY) || name.equals(STATE),
+                this::noteCreated,
+                stacks);
     }
 
     /** Records a file about to be created for a VM that has not run: removed again if it never runs. */
@@ -739,45 +645,56 @@ public final class Peer implements AutoCloseable {
      */
     public Outcome serve(MigrationListener listener, Events events, boolean compression, CompletableFuture<?> stop)
             throws IOException, InterruptedException {
-        Events ev = events == null ? new Events() {} : events;
         if (!awaitIncoming(stop)) {
             return new Outcome.StopRequested();
         }
-        while (true) {
-            AuthenticatedDestination d = null;
-            while (d == null) {
-                if (stop.isDone()) {
-                    return new Outcome.StopRequested();
-                }
-                try {
-                    d = listener.accept(Duration.ofMillis(200));
-                } catch (java.net.SocketTimeoutException e) {
-                    // Nobody authenticated yet: look at the stop request again.
-                }
-            }
-            String to = d.peer();
-            ev.migrationStarted(to);
+        return MigrationsOut.serve(listener, events, stop, new VmSide(compression));
+    }
+
+    /** The VM's part in serving migrations out: suspended and resumed by the engine, paused for a live backup. */
+    private final class VmSide implements MigrationsOut.Side {
+        private final boolean compression;
+
+        VmSide(boolean compression) {
+            this.compression = compression;
+        }
+
+        @Override
+        public MigrationSource start(AuthenticatedDestination d, Events ev) throws IOException {
             MigrationSource source = migrateOut(d, ev, compression);
             outgoing = source;
-            CompletableFuture<?> aborter = stop.thenRun(source::abortBeforeGrant);
-            try {
-                SourceCounters counters = source.awaitCompleted(MIGRATION_LIMIT);
-                if (source.copyOnly()) {
-                    // A live backup: the VM resumed after the grant and runs on here; serve the next one.
-                    ev.backedUp(to, counters, Duration.ofNanos(Math.max(0, runningAtNanos - pausedAtNanos)));
-                    continue;
-                }
-                migratedTo = to;
-                vmState = VmState.SAVED;
-                return new Outcome.MigratedAway(to, counters);
-            } catch (IOException e) {
-                Outcome o = afterFailedMigration(source, e, to, ev);
-                if (o != null) {
-                    return o;
-                }
-            } finally {
-                aborter.cancel(false);
-            }
+            return source;
+        }
+
+        @Override
+        public Duration backupPause() {
+            return Duration.ofNanos(Math.max(0, runningAtNanos - pausedAtNanos));
+        }
+
+        @Override
+        public void migratedAway(String to) {
+            migratedTo = to;
+            vmState = VmState.SAVED;
+        }
+
+        @Override
+        public void handOverUncertain() {
+            vmState = VmState.SAVED;
+        }
+
+        @Override
+        public boolean inUseHere() {
+            return vmState == VmState.RUNNING;
+        }
+
+        @Override
+        public String couldNotTakeBack(String to) {
+            return "could not resume the VM here after " + to + " gave it back";
+        }
+
+        @Override
+        public String notInUseHere(String to) {
+            return "the VM could not be resumed here after the failed migration to " + to;
         }
     }
 
@@ -838,32 +755,13 @@ public final class Peer implements AutoCloseable {
     }
 
     private SourceOptions sourceOptions(boolean compression) {
-        return SourceOptions.defaults()
-                .withCompression(compression)
-                .withToken(options.token())
-                .withPlainTcpAllowed(options.plainTcpAllowed());
+        return MigrationsOut.sourceOptions(compression, options.token(), options.plainTcpAllowed());
     }
 
     private List<SourceDevice> sourceDevices() {
-        List<SourceDevice> devices = new ArrayList<>();
         synchronized (stacks) {
-            for (DeviceStack s : stacks.values()) {
-                DeviceConfig c = s.config();
-                if (c.migrated()) {
-                    devices.add(new SourceDevice(
-                            c.name(),
-                            s.dirty(),
-                            s.volatility(),
-                            new DirtyPolicy(
-                                    (int) Math.min(Integer.MAX_VALUE, c.maxDirtyBlocks()),
-                                    c.minCycles(),
-                                    c.maxCycles(),
-                                    c.cycleThrottle())));
-                    s.dirty().startTracking();
-                }
-            }
+            return MigrationsOut.sourceDevices(stacks.values());
         }
-        return devices;
     }
 
     private static SourceListener holds(SourceListener l) {
@@ -928,42 +826,6 @@ public final class Peer implements AutoCloseable {
                 return;
             }
         }
-    }
-
-    /**
-     * After a migration out failed: before the grant the engine resumed the VM here already (it never left); after
-     * it, only the destination's explicit word that it did not run the VM ({@code ABORTED}) hands it back. Otherwise
-     * the hand-over is uncertain and the VM stays paused here, its state saved in the devices.
-     *
-     * @return {@code null} when the VM runs here again (serve on), else the outcome to return
-     */
-    private Outcome afterFailedMigration(MigrationSource source, IOException failure, String to, Events ev)
-            throws IOException {
-        String reason = oneLine(failure);
-        boolean destinationGaveUp = false;
-        for (Throwable t = failure; t != null; t = t.getCause()) {
-            if (t instanceof ProtocolException p && p.fromPeer() && p.code() == ErrorCode.ABORTED) {
-                destinationGaveUp = true;
-            }
-        }
-        if (source.authority() != Authority.SOURCE && source.phase() != SourcePhase.RESUMED && !destinationGaveUp) {
-            vmState = VmState.SAVED;
-            return new Outcome.HandOverUncertain(to, reason);
-        }
-        if (source.phase() != SourcePhase.RESUMED && source.authority() != Authority.SOURCE) {
-            try {
-                source.resumeSource();
-            } catch (Exception e) {
-                throw new IOException(
-                        "could not resume the VM here after " + to + " gave it back: " + e.getMessage(), e);
-            }
-        }
-        if (vmState != VmState.RUNNING) {
-            throw new IOException(
-                    "the VM could not be resumed here after the failed migration to " + to + ": " + reason);
-        }
-        ev.migrationFailed(to, reason);
-        return null;
     }
 
     /** Pauses the VM into its devices and restarts it, for the migration engine. */

@@ -1,6 +1,5 @@
 package io.drafter.peer;
 
-import io.drafter.migration.Authority;
 import io.drafter.migration.destination.DestinationCounters;
 import io.drafter.migration.destination.DestinationListener;
 import io.drafter.migration.destination.DestinationOptions;
@@ -95,26 +94,14 @@ public final class Terminator {
                 .withCopyOnly(liveBackup)
                 .withExplicitTakeover(true);
         MigrationDestination in = MigrationDestination.accept(connection, t.storage(), options, listener);
-        CompletableFuture<?> aborter = stop.thenRun(() -> {
-            if (in.authority() != Authority.DESTINATION) {
-                in.abort();
-            }
-        });
+        CompletableFuture<?> aborter = MigrationsIn.abortOnStop(in, stop);
         boolean done = false;
         try {
-            in.awaitResumable(Peer.MIGRATION_LIMIT);
-            in.takeOver(Peer.TAKEOVER_LIMIT);
-            aborter.cancel(false);
-            try {
-                t.commit();
-            } catch (IOException | RuntimeException e) {
-                // Granted, but the package is not safely on disk: the source takes its VM back.
-                in.abort();
-                throw new IOException(
-                        "could not write the package: " + e.getMessage() + "; the VM runs on at the" + " source", e);
-            }
-            in.confirmTakeover();
-            DestinationCounters counters = in.awaitCompleted(Duration.ofMinutes(1));
+            DestinationCounters counters = MigrationsIn.takeOver(
+                    in,
+                    aborter,
+                    t::commit,
+                    e -> "could not write the package: " + e.getMessage() + "; the VM runs on at the source");
             done = true;
             return new Result(t.outputs, counters, Duration.ofNanos(System.nanoTime() - start));
         } finally {
