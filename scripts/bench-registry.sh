@@ -4,7 +4,9 @@
 # 3) a `drafter peer --raddr` starts it lazily (resumes at authority, fetches the rest while it runs) and with
 # --disable-postcopy-migration (every block first). Prints the time from the peer command to Redis answering PING
 # through the peer's port forward, per run, their medians and the median of the pairs' ratios (lazy / full). Then
-# BENCH_CONCURRENT (default 4) peers start from one registry at once, each in its own namespace.
+# BENCH_CONCURRENT (default 4) peers start from one registry at once, each in its own namespace. BENCH_LINK (e.g.
+# 100mbit:40ms) puts the registry behind the benchmark's shaped, delayed link (tc tbf on a veth pair to namespace
+# drwan0 and a delay relay, see docs/peer.md "WAN profile"): the peers dial its tunnel instead.
 set -euo pipefail
 . "$(dirname "$0")/as-root.sh"
 cd "$(dirname "$0")/.."
@@ -17,6 +19,8 @@ concurrent=${BENCH_CONCURRENT:-4}
 on_exit_stop_pids
 bash scripts/install-deps.sh
 mvn -B -q -ntp -Dspotless.check.skip=true -DskipTests install >/dev/null
+mvn -B -q -ntp -pl drafter-peer dependency:build-classpath -Dmdep.outputFile=target/bench.classpath >/dev/null
+cp="drafter-peer/target/classes:drafter-peer/target/test-classes:$(cat drafter-peer/target/bench.classpath)"
 build_guest_and_redis
 rm -rf "$out" && mkdir -p "$out"
 head -c 48 /dev/urandom | base64 >"$out/token" && chmod 600 "$out/token"
@@ -32,7 +36,7 @@ start_peer() {
   local dir="$root/$out/peers/$name"
   rm -rf "$dir" && mkdir -p "$dir"
   local fwd="[{\"netns\":\"$ns\",\"internalPort\":\"6379\",\"protocol\":\"tcp\",\"externalAddr\":\"127.0.0.1:$port\"}]"
-  bin/drafter peer --netns "$ns" --raddr 127.0.0.1:1600 --laddr '' --token-file "$out/token" --enable-output=false \
+  bin/drafter peer --netns "$ns" --raddr "$raddr" --laddr '' --token-file "$out/token" --enable-output=false \
     --port-forwards "$fwd" --chroot-base-dir "$dir/vms" --devices "$(devices "$dir")" "$@" >"$dir.log" 2>&1 &
   peer_pid=$!; pids+=($peer_pid)
 }
@@ -73,7 +77,17 @@ for size in ${BENCH_SIZES:-256 1024}; do
   bin/drafter registry --laddr 127.0.0.1:1600 --token-file "$out/token" --devices "$regdev" >"$out/registry-$size.log" 2>&1 &
   registry=$!; pids+=($registry)
   await "$out/registry-$size.log" "Serving 7 devices" 60
-  echo "== ${size} MiB Redis VM: $(du -sh --apparent-size "$pkg/package" | cut -f1) package, $(du -sh "$pkg/package" | cut -f1) on disk"
+  raddr=127.0.0.1:1600
+  if [ -n "${BENCH_LINK:-}" ]; then
+    rm -f "$out/link.in" && mkfifo "$out/link.in"
+    java --enable-native-access=ALL-UNNAMED -cp "$cp" io.drafter.peer.bench.WanLink "$BENCH_LINK" 127.0.0.1:1600 \
+      <"$out/link.in" >"$out/link-$size.log" 2>&1 & link=$!; pids+=($link)
+    exec 4>"$out/link.in"
+    await "$out/link-$size.log" "^tunnel " 120
+    raddr=$(sed -n 's/^tunnel //p' "$out/link-$size.log")
+    grep -E "^(link|measured)" "$out/link-$size.log"
+  fi
+  echo "== ${size} MiB Redis VM${BENCH_LINK:+ over a ${BENCH_LINK} link}: $(du -sh --apparent-size "$pkg/package" | cut -f1) package, $(du -sh "$pkg/package" | cut -f1) on disk"
   lazy=(); full=(); ratios=()
   for i in $(seq 1 "$pairs"); do
     if [ $((i % 2)) -eq 1 ]; then
@@ -99,5 +113,8 @@ for size in ${BENCH_SIZES:-256 1024}; do
   done
   for n in $(seq 0 $((concurrent - 1))); do stop_peer "${started[$n]}" "many-$n"; done
   grep -c "has every block" "$out/registry-$size.log" | xargs echo "registry sessions completed:"
+  if [ -n "${BENCH_LINK:-}" ]; then
+    exec 4>&-; wait "$link" || true; tail -2 "$out/link-$size.log"
+  fi
   kill -TERM "$registry"; wait "$registry" || true
 done

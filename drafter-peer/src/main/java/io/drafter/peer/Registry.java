@@ -1,5 +1,6 @@
 package io.drafter.peer;
 
+import io.drafter.base.DeviceRole;
 import io.drafter.migration.source.AuthenticatedDestination;
 import io.drafter.migration.source.DirtyPolicy;
 import io.drafter.migration.source.MigrationListener;
@@ -178,13 +179,27 @@ public final class Registry implements AutoCloseable {
         return SourceOptions.defaults().withCompression(compression).withServeOnly(true);
     }
 
-    /** Each session tracks its own (always empty) dirty set over the shared read-only files. */
+    /**
+     * Each session tracks its own (always empty) dirty set over the shared read-only files. The devices go in the order
+     * a VM starting from them needs them ({@link #START_ORDER}: what QEMU reads to start and load the state, then guest
+     * RAM), the others after them in their {@code --devices} order.
+     */
     private List<SourceDevice> sessionDevices() {
         List<SourceDevice> out = new ArrayList<>();
         files.forEach(
                 (name, f) -> out.add(new SourceDevice(name, new DirtyTrackingDevice(f), null, DirtyPolicy.NO_ROUNDS)));
+        out.sort(java.util.Comparator.comparingInt(d -> {
+            int i = START_ORDER.indexOf(d.name());
+            return i < 0 ? START_ORDER.size() : i;
+        }));
         return out;
     }
+
+    /** The devices a VM needs first when it starts from a registry, in that order. */
+    static final List<String> START_ORDER = java.util.stream.Stream.of(
+                    DeviceRole.CONFIG, DeviceRole.STATE, DeviceRole.KERNEL, DeviceRole.INITRD, DeviceRole.MEMORY)
+            .map(DeviceRole::deviceName)
+            .toList();
 
     /** Closes the files. Sessions still running fail their reads: stop {@link #serve} first. */
     @Override

@@ -512,6 +512,11 @@ public final class MigrationSource {
             checkNotFailed();
             control.add(new Frame.Authority(options.authorityPayload()));
             transitionLocked(SourcePhase.AUTHORITY_SENT);
+            // One device after another, in the order given (the caller puts first what a destination needs first to
+            // run); what the destination reads jumps the queue anyway, and a device out of credit lets the next go.
+            for (DevState d : states) {
+                scheduler.rank(d.index, d.index);
+            }
             for (DevState d : states) {
                 scheduler.fullCopy(d.index, orders.get(d.index));
             }

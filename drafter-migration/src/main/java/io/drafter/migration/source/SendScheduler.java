@@ -24,9 +24,15 @@ final class SendScheduler {
         int fullCursor;
         int credit;
         int inFlight;
+        /** Dirty and full-copy blocks of lower ranks go first; requested blocks always do. */
+        int rank;
 
         boolean hasData() {
             return !need.isEmpty() || !dirty.isEmpty() || fullCursor < fullOrder.length;
+        }
+
+        boolean hasDataBeyondNeeds() {
+            return !dirty.isEmpty() || fullCursor < fullOrder.length;
         }
     }
 
@@ -57,6 +63,15 @@ final class SendScheduler {
     /** The credit {@code device} has left. */
     int credit(int device) {
         return lanes[device].credit;
+    }
+
+    /**
+     * Sets the rank of {@code device} (default 0): among devices with credit and blocks to send, only those of the
+     * lowest rank send their dirty and full-copy blocks, round-robin; a device of a higher rank sends when none of a
+     * lower rank can. Requested blocks ignore ranks.
+     */
+    void rank(int device, int rank) {
+        lanes[device].rank = rank;
     }
 
     /** Starts the full copy of {@code device}: every block once, in {@code order}. */
@@ -107,10 +122,16 @@ final class SendScheduler {
                 return take(l, d, b, true);
             }
         }
+        int lowest = Integer.MAX_VALUE;
+        for (Lane l : lanes) {
+            if (l.credit > 0 && l.hasDataBeyondNeeds()) {
+                lowest = Math.min(lowest, l.rank);
+            }
+        }
         for (int i = 0; i < n; i++) {
             int d = (nextData + i) % n;
             Lane l = lanes[d];
-            if (l.credit <= 0 || !l.hasData()) {
+            if (l.credit <= 0 || !l.hasData() || l.rank != lowest) {
                 continue;
             }
             long b;

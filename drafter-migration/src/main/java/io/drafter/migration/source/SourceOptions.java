@@ -14,7 +14,8 @@ import java.time.Duration;
  * @param allowPlainTcp allow a plain TCP connection without a token (no authentication at all)
  * @param serveOnly the source serves a copy that it never runs and that never changes (a registry): AUTHORITY goes out
  *     right after the handshake, so the destination may run at once and fetch what it reads first, while every block
- *     streams in behind; the GRANT still follows the last block. No suspend hook is called and there are no dirty
+ *     streams in behind, device after device in the order given (put first what the destination needs first); the
+ *     GRANT still follows the last block. No suspend hook is called and there are no dirty
  *     rounds. Over a {@link MigrationListener}, the listener must announce it too
  */
 public record SourceOptions(

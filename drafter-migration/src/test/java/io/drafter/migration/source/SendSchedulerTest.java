@@ -76,6 +76,30 @@ class SendSchedulerTest {
     }
 
     @Test
+    void aLowerRankGoesFirstUnlessItCannotAndRequestedBlocksIgnoreRanks() {
+        SendScheduler s = new SendScheduler(3);
+        s.initialCredit(100);
+        s.rank(0, 2);
+        s.rank(1, 0);
+        s.rank(2, 1);
+        s.fullCopy(0, new long[] {0, 1});
+        s.fullCopy(1, new long[] {0, 1});
+        s.fullCopy(2, new long[] {0});
+        assertTrue(s.need(0, 1));
+        assertEquals(List.of(needed(0, 1), data(1, 0), data(1, 1), data(2, 0), data(0, 0), data(0, 1)), drain(s, 10));
+
+        // Rank 0 without credit: rank 1 goes on meanwhile.
+        SendScheduler t = new SendScheduler(2);
+        t.initialCredit(1);
+        t.rank(1, 1);
+        t.fullCopy(0, new long[] {0, 1});
+        t.fullCopy(1, new long[] {0, 1});
+        assertEquals(data(0, 0), t.pick());
+        assertEquals(data(1, 0), t.pick(), "rank 0 has no credit left");
+        assertNull(t.pick());
+    }
+
+    @Test
     void requestedBlocksTakeTurnsApartFromData() {
         SendScheduler s = new SendScheduler(2);
         s.initialCredit(100);

@@ -148,11 +148,32 @@ public final class WanLink implements AutoCloseable {
         return l;
     }
 
-    /** {@code WanLink <profile>}: creates the link, prints its qdiscs and measurement, removes it. */
+    /**
+     * {@code WanLink <profile>}: creates the link, prints its qdiscs and measurement, removes it. {@code WanLink <profile>
+     * HOST:PORT}: also opens a tunnel over the link to HOST:PORT in the host's namespace, prints {@code tunnel
+     * 127.0.0.1:P} (where to connect instead) and keeps it until standard input ends or the process is stopped; then
+     * removes the link.
+     */
     public static void main(String[] args) throws Exception {
         try (WanLink link = open(Profile.parse(args[0]))) {
             System.out.println("link " + link.profile() + ": " + link.qdiscs());
             System.out.println("measured: " + link.measure(2));
+            if (args.length > 1) {
+                String target = args[1];
+                int colon = target.lastIndexOf(':');
+                Tunnel t = link.tunnel(
+                        null,
+                        null,
+                        new InetSocketAddress(
+                                target.substring(0, colon), Integer.parseInt(target.substring(colon + 1))));
+                System.out.println("tunnel " + t.address().getHostString() + ":"
+                        + t.address().getPort());
+                System.out.flush();
+                while (System.in.read() >= 0) {
+                    // Until standard input ends (or a signal runs the shutdown hook, which removes the link).
+                }
+                System.out.println("carried " + t.bytes() + " bytes");
+            }
         }
         System.out.println("removed");
     }
