@@ -67,7 +67,9 @@ public final class Registry implements AutoCloseable {
     }
 
     /**
-     * Opens every device's file read-only.
+     * Opens every device's file read-only. The devices are served in the order a VM starting from them needs them
+     * ({@link #START_ORDER}: what QEMU reads to start and load the state, then guest RAM), the others after them in the
+     * order given.
      *
      * @throws IOException {@code could not open device file ...} naming the first file that cannot be opened; nothing
      *     stays open then
@@ -79,7 +81,12 @@ public final class Registry implements AutoCloseable {
         Registry r = new Registry(compression);
         boolean ok = false;
         try {
-            for (Device d : devices) {
+            List<Device> inStartOrder = new ArrayList<>(devices);
+            inStartOrder.sort(java.util.Comparator.comparingInt(d -> {
+                int i = START_ORDER.indexOf(d.name());
+                return i < 0 ? START_ORDER.size() : i;
+            }));
+            for (Device d : inStartOrder) {
                 if (r.files.containsKey(d.name())) {
                     throw new IllegalArgumentException(
                             "could not serve a package: device \"" + d.name() + "\" is listed twice");
@@ -95,19 +102,14 @@ public final class Registry implements AutoCloseable {
         }
     }
 
-    /** The devices served, in order, by name. */
+    /** The devices served, in the order they are sent, by name. */
     public Map<String, ? extends BlockDevice> devices() {
-        return Map.copyOf(files);
+        return java.util.Collections.unmodifiableMap(files);
     }
 
     /** Sessions that ran to their end (the peer had every block). */
     public long servedCount() {
         return served.get();
-    }
-
-    /** Sessions running now. */
-    public int activeCount() {
-        return sessions.size();
     }
 
     /**
@@ -121,6 +123,7 @@ public final class Registry implements AutoCloseable {
     public int serve(MigrationListener listener, Events events, CompletableFuture<?> stop, Duration drain)
             throws IOException, InterruptedException {
         Events ev = events == null ? new Events() {} : events;
+        int aborted;
         try {
             while (!stop.isDone()) {
                 AuthenticatedDestination d;
@@ -137,12 +140,13 @@ public final class Registry implements AutoCloseable {
                 Thread.sleep(50);
             }
         } finally {
+            // However serving ended: no new session, and none left running over files the caller closes next.
             listener.close();
-        }
-        int aborted = 0;
-        for (MigrationSource s : sessions) {
-            s.abort();
-            aborted++;
+            aborted = 0;
+            for (MigrationSource s : sessions) {
+                s.abort();
+                aborted++;
+            }
         }
         return aborted;
     }
@@ -179,19 +183,11 @@ public final class Registry implements AutoCloseable {
         return SourceOptions.defaults().withCompression(compression).withServeOnly(true);
     }
 
-    /**
-     * Each session tracks its own (always empty) dirty set over the shared read-only files. The devices go in the order
-     * a VM starting from them needs them ({@link #START_ORDER}: what QEMU reads to start and load the state, then guest
-     * RAM), the others after them in their {@code --devices} order.
-     */
+    /** Each session tracks its own (always empty) dirty set over the shared read-only files, in the files' order. */
     private List<SourceDevice> sessionDevices() {
         List<SourceDevice> out = new ArrayList<>();
         files.forEach(
                 (name, f) -> out.add(new SourceDevice(name, new DirtyTrackingDevice(f), null, DirtyPolicy.NO_ROUNDS)));
-        out.sort(java.util.Comparator.comparingInt(d -> {
-            int i = START_ORDER.indexOf(d.name());
-            return i < 0 ? START_ORDER.size() : i;
-        }));
         return out;
     }
 
