@@ -22,6 +22,7 @@ import io.drafter.migration.protocol.FrameCodec;
 import io.drafter.migration.protocol.FrameProxy;
 import io.drafter.migration.protocol.ProtocolException;
 import io.drafter.migration.source.MigrationSource;
+import io.drafter.migration.source.SourceListener;
 import io.drafter.migration.source.SourceOptions;
 import io.drafter.migration.source.SourcePhase;
 import io.drafter.migration.testing.FrameRelay;
@@ -48,6 +49,7 @@ import java.util.Collections;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Predicate;
@@ -92,6 +94,8 @@ class FaultInjectionTest {
         final MigrationSource source;
 
         final List<DestinationPhase> destinationPhases = Collections.synchronizedList(new ArrayList<>());
+        /** One permit per dirty round the source started, all devices together (the final set included). */
+        final Semaphore dirtyRounds = new Semaphore(0);
 
         Run(Source src, Rule rule, Duration stall) throws Exception {
             this(src, rule, stall, o -> o);
@@ -144,8 +148,18 @@ class FaultInjectionTest {
                                 .withPlainTcpAllowed(token == null)
                                 .withStallTimeout(stall),
                         src,
-                        null);
+                        new SourceListener() {
+                            @Override
+                            public void onDirtyRound(String device, int round, int dirtyBlocks, boolean last) {
+                                dirtyRounds.release();
+                            }
+                        });
             }
+        }
+
+        /** Waits until the source started {@code n} dirty rounds, all devices together. */
+        void awaitDirtyRounds(int n) throws InterruptedException {
+            assertTrue(dirtyRounds.tryAcquire(n, WAIT.toMillis(), TimeUnit.MILLISECONDS), n + " dirty rounds");
         }
 
         MigrationException sourceFailure() {
@@ -228,18 +242,14 @@ class FaultInjectionTest {
         // Policy: at least 6 rounds 20 ms apart, so a drop after the second round lands well inside DIRTY_ROUNDS.
         // (A relay rule on frames would fire late: the relay may lag the source by a few rounds.)
         try (Run run = new Run(src, Rule.on(Way.TO_SOURCE, f -> false, 1, Action.DROP), WAIT)) {
-            while (run.source.counters().rounds() < 2) {
-                Thread.sleep(1);
-            }
+            run.awaitDirtyRounds(2);
             run.relay.drop();
             MigrationException s = run.sourceFailure();
             assertEquals(Authority.SOURCE, s.authority());
             assertEquals("DIRTY_ROUNDS", s.phase());
             run.destinationFailure();
             assertEquals(0, src.suspends, "never suspended");
-            long before = src.writers.writes();
-            Thread.sleep(50);
-            assertTrue(src.writers.writes() > before, "the source keeps running");
+            src.writers.awaitMoreWrites(WAIT); // the source keeps running
             src.writers.stop();
         }
     }
@@ -253,7 +263,7 @@ class FaultInjectionTest {
                 calls.incrementAndGet();
                 run.relay.drop();
                 try {
-                    Thread.sleep(200);
+                    Thread.sleep(200); // time for the source to see the drop while it is still SUSPENDING
                 } catch (InterruptedException e) {
                     Thread.currentThread().interrupt();
                 }
@@ -607,10 +617,7 @@ class FaultInjectionTest {
         assertEquals(List.of(), storage.opened, "nothing opened");
         assertEquals(0, src.suspends, "never suspended");
         assertEquals(0, src.resumes);
-        long before = src.writers.writes();
-        while (src.writers.writes() == before) {
-            Thread.sleep(1);
-        }
+        src.writers.awaitMoreWrites(WAIT); // the source keeps running
         src.writers.stop();
         src.close();
     }
