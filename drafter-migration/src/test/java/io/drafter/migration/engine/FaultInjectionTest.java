@@ -194,6 +194,13 @@ class FaultInjectionTest {
     static final io.drafter.migration.source.DirtyPolicy SIX_ROUNDS =
             new io.drafter.migration.source.DirtyPolicy(0, 0, 6, Duration.ofMillis(20));
 
+    /** The error code the peer reported, the cause of {@code e}: its ERROR frame. */
+    static ErrorCode reportedCode(MigrationException e) {
+        ProtocolException p = assertInstanceOf(ProtocolException.class, e.getCause(), e.getMessage());
+        assertTrue(p.fromPeer(), "reported by the peer: " + e.getMessage());
+        return p.code();
+    }
+
     static Predicate<Frame> is(Class<? extends Frame> type) {
         return type::isInstance;
     }
@@ -405,7 +412,7 @@ class FaultInjectionTest {
             assertTrue(d.getMessage().contains("encoding 9 unknown"), d.getMessage());
             MigrationException s = run.sourceFailure();
             assertEquals(Authority.SOURCE, s.authority());
-            assertTrue(s.getMessage().contains("MALFORMED_FRAME"), s.getMessage());
+            assertEquals(ErrorCode.MALFORMED_FRAME, reportedCode(s));
             run.assertSourceUnchanged();
         }
     }
@@ -428,7 +435,7 @@ class FaultInjectionTest {
         MigrationException s = assertThrows(MigrationException.class, () -> source.awaitCompleted(WAIT));
         assertTrue(s.getMessage().contains("does not know the shared token"), s.getMessage());
         MigrationException d = assertThrows(MigrationException.class, () -> dst.awaitCompleted(WAIT));
-        assertTrue(d.getMessage().contains("AUTH_FAILED"), d.getMessage());
+        assertEquals(ErrorCode.AUTH_FAILED, reportedCode(d));
         assertEquals(Authority.SOURCE, s.authority());
         assertEquals(List.of(), storage.opened, "no device was announced to an unauthenticated peer");
         src.close();
@@ -578,7 +585,7 @@ class FaultInjectionTest {
         MigrationDestination dst = m.destination();
         MigrationSource source = m.source();
         MigrationException s = assertThrows(MigrationException.class, () -> source.awaitCompleted(WAIT));
-        assertTrue(s.getMessage().contains("DEVICE_MISMATCH"), s.getMessage());
+        assertEquals(ErrorCode.DEVICE_MISMATCH, reportedCode(s));
         assertTrue(s.getMessage().contains("device \"memory\" has 8388608 bytes"), s.getMessage());
         MigrationException d = assertThrows(MigrationException.class, () -> dst.awaitCompleted(WAIT));
         assertTrue(d.getMessage().contains("device \"memory\""), d.getMessage());
@@ -605,7 +612,7 @@ class FaultInjectionTest {
                 src);
         MigrationException s =
                 assertThrows(MigrationException.class, () -> m.source().awaitCompleted(WAIT));
-        assertTrue(s.getMessage().contains("STORAGE_ERROR"), s.getMessage());
+        assertEquals(ErrorCode.STORAGE_ERROR, reportedCode(s));
         assertTrue(s.getMessage().contains("not enough space in /var/lib/drafter: 3 MiB free"), s.getMessage());
         assertFalse(s.getMessage().contains("\n"), "one line: " + s.getMessage());
         assertEquals(Authority.SOURCE, s.authority());
@@ -640,7 +647,7 @@ class FaultInjectionTest {
                 src);
         MigrationException s =
                 assertThrows(MigrationException.class, () -> m.source().awaitCompleted(WAIT));
-        assertTrue(s.getMessage().contains("DEVICE_MISMATCH"), s.getMessage());
+        assertEquals(ErrorCode.DEVICE_MISMATCH, reportedCode(s));
         assertTrue(s.getMessage().contains("no device named \"disk\""), s.getMessage());
         assertEquals(0, src.suspends);
         src.close();
@@ -663,7 +670,7 @@ class FaultInjectionTest {
         dst.awaitDevices(WAIT);
         source.abort();
         MigrationException d = assertThrows(MigrationException.class, () -> dst.awaitCompleted(WAIT));
-        assertTrue(d.getMessage().contains("ABORTED"), d.getMessage());
+        assertEquals(ErrorCode.ABORTED, reportedCode(d));
         assertEquals(Authority.SOURCE, source.authority());
         src.writers.stop();
         src.close();

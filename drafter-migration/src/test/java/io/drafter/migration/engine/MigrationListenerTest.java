@@ -397,7 +397,7 @@ class MigrationListenerTest {
                 DestinationOptions.defaults().withToken(SharedToken.of("a different secret token")),
                 null);
         MigrationException d = assertThrows(MigrationException.class, () -> wrong.awaitCompleted(WAIT));
-        assertTrue(d.getMessage().contains("AUTH_FAILED"), d.getMessage());
+        assertEquals(ErrorCode.AUTH_FAILED, FaultInjectionTest.reportedCode(d));
         awaitRefused(l, 1);
         assertRefusedOnce(l, "127.0.0.1:", "does not know the shared token");
         assertEquals(0, src.suspends);
