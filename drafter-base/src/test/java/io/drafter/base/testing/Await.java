@@ -55,7 +55,18 @@ public final class Await {
      */
     public static <T> T value(Duration timeout, String what, Callable<T> probe, Callable<String> detail)
             throws Exception {
+        return value(timeout, Duration.ofMillis(LONGEST_PAUSE_MS), what, probe, detail);
+    }
+
+    /**
+     * As {@link #value(Duration, String, Callable, Callable)}, with pauses of at most {@code longestPause}: for a
+     * probe that costs a process of its own (a client run against a service that is coming up).
+     */
+    public static <T> T value(
+            Duration timeout, Duration longestPause, String what, Callable<T> probe, Callable<String> detail)
+            throws Exception {
         long deadlineNs = System.nanoTime() + timeout.toNanos();
+        long longestPauseMs = Math.max(FIRST_PAUSE_MS, longestPause.toMillis());
         long pauseMs = FIRST_PAUSE_MS;
         while (true) {
             T v = probe.call();
@@ -66,7 +77,7 @@ public final class Await {
                 throw failure(timeout, what, detail.call());
             }
             Thread.sleep(pauseMs);
-            pauseMs = Math.min(LONGEST_PAUSE_MS, pauseMs * 2);
+            pauseMs = Math.min(longestPauseMs, pauseMs * 2);
         }
     }
 

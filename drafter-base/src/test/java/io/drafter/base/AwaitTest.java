@@ -1,14 +1,16 @@
-package io.drafter.base.testing;
+package io.drafter.base;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.drafter.base.testing.Await;
 import java.time.Duration;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
+/** {@link Await}: returns once its condition holds, fails naming what it waited for. */
 @Timeout(10)
 class AwaitTest {
     @Test
