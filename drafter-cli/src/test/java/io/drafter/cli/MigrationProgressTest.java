@@ -5,11 +5,13 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.drafter.base.testing.Await;
 import io.drafter.migration.source.SourceCounters;
 import io.drafter.migration.source.SourcePhase;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 
@@ -49,7 +51,7 @@ class MigrationProgressTest {
         try (MigrationProgress off = new MigrationProgress(new PrintStream(err), false).start(() -> null)) {
             assertSame(System.out, off.clearing(System.out));
             off.onProgress("memory", 5, 10);
-            Thread.sleep(600);
+            Thread.sleep(600); // longer than a redraw: nothing may be drawn in that window
         }
         assertEquals("", err.toString(StandardCharsets.UTF_8));
         MigrationProgress idle = new MigrationProgress(new PrintStream(err), true);
@@ -62,7 +64,7 @@ class MigrationProgressTest {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         try (MigrationProgress on = new MigrationProgress(new PrintStream(err, true), true).start(() -> null)) {
             on.onProgress("memory", 5, 10);
-            Thread.sleep(600);
+            Await.until(Duration.ofSeconds(10), "the progress line drawn", () -> err.size() > 0);
             on.clearing(new PrintStream(out, true)).println("Migration in: HANDSHAKE -> RECEIVING (3 ms)");
         }
         String drawn = err.toString(StandardCharsets.UTF_8);

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.drafter.base.testing.Await;
 import io.drafter.cli.lab.DrafterProcess;
 import io.drafter.cli.lab.RedisLab;
 import java.io.File;
@@ -165,18 +166,15 @@ class OperationsProcessTest {
 
     /** Waits until the record of {@code pid} says {@code state}. */
     static Map<String, Object> awaitRecord(Path dir, long pid, String state) throws Exception {
-        long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
-        List<Map<String, Object>> all = List.of();
-        while (System.nanoTime() < deadline) {
-            all = StatusRecord.readAll(dir);
-            for (Map<String, Object> r : all) {
-                if (r.get("pid") instanceof Number n && n.longValue() == pid && state.equals(r.get("state"))) {
-                    return r;
-                }
-            }
-            Thread.sleep(200);
-        }
-        throw new AssertionError("no record of pid " + pid + " in state " + state + ": " + all);
+        return Await.value(
+                Duration.ofSeconds(20),
+                "a record of pid " + pid + " in state " + state,
+                () -> StatusRecord.readAll(dir).stream()
+                        .filter(r -> r.get("pid") instanceof Number n && n.longValue() == pid)
+                        .filter(r -> state.equals(r.get("state")))
+                        .findFirst()
+                        .orElse(null),
+                () -> StatusRecord.readAll(dir).toString());
     }
 
     static String scrape(int port) throws Exception {

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.drafter.base.testing.Await;
 import io.drafter.cli.lab.DrafterProcess;
 import io.drafter.cli.lab.RedisLab;
 import io.drafter.migration.protocol.Frame;
@@ -22,6 +23,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
@@ -183,10 +185,11 @@ class PeerProcessTest {
 
     /** No QEMU, no mount and no instance directory of this test's peers are left (QEMU may take a moment to die). */
     void assertNothingLeft() throws Exception {
-        long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
-        while (!TestGuest.qemuUnder(vms).isEmpty() && System.nanoTime() < deadline) {
-            Thread.sleep(100);
-        }
+        Await.until(
+                Duration.ofSeconds(20),
+                "no QEMU left under " + vms,
+                () -> TestGuest.qemuUnder(vms).isEmpty(),
+                () -> "still " + TestGuest.qemuUnder(vms));
         assertEquals(List.of(), TestGuest.qemuUnder(vms), "no QEMU left");
         assertFalse(Files.readString(Path.of("/proc/mounts")).contains(vms.toString()), "no mount left");
         Path qemu = vms.resolve("qemu");
@@ -342,21 +345,23 @@ class PeerProcessTest {
 
     /** {@code redis-cli} inside namespace {@code ns} against the guest (172.16.0.2), retried until Redis answers. */
     static String redisInNamespace(String ns, String... args) throws Exception {
-        long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
-        while (true) {
-            List<String> cmd = new ArrayList<>(List.of("ip", "netns", "exec", ns, "redis-cli", "-h", "172.16.0.2"));
-            cmd.addAll(List.of(args));
-            Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-            String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8).strip();
-            p.waitFor(30, TimeUnit.SECONDS);
-            if (p.exitValue() == 0 && !out.startsWith("Could not connect") && !out.isEmpty()) {
-                return out;
-            }
-            if (System.nanoTime() > deadline) {
-                throw new AssertionError("redis-cli " + String.join(" ", args) + " in " + ns + ": " + out);
-            }
-            Thread.sleep(300);
-        }
+        List<String> cmd = new ArrayList<>(List.of("ip", "netns", "exec", ns, "redis-cli", "-h", "172.16.0.2"));
+        cmd.addAll(List.of(args));
+        AtomicReference<String> last = new AtomicReference<>();
+        return Await.value(
+                Duration.ofSeconds(60),
+                Duration.ofMillis(300),
+                "redis-cli " + String.join(" ", args) + " in " + ns + " to answer",
+                () -> {
+                    Process p =
+                            new ProcessBuilder(cmd).redirectErrorStream(true).start();
+                    String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8)
+                            .strip();
+                    p.waitFor(30, TimeUnit.SECONDS);
+                    last.set(out);
+                    return p.exitValue() == 0 && !out.startsWith("Could not connect") && !out.isEmpty() ? out : null;
+                },
+                () -> "last answer: " + last.get());
     }
 
     // ------------------------------------------------------------------ the listener
@@ -405,7 +410,7 @@ class PeerProcessTest {
         for (int i = 0; i < 4; i++) {
             idle.add(new Socket(laddr.getAddress(), laddr.getPort()));
         }
-        Thread.sleep(500);
+        Thread.sleep(500); // a window for the attacks to do harm: none may pause the VM
         RedisLab.redis(c.redisPort, "cmd", "SET", "after-attacks", "yes");
         assertFalse(a.output().contains("SUSPENDING"), "an attack paused the VM:\n" + a.tail());
         assertTrue(a.isAlive(), a.tail());
@@ -487,7 +492,7 @@ class PeerProcessTest {
         DrafterProcess b = c.destination("B", dir.resolve("b"), c.listenPort);
         b.await("Resumed VM", MIGRATION);
         a.kill();
-        Thread.sleep(1000);
+        Thread.sleep(1000); // the load runs on at B without A
         c.stopLoad();
         c.assertNoWriteLost(); // B has every block from the grant on: it needs nothing more from A
         assertTrue(b.isAlive(), b.tail());
@@ -538,7 +543,7 @@ class PeerProcessTest {
         // Writes stop before the migration: those B acknowledged after its takeover die with B, as on a host that
         // loses power; every write A acknowledged must survive in A's paused copy.
         c.startLoad();
-        Thread.sleep(1000);
+        Thread.sleep(1000); // a second of acknowledged writes before the migration
         c.stopLoad();
         DrafterProcess b = c.destination("B", dir.resolve("b"), c.listenPort, "destination-running");
         b.await("drafter-test: holding at destination-running", MIGRATION);

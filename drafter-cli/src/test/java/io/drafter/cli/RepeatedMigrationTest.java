@@ -11,8 +11,8 @@ import io.drafter.migration.transport.TransportSecurity;
 import io.drafter.net.PortForward;
 import io.drafter.peer.Peer;
 import io.drafter.peer.PeerOptions;
+import io.drafter.peer.testing.PeerOptionsBuilder;
 import io.drafter.storage.config.DeviceConfigParser;
-import io.drafter.vm.Console;
 import io.drafter.vm.qemu.QemuVmm;
 import io.drafter.vm.testing.TestGuest;
 import java.lang.management.ManagementFactory;
@@ -118,16 +118,12 @@ class RepeatedMigrationTest {
     }
 
     PeerOptions options(String devices, String ns, int port) {
-        return new PeerOptions(
-                DeviceConfigParser.parse(devices, DeviceConfigParser.Use.PEER),
-                ns,
-                dir.resolve("vms"),
-                Duration.ofMinutes(1),
-                false,
-                TransportSecurity.plainTcp(),
-                TOKEN,
-                Console.LOG,
-                PortForward.parseList(RedisLab.forward(ns, port)));
+        return PeerOptionsBuilder.peerOptions(
+                        DeviceConfigParser.parse(devices, DeviceConfigParser.Use.PEER), dir.resolve("vms"))
+                .netns(ns)
+                .token(TOKEN)
+                .portForwards(PortForward.parseList(RedisLab.forward(ns, port)))
+                .build();
     }
 
     /**
@@ -138,7 +134,7 @@ class RepeatedMigrationTest {
         long fewest = Long.MAX_VALUE;
         for (int i = 0; i < 10; i++) {
             fewest = Math.min(fewest, ManagementFactory.getThreadMXBean().getThreadCount());
-            Thread.sleep(100);
+            Thread.sleep(100); // the looks are spread in time on purpose (see above)
         }
         return fewest;
     }

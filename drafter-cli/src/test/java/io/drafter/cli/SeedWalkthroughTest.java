@@ -3,6 +3,7 @@ package io.drafter.cli;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.drafter.base.testing.Await;
 import io.drafter.cli.lab.DrafterProcess;
 import io.drafter.cli.lab.RedisLab;
 import io.drafter.vm.testing.TestGuest;
@@ -15,6 +16,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -283,12 +285,16 @@ class SeedWalkthroughTest {
     }
 
     static String redisCliWhenUp(int port, String... args) throws Exception {
-        long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
-        String out;
-        while (!(out = redisCli(port, args)).equals("PONG") && System.nanoTime() < deadline) {
-            Thread.sleep(300);
-        }
-        return out;
+        AtomicReference<String> last = new AtomicReference<>();
+        return Await.value(
+                Duration.ofSeconds(60),
+                Duration.ofMillis(300),
+                "redis-cli " + String.join(" ", args) + " to answer PONG",
+                () -> {
+                    last.set(redisCli(port, args));
+                    return last.get().equals("PONG") ? last.get() : null;
+                },
+                () -> "last answer: " + last.get());
     }
 
     static boolean onPath(String tool) {

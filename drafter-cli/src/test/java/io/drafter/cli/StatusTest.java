@@ -5,11 +5,13 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.drafter.base.testing.Await;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -60,10 +62,11 @@ class StatusTest {
             assertEquals(ProcessHandle.current().pid(), ((Number) all.getFirst().get("pid")).longValue());
 
             state.set("migrating out to 10.0.0.2:4711");
-            long deadline = System.nanoTime() + 5_000_000_000L;
-            while (!Files.readString(file).contains("migrating out") && System.nanoTime() < deadline) {
-                Thread.sleep(20);
-            }
+            Await.value(
+                    Duration.ofSeconds(5),
+                    "the record to say \"migrating out\"",
+                    () -> Files.readString(file).contains("migrating out") ? true : null,
+                    () -> Files.readString(file));
             assertTrue(Files.readString(file).contains("migrating out"), Files.readString(file));
             try (var list = Files.list(dir)) {
                 assertEquals(1, list.count(), "no temporary files are left next to the record");

@@ -65,7 +65,7 @@ class FuzzRunTest {
                 "hangs",
                 in -> {
                     if (in.length > 8) {
-                        Thread.sleep(60_000);
+                        Thread.sleep(60_000); // the hang the runner must catch
                     }
                 },
                 e -> e instanceof InterruptedException,

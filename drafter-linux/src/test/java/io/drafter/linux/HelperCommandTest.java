@@ -109,7 +109,7 @@ class HelperCommandTest {
         Thread caller = Thread.currentThread();
         Thread interrupter = Thread.ofPlatform().start(() -> {
             try {
-                Thread.sleep(200);
+                Thread.sleep(200); // lets the caller get into run(): the interrupt is meant to land while it waits
             } catch (InterruptedException e) {
                 return;
             }

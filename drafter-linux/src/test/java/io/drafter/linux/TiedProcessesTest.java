@@ -11,7 +11,9 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -38,7 +40,7 @@ class TiedProcessesTest {
                     .join();
             System.out.println("child " + pid[0]);
             System.out.flush();
-            Thread.sleep(600_000);
+            Thread.sleep(600_000); // until the test kills this JVM (bounded, should the test not get to it)
         }
     }
 
@@ -104,13 +106,15 @@ class TiedProcessesTest {
             parent.destroyForcibly(); // SIGKILL: no shutdown hook runs
             parent.waitFor(10, TimeUnit.SECONDS);
         }
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-        while (ProcessHandle.of(child).map(ProcessHandle::isAlive).orElse(false) && System.nanoTime() < deadline) {
-            Thread.sleep(20);
-        }
-        boolean alive = ProcessHandle.of(child).map(ProcessHandle::isAlive).orElse(false);
-        if (alive) {
-            ProcessHandle.of(child).ifPresent(ProcessHandle::destroyForcibly);
+        boolean alive = false;
+        Optional<ProcessHandle> handle = ProcessHandle.of(child);
+        if (handle.isPresent()) {
+            try {
+                handle.get().onExit().get(10, TimeUnit.SECONDS);
+            } catch (TimeoutException e) {
+                alive = true;
+                handle.get().destroyForcibly();
+            }
         }
         assertFalse(alive, "the child outlived its killed parent");
     }

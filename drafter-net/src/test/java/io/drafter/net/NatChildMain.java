@@ -29,6 +29,6 @@ public final class NatChildMain {
         }
         System.out.println("ready");
         System.out.flush();
-        Thread.sleep(Long.MAX_VALUE);
+        Thread.sleep(Long.MAX_VALUE); // holds the namespaces until the test kills this JVM
     }
 }

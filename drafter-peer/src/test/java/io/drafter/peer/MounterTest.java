@@ -10,6 +10,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import io.drafter.base.testing.Await;
 import io.drafter.expose.fuse.DeviceMount;
 import io.drafter.migration.destination.DestinationListener;
 import io.drafter.migration.destination.DestinationPhase;
@@ -168,11 +169,14 @@ class MounterTest {
             }
         }
 
+        /** Waits until {@code n} more writes were acknowledged, or one failed. */
         void awaitWrites(long n) throws InterruptedException {
             long target = writes.get() + n;
-            while (writes.get() < target && failure == null) {
-                Thread.sleep(5);
-            }
+            Await.until(
+                    Duration.ofSeconds(60),
+                    n + " more writes through the mount",
+                    () -> writes.get() >= target || failure != null,
+                    () -> writes.get() + " of " + target + " writes");
         }
 
         byte[] snapshot() {
@@ -188,6 +192,7 @@ class MounterTest {
         final CompletableFuture<Void> stop = new CompletableFuture<>();
         final List<SourcePhase> phases = java.util.Collections.synchronizedList(new ArrayList<>());
         final AtomicInteger failed = new AtomicInteger();
+        final CompletableFuture<String> firstFailure = new CompletableFuture<>();
         volatile long completedAtNanos;
 
         Serving(Mounter m, MigrationListener listener) {
@@ -211,6 +216,7 @@ class MounterTest {
         @Override
         public void migrationFailed(String destination, String reason) {
             failed.incrementAndGet();
+            firstFailure.complete(reason);
         }
     }
 
@@ -306,9 +312,10 @@ class MounterTest {
             assertNotNull(lost.getMessage());
             assertFalse(Files.exists(dir.resolve("b1")), "the lost destination removed what it created");
 
-            while (s.failed.get() == 0 && !s.outcome.isDone()) {
-                Thread.sleep(5);
-            }
+            // Whichever comes first: the failure, or the end of serving (which the asserts below refuse).
+            CompletableFuture.anyOf(s.firstFailure, s.outcome)
+                    .handle((v, t) -> v)
+                    .get(60, TimeUnit.SECONDS);
             assertEquals(1, s.failed.get(), "the source saw the migration fail before the hand-over");
             assertTrue(s.phases.contains(SourcePhase.SUSPENDING), "the source had frozen its devices");
             assertFalse(s.outcome.isDone(), "and serves on");

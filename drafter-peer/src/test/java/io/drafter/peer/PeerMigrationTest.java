@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import io.drafter.base.testing.Await;
 import io.drafter.migration.Authority;
 import io.drafter.migration.source.MigrationListener;
 import io.drafter.migration.source.MigrationSource;
@@ -15,9 +16,8 @@ import io.drafter.migration.transport.Connection;
 import io.drafter.migration.transport.SharedToken;
 import io.drafter.migration.transport.Transport;
 import io.drafter.migration.transport.TransportSecurity;
+import io.drafter.peer.testing.PeerOptionsBuilder;
 import io.drafter.storage.config.DeviceConfig;
-import io.drafter.vm.Accel;
-import io.drafter.vm.Console;
 import io.drafter.vm.VmConfig;
 import io.drafter.vm.VmException;
 import io.drafter.vm.VmInstance;
@@ -74,18 +74,7 @@ class PeerMigrationTest {
                 new SnapshotDevice("config", null, pkg.resolve("config.json")),
                 new SnapshotDevice("oci", bp.resolve("oci-counter.ext4"), pkg.resolve("oci.ext4")));
         new Snapshotter(new QemuVmm())
-                .run(new Snapshotter.Options(
-                        devices,
-                        dir.resolve("work"),
-                        128,
-                        1,
-                        VmConfig.DEFAULT_BOOT_ARGS,
-                        Accel.AUTO,
-                        null,
-                        Duration.ofMinutes(2),
-                        Console.LOG,
-                        "None",
-                        true));
+                .run(TestGuest.snapshotOptions(devices, dir.resolve("work"), Duration.ofMinutes(2)));
     }
 
     static boolean isRoot() {
@@ -110,16 +99,10 @@ class PeerMigrationTest {
     }
 
     static PeerOptions options(List<DeviceConfig> devices, Path runDir) {
-        return new PeerOptions(
-                devices,
-                "",
-                runDir,
-                Duration.ofMinutes(2),
-                false,
-                TransportSecurity.plainTcp(),
-                TOKEN,
-                Console.LOG,
-                null);
+        return PeerOptionsBuilder.peerOptions(devices, runDir)
+                .resumeTimeout(Duration.ofMinutes(2))
+                .token(TOKEN)
+                .build();
     }
 
     /** A listener for peer A's migrations out, with the test token. */
@@ -187,17 +170,15 @@ class PeerMigrationTest {
         return last;
     }
 
-    static long awaitCounterAbove(Peer p, long floor, Duration timeout) throws InterruptedException {
-        long deadline = System.nanoTime() + timeout.toNanos();
-        long last = -1;
-        while (System.nanoTime() < deadline) {
-            last = lastCounter(p.vm().consoleTail(400));
-            if (last > floor) {
-                return last;
-            }
-            Thread.sleep(200);
-        }
-        throw new AssertionError("counter did not pass " + floor + " (last " + last + "): " + p.vm().consoleTail(20));
+    static long awaitCounterAbove(Peer p, long floor, Duration timeout) throws Exception {
+        return Await.value(
+                timeout,
+                "the guest's counter to pass " + floor,
+                () -> {
+                    long last = lastCounter(p.vm().consoleTail(400));
+                    return last > floor ? last : null;
+                },
+                () -> "last " + lastCounter(p.vm().consoleTail(400)) + ": " + p.vm().consoleTail(20));
     }
 
     @Test
@@ -595,14 +576,21 @@ class PeerMigrationTest {
                             vmm,
                             c -> destinationDies ? new DyingConnection(c, 8 << 20) : c));
                     DyingConnection out = new DyingConnection(listener.accept(Duration.ofSeconds(30)), Long.MAX_VALUE);
-                    MigrationSource source = a.migrateOut(out, SourceListener.NONE, false);
+                    CompletableFuture<SourcePhase> afterHandshake = new CompletableFuture<>();
+                    MigrationSource source = a.migrateOut(
+                            out,
+                            new SourceListener() {
+                                @Override
+                                public void onPhase(SourcePhase from, SourcePhase to, Duration timeInFrom) {
+                                    if (from == SourcePhase.HANDSHAKE) {
+                                        afterHandshake.complete(to);
+                                    }
+                                }
+                            },
+                            false);
                     if (!destinationDies) {
-                        long deadline =
-                                System.nanoTime() + Duration.ofSeconds(60).toNanos();
-                        while (source.phase() == SourcePhase.HANDSHAKE && System.nanoTime() < deadline) {
-                            Thread.sleep(5);
-                        }
-                        Thread.sleep(200);
+                        afterHandshake.get(60, TimeUnit.SECONDS);
+                        Thread.sleep(200); // some way into the full copy
                         out.die(); // the source process "dies" during its full copy
                     }
                     org.junit.jupiter.api.Assertions.assertThrows(

@@ -5,9 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-import io.drafter.vm.Accel;
-import io.drafter.vm.Console;
-import io.drafter.vm.VmConfig;
 import io.drafter.vm.VmmUser;
 import io.drafter.vm.qemu.QemuVmm;
 import io.drafter.vm.snapshot.SnapshotDevice;
@@ -97,19 +94,7 @@ class PeerVmmUserTest {
                 new SnapshotDevice("disk", bp.resolve("rootfs.ext4"), pkg.resolve("rootfs.ext4")),
                 new SnapshotDevice("config", null, pkg.resolve("config.json")),
                 new SnapshotDevice("oci", bp.resolve("oci-counter.ext4"), pkg.resolve("oci.ext4")));
-        new Snapshotter(vmm)
-                .run(new Snapshotter.Options(
-                        devices,
-                        dir.resolve("work"),
-                        128,
-                        1,
-                        VmConfig.DEFAULT_BOOT_ARGS,
-                        Accel.AUTO,
-                        null,
-                        Duration.ofMinutes(2),
-                        Console.LOG,
-                        "None",
-                        true));
+        new Snapshotter(vmm).run(TestGuest.snapshotOptions(devices, dir.resolve("work"), Duration.ofMinutes(2)));
     }
 
     /** Until interrupted: the {@code Uid} line of every QEMU started under {@code dir}, once it has dropped. */
@@ -127,7 +112,7 @@ class PeerVmmUserTest {
                 }
             }
             try {
-                Thread.sleep(200);
+                Thread.sleep(200); // the sampling interval: a QEMU's uid announces itself by no event
             } catch (InterruptedException e) {
                 return;
             }

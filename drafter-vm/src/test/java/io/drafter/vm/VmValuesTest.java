@@ -3,6 +3,7 @@ package io.drafter.vm;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
+import io.drafter.vm.testing.VmConfigBuilder;
 import java.nio.file.Path;
 import java.util.List;
 import org.junit.jupiter.api.Test;
@@ -15,8 +16,18 @@ class VmValuesTest {
 
     private static VmConfig config(String machine, String bootArgs, int memoryMiB, int vcpus, List<Drive> drives) {
         Path p = Path.of("/x");
-        return new VmConfig(
-                p, null, drives, p, memoryMiB, vcpus, bootArgs, machine, Accel.TCG, null, p, p, Console.LOG);
+        return VmConfigBuilder.vmConfig()
+                .kernel(p)
+                .drives(drives)
+                .memoryFile(p)
+                .memorySizeMiB(memoryMiB)
+                .vcpus(vcpus)
+                .bootArgs(bootArgs)
+                .machine(machine)
+                .accel(Accel.TCG)
+                .runDir(p)
+                .consoleLog(p)
+                .build();
     }
 
     @Test

@@ -1,5 +1,6 @@
 package io.drafter.cli.lab;
 
+import io.drafter.base.testing.Await;
 import io.drafter.cli.Drafter;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -86,20 +87,19 @@ public final class DrafterProcess implements AutoCloseable {
 
     /** Waits until the output contains {@code needle}; fails with the output's tail if the process ends or time runs out. */
     public void await(String needle, Duration timeout) throws InterruptedException {
-        long deadline = System.nanoTime() + timeout.toNanos();
-        while (!output().contains(needle)) {
-            if (!process.isAlive()) {
-                Thread.sleep(100); // the last lines may still be on their way to the file
-                if (output().contains(needle)) {
-                    return;
-                }
-                throw new AssertionError(
-                        name + " exited (" + process.exitValue() + ") before printing \"" + needle + "\":\n" + tail());
+        // The output is a file the process writes itself: it announces nothing, so it is polled.
+        Await.until(
+                timeout,
+                name + " to print \"" + needle + "\"",
+                () -> output().contains(needle) || !process.isAlive(),
+                () -> "\n" + tail());
+        if (!output().contains(needle)) {
+            Thread.sleep(100); // it exited: the last lines may still be on their way to the file
+            if (output().contains(needle)) {
+                return;
             }
-            if (System.nanoTime() > deadline) {
-                throw new AssertionError(name + " did not print \"" + needle + "\" within " + timeout + ":\n" + tail());
-            }
-            Thread.sleep(50);
+            throw new AssertionError(
+                    name + " exited (" + process.exitValue() + ") before printing \"" + needle + "\":\n" + tail());
         }
     }
 

@@ -2,6 +2,7 @@ package io.drafter.cli.lab;
 
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import io.drafter.base.testing.Await;
 import io.drafter.cli.Drafter;
 import io.drafter.vm.testing.TestGuest;
 import java.io.IOException;
@@ -15,6 +16,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * What the peer process tests need, made as a user makes it: the Redis OCI image as a VM disk (built once from
@@ -222,17 +224,20 @@ public final class RedisLab implements AutoCloseable {
 
     /** Retries {@code redis(port, args)} for up to {@code timeout} (Redis answers once the forward is in place). */
     public static String redisWhenUp(int port, Duration timeout, String... args) throws Exception {
-        long deadline = System.nanoTime() + timeout.toNanos();
-        while (true) {
-            try {
-                return redis(port, args);
-            } catch (AssertionError e) {
-                if (System.nanoTime() > deadline) {
-                    throw e;
-                }
-                Thread.sleep(300);
-            }
-        }
+        AtomicReference<AssertionError> last = new AtomicReference<>();
+        return Await.value(
+                timeout,
+                Duration.ofMillis(300),
+                "Redis on port " + port + " to answer " + String.join(" ", args),
+                () -> {
+                    try {
+                        return redis(port, args);
+                    } catch (AssertionError e) {
+                        last.set(e);
+                        return null;
+                    }
+                },
+                () -> last.get() == null ? "" : last.get().getMessage());
     }
 
     /** A client that writes a key every 5 ms and records each acknowledged one in {@code ackFile} until SIGTERM. */

@@ -28,6 +28,6 @@ public final class MountAndWait {
             }
             System.out.println(b.toString().trim());
         }
-        Thread.sleep(Long.MAX_VALUE);
+        Thread.sleep(Long.MAX_VALUE); // stdin closed: serve the mount until killed
     }
 }

@@ -22,6 +22,7 @@ import io.drafter.migration.protocol.FrameCodec;
 import io.drafter.migration.protocol.FrameProxy;
 import io.drafter.migration.protocol.ProtocolException;
 import io.drafter.migration.source.MigrationSource;
+import io.drafter.migration.source.SourceListener;
 import io.drafter.migration.source.SourceOptions;
 import io.drafter.migration.source.SourcePhase;
 import io.drafter.migration.testing.FrameRelay;
@@ -48,6 +49,7 @@ import java.util.Collections;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Predicate;
@@ -92,6 +94,8 @@ class FaultInjectionTest {
         final MigrationSource source;
 
         final List<DestinationPhase> destinationPhases = Collections.synchronizedList(new ArrayList<>());
+        /** One permit per dirty round the source started, all devices together (the final set included). */
+        final Semaphore dirtyRounds = new Semaphore(0);
 
         Run(Source src, Rule rule, Duration stall) throws Exception {
             this(src, rule, stall, o -> o);
@@ -144,8 +148,18 @@ class FaultInjectionTest {
                                 .withPlainTcpAllowed(token == null)
                                 .withStallTimeout(stall),
                         src,
-                        null);
+                        new SourceListener() {
+                            @Override
+                            public void onDirtyRound(String device, int round, int dirtyBlocks, boolean last) {
+                                dirtyRounds.release();
+                            }
+                        });
             }
+        }
+
+        /** Waits until the source started {@code n} dirty rounds, all devices together. */
+        void awaitDirtyRounds(int n) throws InterruptedException {
+            assertTrue(dirtyRounds.tryAcquire(n, WAIT.toMillis(), TimeUnit.MILLISECONDS), n + " dirty rounds");
         }
 
         MigrationException sourceFailure() {
@@ -179,6 +193,13 @@ class FaultInjectionTest {
     /** At least 6 dirty rounds per device (a quiet round needs fewer than 0 dirty blocks: never). */
     static final io.drafter.migration.source.DirtyPolicy SIX_ROUNDS =
             new io.drafter.migration.source.DirtyPolicy(0, 0, 6, Duration.ofMillis(20));
+
+    /** The error code the peer reported, the cause of {@code e}: its ERROR frame. */
+    static ErrorCode reportedCode(MigrationException e) {
+        ProtocolException p = assertInstanceOf(ProtocolException.class, e.getCause(), e.getMessage());
+        assertTrue(p.fromPeer(), "reported by the peer: " + e.getMessage());
+        return p.code();
+    }
 
     static Predicate<Frame> is(Class<? extends Frame> type) {
         return type::isInstance;
@@ -228,18 +249,14 @@ class FaultInjectionTest {
         // Policy: at least 6 rounds 20 ms apart, so a drop after the second round lands well inside DIRTY_ROUNDS.
         // (A relay rule on frames would fire late: the relay may lag the source by a few rounds.)
         try (Run run = new Run(src, Rule.on(Way.TO_SOURCE, f -> false, 1, Action.DROP), WAIT)) {
-            while (run.source.counters().rounds() < 2) {
-                Thread.sleep(1);
-            }
+            run.awaitDirtyRounds(2);
             run.relay.drop();
             MigrationException s = run.sourceFailure();
             assertEquals(Authority.SOURCE, s.authority());
             assertEquals("DIRTY_ROUNDS", s.phase());
             run.destinationFailure();
             assertEquals(0, src.suspends, "never suspended");
-            long before = src.writers.writes();
-            Thread.sleep(50);
-            assertTrue(src.writers.writes() > before, "the source keeps running");
+            src.writers.awaitMoreWrites(WAIT); // the source keeps running
             src.writers.stop();
         }
     }
@@ -253,7 +270,7 @@ class FaultInjectionTest {
                 calls.incrementAndGet();
                 run.relay.drop();
                 try {
-                    Thread.sleep(200);
+                    Thread.sleep(200); // time for the source to see the drop while it is still SUSPENDING
                 } catch (InterruptedException e) {
                     Thread.currentThread().interrupt();
                 }
@@ -395,7 +412,7 @@ class FaultInjectionTest {
             assertTrue(d.getMessage().contains("encoding 9 unknown"), d.getMessage());
             MigrationException s = run.sourceFailure();
             assertEquals(Authority.SOURCE, s.authority());
-            assertTrue(s.getMessage().contains("MALFORMED_FRAME"), s.getMessage());
+            assertEquals(ErrorCode.MALFORMED_FRAME, reportedCode(s));
             run.assertSourceUnchanged();
         }
     }
@@ -418,7 +435,7 @@ class FaultInjectionTest {
         MigrationException s = assertThrows(MigrationException.class, () -> source.awaitCompleted(WAIT));
         assertTrue(s.getMessage().contains("does not know the shared token"), s.getMessage());
         MigrationException d = assertThrows(MigrationException.class, () -> dst.awaitCompleted(WAIT));
-        assertTrue(d.getMessage().contains("AUTH_FAILED"), d.getMessage());
+        assertEquals(ErrorCode.AUTH_FAILED, reportedCode(d));
         assertEquals(Authority.SOURCE, s.authority());
         assertEquals(List.of(), storage.opened, "no device was announced to an unauthenticated peer");
         src.close();
@@ -568,7 +585,7 @@ class FaultInjectionTest {
         MigrationDestination dst = m.destination();
         MigrationSource source = m.source();
         MigrationException s = assertThrows(MigrationException.class, () -> source.awaitCompleted(WAIT));
-        assertTrue(s.getMessage().contains("DEVICE_MISMATCH"), s.getMessage());
+        assertEquals(ErrorCode.DEVICE_MISMATCH, reportedCode(s));
         assertTrue(s.getMessage().contains("device \"memory\" has 8388608 bytes"), s.getMessage());
         MigrationException d = assertThrows(MigrationException.class, () -> dst.awaitCompleted(WAIT));
         assertTrue(d.getMessage().contains("device \"memory\""), d.getMessage());
@@ -595,7 +612,7 @@ class FaultInjectionTest {
                 src);
         MigrationException s =
                 assertThrows(MigrationException.class, () -> m.source().awaitCompleted(WAIT));
-        assertTrue(s.getMessage().contains("STORAGE_ERROR"), s.getMessage());
+        assertEquals(ErrorCode.STORAGE_ERROR, reportedCode(s));
         assertTrue(s.getMessage().contains("not enough space in /var/lib/drafter: 3 MiB free"), s.getMessage());
         assertFalse(s.getMessage().contains("\n"), "one line: " + s.getMessage());
         assertEquals(Authority.SOURCE, s.authority());
@@ -607,10 +624,7 @@ class FaultInjectionTest {
         assertEquals(List.of(), storage.opened, "nothing opened");
         assertEquals(0, src.suspends, "never suspended");
         assertEquals(0, src.resumes);
-        long before = src.writers.writes();
-        while (src.writers.writes() == before) {
-            Thread.sleep(1);
-        }
+        src.writers.awaitMoreWrites(WAIT); // the source keeps running
         src.writers.stop();
         src.close();
     }
@@ -633,7 +647,7 @@ class FaultInjectionTest {
                 src);
         MigrationException s =
                 assertThrows(MigrationException.class, () -> m.source().awaitCompleted(WAIT));
-        assertTrue(s.getMessage().contains("DEVICE_MISMATCH"), s.getMessage());
+        assertEquals(ErrorCode.DEVICE_MISMATCH, reportedCode(s));
         assertTrue(s.getMessage().contains("no device named \"disk\""), s.getMessage());
         assertEquals(0, src.suspends);
         src.close();
@@ -656,7 +670,7 @@ class FaultInjectionTest {
         dst.awaitDevices(WAIT);
         source.abort();
         MigrationException d = assertThrows(MigrationException.class, () -> dst.awaitCompleted(WAIT));
-        assertTrue(d.getMessage().contains("ABORTED"), d.getMessage());
+        assertEquals(ErrorCode.ABORTED, reportedCode(d));
         assertEquals(Authority.SOURCE, source.authority());
         src.writers.stop();
         src.close();

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.drafter.base.testing.Await;
 import io.drafter.migration.Authority;
 import io.drafter.migration.MigrationException;
 import io.drafter.migration.destination.DestinationCounters;
@@ -123,11 +124,8 @@ class MigrationEngineTest {
 
     static void assertClosedSoon(io.drafter.migration.transport.Connection c) throws InterruptedException {
         java.net.Socket socket = ((io.drafter.migration.transport.SocketConnection) c).socket();
-        long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
-        while (!socket.isClosed() && System.nanoTime() < deadline) {
-            Thread.sleep(10);
-        }
-        assertTrue(socket.isClosed(), "socket to " + c.peer() + " closed after the migration");
+        Await.until(
+                Duration.ofSeconds(10), "the socket to " + c.peer() + " closed after the migration", socket::isClosed);
     }
 
     @Test
@@ -269,7 +267,7 @@ class MigrationEngineTest {
 
         private static void pause(long ms) throws IOException {
             try {
-                Thread.sleep(ms);
+                Thread.sleep(ms); // the layer's latency: a slow disk
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 throw new java.io.InterruptedIOException();
@@ -580,9 +578,7 @@ class MigrationEngineTest {
         Map<String, WaitingDevice> devices = m.destination().awaitDevices(WAIT);
         WaitingDevice slow = devices.get("slow");
         WaitingDevice fast = devices.get("fast");
-        while (!fast.isComplete()) {
-            Thread.sleep(1);
-        }
+        Await.until(WAIT, "the fast device complete", fast::isComplete);
         // The slow device needs about 2 s (64 blocks x 30 ms); the fast one did not wait for it.
         long slowPresent = slow.presentBlockCount();
         assertTrue(slowPresent < 48, "fast device finished while the slow one had " + slowPresent + " of 64 blocks");

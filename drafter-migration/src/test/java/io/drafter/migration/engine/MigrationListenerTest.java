@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.drafter.base.testing.Await;
 import io.drafter.migration.Authority;
 import io.drafter.migration.MigrationException;
 import io.drafter.migration.destination.DestinationOptions;
@@ -176,9 +177,7 @@ class MigrationListenerTest {
 
     /** Waits until {@code l} refused {@code n} connections (it counts just before it closes one). */
     static void awaitRefused(MigrationListener l, long n) throws InterruptedException {
-        while (l.refusedCount() < n) {
-            Thread.sleep(5);
-        }
+        Await.until(WAIT, n + " refused connections", () -> l.refusedCount() >= n, () -> l.refusedCount() + " refused");
         assertEquals(n, l.refusedCount());
     }
 
@@ -398,7 +397,7 @@ class MigrationListenerTest {
                 DestinationOptions.defaults().withToken(SharedToken.of("a different secret token")),
                 null);
         MigrationException d = assertThrows(MigrationException.class, () -> wrong.awaitCompleted(WAIT));
-        assertTrue(d.getMessage().contains("AUTH_FAILED"), d.getMessage());
+        assertEquals(ErrorCode.AUTH_FAILED, FaultInjectionTest.reportedCode(d));
         awaitRefused(l, 1);
         assertRefusedOnce(l, "127.0.0.1:", "does not know the shared token");
         assertEquals(0, src.suspends);
@@ -469,9 +468,7 @@ class MigrationListenerTest {
 
         idle.removeFirst().close();
         awaitRefused(l, 2);
-        while (l.pendingCount() > 3) {
-            Thread.sleep(5);
-        }
+        Await.until(WAIT, "the closed connection no longer pending", () -> l.pendingCount() <= 3);
         migrateThrough(l, src);
         assertEquals(0, src.resumes);
     }
@@ -494,7 +491,7 @@ class MigrationListenerTest {
             try {
                 while (true) {
                     slow.write(new byte[] {1});
-                    Thread.sleep(50);
+                    Thread.sleep(50); // the trickle's pace: one byte every 50 ms
                 }
             } catch (IOException | InterruptedException closed) {
                 // the listener closed it
@@ -637,10 +634,7 @@ class MigrationListenerTest {
         assertEquals("FULL_COPY", e.phase());
         assertEquals(0, src.suspends, "never suspended");
         assertEquals(0, src.resumes);
-        long before = src.writers.writes();
-        while (src.writers.writes() == before) {
-            Thread.sleep(1); // the VM still runs
-        }
+        src.writers.awaitMoreWrites(WAIT); // the VM still runs
         migrateThrough(l, src);
     }
 

@@ -77,6 +77,7 @@ public final class FrameRelay implements AutoCloseable {
     private final AtomicBoolean fired = new AtomicBoolean();
     private final AtomicInteger ended = new AtomicInteger();
     private final CountDownLatch firedLatch = new CountDownLatch(1);
+    private final CountDownLatch dropped = new CountDownLatch(1);
     private volatile boolean stalled;
     private volatile Socket a;
     private volatile Socket b;
@@ -152,6 +153,7 @@ public final class FrameRelay implements AutoCloseable {
     public void drop() {
         closeQuietly(a);
         closeQuietly(b);
+        dropped.countDown();
     }
 
     private void run() {
@@ -194,8 +196,9 @@ public final class FrameRelay implements AutoCloseable {
                     halfClose(to);
                     return;
                 }
-                while (stalled || held) {
-                    Thread.sleep(10);
+                if (stalled || held) {
+                    dropped.await(); // held until the relay is dropped or closed: nothing more goes this way
+                    return;
                 }
                 Action action = match(way, session.observe(way, frame));
                 if (action == null) {

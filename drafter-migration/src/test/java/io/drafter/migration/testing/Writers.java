@@ -1,7 +1,9 @@
 package io.drafter.migration.testing;
 
+import io.drafter.base.testing.Await;
 import io.drafter.storage.BlockDevice;
 import java.nio.ByteBuffer;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
@@ -60,5 +62,11 @@ public final class Writers {
 
     public long writes() {
         return writes.get();
+    }
+
+    /** Waits until a writer writes again after this call (the VM still runs); fails after {@code timeout}. */
+    public void awaitMoreWrites(Duration timeout) throws InterruptedException {
+        long before = writes.get();
+        Await.until(timeout, "a write after the first " + before, () -> writes.get() > before);
     }
 }

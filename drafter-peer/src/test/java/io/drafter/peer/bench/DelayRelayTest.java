@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.drafter.base.testing.Await;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -31,6 +32,7 @@ class DelayRelayTest {
         final ServerSocketChannel server;
         final Thread thread;
         volatile SocketChannel last;
+        final CompletableFuture<SocketChannel> first = new CompletableFuture<>();
 
         Target(boolean silent) throws IOException {
             server = ServerSocketChannel.open().bind(new InetSocketAddress("127.0.0.1", 0));
@@ -39,6 +41,7 @@ class DelayRelayTest {
                     while (true) {
                         SocketChannel c = server.accept();
                         last = c;
+                        first.complete(c);
                         if (silent) {
                             continue;
                         }
@@ -117,10 +120,8 @@ class DelayRelayTest {
             assertEquals(1 + sent.length, relay.bytesBack());
 
             // Both directions ended: the relay closed both sockets and its connection threads end.
-            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-            while (relay.liveThreads() > 1 && System.nanoTime() < deadline) {
-                Thread.sleep(10);
-            }
+            Await.until(
+                    Duration.ofSeconds(10), "the relay's connection threads to end", () -> relay.liveThreads() <= 1);
             assertEquals(1, relay.liveThreads(), "only the accepting thread runs on");
             relay.close();
             assertEquals(0, relay.liveThreads());
@@ -146,7 +147,7 @@ class DelayRelayTest {
                     // the relay closed on us
                 }
             });
-            Thread.sleep(1000);
+            Thread.sleep(1000); // time for the writer to push all it can: the relay must hold it back
             // Only socket buffers (a few MiB on loopback) and the relay's 100 kB can hold what was written.
             assertTrue(
                     written.get() < 32 << 20,
@@ -166,11 +167,7 @@ class DelayRelayTest {
                 Socket s = new Socket()) {
             s.connect(relay.address(), 10_000);
             s.setSoTimeout(20_000);
-            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-            while (target.last == null && System.nanoTime() < deadline) {
-                Thread.sleep(10);
-            }
-            target.last.close();
+            target.first.get(10, TimeUnit.SECONDS).close();
             try {
                 assertEquals(-1, s.getInputStream().read());
             } catch (SocketTimeoutException e) {

@@ -16,6 +16,7 @@ import io.drafter.net.PortForward;
 import io.drafter.peer.PackageDevices;
 import io.drafter.peer.Peer;
 import io.drafter.peer.PeerOptions;
+import io.drafter.peer.testing.PeerOptionsBuilder;
 import io.drafter.storage.config.DeviceConfig;
 import io.drafter.vm.Console;
 import io.drafter.vm.Network;
@@ -227,30 +228,21 @@ public final class VmMigrationBenchmark {
         QemuVmm vmm = link == null
                 ? new QemuVmm()
                 : new QemuVmm("qemu-system-x86_64", Duration.ofSeconds(60), Duration.ofSeconds(60));
-        PeerOptions aOpts = new PeerOptions(
-                devices(pkg, work.resolve("a")),
-                "ark0",
-                work.resolve("a/run"),
-                Duration.ofMinutes(1),
-                false,
-                TransportSecurity.plainTcp(),
-                token,
-                Console.LOG,
-                forward("ark0"));
-        PeerOptions bOpts = new PeerOptions(
-                devices(work.resolve("b/package"), null),
-                "ark1",
-                work.resolve("b/run"),
-                Duration.ofMinutes(1),
-                false,
-                TransportSecurity.plainTcp(),
-                token,
-                Console.LOG,
-                forward("ark1"));
+        PeerOptions aOpts = PeerOptionsBuilder.peerOptions(devices(pkg, work.resolve("a")), work.resolve("a/run"))
+                .netns("ark0")
+                .token(token)
+                .portForwards(forward("ark0"))
+                .build();
+        PeerOptions bOpts = PeerOptionsBuilder.peerOptions(
+                        devices(work.resolve("b/package"), null), work.resolve("b/run"))
+                .netns("ark1")
+                .token(token)
+                .portForwards(forward("ark1"))
+                .build();
         try (Peer a = Peer.resumeLocal(aOpts, vmm);
                 LoadClient client = new LoadClient()) {
             client.awaitServing(Duration.ofSeconds(60));
-            Thread.sleep(2000);
+            Thread.sleep(2000); // a steady load before the migration starts
             try (Transport.ConnectionListener listener =
                             Transport.listen(new InetSocketAddress("127.0.0.1", 0), TransportSecurity.plainTcp());
                     WanLink.Tunnel tunnel = link == null
@@ -285,7 +277,7 @@ public final class VmMigrationBenchmark {
                 long totalMs = (System.nanoTime() - t0) / 1_000_000;
                 a.close();
                 try (Peer peerB = b.get(5, TimeUnit.MINUTES)) {
-                    Thread.sleep(3000);
+                    Thread.sleep(3000); // the load runs on at B: gaps after the switch count too
                     client.stop();
                     System.out.println("drafter: the client reconnected " + client.reconnects() + " time(s)");
                     long pausedMs = (peerB.runningAtNanos() - a.pausedAtNanos()) / 1_000_000;
@@ -351,7 +343,7 @@ public final class VmMigrationBenchmark {
             Forwarder fwd = Forwarder.open(forward("ark0"), pool, runner);
             try (LoadClient client = new LoadClient()) {
                 client.awaitServing(Duration.ofSeconds(60));
-                Thread.sleep(2000);
+                Thread.sleep(2000); // a steady load before the migration starts
                 // B runs inside ark1 (its own loopback), so without a link the stream goes over a Unix socket both can
                 // reach; with one, B listens on TCP in ark1 and A connects to the link's entry in ark0.
                 String incoming = link == null
@@ -393,7 +385,10 @@ public final class VmMigrationBenchmark {
                         if (status.equals("failed") || status.equals("cancelled")) {
                             throw new IOException("QEMU migration " + status + ": " + info);
                         }
-                        Thread.sleep(link == null ? 5 : 2);
+                        Thread.sleep(
+                                link == null
+                                        ? 5
+                                        : 2); // the measurement: QEMU's status and run states, polled alike every run
                     }
                     // The VM runs at B now: move the forward, as the drafter peers do.
                     fwd.close();
@@ -402,7 +397,7 @@ public final class VmMigrationBenchmark {
                     System.out.println(
                             "qemu reports downtime " + info.path("downtime").asLong() + " ms, "
                                     + info.path("ram").path("transferred").asLong() + " RAM bytes");
-                    Thread.sleep(3000);
+                    Thread.sleep(3000); // the load runs on at B: gaps after the switch count too
                     client.stop();
                     System.out.println("qemu: the client reconnected " + client.reconnects() + " time(s)");
                     return new Result(
@@ -446,6 +441,7 @@ public final class VmMigrationBenchmark {
         }
 
         private final List<String> ackedKeys = java.util.Collections.synchronizedList(new ArrayList<>());
+        private final java.util.concurrent.CountDownLatch firstAck = new java.util.concurrent.CountDownLatch(1);
         private volatile boolean stop;
         private volatile long longestGapNs;
         private final Thread thread = Thread.ofPlatform().name("redis-load").start(this::run);
@@ -469,8 +465,9 @@ public final class VmMigrationBenchmark {
                         }
                         lastAck = now;
                         ackedKeys.add(key);
+                        firstAck.countDown();
                     }
-                    Thread.sleep(5);
+                    Thread.sleep(5); // the load's pace: one SET every 5 ms
                 } catch (IOException e) {
                     closeQuietly(s);
                     s = null;
@@ -482,12 +479,8 @@ public final class VmMigrationBenchmark {
         }
 
         void awaitServing(Duration timeout) throws InterruptedException {
-            long deadline = System.nanoTime() + timeout.toNanos();
-            while (ackedKeys.isEmpty()) {
-                if (System.nanoTime() > deadline) {
-                    throw new IllegalStateException("Redis did not answer on 127.0.0.1:" + PORT);
-                }
-                Thread.sleep(50);
+            if (!firstAck.await(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
+                throw new IllegalStateException("Redis did not answer on 127.0.0.1:" + PORT);
             }
             longestGapNs = 0;
             connectsAtServing = connects;

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.drafter.base.testing.Await;
 import io.drafter.storage.BlockDevice;
 import io.drafter.storage.BlockDeviceContractTest;
 import io.drafter.storage.ForwardingBlockDevice;
@@ -14,6 +15,7 @@ import io.drafter.storage.source.MemoryBlockDevice;
 import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.nio.ByteBuffer;
+import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -46,9 +48,11 @@ class FreezableDeviceTest extends BlockDeviceContractTest {
     }
 
     private static void awaitWaiting(FreezableDevice d, int n) throws InterruptedException {
-        while (d.waitingWrites() < n) {
-            Thread.sleep(2);
-        }
+        Await.until(
+                Duration.ofSeconds(10),
+                n + " writes held by the freeze",
+                () -> d.waitingWrites() >= n,
+                () -> d.waitingWrites() + " held");
     }
 
     private static byte byteAt(BlockDevice d, long offset) throws IOException {
@@ -106,7 +110,7 @@ class FreezableDeviceTest extends BlockDeviceContractTest {
                     throw new IllegalStateException(e);
                 }
             });
-            Thread.sleep(50);
+            Thread.sleep(50); // a window in which the freeze must not finish: there is no event for "not yet"
             assertFalse(frozen.isDone(), "freeze waits for the write under way");
             proceed.countDown();
             frozen.get(10, TimeUnit.SECONDS);

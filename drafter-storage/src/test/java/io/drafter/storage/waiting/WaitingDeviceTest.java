@@ -100,10 +100,11 @@ class WaitingDeviceTest {
 
     @Test
     void failureWakesWaitersWithTheErrorAndPresentBlocksStayReadable() throws Exception {
-        WaitingDevice d = new WaitingDevice(new MemoryBlockDevice("t", 4 * BS, BS), false, null);
+        CompletableFuture<Long> missing = new CompletableFuture<>();
+        WaitingDevice d = new WaitingDevice(new MemoryBlockDevice("t", 4 * BS, BS), false, missing::complete);
         d.supply(0, block(1));
         CompletableFuture<byte[]> r = readAsync(d, 2 * BS, 1);
-        Thread.sleep(50);
+        assertEquals(2L, missing.get(5, TimeUnit.SECONDS), "the read waits for block 2");
         d.fail(new IOException("source lost"));
         ExecutionException e = assertThrows(ExecutionException.class, () -> r.get(5, TimeUnit.SECONDS));
         assertTrue(

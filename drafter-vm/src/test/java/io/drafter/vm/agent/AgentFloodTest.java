@@ -19,6 +19,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.logging.Handler;
 import java.util.logging.LogRecord;
@@ -41,13 +42,18 @@ class AgentFloodTest {
     void aHugeLineAndAFloodOfGarbageAreSkippedAndLoggedSparingly() throws Exception {
         Path sock = tmp.resolve("agent.sock");
         List<String> logged = new CopyOnWriteArrayList<>();
+        CountDownLatch notLoggedCounted = new CountDownLatch(1);
         Logger jul = Logger.getLogger(AgentClient.class.getName());
         Handler capture = new Handler() {
             @Override
             public void publish(LogRecord r) {
                 String m = r.getMessage();
                 Object[] p = r.getParameters();
-                logged.add(p == null ? m : java.text.MessageFormat.format(m, p));
+                String line = p == null ? m : java.text.MessageFormat.format(m, p);
+                logged.add(line);
+                if (line.contains("were not logged")) {
+                    notLoggedCounted.countDown();
+                }
             }
 
             @Override
@@ -66,10 +72,9 @@ class AgentFloodTest {
                 agent.awaitReady(Duration.ofSeconds(30));
                 agent.call(new AgentCall.Ping(), Duration.ofSeconds(30));
                 guest.get(30, TimeUnit.SECONDS);
-                long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
-                while (logged.stream().noneMatch(m -> m.contains("were not logged")) && System.nanoTime() < deadline) {
-                    Thread.sleep(20);
-                }
+                assertTrue(
+                        notLoggedCounted.await(10, TimeUnit.SECONDS),
+                        "the lines not logged were counted: " + String.join("\n", logged));
                 assertTrue(
                         agent.peakLineBufferBytes() <= AgentClient.MAX_LINE_BYTES,
                         "held at most one line's limit: " + agent.peakLineBufferBytes());

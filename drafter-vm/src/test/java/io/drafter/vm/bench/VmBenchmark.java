@@ -1,5 +1,6 @@
 package io.drafter.vm.bench;
 
+import io.drafter.base.testing.Await;
 import io.drafter.vm.VmConfig;
 import io.drafter.vm.VmInstance;
 import io.drafter.vm.qemu.QemuInstance;
@@ -108,7 +109,7 @@ public final class VmBenchmark {
             vm.awaitReady(Duration.ofSeconds(120));
             bootMs = (System.nanoTime() - t0) / 1e6;
             effective = vm.config();
-            Thread.sleep(500);
+            Thread.sleep(500); // the guest settles after boot before the measurements
             // Baseline first: QEMU's classic snapshot with RAM inside the stream, then continue the VM.
             QemuInstance q = (QemuInstance) vm;
             q.pause();
@@ -123,11 +124,11 @@ public final class VmBenchmark {
                     .path("status")
                     .asText()
                     .equals("completed")) {
-                Thread.sleep(2);
+                Thread.sleep(2); // the measurement: QEMU's status, polled alike every run
             }
             fullMs = (System.nanoTime() - f0) / 1e6;
             q.cont();
-            Thread.sleep(300);
+            Thread.sleep(300); // the guest runs again before our snapshot is measured
             long s0 = System.nanoTime();
             snap = vm.snapshot(state, Duration.ofSeconds(60));
             snapMs = (System.nanoTime() - s0) / 1e6;
@@ -145,13 +146,17 @@ public final class VmBenchmark {
                     t.stateLoaded().toMillis(),
                     t.running().toMillis(),
                     t.afterResume().toMillis());
-            long deadline = System.nanoTime() + 30_000_000_000L;
-            String console = "";
-            while (lastCounter(console) <= before && System.nanoTime() < deadline) {
-                Thread.sleep(50);
-                console = Files.readString(effective.consoleLog(), java.nio.charset.StandardCharsets.ISO_8859_1);
-            }
-            if (lastCounter(console) <= before || console.contains("BUG:")) {
+            Path log = effective.consoleLog();
+            String console = Await.value(
+                    Duration.ofSeconds(30),
+                    "the resumed guest's counter to pass " + before,
+                    () -> {
+                        String text = Files.readString(log, java.nio.charset.StandardCharsets.ISO_8859_1);
+                        return lastCounter(text) > before ? text : null;
+                    },
+                    () -> "resumed guest unhealthy:\n"
+                            + Files.readString(log, java.nio.charset.StandardCharsets.ISO_8859_1));
+            if (console.contains("BUG:")) {
                 throw new IllegalStateException("resumed guest unhealthy (counter before " + before + "):\n" + console);
             }
             return new Sample(

@@ -11,6 +11,7 @@ import io.drafter.vm.VmInstance;
 import io.drafter.vm.agent.AgentCall;
 import io.drafter.vm.agent.AgentException;
 import io.drafter.vm.testing.TestGuest;
+import io.drafter.vm.testing.VmConfigBuilder;
 import java.io.RandomAccessFile;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -29,20 +30,11 @@ class QemuBadInputTest {
     Path tmp;
 
     private VmConfig withKernel(VmConfig c, Path kernel) {
-        return new VmConfig(
-                kernel,
-                c.initrd(),
-                c.drives(),
-                c.memoryFile(),
-                c.memorySizeMiB(),
-                c.vcpus(),
-                c.bootArgs(),
-                c.machine(),
-                Accel.TCG,
-                c.network(),
-                c.runDir(),
-                c.consoleLog(),
-                io.drafter.vm.Console.LOG);
+        return VmConfigBuilder.from(c)
+                .kernel(kernel)
+                .accel(Accel.TCG)
+                .console(io.drafter.vm.Console.LOG)
+                .build();
     }
 
     /**
@@ -54,20 +46,11 @@ class QemuBadInputTest {
     @Timeout(120)
     void aGuestThatPanicsIsReportedAtOnceWithItsConsole() throws Exception {
         VmConfig base = TestGuest.config(tmp, 128, false, "");
-        VmConfig noInitrd = new VmConfig(
-                base.kernel(),
-                null,
-                base.drives(),
-                base.memoryFile(),
-                base.memorySizeMiB(),
-                base.vcpus(),
-                base.bootArgs(),
-                base.machine(),
-                Accel.TCG,
-                base.network(),
-                base.runDir(),
-                base.consoleLog(),
-                io.drafter.vm.Console.LOG);
+        VmConfig noInitrd = VmConfigBuilder.from(base)
+                .initrd(null)
+                .accel(Accel.TCG)
+                .console(io.drafter.vm.Console.LOG)
+                .build();
         try (var vm = vmm.boot(noInitrd)) {
             VmException e = assertThrows(VmException.class, () -> vm.awaitReady(java.time.Duration.ofMinutes(10)));
             assertTrue(e.getMessage().contains("Kernel panic") || e.getMessage().contains("panicked"), e.getMessage());

@@ -11,28 +11,30 @@ import io.drafter.vm.Drive;
 import io.drafter.vm.Network;
 import io.drafter.vm.VmConfig;
 import io.drafter.vm.VmmUser;
+import io.drafter.vm.testing.VmConfigBuilder;
 import java.nio.file.Path;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
 class QemuCommandLineTest {
     private static VmConfig config(Network net) {
-        return new VmConfig(
-                Path.of("/k/vmlinux"),
-                Path.of("/k/initramfs.img"),
-                List.of(
+        return VmConfigBuilder.vmConfig()
+                .kernel(Path.of("/k/vmlinux"))
+                .initrd(Path.of("/k/initramfs.img"))
+                .drives(List.of(
                         new Drive("disk", Path.of("/d/rootfs.ext4"), false),
-                        new Drive("oci", Path.of("/d/o,ci.ext4"), true)),
-                Path.of("/m/memory.bin"),
-                256,
-                2,
-                "console=ttyS0",
-                "microvm",
-                Accel.TCG,
-                net,
-                Path.of("/run/vm"),
-                Path.of("/run/vm/console.log"),
-                Console.LOG);
+                        new Drive("oci", Path.of("/d/o,ci.ext4"), true)))
+                .memoryFile(Path.of("/m/memory.bin"))
+                .memorySizeMiB(256)
+                .vcpus(2)
+                .bootArgs("console=ttyS0")
+                .machine("microvm")
+                .accel(Accel.TCG)
+                .network(net)
+                .runDir(Path.of("/run/vm"))
+                .consoleLog(Path.of("/run/vm/console.log"))
+                .console(Console.LOG)
+                .build();
     }
 
     @Test
@@ -41,20 +43,10 @@ class QemuCommandLineTest {
         assertEquals(Path.of("/run/vm"), QemuCommandLine.socketDir(shallow));
         Path deep = Path.of("/tmp/junit-14712778515180170243/walkthrough/out/vms/qemu/152cc129-1407-45c1-b5f3"
                 + "-c3db6659ff8a/vm");
-        VmConfig c = new VmConfig(
-                shallow.kernel(),
-                shallow.initrd(),
-                shallow.drives(),
-                shallow.memoryFile(),
-                256,
-                2,
-                "console=ttyS0",
-                "microvm",
-                Accel.TCG,
-                null,
-                deep,
-                deep.resolve("console.log"),
-                Console.LOG);
+        VmConfig c = VmConfigBuilder.from(shallow)
+                .runDir(deep)
+                .consoleLog(deep.resolve("console.log"))
+                .build();
         Path sockets = QemuCommandLine.socketDir(c);
         assertTrue(sockets.resolve(QemuCommandLine.AGENT_SOCKET).toString().length() < 100, sockets.toString());
         assertEquals(sockets, QemuCommandLine.socketDir(c), "the same directory for the same VM");
@@ -66,20 +58,7 @@ class QemuCommandLineTest {
     @Test
     void aConsoleOnStandardOutputWritesThroughItNeverReopensIt() {
         VmConfig base = config(null);
-        VmConfig c = new VmConfig(
-                base.kernel(),
-                base.initrd(),
-                base.drives(),
-                base.memoryFile(),
-                256,
-                2,
-                "console=ttyS0",
-                "microvm",
-                Accel.TCG,
-                null,
-                base.runDir(),
-                base.consoleLog(),
-                Console.OUTPUT);
+        VmConfig c = VmConfigBuilder.from(base).console(Console.OUTPUT).build();
         String line = String.join(" ", QemuCommandLine.build("qemu", c, Accel.TCG, false));
         assertTrue(line.contains("-chardev stdio,id=con,signal=off,logfile=/run/vm/console.log"), line);
         assertTrue(!line.contains("/dev/stdout"), "reopening /dev/stdout truncates a log file behind it: " + line);

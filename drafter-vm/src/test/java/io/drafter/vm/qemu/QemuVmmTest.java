@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.drafter.base.testing.Await;
 import io.drafter.vm.Console;
 import io.drafter.vm.Drive;
 import io.drafter.vm.VmConfig;
@@ -12,6 +13,7 @@ import io.drafter.vm.VmException;
 import io.drafter.vm.VmInstance;
 import io.drafter.vm.agent.AgentCall;
 import io.drafter.vm.testing.TestGuest;
+import io.drafter.vm.testing.VmConfigBuilder;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -55,11 +57,11 @@ class QemuVmmTest {
     }
 
     static void awaitCounter(VmConfig c, int atLeast, Duration timeout) throws Exception {
-        long deadline = System.nanoTime() + timeout.toNanos();
-        while (lastCounter(console(c)) < atLeast) {
-            assertTrue(System.nanoTime() < deadline, "counter did not reach " + atLeast + "; console:\n" + console(c));
-            Thread.sleep(50);
-        }
+        Await.value(
+                timeout,
+                "the guest's counter to reach " + atLeast,
+                () -> lastCounter(console(c)) >= atLeast ? atLeast : null,
+                () -> "console:\n" + console(c));
     }
 
     /** A config equal to {@code c} but with every file under {@code dir} (the "other host"). */
@@ -73,20 +75,13 @@ class QemuVmmTest {
         }
         Path mem = dir.resolve("memory.bin");
         Files.copy(c.memoryFile(), mem);
-        return new VmConfig(
-                c.kernel(),
-                c.initrd(),
-                drives,
-                mem,
-                c.memorySizeMiB(),
-                c.vcpus(),
-                c.bootArgs(),
-                c.machine(),
-                c.accel(),
-                c.network(),
-                dir.resolve("run"),
-                dir.resolve("console.log"),
-                Console.LOG);
+        return VmConfigBuilder.from(c)
+                .drives(drives)
+                .memoryFile(mem)
+                .runDir(dir.resolve("run"))
+                .consoleLog(dir.resolve("console.log"))
+                .console(Console.LOG)
+                .build();
     }
 
     @Test
@@ -107,7 +102,7 @@ class QemuVmmTest {
             VmInstance.SnapshotResult r = vm.snapshot(state, Duration.ofSeconds(30));
             assertTrue(
                     r.stateBytes() > 1000 && r.stateBytes() < 4 * 1024 * 1024, "state holds no RAM: " + r.stateBytes());
-            Thread.sleep(300);
+            Thread.sleep(300); // the console file catches up with what the guest printed before the snapshot
             before = lastCounter(console(effective));
             String c = console(effective);
             assertTrue(c.indexOf("drafter-agent: BeforeSuspend") < c.indexOf("drafter-hook: before-suspend"), c);
@@ -119,20 +114,15 @@ class QemuVmmTest {
         try (var f = new java.io.RandomAccessFile(bigMemory.toFile(), "rw")) {
             f.setLength(256L * 1024 * 1024);
         }
-        VmConfig wrongSize = new VmConfig(
-                effective.kernel(),
-                effective.initrd(),
-                effective.drives(),
-                bigMemory,
-                256,
-                1,
-                effective.bootArgs(),
-                effective.machine(),
-                effective.accel(),
-                null,
-                wrong.resolve("run"),
-                wrong.resolve("console.log"),
-                io.drafter.vm.Console.LOG);
+        VmConfig wrongSize = VmConfigBuilder.from(effective)
+                .memoryFile(bigMemory)
+                .memorySizeMiB(256)
+                .vcpus(1)
+                .network(null)
+                .runDir(wrong.resolve("run"))
+                .consoleLog(wrong.resolve("console.log"))
+                .console(io.drafter.vm.Console.LOG)
+                .build();
         VmException e = assertThrows(VmException.class, () -> vmm.resume(wrongSize, state));
         assertTrue(e.getMessage().startsWith("could not load device state from " + state), e.getMessage());
         assertEquals(List.of(), TestGuest.qemuUnder(wrong));

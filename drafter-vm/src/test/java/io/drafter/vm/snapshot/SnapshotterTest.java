@@ -3,7 +3,7 @@ package io.drafter.vm.snapshot;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.drafter.vm.Accel;
+import io.drafter.base.testing.Await;
 import io.drafter.vm.Console;
 import io.drafter.vm.SnapshotConfig;
 import io.drafter.vm.VmConfig;
@@ -43,18 +43,7 @@ class SnapshotterTest {
                 new SnapshotDevice("oci", bp.resolve("oci-counter.ext4"), pkg.resolve("oci.ext4")));
         QemuVmm vmm = new QemuVmm();
         var result = new Snapshotter(vmm)
-                .run(new Snapshotter.Options(
-                        devices,
-                        tmp.resolve("vms"),
-                        128,
-                        1,
-                        VmConfig.DEFAULT_BOOT_ARGS,
-                        Accel.AUTO,
-                        null,
-                        Duration.ofSeconds(90),
-                        Console.LOG,
-                        "None",
-                        true));
+                .run(TestGuest.snapshotOptions(devices, tmp.resolve("vms"), Duration.ofSeconds(90)));
         assertEquals(0, Files.size(pkg.resolve("memory.bin")) % (1024 * 1024));
         for (Path out : result.outputs().values()) {
             assertEquals(
@@ -83,12 +72,14 @@ class SnapshotterTest {
                 tmp.resolve("run"),
                 Console.LOG);
         try (VmInstance vm = vmm.resume(c, pkg.resolve("state.bin"))) {
-            long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
-            String console;
-            do {
-                Thread.sleep(100);
-                console = Files.readString(c.consoleLog(), StandardCharsets.ISO_8859_1);
-            } while (!console.contains("counter") && System.nanoTime() < deadline);
+            String console = Await.value(
+                    Duration.ofSeconds(60),
+                    "a counter line on the resumed guest's console",
+                    () -> {
+                        String text = Files.readString(c.consoleLog(), StandardCharsets.ISO_8859_1);
+                        return text.contains("counter") ? text : null;
+                    },
+                    () -> Files.readString(c.consoleLog(), StandardCharsets.ISO_8859_1));
             Matcher m = Pattern.compile("^counter (\\d+)$", Pattern.MULTILINE).matcher(console);
             assertTrue(m.find(), console);
             assertTrue(Integer.parseInt(m.group(1)) > 1, "continued, not restarted: " + console);

@@ -7,9 +7,12 @@ import io.drafter.vm.Console;
 import io.drafter.vm.Drive;
 import io.drafter.vm.Network;
 import io.drafter.vm.VmConfig;
+import io.drafter.vm.snapshot.SnapshotDevice;
+import io.drafter.vm.snapshot.Snapshotter;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 
@@ -94,38 +97,45 @@ public final class TestGuest {
             Files.copy(bp.resolve("oci-counter.ext4"), oci);
             drives.add(new Drive("oci", oci, false));
         }
-        return new VmConfig(
-                bp.resolve("vmlinux"),
-                bp.resolve("initramfs.img"),
-                drives,
-                dir.resolve("memory.bin"),
-                memoryMiB,
+        return VmConfigBuilder.vmConfig()
+                .kernel(bp.resolve("vmlinux"))
+                .initrd(bp.resolve("initramfs.img"))
+                .drives(drives)
+                .memoryFile(dir.resolve("memory.bin"))
+                .memorySizeMiB(memoryMiB)
+                .bootArgs(VmConfig.DEFAULT_BOOT_ARGS + (extraArgs.isEmpty() ? "" : " " + extraArgs))
+                .runDir(dir.resolve("run"))
+                .consoleLog(dir.resolve("console.log"))
+                .build();
+    }
+
+    /**
+     * How the tests snapshot the test guest: 128 MiB, one vCPU, Drafter's boot arguments, the accelerator probed, no
+     * network, the console to its log, CPU template "None", outputs padded as Drafter pads them.
+     */
+    public static Snapshotter.Options snapshotOptions(
+            List<SnapshotDevice> devices, Path workBase, Duration resumeTimeout) {
+        return new Snapshotter.Options(
+                devices,
+                workBase,
+                128,
                 1,
-                VmConfig.DEFAULT_BOOT_ARGS + (extraArgs.isEmpty() ? "" : " " + extraArgs),
-                "microvm",
+                VmConfig.DEFAULT_BOOT_ARGS,
                 Accel.AUTO,
-                null,
-                dir.resolve("run"),
-                dir.resolve("console.log"),
-                Console.LOG);
+                /* network */ null,
+                resumeTimeout,
+                Console.LOG,
+                "None",
+                /* pad */ true);
     }
 
     /** {@code base} with other drives, memory size and network (null for none); everything else kept. */
     public static VmConfig with(VmConfig base, List<Drive> drives, int memoryMiB, Network network) {
-        return new VmConfig(
-                base.kernel(),
-                base.initrd(),
-                drives,
-                base.memoryFile(),
-                memoryMiB,
-                base.vcpus(),
-                base.bootArgs(),
-                base.machine(),
-                base.accel(),
-                network,
-                base.runDir(),
-                base.consoleLog(),
-                base.console());
+        return VmConfigBuilder.from(base)
+                .drives(drives)
+                .memorySizeMiB(memoryMiB)
+                .network(network)
+                .build();
     }
 
     /**
