@@ -190,6 +190,15 @@ final class FuseServer {
         int result;
         try {
             result = dispatch(fs, request, length, out);
+        } catch (IOException e) {
+            // The device refused or failed the I/O (a frozen device, a failed migration, a full disk): its own
+            // one-line message says why; the kernel gets EIO like for any other failure.
+            handlerFailures.incrementAndGet();
+            LOG.log(
+                    System.Logger.Level.WARNING,
+                    "FUSE " + name + ": opcode " + opcode + " on node " + node + " failed, answering EIO: "
+                            + e.getMessage());
+            result = -Errno.EIO;
         } catch (Exception | LinkageError | AssertionError | StackOverflowError e) {
             handlerFailures.incrementAndGet();
             LOG.log(

@@ -279,6 +279,22 @@ class DeviceMountTest {
                 MemoryBlockDevice b = randomDevice("b", 8 * MIB, 7)) {
             var unchecked = new TestDevices.Failing(a, 1000, true);
             var checked = new TestDevices.Failing(b, 1000, false);
+            // A device's own I/O error is one line; only an unexpected failure (a bug) carries its stack trace.
+            var logger = java.util.logging.Logger.getLogger(FuseServer.class.getName());
+            var records = new java.util.concurrent.CopyOnWriteArrayList<java.util.logging.LogRecord>();
+            var capture = new java.util.logging.Handler() {
+                @Override
+                public void publish(java.util.logging.LogRecord r) {
+                    records.add(r);
+                }
+
+                @Override
+                public void flush() {}
+
+                @Override
+                public void close() {}
+            };
+            logger.addHandler(capture);
             try (DeviceMount mount = DeviceMount.mount(dir, devices("a", unchecked, "b", checked))) {
                 String program = """
                         import os,sys,errno
@@ -294,7 +310,18 @@ class DeviceMountTest {
                     assertEquals("EIO\n" + hex(range(d, 0, 16)) + "\n", r.output(), name);
                 }
                 assertTrue(mount.handlerFailures() >= 2);
+            } finally {
+                logger.removeHandler(capture);
             }
+            var ioError = records.stream()
+                    .filter(r -> r.getMessage().endsWith("could not read block 1000: injected failure"))
+                    .findFirst()
+                    .orElseThrow();
+            assertEquals(null, ioError.getThrown(), "an I/O error is logged on one line");
+            var bug = records.stream()
+                    .filter(r -> r.getThrown() instanceof IllegalStateException)
+                    .findFirst();
+            assertTrue(bug.isPresent(), "an unexpected failure keeps its stack trace");
         }
     }
 
