@@ -4,27 +4,54 @@ import io.drafter.migration.internal.BlockDecoder;
 import io.drafter.migration.protocol.BufferPool;
 import io.drafter.migration.protocol.DeviceSpec;
 import io.drafter.migration.protocol.Frame;
+import io.drafter.migration.protocol.FrameCodec;
 import io.drafter.migration.protocol.ProtocolException;
 import io.drafter.storage.waiting.WaitingDevice;
 import java.io.IOException;
 import java.util.BitSet;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.BooleanSupplier;
 
 /**
  * One incoming device on the destination: its storage, the {@link WaitingDevice} whose reads wait for missing blocks,
- * the bounded queue of what the reader hands its applier, and how an item is applied.
+ * the bounded queue of what the reader hands its applier, how an item is applied, and the credit its applier returned
+ * for the control agent to send.
  *
- * <p>The queue holds the device's credit plus some slack for dirty lists and barriers: a source that sends more data
- * frames than its credit overruns it, which the reader reports as FLOW_CONTROL.
+ * <p>The queue is bounded three ways, so that no source, however hostile, makes it grow without limit:
  *
- * <p><b>Note:</b> {@link #offer} is called by the reader, {@link #take} and {@link #apply} by the device's one applier;
- * the counters may be read by anyone.
+ * <ul>
+ *   <li>data frames (BLOCK, ZERO) spend credit: more than the credit queued at once means the source overran it, and
+ *       {@link #put} refuses the frame (the reader reports FLOW_CONTROL);
+ *   <li>the queue holds the credit plus {@link #CONTROL_SLACK} items: dirty lists and barriers spend no credit, so
+ *       {@link #put} waits for room instead (the reader stops reading: back-pressure down to the source's socket);
+ *   <li>the blocks of the dirty lists queued on every device of a session together stay within one {@link
+ *       Semaphore} of {@link #DIRTY_BUDGET_BLOCKS} blocks (a dirty list may be 4 MiB): {@link #put} waits for it too.
+ * </ul>
+ *
+ * <p><b>Note:</b> {@link #put} and {@link #offer} are called by the reader, {@link #take} and {@link #apply} by the
+ * device's one applier; {@link #returnCredit} by the applier and {@link #takeCredit} by the agent; the counters may be
+ * read by anyone.
  */
 final class DeviceSink {
     /** Room in the queue beyond the credit, for dirty lists and barriers. */
-    static final int CONTROL_SLACK = 4096;
+    static final int CONTROL_SLACK = 64;
+
+    /** The blocks of the dirty lists a session's devices may have queued together: two of the largest lists. */
+    static final int DIRTY_BUDGET_BLOCKS = 2 * FrameCodec.MAX_DIRTY_PER_FRAME;
+
+    /** What {@link #put} did with an item. */
+    enum Put {
+        QUEUED,
+        /** A data frame beyond the credit: the source overran it. */
+        OVER_CREDIT,
+        /** The session ended while the reader waited for room. */
+        STOPPED
+    }
 
     final int index;
     final DeviceSpec spec;
@@ -33,6 +60,14 @@ final class DeviceSink {
     private final BlockDecoder decoder;
     private final BitSet supplied = new BitSet();
     private final LinkedBlockingQueue<ApplyItem> queue;
+    private final int credit;
+    /** Data frames queued: at most the credit. */
+    private final AtomicInteger dataQueued = new AtomicInteger();
+    /** Blocks of the dirty lists queued, shared by the session's devices. */
+    private final Semaphore dirtyBudget;
+    /** Credit the applier returned and the agent has not sent yet. */
+    private final AtomicInteger creditToSend = new AtomicInteger();
+
     private final AtomicLong blocks = new AtomicLong();
     private final AtomicLong zeros = new AtomicLong();
     private final AtomicLong dirty = new AtomicLong();
@@ -52,22 +87,82 @@ final class DeviceSink {
             DestinationStorage.Opened opened,
             int credit,
             WaitingDevice.MissingBlockListener missing) {
+        this(index, spec, opened, credit, missing, new Semaphore(DIRTY_BUDGET_BLOCKS));
+    }
+
+    /** As above; {@code dirtyBudget}: the permits (blocks) of queued dirty lists, shared by a session's devices. */
+    DeviceSink(
+            int index,
+            DeviceSpec spec,
+            DestinationStorage.Opened opened,
+            int credit,
+            WaitingDevice.MissingBlockListener missing,
+            Semaphore dirtyBudget) {
         this.index = index;
         this.spec = spec;
         this.opened = opened;
         this.waiting = new WaitingDevice(opened.device(), false, missing);
         this.decoder = new BlockDecoder(spec.blockSizeBytes());
         this.queue = new LinkedBlockingQueue<>(credit + CONTROL_SLACK);
+        this.credit = credit;
+        this.dirtyBudget = dirtyBudget;
     }
 
-    /** Queues {@code item} for the applier; {@code false} if the queue is full (the source overran its credit). */
+    /** Queues {@code item} for the applier if there is room, without the accounting of {@link #put}. */
     boolean offer(ApplyItem item) {
         return queue.offer(item);
     }
 
-    /** The next item, waiting for one. */
+    /**
+     * Queues {@code item} for the applier, in arrival order: a data frame only within the credit; waits for room (and,
+     * for a dirty list, for the budget), checking {@code stopped} every 50 ms.
+     */
+    Put put(ApplyItem item, BooleanSupplier stopped) throws InterruptedException {
+        int dirtyBlocks = 0;
+        if (spendsCredit(item)) {
+            if (dataQueued.incrementAndGet() > credit) {
+                dataQueued.decrementAndGet();
+                return Put.OVER_CREDIT;
+            }
+        } else if (item instanceof ApplyItem.Dirty(Frame.DirtyBlocks x)) {
+            dirtyBlocks = Math.min(x.blocks().length, DIRTY_BUDGET_BLOCKS);
+            while (!dirtyBudget.tryAcquire(dirtyBlocks, 50, TimeUnit.MILLISECONDS)) {
+                if (stopped.getAsBoolean()) {
+                    return Put.STOPPED;
+                }
+            }
+        }
+        while (!queue.offer(item, 50, TimeUnit.MILLISECONDS)) {
+            if (stopped.getAsBoolean()) {
+                return Put.STOPPED;
+            }
+        }
+        return Put.QUEUED;
+    }
+
+    /** The next item, waiting for one; what it held of the credit or the dirty budget is free again. */
     ApplyItem take() throws InterruptedException {
-        return queue.take();
+        ApplyItem item = queue.take();
+        if (spendsCredit(item)) {
+            dataQueued.decrementAndGet();
+        } else if (item instanceof ApplyItem.Dirty(Frame.DirtyBlocks x)) {
+            dirtyBudget.release(Math.min(x.blocks().length, DIRTY_BUDGET_BLOCKS));
+        }
+        return item;
+    }
+
+    private static boolean spendsCredit(ApplyItem item) {
+        return item instanceof ApplyItem.Block || item instanceof ApplyItem.Zeros;
+    }
+
+    /** The applier returns {@code frames} of credit; the agent sends it. */
+    void returnCredit(int frames) {
+        creditToSend.addAndGet(frames);
+    }
+
+    /** The credit to send now (a CREDIT frame), or 0; called by the agent. */
+    int takeCredit() {
+        return creditToSend.getAndSet(0);
     }
 
     /** Whether nothing is queued. */

@@ -18,19 +18,19 @@ import io.drafter.migration.protocol.FrameProxy;
 import io.drafter.migration.protocol.ProtocolException;
 import io.drafter.migration.transport.Connection;
 import io.drafter.storage.waiting.WaitingDevice;
-import java.io.EOFException;
 import java.io.IOException;
-import java.lang.System.Logger.Level;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
+import java.util.EnumMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.LinkedBlockingQueue;
-import java.util.concurrent.TimeUnit;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Semaphore;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
@@ -48,18 +48,17 @@ import java.util.concurrent.atomic.AtomicLong;
  * fail at once. If the migration fails before the grant, the partial copy is discarded ({@link
  * DestinationStorage#discard}) and the source keeps the VM; after the grant the copy is kept.
  *
- * <p>The engine composes small parts and keeps the threads, the lock and the order of events: {@link
- * io.drafter.migration.internal.PhaseMachine} (phases), {@link DeviceSink} (one device's queue of {@link ApplyItem}s
- * and how each is applied, decoded by {@link io.drafter.migration.internal.BlockDecoder}), {@link CreditReturn} (credit
- * back to the source), {@link TakeoverGate} (authority, takeover, grant) and {@link FailureOutcome} (owner and discard
- * after a failure). See {@code docs/architecture.md}.
+ * <p>The engine composes small parts: {@link DestinationAgent} (the one thread that decides: phases through {@link
+ * io.drafter.migration.internal.PhaseMachine}, the hand-over through {@link TakeoverGate}, a failure's {@link
+ * FailureOutcome}, and every frame sent), {@link DeviceSink} (one device's bounded queue of {@link ApplyItem}s and how
+ * each is applied, decoded by {@link io.drafter.migration.internal.BlockDecoder}) and {@link CreditReturn} (credit back
+ * to the source). See {@code docs/architecture.md}.
  *
- * <p><b>Note:</b> thread-safe. Runs a reader (which also did the handshake), a sender, one applier per device and a
- * watchdog, all platform threads: their progress must not depend on a free carrier of the virtual threads.
+ * <p><b>Note:</b> thread-safe. Runs a reader (which also does the handshake and routes each frame it checked: data to
+ * its device's queue, the rest to the agent), the control agent, one applier per device and a watchdog, all platform
+ * threads: their progress must not depend on a free carrier of the virtual threads.
  */
 public final class MigrationDestination {
-    private static final System.Logger LOG = System.getLogger(MigrationDestination.class.getName());
-
     /** The phases in order; FAILED is reachable from every phase that has not ended. */
     static final PhaseMachine.Table<DestinationPhase> PHASES = PhaseMachine.table(
                     DestinationPhase.class, DestinationPhase.FAILED, DestinationPhase::terminal)
@@ -83,32 +82,18 @@ public final class MigrationDestination {
     private final Link link;
     private final FrameAdapter adapter;
     private final FrameProxy proxy;
-    private final long heartbeatNs;
-    private final LinkedBlockingQueue<Frame> outbox = new LinkedBlockingQueue<>();
-    private final Object lock = new Object();
+    private final DestinationAgent agent;
+    /** The devices as the reader opens them; the list is the agent's to read. */
     private final List<DeviceSink> sinks = Collections.synchronizedList(new ArrayList<>());
-    private final PhaseMachine<DestinationPhase> phases =
-            new PhaseMachine<>("destination", PHASES, DestinationPhase.HANDSHAKE, System::nanoTime);
+    /** The queued dirty lists of every device, in blocks (see {@link DeviceSink}). */
+    private final Semaphore dirtyBudget = new Semaphore(DeviceSink.DIRTY_BUDGET_BLOCKS);
+
+    // Set by the reader before it starts the appliers.
     private boolean zstd;
-    /** The source announced a copy it never runs, and this side may run before the grant; guarded by lock. */
-    private boolean runEarly;
-    /** In FETCHING: the caller confirmed that it runs, so COMPLETED follows the grant; guarded by lock. */
-    private boolean confirmedEarly;
-
     private int credit;
-    private volatile byte[] authorityPayload;
     private volatile BufferPool pool;
-    /** The hand-over's steps, each at most once; guarded by lock. */
-    private final TakeoverGate gate;
-
-    private MigrationException failure;
 
     private final AtomicLong blocksRequested = new AtomicLong();
-
-    private final CompletableFuture<Map<String, WaitingDevice>> devicesFuture = new CompletableFuture<>();
-    private final CompletableFuture<Resumable> resumableFuture = new CompletableFuture<>();
-    private final CompletableFuture<Void> grantFuture = new CompletableFuture<>();
-    private final CompletableFuture<DestinationCounters> completedFuture = new CompletableFuture<>();
 
     private MigrationDestination(
             Connection connection, DestinationStorage storage, DestinationOptions options, DestinationListener listener)
@@ -118,11 +103,14 @@ public final class MigrationDestination {
         this.storage = storage;
         this.options = options;
         this.listener = listener == null ? DestinationListener.NONE : listener;
-        this.gate = new TakeoverGate(options.explicitTakeover(), options.waitForAllBlocks());
-        this.link = new Link(connection, "source", options.stallTimeout(), 16 << 10, this::fail);
+        this.link = new Link(connection, "source", options.stallTimeout(), 16 << 10, e -> agent().report(e));
         this.adapter = link.in();
         this.proxy = link.out();
-        this.heartbeatNs = link.heartbeatNs();
+        this.agent = new DestinationAgent(peer, link, storage, options, this.listener, sinks, this::counters);
+    }
+
+    private DestinationAgent agent() {
+        return agent;
     }
 
     /**
@@ -139,12 +127,14 @@ public final class MigrationDestination {
             FrameCipher.warmUp();
         }
         MigrationDestination d = new MigrationDestination(connection, storage, options, listener);
-        d.link.start();
         Thread reader = Thread.ofPlatform()
                 .name("migration-destination-reader-" + d.peer)
                 .daemon()
                 .unstarted(d::runReader);
         d.link.reader(reader);
+        d.agent.reader(reader);
+        d.agent.start();
+        d.link.start();
         reader.start();
         return d;
     }
@@ -152,25 +142,22 @@ public final class MigrationDestination {
     // ------------------------------------------------------------------ public handle
 
     public DestinationPhase phase() {
-        synchronized (lock) {
-            return phases.phase();
-        }
+        return agent.view().phase();
     }
 
     /** Who owns the devices as far as this side knows: this side only from the grant on. */
     public Authority authority() {
-        synchronized (lock) {
-            return switch (phases.phase()) {
-                case FETCHING, GRANTED, COMPLETED -> Authority.DESTINATION;
-                case FAILED -> failure.authority();
-                default -> Authority.SOURCE;
-            };
-        }
+        DestinationAgent.View v = agent.view();
+        return switch (v.phase()) {
+            case FETCHING, GRANTED, COMPLETED -> Authority.DESTINATION;
+            case FAILED -> v.failure().authority();
+            default -> Authority.SOURCE;
+        };
     }
 
     /** Waits for the handshake and returns the devices (their reads wait for missing blocks). */
     public Map<String, WaitingDevice> awaitDevices(Duration timeout) throws IOException, InterruptedException {
-        return Link.await(devicesFuture, timeout);
+        return Link.await(agent.devicesFuture, timeout);
     }
 
     /**
@@ -180,7 +167,7 @@ public final class MigrationDestination {
      * caller may run.
      */
     public Resumable awaitResumable(Duration timeout) throws IOException, InterruptedException {
-        return Link.await(resumableFuture, timeout);
+        return Link.await(agent.resumableFuture, timeout);
     }
 
     /**
@@ -199,38 +186,32 @@ public final class MigrationDestination {
      *     GRANT already; then it learns from the ABORTED, or needs the operator's word, that nothing runs here.
      */
     public void takeOver(Duration timeout) throws IOException, InterruptedException {
-        synchronized (lock) {
-            switch (phases.phase()) {
-                case FETCHING, GRANTED, COMPLETED -> {
-                    return;
-                }
-                case FAILED -> throw failure;
-                case AUTHORITATIVE -> {
-                    if (gate.ask()) {
-                        outbox.add(new Frame.Takeover());
-                    }
-                    if (runEarly) {
-                        transition(DestinationPhase.FETCHING);
-                        return;
-                    }
-                }
-                default ->
-                    throw new IllegalStateException("could not take over from " + peer
-                            + ": authority has not arrived (phase " + phases.phase() + ")");
+        CompletableFuture<Boolean> reply = new CompletableFuture<>();
+        agent.post(new DestinationAgent.TakeOver(reply));
+        boolean waitForGrant;
+        try {
+            waitForGrant = reply.get();
+        } catch (ExecutionException e) {
+            switch (e.getCause()) {
+                case RuntimeException r -> throw r;
+                case IOException io -> throw io;
+                default -> throw new IOException(e.getCause());
             }
         }
+        if (!waitForGrant) {
+            return;
+        }
         try {
-            Link.await(grantFuture, timeout);
+            Link.await(agent.grantFuture, timeout);
         } catch (MigrationException e) {
             throw e;
         } catch (IOException e) {
-            fail(new ProtocolException(
+            agent.failAndWait(new ProtocolException(
                     ErrorCode.ABORTED,
                     "no GRANT from source " + peer + " within " + Watchdog.seconds(timeout.toNanos())));
-            synchronized (lock) {
-                if (failure != null) {
-                    throw failure;
-                }
+            MigrationException failure = agent.view().failure();
+            if (failure != null) {
+                throw failure;
             }
             // The GRANT won the race with the timeout (and COMPLETED went out already).
         }
@@ -238,7 +219,7 @@ public final class MigrationDestination {
 
     /** Waits until the source was told that this side runs (COMPLETED). */
     public DestinationCounters awaitCompleted(Duration timeout) throws IOException, InterruptedException {
-        return Link.await(completedFuture, timeout);
+        return Link.await(agent.completedFuture, timeout);
     }
 
     /**
@@ -250,20 +231,16 @@ public final class MigrationDestination {
      * @throws IllegalStateException if the hand-over was not granted ({@link #takeOver} first)
      */
     public void confirmTakeover() {
-        synchronized (lock) {
-            if (phases.phase() == DestinationPhase.COMPLETED) {
-                return;
+        CompletableFuture<Void> reply = new CompletableFuture<>();
+        agent.post(new DestinationAgent.Confirm(reply));
+        try {
+            reply.join();
+        } catch (CompletionException e) {
+            if (e.getCause() instanceof RuntimeException r) {
+                throw r;
             }
-            if (phases.phase() == DestinationPhase.FETCHING) {
-                confirmedEarly = true;
-                return;
-            }
-            if (phases.phase() != DestinationPhase.GRANTED) {
-                throw new IllegalStateException("could not confirm the takeover from " + peer
-                        + ": the source has not granted it (phase " + phases.phase() + ")");
-            }
+            throw e;
         }
-        complete();
     }
 
     /**
@@ -272,15 +249,7 @@ public final class MigrationDestination {
      * source's caller may take the VM back. Call it after the grant only if nothing ran on these devices.
      */
     public void abort() {
-        boolean granted;
-        synchronized (lock) {
-            granted = phases.phase() == DestinationPhase.GRANTED;
-        }
-        fail(new ProtocolException(
-                ErrorCode.ABORTED,
-                granted
-                        ? "migration aborted at the destination after the grant"
-                        : "migration aborted at the destination"));
+        agent.abort();
     }
 
     public DestinationCounters counters() {
@@ -300,47 +269,26 @@ public final class MigrationDestination {
                 perDevice.put(s.spec.name(), new DeviceTraffic(s.blocksReceived(), s.zeroBlocks(), s.dataBytes()));
             }
         }
-        synchronized (lock) {
-            return new DestinationCounters(
-                    adapter.bytesReceived(),
-                    blocksReceived,
-                    zeroBlocks,
-                    dirtyBlocks,
-                    blocksRequested.get(),
-                    waits,
-                    Duration.ofNanos(waitNs),
-                    phases.phaseTimes(),
-                    perDevice);
-        }
+        Map<DestinationPhase, Duration> phaseTimes = new EnumMap<>(DestinationPhase.class);
+        phaseTimes.putAll(agent.view().phaseTimes());
+        return new DestinationCounters(
+                adapter.bytesReceived(),
+                blocksReceived,
+                zeroBlocks,
+                dirtyBlocks,
+                blocksRequested.get(),
+                waits,
+                Duration.ofNanos(waitNs),
+                phaseTimes,
+                perDevice);
     }
 
-    // ------------------------------------------------------------------ state machine
+    // ------------------------------------------------------------------ reader
 
     /**
-     * Moves to {@code to}; returns {@code false} if the session already ended (a failure on another thread won the
-     * race).
-     *
-     * @throws IllegalStateException for a transition the state machine does not have
+     * The handshake, then every frame: checked against its device and queued for its applier (waiting while the queue
+     * is full), or handed to the agent (AUTHORITY, GRANT, behind a barrier on every device).
      */
-    private boolean transition(DestinationPhase to) {
-        PhaseMachine.Transition<DestinationPhase> t;
-        synchronized (lock) {
-            t = phases.transition(to);
-        }
-        if (t == null) {
-            return false;
-        }
-        LOG.log(
-                Level.DEBUG,
-                () -> "migration from " + peer + ": " + t.from() + " -> " + to + " after " + t.timeInFrom());
-        try {
-            listener.onPhase(t.from(), to, t.timeInFrom());
-        } catch (RuntimeException e) {
-            LOG.log(Level.WARNING, "destination listener failed in onPhase", e);
-        }
-        return true;
-    }
-
     private void runReader() {
         try {
             Handshake.Opened opened = Handshake.destinationHello(
@@ -351,25 +299,22 @@ public final class MigrationDestination {
                     options.token(),
                     Handshake.sealsFrames(connection, options.token()),
                     options.copyOnly());
-            Thread.ofPlatform()
-                    .name("migration-destination-sender-" + peer)
-                    .daemon()
-                    .start(this::runSender);
+            agent.post(new DestinationAgent.HelloDone());
             Handshake.Agreed agreed =
                     Handshake.destinationRest(adapter, proxy, peer, opened, options.token(), this::openDevices);
-            synchronized (lock) {
-                zstd = agreed.zstd();
-                runEarly = agreed.serveOnly() && options.explicitTakeover() && !options.waitForAllBlocks();
-            }
+            zstd = agreed.zstd();
+            boolean runEarly = agreed.serveOnly() && options.explicitTakeover() && !options.waitForAllBlocks();
             int maxBlock = agreed.devices().stream()
                     .mapToInt(DeviceSpec::blockSizeBytes)
                     .max()
                     .orElse(FrameCodec.MIN_BLOCK_BYTES);
             pool = new BufferPool(maxBlock + 64, (credit + 4) * agreed.devices().size());
             adapter.usePool(pool);
-            Map<String, WaitingDevice> devices = new LinkedHashMap<>();
-            for (DeviceSink s : sinks) {
-                devices.put(s.spec.name(), s.waiting);
+            DeviceSink[] devices;
+            synchronized (sinks) {
+                devices = sinks.toArray(DeviceSink[]::new);
+            }
+            for (DeviceSink s : devices) {
                 // Platform threads: a reader of these devices in this JVM (a FUSE read, say) may block every carrier
                 // of the virtual threads while it waits for a block that only an applier can supply.
                 s.applier = Thread.ofPlatform()
@@ -377,16 +322,14 @@ public final class MigrationDestination {
                         .daemon()
                         .start(() -> runApplier(s));
             }
-            if (!transition(DestinationPhase.RECEIVING)) {
-                return;
-            }
-            devicesFuture.complete(Collections.unmodifiableMap(devices));
+            agent.post(new DestinationAgent.DevicesOpened(runEarly));
+            boolean grantRead = false;
             while (true) {
                 Frame f = adapter.read();
                 switch (f) {
                     case Frame.BlockData d -> {
-                        checkBeforeGrant(f);
-                        DeviceSink s = sink(d.device(), d.block());
+                        checkBeforeGrant(f, grantRead);
+                        DeviceSink s = sink(devices, d.device(), d.block());
                         if (d.rawLength() != s.spec.blockLength(d.block())) {
                             throw malformed("BLOCK " + d.block() + " of device \"" + s.spec.name() + "\" claims "
                                     + d.rawLength() + " bytes, the block holds " + s.spec.blockLength(d.block()));
@@ -394,41 +337,49 @@ public final class MigrationDestination {
                         if (d.encoding() == Frame.BlockData.ZSTD && !zstd) {
                             throw malformed("compressed BLOCK although compression was not agreed");
                         }
-                        enqueue(s, new ApplyItem.Block(d));
+                        queue(s, new ApplyItem.Block(d));
                     }
                     case Frame.ZeroBlocks z -> {
-                        checkBeforeGrant(f);
-                        DeviceSink s = sink(z.device(), z.firstBlock());
+                        checkBeforeGrant(f, grantRead);
+                        DeviceSink s = sink(devices, z.device(), z.firstBlock());
                         if (z.firstBlock() + z.count() > s.spec.blockCount()) {
                             throw malformed("ZERO blocks " + z.firstBlock() + "+" + z.count() + " beyond device \""
                                     + s.spec.name() + "\" of " + s.spec.blockCount() + " blocks");
                         }
-                        enqueue(s, new ApplyItem.Zeros(z));
+                        queue(s, new ApplyItem.Zeros(z));
                     }
                     case Frame.DirtyBlocks x -> {
-                        checkBeforeGrant(f);
-                        DeviceSink s = sink(x.device(), 0);
+                        checkBeforeGrant(f, grantRead);
+                        DeviceSink s = sink(devices, x.device(), 0);
                         for (long b : x.blocks()) {
-                            sink(x.device(), b);
+                            sink(devices, x.device(), b);
                         }
-                        enqueue(s, new ApplyItem.Dirty(x));
+                        queue(s, new ApplyItem.Dirty(x));
                     }
-                    case Frame.Authority a -> onAuthority(a);
-                    case Frame.Grant _ -> onGrant();
+                    case Frame.Authority a -> {
+                        // The agent learns of it first: an applier may pass the barrier before this thread goes on.
+                        CountDownLatch applied = new CountDownLatch(devices.length);
+                        agent.post(new DestinationAgent.AuthorityArrived(a.payload(), applied));
+                        barrier(devices, applied);
+                    }
+                    case Frame.Grant _ -> {
+                        grantRead = true;
+                        CountDownLatch applied = new CountDownLatch(devices.length);
+                        agent.post(new DestinationAgent.GrantArrived(applied));
+                        barrier(devices, applied);
+                    }
                     case Frame.Ping _ -> {}
                     case Frame.Error e -> throw Handshake.peerError(e, peer);
                     default -> throw Handshake.unexpected(f, "BLOCK, ZERO, DIRTY, AUTHORITY, GRANT or PING");
                 }
             }
-        } catch (EOFException e) {
+        } catch (IOException | RuntimeException | InterruptedException e) {
             // After COMPLETED the source closes the connection: that end is the expected one, and ours goes too.
-            if (phase() != DestinationPhase.COMPLETED) {
-                fail(e);
-            } else {
+            if (phase() == DestinationPhase.COMPLETED) {
                 connection.close();
+            } else {
+                agent.report(e);
             }
-        } catch (IOException | RuntimeException e) {
-            fail(e);
         } finally {
             link.readerDone();
         }
@@ -444,9 +395,7 @@ public final class MigrationDestination {
         }
         int maxBlock = specs.stream().mapToInt(DeviceSpec::blockSizeBytes).max().orElse(FrameCodec.MIN_BLOCK_BYTES);
         int c = Math.max(4, Math.min(FrameCodec.MAX_CREDIT, options.windowBytes() / maxBlock));
-        synchronized (lock) {
-            credit = c;
-        }
+        credit = c;
         for (int i = 0; i < specs.size(); i++) {
             DeviceSpec spec = specs.get(i);
             DestinationStorage.Opened o;
@@ -460,202 +409,48 @@ public final class MigrationDestination {
                         "could not open storage for device \"" + spec.name() + "\": " + e.getMessage());
             }
             int index = i;
-            sinks.add(new DeviceSink(i, spec, o, c, block -> onMissing(index, spec, block)));
+            sinks.add(new DeviceSink(i, spec, o, c, block -> onMissing(index, spec, block), dirtyBudget));
         }
         return c;
     }
 
-    private DeviceSink sink(int device, long block) throws ProtocolException {
-        if (device >= sinks.size()) {
-            throw malformed("device " + device + " of " + sinks.size());
+    private static DeviceSink sink(DeviceSink[] devices, int device, long block) throws ProtocolException {
+        if (device >= devices.length) {
+            throw malformed("device " + device + " of " + devices.length);
         }
-        DeviceSink s = sinks.get(device);
+        DeviceSink s = devices[device];
         if (block >= s.spec.blockCount()) {
             throw malformed("block " + block + " of device \"" + s.spec.name() + "\" which has " + s.spec.blockCount());
         }
         return s;
     }
 
-    private void enqueue(DeviceSink s, ApplyItem item) throws ProtocolException {
-        if (!s.offer(item)) {
-            throw new ProtocolException(
-                    ErrorCode.FLOW_CONTROL,
-                    "source sent more than its credit of " + credit + " frames for device \"" + s.spec.name() + "\"");
+    /** Queues {@code item} for its applier, waiting for room; a data frame beyond the credit is refused. */
+    private void queue(DeviceSink s, ApplyItem item) throws IOException, InterruptedException {
+        switch (s.put(item, agent::ended)) {
+            case QUEUED -> {}
+            case OVER_CREDIT ->
+                throw new ProtocolException(
+                        ErrorCode.FLOW_CONTROL,
+                        "source sent more than its credit of " + credit + " frames for device \"" + s.spec.name()
+                                + "\"");
+            case STOPPED -> throw new IOException("the migration from " + peer + " ended");
         }
     }
 
     /** Data may arrive only before the GRANT: the source sends it behind every block. */
-    private void checkBeforeGrant(Frame f) throws ProtocolException {
-        if (gate.granted()) {
+    private static void checkBeforeGrant(Frame f, boolean grantRead) throws ProtocolException {
+        if (grantRead) {
             throw new ProtocolException(
                     ErrorCode.UNEXPECTED_FRAME, "unexpected " + f.getClass().getSimpleName() + " after GRANT");
         }
     }
 
-    private void onAuthority(Frame.Authority a) throws ProtocolException {
-        synchronized (lock) {
-            if (phases.phase() != DestinationPhase.RECEIVING || !gate.authority()) {
-                throw new ProtocolException(
-                        ErrorCode.UNEXPECTED_FRAME, "unexpected AUTHORITY in phase " + phases.phase());
-            }
+    /** Puts a barrier behind what is queued on every device; each applier counts {@code applied} down. */
+    private void barrier(DeviceSink[] devices, CountDownLatch applied) throws IOException, InterruptedException {
+        for (DeviceSink s : devices) {
+            queue(s, new ApplyItem.Barrier(applied));
         }
-        authorityPayload = a.payload();
-        // Every DIRTY list sent before AUTHORITY must be applied before anyone prepares on these devices.
-        CountDownLatch applied = barrier();
-        Thread.ofPlatform().name("migration-destination-authority").daemon().start(() -> {
-            try {
-                if (!awaitApplied(applied)) {
-                    return;
-                }
-                synchronized (lock) {
-                    // Appliers ask for the grant once they see AUTHORITATIVE: the acknowledgement must be ahead of it.
-                    if (!transition(DestinationPhase.AUTHORITATIVE)) {
-                        return;
-                    }
-                    outbox.add(new Frame.AuthorityAck());
-                }
-                checkProgress();
-            } catch (InterruptedException e) {
-                // Nobody interrupts these threads; end quietly if it happens.
-            } catch (RuntimeException e) {
-                fail(e);
-            }
-        });
-    }
-
-    private void onGrant() throws ProtocolException {
-        synchronized (lock) {
-            DestinationPhase at = phases.phase();
-            if ((at != DestinationPhase.AUTHORITATIVE && at != DestinationPhase.FETCHING) || !gate.grant()) {
-                throw new ProtocolException(
-                        ErrorCode.UNEXPECTED_FRAME,
-                        "unexpected GRANT in phase " + phases.phase()
-                                + (gate.asked() ? "" : " (no TAKEOVER was sent)"));
-            }
-        }
-        // The blocks ahead of the GRANT may still sit in the appliers' queues: the grant counts once they are stored.
-        CountDownLatch applied = barrier();
-        Thread.ofPlatform().name("migration-destination-grant").daemon().start(() -> {
-            try {
-                if (!awaitApplied(applied)) {
-                    return;
-                }
-                for (DeviceSink s : sinks) {
-                    long missing = s.spec.blockCount() - s.waiting.presentBlockCount();
-                    if (missing > 0) {
-                        throw new ProtocolException(
-                                ErrorCode.UNEXPECTED_FRAME,
-                                "GRANT arrived while device \"" + s.spec.name() + "\" still misses " + missing
-                                        + " blocks");
-                    }
-                }
-                if (!transition(DestinationPhase.GRANTED)) {
-                    return;
-                }
-                grantFuture.complete(null);
-                boolean confirmed;
-                synchronized (lock) {
-                    confirmed = confirmedEarly;
-                }
-                if (confirmed) {
-                    complete(); // it runs already
-                } else if (!options.explicitTakeover()) {
-                    // The caller runs as soon as awaitResumable returns: tell the source now.
-                    complete();
-                    resumableFuture.complete(resumable());
-                }
-            } catch (InterruptedException e) {
-                // Nobody interrupts these threads; end quietly if it happens.
-            } catch (ProtocolException | RuntimeException e) {
-                fail(e);
-            }
-        });
-    }
-
-    /**
-     * Waits for {@code applied}; returns {@code false} if the session ended first (its appliers stopped and will never
-     * count down).
-     */
-    private boolean awaitApplied(CountDownLatch applied) throws InterruptedException {
-        while (!applied.await(100, TimeUnit.MILLISECONDS)) {
-            if (phase().terminal()) {
-                return false;
-            }
-        }
-        return true;
-    }
-
-    /** A latch every applier counts down once it has applied what is queued before it. */
-    private CountDownLatch barrier() throws ProtocolException {
-        CountDownLatch applied = new CountDownLatch(sinks.size());
-        for (DeviceSink s : sinks) {
-            enqueue(s, new ApplyItem.Barrier(applied));
-        }
-        return applied;
-    }
-
-    private Resumable resumable() {
-        Map<String, WaitingDevice> devices = new LinkedHashMap<>();
-        for (DeviceSink s : sinks) {
-            devices.put(s.spec.name(), s.waiting);
-        }
-        return new Resumable(authorityPayload.clone(), Collections.unmodifiableMap(devices));
-    }
-
-    /**
-     * After AUTHORITY, whenever blocks arrived: once the caller may go on (at once, or with {@link
-     * DestinationOptions#waitForAllBlocks()} when every block is here), lets an explicit caller prepare, or asks for
-     * the grant on its behalf.
-     */
-    private void checkProgress() {
-        Resumable prepare = null;
-        synchronized (lock) {
-            if (phases.phase() != DestinationPhase.AUTHORITATIVE) {
-                return;
-            }
-            switch (gate.next(this::allBlocksHere)) {
-                case WAIT -> {
-                    return;
-                }
-                case PREPARE -> {
-                    if (!resumableFuture.isDone()) {
-                        prepare = resumable();
-                    }
-                }
-                case ASK -> outbox.add(new Frame.Takeover());
-            }
-        }
-        if (prepare != null) {
-            resumableFuture.complete(prepare);
-        }
-    }
-
-    private boolean allBlocksHere() {
-        for (DeviceSink s : sinks) {
-            if (!s.waiting.isComplete()) {
-                return false;
-            }
-        }
-        return true;
-    }
-
-    /** Reports COMPLETED to the source: this side runs on the devices. */
-    private void complete() {
-        synchronized (lock) {
-            // COMPLETED before the frame leaves: the source closes the connection as soon as it reads it.
-            if (phases.phase() != DestinationPhase.GRANTED || !transition(DestinationPhase.COMPLETED)) {
-                return;
-            }
-            outbox.add(new Frame.Completed());
-        }
-        link.stopWatchdog();
-        for (DeviceSink s : sinks) {
-            // Nothing more arrives after the GRANT: the appliers' queues are empty and their threads may go.
-            if (s.applier != null) {
-                s.applier.interrupt();
-            }
-        }
-        completedFuture.complete(counters());
     }
 
     // ------------------------------------------------------------------ appliers
@@ -664,13 +459,17 @@ public final class MigrationDestination {
         CreditReturn credits = new CreditReturn(credit);
         try {
             while (true) {
-                if (s.apply(s.take(), pool)) {
+                ApplyItem item = s.take();
+                if (s.apply(item, pool)) {
                     credits.applied();
+                } else if (item instanceof ApplyItem.Barrier) {
+                    agent.wake();
                 }
                 boolean idle = s.idle();
                 int returned = credits.due(idle);
                 if (returned > 0) {
-                    outbox.add(new Frame.Credit(s.index, returned));
+                    s.returnCredit(returned);
+                    agent.wake();
                 }
                 if (idle) {
                     long now = System.nanoTime();
@@ -679,17 +478,17 @@ public final class MigrationDestination {
                         listener.onProgress(s.spec.name(), s.waiting.presentBlockCount(), s.spec.blockCount());
                     }
                     if (phase() == DestinationPhase.AUTHORITATIVE) {
-                        checkProgress();
+                        agent.blocksArrived();
                     }
                 }
             }
         } catch (InterruptedException e) {
-            // Stopped by fail().
+            // Stopped by the agent.
         } catch (ProtocolException e) {
-            fail(e);
+            agent.report(e);
         } catch (IOException | RuntimeException e) {
             if (!phase().terminal()) {
-                fail(new ProtocolException(
+                agent.report(new ProtocolException(
                         ErrorCode.STORAGE_ERROR,
                         "could not store data of device \"" + s.spec.name() + "\": " + e.getMessage()));
             }
@@ -701,101 +500,8 @@ public final class MigrationDestination {
             return;
         }
         blocksRequested.incrementAndGet();
-        outbox.add(new Frame.Need(device, block));
+        agent.post(new DestinationAgent.Need(device, block));
         listener.onMissingBlock(spec.name(), block);
-    }
-
-    // ------------------------------------------------------------------ sender
-
-    private void runSender() {
-        try {
-            while (true) {
-                Frame f = outbox.poll(heartbeatNs, TimeUnit.NANOSECONDS);
-                if (f == null) {
-                    if (phase().terminal()) {
-                        return;
-                    }
-                    proxy.sendNow(new Frame.Ping(System.nanoTime()));
-                    continue;
-                }
-                proxy.send(f);
-                if (outbox.isEmpty() || f instanceof Frame.Completed) {
-                    proxy.flush();
-                }
-                if (f instanceof Frame.Completed) {
-                    return;
-                }
-            }
-        } catch (IOException e) {
-            fail(e);
-        } catch (InterruptedException e) {
-            // Stopped by fail().
-        }
-    }
-
-    // ------------------------------------------------------------------ failure
-
-    private void fail(Throwable cause) {
-        DestinationPhase at;
-        boolean askedForGrant;
-        synchronized (lock) {
-            at = phases.phase();
-            askedForGrant = gate.asked();
-            if (at.terminal()) {
-                return;
-            }
-        }
-        FailureOutcome outcome = FailureOutcome.of(at, askedForGrant, !sinks.isEmpty(), cause);
-        String detail = cause.getMessage() == null ? cause.toString() : cause.getMessage();
-        MigrationException ex = new MigrationException(
-                "could not migrate from " + peer + " (phase " + at + "): " + detail + outcome.consequence(),
-                at.name(),
-                outcome.authority(),
-                cause);
-        synchronized (lock) {
-            if (!transition(DestinationPhase.FAILED)) {
-                return;
-            }
-            failure = ex;
-        }
-        LOG.log(Level.WARNING, ex.getMessage());
-        link.failAndClose(cause, ex.getMessage());
-        IOException readError = new IOException(ex.getMessage(), ex);
-        List<DeviceSink> all;
-        synchronized (sinks) {
-            all = List.copyOf(sinks);
-        }
-        for (DeviceSink s : all) {
-            s.waiting.fail(readError);
-            if (s.applier != null) {
-                s.applier.interrupt();
-            }
-        }
-        for (DeviceSink s : all) {
-            if (s.applier != null) {
-                try {
-                    s.applier.join(Duration.ofSeconds(2));
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                }
-            }
-            if (outcome.discard()) {
-                try {
-                    storage.discard(s.spec, s.opened.device());
-                } catch (IOException | RuntimeException e) {
-                    LOG.log(Level.WARNING, "could not discard partial copy of device \"" + s.spec.name() + "\"", e);
-                }
-            }
-        }
-        try {
-            listener.onFailed(ex);
-        } catch (RuntimeException e) {
-            LOG.log(Level.WARNING, "destination listener failed in onFailed", e);
-        }
-        devicesFuture.completeExceptionally(ex);
-        grantFuture.completeExceptionally(ex);
-        resumableFuture.completeExceptionally(ex);
-        completedFuture.completeExceptionally(ex);
     }
 
     private static ProtocolException malformed(String detail) {
