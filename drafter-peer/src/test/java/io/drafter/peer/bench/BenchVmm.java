@@ -36,6 +36,7 @@ final class BenchVmm implements Vmm {
     private final List<Flush> flushes = new ArrayList<>();
     private final AtomicInteger copies = new AtomicInteger();
     private volatile VmInstance.SnapshotResult lastSnapshot;
+    private volatile boolean flushing = true;
 
     /** @param plainRamDir where guest RAM goes instead of the memory device, or {@code null} to leave it there */
     BenchVmm(Vmm delegate, Path plainRamDir) {
@@ -48,6 +49,14 @@ final class BenchVmm implements Vmm {
         synchronized (flushes) {
             return List.copyOf(flushes);
         }
+    }
+
+    /**
+     * With {@code false}, {@link VmInstance#flushMemory()} of this VMM's VMs does nothing (and is not recorded): a peer
+     * without its pre-copy flusher, the only caller. A snapshot still flushes guest RAM (QEMU's instance does it itself).
+     */
+    void flushing(boolean on) {
+        flushing = on;
     }
 
     /** The parts of the last snapshot one of this VMM's VMs took (a peer's suspend), or {@code null}. */
@@ -186,6 +195,9 @@ final class BenchVmm implements Vmm {
 
         @Override
         public void flushMemory() throws VmException {
+            if (!flushing) {
+                return;
+            }
             long t0 = System.nanoTime();
             vm.flushMemory();
             long t1 = System.nanoTime();

@@ -70,6 +70,23 @@ class BenchVmmTest {
         assertTrue(vmm.flushes().getFirst().nanos() >= 0);
     }
 
+    @Test
+    void flushesTurnedOffDoNothingAndAreNotRecorded() throws Exception {
+        Recording real = new Recording();
+        BenchVmm vmm = new BenchVmm(real, null);
+        VmConfig config =
+                VmConfig.of(dir.resolve("vmlinux"), null, List.of(), dir.resolve("memory"), 256, dir.resolve("run"));
+
+        try (VmInstance vm = vmm.startDeferred(config)) {
+            vmm.flushing(false);
+            vm.flushMemory();
+            vmm.flushing(true);
+            vm.flushMemory();
+        }
+        assertEquals(1, real.flushes);
+        assertEquals(1, vmm.flushes().size());
+    }
+
     /** Starts nothing: records the configs and counts the flushes. */
     static final class Recording implements Vmm {
         final List<VmConfig> configs = new ArrayList<>();

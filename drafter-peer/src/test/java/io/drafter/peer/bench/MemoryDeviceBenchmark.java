@@ -53,9 +53,11 @@ import java.util.regex.Pattern;
  *       answered), the writer's longest gap and the paused window (A stopped to B's {@code cont} answered).
  *   <li><b>migrate</b>: a peer in ark0 migrates to a peer in ark1 under the same writer (the same measures, so that
  *       drafter's downtime reads against the floor); then, under {@code redis-benchmark -t set} (the same clients),
- *       that peer migrates on to a third in ark0: requests/s before the migration, during its full copy and during
- *       its dirty rounds (from {@code redis-benchmark}'s progress, 4 per second), each pre-copy guest-RAM flush the
- *       peer did (its {@code fsync} of the memory file), and the flushes of its suspend.
+ *       that peer migrates on to a third in ark0, and that one to a fourth in ark1, once with the source's
+ *       pre-copy guest-RAM flushes and once without ({@link BenchVmm#flushing}), in alternating order: requests/s
+ *       before the migration, during its full copy and during its dirty rounds (from {@code redis-benchmark}'s
+ *       progress, 4 per second), each pre-copy flush (the peer's {@code fsync} of the memory file), and the flushes
+ *       of its suspend.
  * </ol>
  *
  * <p>Usage: {@code MemoryDeviceBenchmark <package dir> <work dir>}; run by {@code scripts/bench-memory-device.sh}, which
@@ -80,8 +82,12 @@ public final class MemoryDeviceBenchmark {
      */
     record ColdStart(long firstMs, long tenthMs, long gapMs, long pausedMs, long lost) {}
 
-    /** The migration under {@code redis-benchmark}: requests/s in each window, the flushes. */
+    /**
+     * A migration under {@code redis-benchmark}, the source's pre-copy RAM flushes on or off: requests/s in each window,
+     * the flushes.
+     */
     record Flushes(
+            boolean flushing,
             double rpsBefore,
             double rpsFullCopy,
             double rpsRounds,
@@ -283,6 +289,8 @@ public final class MemoryDeviceBenchmark {
                 VmMigrationBenchmark.devices(work.resolve("b/package"), null), "ark1", work.resolve("b/run"));
         PeerOptions cOpts = VmMigrationBenchmark.peerOptions(
                 VmMigrationBenchmark.devices(work.resolve("c/package"), null), "ark0", work.resolve("c/run"));
+        PeerOptions dOpts = VmMigrationBenchmark.peerOptions(
+                VmMigrationBenchmark.devices(work.resolve("d/package"), null), "ark1", work.resolve("d/run"));
         Peer a = Peer.resumeLocal(aOpts, vmm);
         VmMigrationBenchmark.Migration toB = null;
         try {
@@ -318,32 +326,73 @@ public final class MemoryDeviceBenchmark {
             drafter.add(cold);
             print(pair, "drafter", cold);
 
-            // B to C under redis-benchmark: what the flushes of guest RAM cost the guest.
+            // B to C to D under redis-benchmark, once with the peer's pre-copy RAM flushes and once without (in
+            // alternating order): what the flushes cost the guest, apart from the copy's own cost.
+            boolean flushingFirst = pair % 2 == 0;
             Thread.sleep(3000); // past B's post-copy tail and cold start
-            try (RedisBenchmark rb = RedisBenchmark.start(CLIENTS, 50 * REQUESTS, "set")) {
-                Thread.sleep(5000);
-                long[] phaseAt = new long[SourcePhase.values().length];
-                SourceListener phases = new SourceListener() {
-                    @Override
-                    public void onPhase(SourcePhase from, SourcePhase to, Duration timeInFrom) {
-                        phaseAt[to.ordinal()] = System.nanoTime();
-                    }
-                };
-                int flushesBefore = vmm.flushes().size();
-                long t0 = System.nanoTime();
-                try (VmMigrationBenchmark.Migration toC =
-                        VmMigrationBenchmark.migrate(toB.b(), cOpts, vmm, phases, null)) {
-                    long rounds = phaseAt[SourcePhase.DIRTY_ROUNDS.ordinal()];
-                    long suspending = phaseAt[SourcePhase.SUSPENDING.ordinal()];
-                    List<BenchVmm.Flush> f = vmm
-                            .flushes()
-                            .subList(flushesBefore, vmm.flushes().size())
-                            .stream()
-                            .filter(x -> x.startNanos() < suspending)
-                            .toList();
-                    long[] ms = f.stream().mapToLong(x -> x.nanos() / 1_000_000).toArray();
-                    VmInstance.SnapshotResult s = vmm.lastSnapshot();
-                    Flushes r = new Flushes(
+            try (LoadedMigration toC = loadedMigration(toB.b(), cOpts, vmm, flushingFirst)) {
+                flushes.add(toC.result());
+                print(pair, toC.result());
+                Thread.sleep(3000);
+                try (LoadedMigration toD = loadedMigration(toC.migration().b(), dOpts, vmm, !flushingFirst)) {
+                    flushes.add(toD.result());
+                    print(pair, toD.result());
+                }
+            }
+        } finally {
+            if (toB != null) {
+                toB.close();
+            }
+            a.close();
+        }
+    }
+
+    /** A migration done under {@code redis-benchmark}, and what it measured; closing it closes the new peer. */
+    record LoadedMigration(VmMigrationBenchmark.Migration migration, Flushes result) implements AutoCloseable {
+        @Override
+        public void close() throws Exception {
+            migration.close();
+        }
+    }
+
+    /**
+     * Migrates {@code from}'s VM to a new peer with {@code to} under {@code redis-benchmark -t set}, the source's
+     * pre-copy RAM flushes on or off: SET requests/s before, during the full copy and the dirty rounds; the flushes.
+     */
+    static LoadedMigration loadedMigration(Peer from, PeerOptions to, BenchVmm vmm, boolean flushing) throws Exception {
+        try (RedisBenchmark rb = RedisBenchmark.start(CLIENTS, 50 * REQUESTS, "set")) {
+            Thread.sleep(5000);
+            long[] phaseAt = new long[SourcePhase.values().length];
+            SourceListener phases = new SourceListener() {
+                @Override
+                public void onPhase(SourcePhase f, SourcePhase t, Duration timeInFrom) {
+                    phaseAt[t.ordinal()] = System.nanoTime();
+                }
+            };
+            int flushesBefore = vmm.flushes().size();
+            vmm.flushing(flushing);
+            long t0 = System.nanoTime();
+            VmMigrationBenchmark.Migration m;
+            try {
+                m = VmMigrationBenchmark.migrate(from, to, vmm, phases, null);
+            } finally {
+                vmm.flushing(true);
+            }
+            long rounds = phaseAt[SourcePhase.DIRTY_ROUNDS.ordinal()];
+            long suspending = phaseAt[SourcePhase.SUSPENDING.ordinal()];
+            List<BenchVmm.Flush> all = vmm.flushes();
+            long[] ms = all.subList(flushesBefore, all.size()).stream()
+                    .filter(x -> x.startNanos() < suspending)
+                    .mapToLong(x -> x.nanos() / 1_000_000)
+                    .toArray();
+            VmInstance.SnapshotResult s = vmm.lastSnapshot();
+            if (!rb.alive()) {
+                System.out.println("flushes: redis-benchmark ended during the migration: " + rb.tail());
+            }
+            return new LoadedMigration(
+                    m,
+                    new Flushes(
+                            flushing,
                             rb.meanRps(t0 - TimeUnit.SECONDS.toNanos(4), t0),
                             rb.meanRps(t0, rounds),
                             rb.meanRps(rounds, suspending),
@@ -354,19 +403,7 @@ public final class MemoryDeviceBenchmark {
                             Arrays.stream(ms).max().orElse(0),
                             Arrays.stream(ms).sum(),
                             s == null ? -1 : s.beforeSuspend().toMillis(),
-                            s == null ? -1 : s.pauseToFlushed().toMillis());
-                    flushes.add(r);
-                    print(pair, r);
-                    if (!rb.alive()) {
-                        System.out.println("flushes: redis-benchmark ended during the migration: " + rb.tail());
-                    }
-                }
-            }
-        } finally {
-            if (toB != null) {
-                toB.close();
-            }
-            a.close();
+                            s == null ? -1 : s.pauseToFlushed().toMillis()));
         }
     }
 
@@ -402,9 +439,10 @@ public final class MemoryDeviceBenchmark {
     static void print(int pair, Flushes f) {
         System.out.printf(
                 Locale.ROOT,
-                "flushes        %2d  SET req/s before %.0f, full copy %.0f (%d ms), dirty rounds %.0f (%d ms); %d pre-copy"
+                "flushes %-3s    %2d  SET req/s before %.0f, full copy %.0f (%d ms), dirty rounds %.0f (%d ms); %d pre-copy"
                         + " RAM flushes median %d ms, max %d, total %d ms; suspend: BeforeSuspend+first flush %d ms,"
                         + " paused flush %d ms%n",
+                f.flushing() ? "on" : "off",
                 pair + 1,
                 f.rpsBefore(),
                 f.rpsFullCopy(),
@@ -476,26 +514,40 @@ public final class MemoryDeviceBenchmark {
                 Locale.ROOT,
                 "  drafter's client-visible downtime above the floor (median of the pairs' differences): %d ms%n",
                 median(above));
-        double[] during = new double[pairs];
-        double[] copy = new double[pairs];
+        for (boolean on : new boolean[] {true, false}) {
+            List<Flushes> l = flushes.stream().filter(f -> f.flushing() == on).toList();
+            System.out.printf(
+                    Locale.ROOT,
+                    "  migration under redis-benchmark, pre-copy RAM flushes %s: SET req/s before %.0f, full copy %.0f"
+                            + " (ratio %.2f), dirty rounds %.0f (ratio %.2f); flush median %d ms (worst %d), %d flushes;"
+                            + " suspend's paused flush %d ms%n",
+                    on ? "on" : "off",
+                    medianOf(l, Flushes::rpsBefore),
+                    medianOf(l, Flushes::rpsFullCopy),
+                    medianOf(l, f -> f.rpsFullCopy() / f.rpsBefore()),
+                    medianOf(l, Flushes::rpsRounds),
+                    medianOf(l, f -> f.rpsRounds() / f.rpsBefore()),
+                    medianL(l, Flushes::flushMedianMs),
+                    l.stream().mapToLong(Flushes::flushMaxMs).max().orElse(0),
+                    medianL(l, x -> x.flushes()),
+                    medianL(l, Flushes::pausedFlushMs));
+        }
+        List<Flushes> on = flushes.stream().filter(Flushes::flushing).toList();
+        List<Flushes> off = flushes.stream().filter(f -> !f.flushing()).toList();
+        double[] copyOnOff = new double[pairs];
+        double[] roundsOnOff = new double[pairs];
         for (int i = 0; i < pairs; i++) {
-            during[i] = flushes.get(i).rpsRounds() / flushes.get(i).rpsBefore();
-            copy[i] = flushes.get(i).rpsFullCopy() / flushes.get(i).rpsBefore();
+            copyOnOff[i] = (on.get(i).rpsFullCopy() / on.get(i).rpsBefore())
+                    / (off.get(i).rpsFullCopy() / off.get(i).rpsBefore());
+            roundsOnOff[i] = (on.get(i).rpsRounds() / on.get(i).rpsBefore())
+                    / (off.get(i).rpsRounds() / off.get(i).rpsBefore());
         }
         System.out.printf(
                 Locale.ROOT,
-                "  migration under redis-benchmark: SET req/s before %.0f, full copy %.0f (ratio %.2f), dirty rounds %.0f"
-                        + " (ratio %.2f); pre-copy RAM flush median %d ms (worst %d), %d flushes; suspend's paused flush"
-                        + " %d ms%n",
-                medianOf(flushes, Flushes::rpsBefore),
-                medianOf(flushes, Flushes::rpsFullCopy),
-                VmMigrationBenchmark.medianOf(copy),
-                medianOf(flushes, Flushes::rpsRounds),
-                VmMigrationBenchmark.medianOf(during),
-                medianL(flushes, Flushes::flushMedianMs),
-                flushes.stream().mapToLong(Flushes::flushMaxMs).max().orElse(0),
-                medianL(flushes, x -> x.flushes()),
-                medianL(flushes, Flushes::pausedFlushMs));
+                "  with / without the flushes (median of the pairs' ratios of the slowdowns): full copy %.2f, dirty"
+                        + " rounds %.2f%n",
+                VmMigrationBenchmark.medianOf(copyOnOff),
+                VmMigrationBenchmark.medianOf(roundsOnOff));
     }
 
     /** Requests per second of QEMU's CPU: the harmonic mean of SET and GET requests/s over QEMU's CPU per second. */
