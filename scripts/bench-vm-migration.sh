@@ -19,17 +19,9 @@ mem=${BENCH_MEMORY_MIB:-256}
 on_exit_stop_pids
 # The benchmark removes its link itself (also from a shutdown hook); this is for a JVM killed outright.
 [ -z "${BENCH_LINK:-}" ] || on_exit+=("ip netns del drwan0 2>/dev/null; ip link del drwan0h 2>/dev/null")
-bash scripts/install-deps.sh
-mvn -B -q -ntp -Dspotless.check.skip=true -DskipTests install >/dev/null
-mvn -B -q -ntp -pl drafter-peer dependency:build-classpath -Dmdep.outputFile=target/bench.classpath >/dev/null
-build_guest_and_redis
-rm -rf "$out" && mkdir -p "$out"
-bin/drafter nat --namespace-count 2 >"$out/nat.log" 2>&1 & pids+=($!)
-await "$out/nat.log" running 60
-snapshot_redis "$out" "$mem" >/dev/null
-cp="drafter-peer/target/classes:drafter-peer/target/test-classes:$(cat drafter-peer/target/bench.classpath)"
+bench_prepare "$out" "$mem"
 policy=()
 [ -z "${BENCH_POLICY:-}" ] || policy=(-Dbench.policy="$BENCH_POLICY")
 java -Dbench.pairs="${BENCH_PAIRS:-5}" -Dbench.keepConnection="${BENCH_KEEP_CONNECTION:-false}" \
   -Dbench.link="${BENCH_LINK:-}" -Dbench.compression="${BENCH_COMPRESSION:-false}" "${policy[@]}" \
-  --enable-native-access=ALL-UNNAMED -cp "$cp" io.drafter.peer.bench.VmMigrationBenchmark "$out/package" "$out/work"
+  --enable-native-access=ALL-UNNAMED -cp "$bench_cp" io.drafter.peer.bench.VmMigrationBenchmark "$out/package" "$out/work"

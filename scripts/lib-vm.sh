@@ -51,3 +51,19 @@ snapshot_redis() {
     {\"name\":\"config\",\"output\":\"$out/package/config.json\"},
     {\"name\":\"oci\",\"input\":\"out/blueprint/oci-redis.ext4\",\"output\":\"$out/package/oci.ext4\"}]"
 }
+
+# bench_prepare OUT MEMORY_MIB: what the Java benchmarks in drafter-peer's tests (io.drafter.peer.bench) need: the
+# build, their class path (in $bench_cp), the guest and the Redis OCI disk, namespaces ark0 and ark1 (drafter nat,
+# stopped on exit) and a Redis snapshot in OUT/package. OUT is emptied first.
+bench_prepare() {
+  local out=$1 mem=$2
+  bash scripts/install-deps.sh
+  mvn -B -q -ntp -Dspotless.check.skip=true -DskipTests install >/dev/null
+  mvn -B -q -ntp -pl drafter-peer dependency:build-classpath -Dmdep.outputFile=target/bench.classpath >/dev/null
+  build_guest_and_redis
+  rm -rf "$out" && mkdir -p "$out"
+  bin/drafter nat --namespace-count 2 >"$out/nat.log" 2>&1 & pids+=($!)
+  await "$out/nat.log" running 60
+  snapshot_redis "$out" "$mem" >/dev/null
+  bench_cp="drafter-peer/target/classes:drafter-peer/target/test-classes:$(cat drafter-peer/target/bench.classpath)"
+}

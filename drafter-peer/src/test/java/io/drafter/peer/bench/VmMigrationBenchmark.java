@@ -22,6 +22,8 @@ import io.drafter.vm.Console;
 import io.drafter.vm.Network;
 import io.drafter.vm.SnapshotConfig;
 import io.drafter.vm.VmConfig;
+import io.drafter.vm.VmException;
+import io.drafter.vm.Vmm;
 import io.drafter.vm.qemu.QemuInstance;
 import io.drafter.vm.qemu.QemuVmm;
 import io.drafter.vm.qmp.QmpCommand;
@@ -220,123 +222,140 @@ public final class VmMigrationBenchmark {
         return PackageDevices.of(base, cow, "\"blockSize\":65536," + POLICY);
     }
 
+    static final SharedToken TOKEN = SharedToken.of("vm-migration-benchmark-token-0123456789");
+
+    /** A peer's options: {@code devices}, its VM in {@code netns} behind the 127.0.0.1 forward, plain TCP. */
+    static PeerOptions peerOptions(List<DeviceConfig> devices, String netns, Path runDir) {
+        return PeerOptionsBuilder.peerOptions(devices, runDir)
+                .netns(netns)
+                .token(TOKEN)
+                .portForwards(forward(netns))
+                .build();
+    }
+
+    /**
+     * A finished drafter migration: the peer that runs the VM now (closed with this), the source's counters, the time
+     * from the source's accept to its completion, and the link's bytes.
+     */
+    record Migration(
+            Peer b, SourceCounters counters, long totalMs, Transport.ConnectionListener listener, WanLink.Tunnel tunnel)
+            implements AutoCloseable {
+        long linkBytes() {
+            return tunnel == null ? 0 : tunnel.bytes();
+        }
+
+        @Override
+        public void close() throws Exception {
+            try (listener;
+                    tunnel) {
+                b.close();
+            }
+        }
+    }
+
+    /**
+     * Migrates {@code a}'s VM to a new peer with {@code bOpts} over loopback (or {@code link}), as {@code drafter peer}
+     * does, and closes {@code a} once the migration completed.
+     */
+    static Migration migrate(Peer a, PeerOptions bOpts, Vmm vmm, SourceListener events, WanLink link) throws Exception {
+        Transport.ConnectionListener listener =
+                Transport.listen(new InetSocketAddress("127.0.0.1", 0), TransportSecurity.plainTcp());
+        WanLink.Tunnel tunnel = null;
+        boolean ok = false;
+        try {
+            tunnel = link == null ? null : link.tunnel(null, null, new InetSocketAddress("127.0.0.1", listener.port()));
+            InetSocketAddress sourceAddress =
+                    tunnel == null ? new InetSocketAddress("127.0.0.1", listener.port()) : tunnel.address();
+            CompletableFuture<Peer> b = CompletableFuture.supplyAsync(() -> {
+                try {
+                    Connection c =
+                            Transport.connect(sourceAddress, TransportSecurity.plainTcp(), Duration.ofSeconds(10));
+                    return Peer.migrateIn(bOpts, vmm, c, null, new CompletableFuture<Void>());
+                } catch (Exception e) {
+                    throw new RuntimeException(e);
+                }
+            });
+            long t0 = System.nanoTime();
+            MigrationSource source = a.migrateOut(listener.accept(Duration.ofSeconds(30)), events, COMPRESSION);
+            SourceCounters counters;
+            try {
+                counters = source.awaitCompleted(Duration.ofMinutes(5));
+            } catch (Exception e) {
+                // The source only hears that B gave up: say why B did.
+                try {
+                    b.get(30, TimeUnit.SECONDS).close();
+                } catch (Exception fromB) {
+                    e.addSuppressed(fromB);
+                }
+                throw e;
+            }
+            long totalMs = (System.nanoTime() - t0) / 1_000_000;
+            a.close();
+            Migration m = new Migration(b.get(5, TimeUnit.MINUTES), counters, totalMs, listener, tunnel);
+            ok = true;
+            return m;
+        } finally {
+            if (!ok) {
+                try (listener;
+                        WanLink.Tunnel t = tunnel) {
+                    // closed
+                }
+            }
+        }
+    }
+
     static Result drafter(Path pkg, Path work, WanLink link) throws Exception {
-        SharedToken token = SharedToken.of("vm-migration-benchmark-token-0123456789");
         // The destination starts QEMU ahead while the full copy runs; QEMU then reads its kernel and initrd through
         // the mount, block by block on demand, each read a round trip behind the copy: over 50 Mbit/s and 150 ms that
         // takes longer than the default 10 s for QMP to come up (the migration then fails), so a link allows 60 s.
         QemuVmm vmm = link == null
                 ? new QemuVmm()
                 : new QemuVmm("qemu-system-x86_64", Duration.ofSeconds(60), Duration.ofSeconds(60));
-        PeerOptions aOpts = PeerOptionsBuilder.peerOptions(devices(pkg, work.resolve("a")), work.resolve("a/run"))
-                .netns("ark0")
-                .token(token)
-                .portForwards(forward("ark0"))
-                .build();
-        PeerOptions bOpts = PeerOptionsBuilder.peerOptions(
-                        devices(work.resolve("b/package"), null), work.resolve("b/run"))
-                .netns("ark1")
-                .token(token)
-                .portForwards(forward("ark1"))
-                .build();
+        PeerOptions aOpts = peerOptions(devices(pkg, work.resolve("a")), "ark0", work.resolve("a/run"));
+        PeerOptions bOpts = peerOptions(devices(work.resolve("b/package"), null), "ark1", work.resolve("b/run"));
         try (Peer a = Peer.resumeLocal(aOpts, vmm);
                 LoadClient client = new LoadClient()) {
             client.awaitServing(Duration.ofSeconds(60));
             Thread.sleep(2000); // a steady load before the migration starts
-            try (Transport.ConnectionListener listener =
-                            Transport.listen(new InetSocketAddress("127.0.0.1", 0), TransportSecurity.plainTcp());
-                    WanLink.Tunnel tunnel = link == null
-                            ? null
-                            : link.tunnel(null, null, new InetSocketAddress("127.0.0.1", listener.port()))) {
-                InetSocketAddress sourceAddress =
-                        tunnel == null ? new InetSocketAddress("127.0.0.1", listener.port()) : tunnel.address();
-                CompletableFuture<Peer> b = CompletableFuture.supplyAsync(() -> {
-                    try {
-                        Connection c =
-                                Transport.connect(sourceAddress, TransportSecurity.plainTcp(), Duration.ofSeconds(10));
-                        return Peer.migrateIn(bOpts, vmm, c, null, new CompletableFuture<Void>());
-                    } catch (Exception e) {
-                        throw new RuntimeException(e);
-                    }
-                });
-                long t0 = System.nanoTime();
-                MigrationSource source =
-                        a.migrateOut(listener.accept(Duration.ofSeconds(30)), SourceListener.NONE, COMPRESSION);
-                SourceCounters counters;
-                try {
-                    counters = source.awaitCompleted(Duration.ofMinutes(5));
-                } catch (Exception e) {
-                    // The source only hears that B gave up: say why B did.
-                    try {
-                        b.get(30, TimeUnit.SECONDS).close();
-                    } catch (Exception fromB) {
-                        e.addSuppressed(fromB);
-                    }
-                    throw e;
-                }
-                long totalMs = (System.nanoTime() - t0) / 1_000_000;
-                a.close();
-                try (Peer peerB = b.get(5, TimeUnit.MINUTES)) {
-                    Thread.sleep(3000); // the load runs on at B: gaps after the switch count too
-                    client.stop();
-                    System.out.println("drafter: the client reconnected " + client.reconnects() + " time(s)");
-                    long pausedMs = (peerB.runningAtNanos() - a.pausedAtNanos()) / 1_000_000;
-                    String parts = "pause->suspended " + (a.suspendedAtNanos() - a.pausedAtNanos()) / 1_000_000
-                            + " ms, suspended->running " + (peerB.runningAtNanos() - a.suspendedAtNanos()) / 1_000_000
-                            + " ms (of which state load+cont "
-                            + peerB.lastResume().toMillis()
-                            + " ms); QEMU started ahead in "
-                            + peerB.startedAhead().toMillis() + " ms";
-                    return new Result(
-                            "drafter",
-                            client.longestGapMs(),
-                            pausedMs,
-                            parts,
-                            totalMs,
-                            counters.bytesSent(),
-                            tunnel == null ? 0 : tunnel.bytes(),
-                            client.acked(),
-                            client.missing());
-                }
+            try (Migration m = migrate(a, bOpts, vmm, SourceListener.NONE, link)) {
+                Peer peerB = m.b();
+                Thread.sleep(3000); // the load runs on at B: gaps after the switch count too
+                client.stop();
+                System.out.println("drafter: the client reconnected " + client.reconnects() + " time(s)");
+                long pausedMs = (peerB.runningAtNanos() - a.pausedAtNanos()) / 1_000_000;
+                String parts = "pause->suspended " + (a.suspendedAtNanos() - a.pausedAtNanos()) / 1_000_000
+                        + " ms, suspended->running " + (peerB.runningAtNanos() - a.suspendedAtNanos()) / 1_000_000
+                        + " ms (of which state load+cont "
+                        + peerB.lastResume().toMillis()
+                        + " ms); QEMU started ahead in "
+                        + peerB.startedAhead().toMillis() + " ms";
+                return new Result(
+                        "drafter",
+                        client.longestGapMs(),
+                        pausedMs,
+                        parts,
+                        m.totalMs(),
+                        m.counters().bytesSent(),
+                        m.linkBytes(),
+                        client.acked(),
+                        client.missing());
             }
         }
     }
 
     static Result qemu(Path pkg, Path work, WanLink link) throws Exception {
         Path a = work.resolve("a");
-        Files.createDirectories(a);
-        for (List<String> f : PackageDevices.FILES) {
-            Files.copy(pkg.resolve(f.get(1)), a.resolve(f.get(1)), StandardCopyOption.REPLACE_EXISTING);
-        }
+        copyPackage(pkg, a);
         SnapshotConfig snap = SnapshotConfig.read(a.resolve("config.json"));
         QemuVmm vmm = new QemuVmm();
-        Map<String, Path> drives = new LinkedHashMap<>();
-        for (String d : snap.drives()) {
-            drives.put(d, a.resolve(d.equals("disk") ? "rootfs.ext4" : d + ".ext4"));
-        }
-        String mac = snap.mac() == null ? Network.DEFAULT_MAC : snap.mac();
-        VmConfig aCfg = snap.toVmConfig(
-                a.resolve("vmlinux"),
-                a.resolve("initramfs.img"),
-                drives,
-                a.resolve("memory.bin"),
-                new Network("ark0", snap.tapInterface(), mac),
-                a.resolve("run"),
-                Console.LOG);
+        VmConfig aCfg = plainConfig(snap, a, a.resolve("memory.bin"), "ark0", a.resolve("run"));
         Path bMemory = work.resolve("b/memory.bin");
         Files.createDirectories(bMemory.getParent());
         try (var ch = java.nio.channels.FileChannel.open(
                 bMemory, java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.WRITE)) {
             ch.write(java.nio.ByteBuffer.allocate(1), Files.size(a.resolve("memory.bin")) - 1);
         }
-        VmConfig bCfg = snap.toVmConfig(
-                a.resolve("vmlinux"),
-                a.resolve("initramfs.img"),
-                drives,
-                bMemory,
-                new Network("ark1", snap.tapInterface(), mac),
-                work.resolve("b/run"),
-                Console.LOG);
+        VmConfig bCfg = plainConfig(snap, a, bMemory, "ark1", work.resolve("b/run"));
         CommandRunner runner = new CommandRunner();
         Ipv4Cidr pool = Ipv4Cidr.parse(NatConfig.DEFAULT_HOST_VETH_CIDR);
         try (QemuInstance vmA = vmm.resume(aCfg, a.resolve("state.bin"))) {
@@ -418,6 +437,35 @@ public final class VmMigrationBenchmark {
                 fwd.close();
             }
         }
+    }
+
+    /** Copies every file of the package {@code pkg} into {@code dir}. */
+    static void copyPackage(Path pkg, Path dir) throws IOException {
+        Files.createDirectories(dir);
+        for (List<String> f : PackageDevices.FILES) {
+            Files.copy(pkg.resolve(f.get(1)), dir.resolve(f.get(1)), StandardCopyOption.REPLACE_EXISTING);
+        }
+    }
+
+    /**
+     * The VM of the snapshot {@code snap} for QEMU alone, no peer: kernel, initrd and drives are the package's files in
+     * {@code files}, guest RAM is {@code memory}, the NIC is in {@code netns}.
+     */
+    static VmConfig plainConfig(SnapshotConfig snap, Path files, Path memory, String netns, Path runDir)
+            throws VmException {
+        Map<String, Path> drives = new LinkedHashMap<>();
+        for (String d : snap.drives()) {
+            drives.put(d, files.resolve(d.equals("disk") ? "rootfs.ext4" : d + ".ext4"));
+        }
+        String mac = snap.mac() == null ? Network.DEFAULT_MAC : snap.mac();
+        return snap.toVmConfig(
+                files.resolve("vmlinux"),
+                files.resolve("initramfs.img"),
+                drives,
+                memory,
+                new Network(netns, snap.tapInterface(), mac),
+                runDir,
+                Console.LOG);
     }
 
     static boolean running(QemuInstance vm) throws IOException {
