@@ -1,6 +1,7 @@
 package io.drafter.migration.destination;
 
 import io.drafter.migration.MigrationException;
+import io.drafter.migration.internal.BackoffIdle;
 import io.drafter.migration.internal.Link;
 import io.drafter.migration.internal.PhaseMachine;
 import io.drafter.migration.protocol.ErrorCode;
@@ -38,7 +39,7 @@ import java.util.function.Supplier;
  *       arrived;
  *   <li><b>write</b> the credit the appliers returned (one CREDIT per device and cycle, whatever they returned
  *       meanwhile); flush once a cycle found nothing to do; PING once nothing went out for a heartbeat;
- *   <li><b>idle</b> ({@link IdleStrategy}) until a producer wakes it or the heartbeat is due.
+ *   <li><b>idle</b> ({@link BackoffIdle}) until a producer wakes it or the heartbeat is due.
  * </ol>
  *
  * <p>Back-pressure: the inbox is bounded ({@link #INBOX} events) and a producer waits for room. Few events are ever in
@@ -134,7 +135,7 @@ final class DestinationAgent implements Runnable {
     private final PhaseMachine<DestinationPhase> phases = new PhaseMachine<>(
             "destination", MigrationDestination.PHASES, DestinationPhase.HANDSHAKE, System::nanoTime);
     private final TakeoverGate gate;
-    private final IdleStrategy idle = new IdleStrategy(0, 0);
+    private final BackoffIdle idle = new BackoffIdle(0, 0);
     private DeviceSink[] devices = new DeviceSink[0];
     private boolean helloDone;
     /** The source announced a copy it never runs, and this side may run before the grant. */

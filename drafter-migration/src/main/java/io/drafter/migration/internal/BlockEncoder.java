@@ -15,7 +15,7 @@ import java.util.Arrays;
  * {@link io.drafter.migration.protocol.FrameProxy} builds (and seals) the frame in place and writes it at once.
  *
  * <p><b>Note:</b> not thread-safe, and the frame {@link #encode} returns shares its buffers: send it before the next
- * {@link #readBuffer}. One per sender thread.
+ * {@link #readBuffer}. One per thread that sends blocks (the source's agent).
  */
 public final class BlockEncoder {
     private static final int HEADER = FrameCodec.BLOCK_HEADER_BYTES;

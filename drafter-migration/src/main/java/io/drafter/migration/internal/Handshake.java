@@ -227,7 +227,7 @@ public final class Handshake {
         if (token != null) {
             Frame.AuthProof own = new Frame.AuthProof(token.proof(DESTINATION_ROLE, opened.nonceS(), opened.nonceD()));
             if (opened.keys() != null) {
-                // Atomic with the proof: a PING of the sender thread must not slip in clear behind it.
+                // Atomic with the proof: a PING of the engine's agent must not slip in clear behind it.
                 out.sendNowThenSeal(own, FrameCipher.sealing(opened.keys().destinationToSource()));
             } else {
                 out.sendNow(own);

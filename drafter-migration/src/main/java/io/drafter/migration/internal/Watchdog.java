@@ -5,7 +5,7 @@ import java.util.function.LongSupplier;
 
 /**
  * Fails a session when nothing arrives from the peer for too long: the no-progress watchdog of each engine's state
- * machine. The peer's sender sends PING frames when idle, so only a dead or stalled peer trips it.
+ * machine. The peer's agent sends PING frames when idle, so only a dead or stalled peer trips it.
  *
  * <p><b>Note:</b> runs one named daemon thread; {@link #stop()} ends it.
  */

@@ -6,8 +6,9 @@ package io.drafter.migration.source;
  * the grant first ({@link MigrationSource#abortBeforeGrant()}). Each step happens at most once; a step out of order is
  * the destination's protocol error, which the engine reports.
  *
- * <p>Pure; <b>not</b> thread-safe: the source calls it under its lock, so the grant and the withholding never both
- * happen.
+ * <p>Pure; <b>not</b> thread-safe: the source's agent thread owns it. The GRANT itself is decided against failures and
+ * {@link MigrationSource#abortBeforeGrant()} from other threads by one compare-and-set on the {@link SourceState}, so
+ * the grant and the withholding never both happen; {@link #withhold} is the same rule for a single thread.
  */
 final class HandOver {
     private boolean acknowledged;

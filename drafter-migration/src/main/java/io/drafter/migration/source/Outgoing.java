@@ -2,7 +2,7 @@ package io.drafter.migration.source;
 
 import io.drafter.migration.protocol.Frame;
 
-/** What the source's sender writes next: a frame as it is, or a block it reads, encodes and sends. */
+/** What the source's agent writes next: a frame as it is, or a block it reads, encodes and sends. */
 sealed interface Outgoing {
     /** A frame built already: DIRTY, AUTHORITY, GRANT or PING. */
     record Control(Frame frame) implements Outgoing {}

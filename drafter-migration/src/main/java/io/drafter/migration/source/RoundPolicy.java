@@ -8,7 +8,7 @@ package io.drafter.migration.source;
  *
  * <p>Pure: the caller passes the time and says when a round has been sent.
  *
- * <p><b>Note:</b> not thread-safe; the source calls it under its lock.
+ * <p><b>Note:</b> not thread-safe; the source's agent thread owns it.
  */
 final class RoundPolicy {
     private final DirtyPolicy policy;

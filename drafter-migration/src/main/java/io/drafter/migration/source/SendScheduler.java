@@ -12,7 +12,7 @@ import java.util.BitSet;
  * queued once however often it is dirtied), its full-copy order and cursor, its credit, and the blocks picked but not
  * yet {@linkplain #sent sent}.
  *
- * <p><b>Note:</b> not thread-safe; the source calls it under its lock.
+ * <p><b>Note:</b> not thread-safe; the source's agent thread owns it.
  */
 final class SendScheduler {
     private static final class Lane {

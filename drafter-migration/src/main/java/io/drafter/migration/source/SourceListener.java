@@ -5,8 +5,10 @@ import java.time.Duration;
 /**
  * Observes a migration from the source side. Every method has a no-op default.
  *
- * <p><b>Note:</b> called on the engine's threads; implementations must be quick and must not call back into the
- * engine's waiting methods.
+ * <p><b>Note:</b> called on the engine's agent thread, one call at a time ({@link #onPhase} to {@link
+ * SourcePhase#RESUMED} on the caller of {@link MigrationSource#resumeSource()}, once the agent announced the failure);
+ * implementations must be quick (the agent sends nothing meanwhile) and must not call back into the engine's waiting
+ * methods.
  */
 public interface SourceListener {
     /** The state machine moved from {@code from} (where it spent {@code timeInFrom}) to {@code to}. */

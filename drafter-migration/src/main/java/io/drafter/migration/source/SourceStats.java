@@ -12,9 +12,11 @@ import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicLongArray;
 
 /**
- * What the source counts while it migrates, and the {@link SourceCounters} snapshot of it. The block counters are
- * atomic (the sender counts without the engine's lock); rounds and the hand-over's times are kept under the engine's
- * lock.
+ * What the source counts while it migrates, and the {@link SourceCounters} snapshot of it.
+ *
+ * <p><b>Note:</b> one writer per counter, any number of readers: the engine's agent counts blocks, rounds and the
+ * hand-over's times, the suspend hook's thread notes its return; {@link #snapshot} may run on any thread. The block
+ * counters are atomic, the rest volatile.
  */
 final class SourceStats {
     private final AtomicLong blocksSent = new AtomicLong();
@@ -27,10 +29,10 @@ final class SourceStats {
     private final AtomicLongArray deviceZeroBlocks;
     private final AtomicLongArray deviceBytes;
     private final List<List<Integer>> dirtyPerRound = new ArrayList<>();
-    private int rounds;
-    private long suspendReturnedNs;
-    private long authorityAckNs;
-    private long grantNs;
+    private volatile int rounds;
+    private volatile long suspendReturnedNs;
+    private volatile long authorityAckNs;
+    private volatile long grantNs;
 
     /** Counters for the devices named {@code devices}, in their order. */
     SourceStats(List<String> devices) {
@@ -69,7 +71,7 @@ final class SourceStats {
 
     /** A dirty round (or the final one) of {@code dirtyBlocks} blocks started on device {@code device}. */
     void round(int device, int dirtyBlocks) {
-        rounds++;
+        rounds = rounds + 1; // one writer: the agent
         dirtyPerRound.get(device).add(dirtyBlocks);
     }
 

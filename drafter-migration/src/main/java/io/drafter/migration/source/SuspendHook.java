@@ -4,8 +4,10 @@ package io.drafter.migration.source;
  * What the caller does to stop and restart the writers of the source devices (pause the VM and flush its memory
  * into the memory device, and the reverse).
  *
- * <p><b>Note:</b> called on the engine's control thread; may block for as long as it needs (the engine keeps the
- * connection alive meanwhile).
+ * <p><b>Note:</b> {@link #suspend()} is called on a thread of its own; it may block for as long as it needs (the
+ * engine's agent keeps answering the destination and keeps the connection alive meanwhile). {@link #resume()} is
+ * called on the agent thread after a failure, on a thread of its own after the GRANT of a copy, or on the caller's
+ * thread ({@link MigrationSource#resumeSource()}).
  */
 public interface SuspendHook {
     /**

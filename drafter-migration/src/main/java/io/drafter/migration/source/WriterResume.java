@@ -1,6 +1,7 @@
 package io.drafter.migration.source;
 
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * The source's writers across a failed migration: the {@link SuspendHook} suspended them, and they are resumed at most
@@ -8,8 +9,9 @@ import java.util.concurrent.CompletableFuture;
  * MigrationSource#resumeSource()}); anyone else who claims it waits until the hook's {@code resume()} returned, so a
  * caller that sees the failure finds the source settled.
  *
- * <p>{@link #hookEntered}, {@link #hookReturned} and the claims are called under the engine's lock; {@link #resume}
- * outside it.
+ * <p><b>Note:</b> thread-safe without a lock: the state is one atomic word, and each claim is decided by one
+ * compare-and-set, so the engine's agent (after a failure) and the caller of {@link MigrationSource#resumeSource()} can
+ * claim at the same time and exactly one of them resumes.
  */
 final class WriterResume {
     /** What a claim gives its caller to do. */
@@ -23,10 +25,13 @@ final class WriterResume {
     }
 
     private final SuspendHook hook;
+    private static final int IN_HOOK = 1;
+    private static final int SUSPENDED = 2;
+    private static final int CLAIMED = 4;
+
     private final CompletableFuture<Void> resumed = new CompletableFuture<>();
-    private boolean inHook;
-    private boolean suspended;
-    private boolean claimed;
+    /** {@link #IN_HOOK}, {@link #SUSPENDED} and {@link #CLAIMED} bits. */
+    private final AtomicInteger state = new AtomicInteger();
 
     WriterResume(SuspendHook hook) {
         this.hook = hook;
@@ -34,35 +39,29 @@ final class WriterResume {
 
     /** The engine is about to call {@link SuspendHook#suspend()}. */
     void hookEntered() {
-        inHook = true;
+        state.updateAndGet(s -> s | IN_HOOK);
     }
 
     /** {@link SuspendHook#suspend()} returned (or threw): the writers count as suspended. */
     void hookReturned() {
-        inHook = false;
-        suspended = true;
+        state.updateAndGet(s -> (s & ~IN_HOOK) | SUSPENDED);
     }
 
     /** Whether the engine is inside {@link SuspendHook#suspend()}. */
     boolean inHook() {
-        return inHook;
+        return (state.get() & IN_HOOK) != 0;
     }
 
     /** The caller's claim ({@link MigrationSource#resumeSource()}): after it the engine never resumes on its own. */
     Turn claimForCaller() {
-        Turn t = !suspended ? Turn.NONE : claimed ? Turn.WAIT : Turn.MINE;
-        claimed = true;
-        return t;
+        int before = state.getAndUpdate(s -> s | CLAIMED);
+        return (before & SUSPENDED) == 0 ? Turn.NONE : (before & CLAIMED) != 0 ? Turn.WAIT : Turn.MINE;
     }
 
     /** The engine's claim after a failure; it claims nothing when the writers were not suspended. */
     Turn claimForEngine() {
-        if (!suspended) {
-            return Turn.NONE;
-        }
-        Turn t = claimed ? Turn.WAIT : Turn.MINE;
-        claimed = true;
-        return t;
+        int before = state.getAndUpdate(s -> (s & SUSPENDED) == 0 ? s : s | CLAIMED);
+        return (before & SUSPENDED) == 0 ? Turn.NONE : (before & CLAIMED) != 0 ? Turn.WAIT : Turn.MINE;
     }
 
     /**
