@@ -1,5 +1,6 @@
 package io.drafter.net;
 
+import io.drafter.net.testing.InNetns;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;

@@ -1,6 +1,7 @@
 package io.drafter.peer.bench;
 
 import io.drafter.net.CommandRunner;
+import io.drafter.net.testing.InNetns;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -226,7 +227,7 @@ public final class WanLink implements AutoCloseable {
     public synchronized Tunnel tunnel(String entryNetns, String targetNetns, InetSocketAddress target)
             throws Exception {
         ServerSocketChannel exitListener =
-                Netns.call(NAMESPACE, () -> relayListener(new InetSocketAddress(NAMESPACE_ADDRESS, 0)));
+                InNetns.call(NAMESPACE, () -> relayListener(new InetSocketAddress(NAMESPACE_ADDRESS, 0)));
         Duration oneWay = profile.roundTrip().dividedBy(2);
         DelayRelay exit = DelayRelay.start(
                         "wan-exit",
@@ -240,7 +241,7 @@ public final class WanLink implements AutoCloseable {
                 new InetSocketAddress(NAMESPACE_ADDRESS, exit.address().getPort());
         ServerSocketChannel entryListener;
         try {
-            entryListener = Netns.call(entryNetns, () -> relayListener(new InetSocketAddress("127.0.0.1", 0)));
+            entryListener = InNetns.call(entryNetns, () -> relayListener(new InetSocketAddress("127.0.0.1", 0)));
         } catch (Exception e) {
             exit.close();
             throw e;
@@ -268,7 +269,7 @@ public final class WanLink implements AutoCloseable {
     private static SocketChannel connect(String netns, InetSocketAddress target) throws IOException {
         SocketChannel c;
         try {
-            c = Netns.call(netns, SocketChannel::open);
+            c = InNetns.call(netns, SocketChannel::open);
             c.setOption(StandardSocketOptions.SO_RCVBUF, RELAY_SOCKET_BUFFER_BYTES);
             c.setOption(StandardSocketOptions.SO_SNDBUF, RELAY_SOCKET_BUFFER_BYTES);
         } catch (IOException e) {

@@ -1,4 +1,4 @@
-package io.drafter.peer.bench;
+package io.drafter.net.testing;
 
 import static java.lang.foreign.ValueLayout.ADDRESS;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
@@ -18,9 +18,11 @@ import java.util.concurrent.TimeUnit;
 /**
  * Runs code inside a named network namespace: a fresh, named platform thread calls {@code setns(2)} on
  * {@code /run/netns/<name>} and then runs the work. Sockets opened there stay in that namespace after the thread
- * ends and can be used from any thread. (Test helper, a copy of drafter-net's test {@code InNetns}; the production equivalent belongs in drafter-linux.) {@code netns} null or empty: the work runs on the calling thread, in its namespace.
+ * ends and can be used from any thread. {@code netns} null or empty: the work runs on the calling thread, in its
+ * namespace. (Test support, shared with the modules above through the test-jar; the production equivalent belongs in
+ * drafter-linux.)
  */
-final class Netns {
+public final class InNetns {
     private static final int O_RDONLY = 0;
     private static final int O_CLOEXEC = 0x80000;
     private static final int CLONE_NEWNET = 0x40000000;
@@ -38,10 +40,10 @@ final class Netns {
     private static final MethodHandle CLOSE = LINKER.downcallHandle(
             LINKER.defaultLookup().findOrThrow("close"), FunctionDescriptor.of(JAVA_INT, JAVA_INT));
 
-    private Netns() {}
+    private InNetns() {}
 
-    /** Runs {@code work} inside namespace {@code netns} and returns its result. */
-    static <T> T call(String netns, Callable<T> work) throws Exception {
+    /** Runs {@code work} inside namespace {@code netns} (null or empty: here) and returns its result. */
+    public static <T> T call(String netns, Callable<T> work) throws Exception {
         if (netns == null || netns.isEmpty()) {
             return work.call();
         }
