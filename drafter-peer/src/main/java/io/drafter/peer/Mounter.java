@@ -474,10 +474,7 @@ public final class Mounter implements AutoCloseable {
     private List<String> writableFiles() {
         Set<String> files = new LinkedHashSet<>();
         for (DeviceConfig d : options.devices()) {
-            Path f = d.overlays().isEmpty()
-                    ? d.base().orElseThrow()
-                    : d.overlays().getLast();
-            files.add(f.toString());
+            files.add(d.writtenFile().toString());
         }
         return List.copyOf(files);
     }

@@ -1054,9 +1054,7 @@ public final class Peer implements AutoCloseable {
     private List<String> writableDirs() {
         Set<String> dirs = new LinkedHashSet<>();
         for (DeviceConfig d : options.devices()) {
-            Path f = d.overlays().isEmpty()
-                    ? d.base().orElseThrow()
-                    : d.overlays().getLast();
+            Path f = d.writtenFile();
             Path parent = f.toAbsolutePath().getParent();
             dirs.add(parent == null ? f.toString() : parent.toString());
         }

@@ -64,6 +64,15 @@ public record DeviceConfig(
         return !overlays.isEmpty();
     }
 
+    /**
+     * The file that takes the device's writes: its top overlay, or its base when it has no overlay.
+     *
+     * @throws java.util.NoSuchElementException if it has neither
+     */
+    public Path writtenFile() {
+        return overlays.isEmpty() ? base.orElseThrow() : overlays.getLast();
+    }
+
     /** Whether the device takes part in migration: {@code makeMigratable} and not {@code shared}. */
     public boolean migrated() {
         return makeMigratable && !shared;

@@ -30,6 +30,7 @@ class DeviceConfigParserTest {
         assertTrue(d.makeMigratable());
         assertTrue(d.migrated());
         assertTrue(!d.copyOnWrite());
+        assertEquals(Path.of("out/package/memory.bin"), d.writtenFile());
     }
 
     @Test
@@ -45,6 +46,8 @@ class DeviceConfigParserTest {
         assertEquals(List.of(Path.of("a.o"), Path.of("b.o")), ds.get(1).overlays());
         assertEquals(Duration.ofMillis(100), ds.get(1).cycleThrottle());
         assertEquals(1048576, ds.get(1).blockSizeBytes());
+        assertEquals(Path.of("out/overlay/state.bin"), ds.get(0).writtenFile());
+        assertEquals(Path.of("b.o"), ds.get(1).writtenFile());
     }
 
     @Test
