@@ -92,6 +92,10 @@ final class SourceAgent implements Runnable {
     private boolean unflushed;
     private long roundWakeNs;
     private Thread reader;
+    /** The thread that resumes the writers after the GRANT of a copy, and what it threw; {@code null} before. */
+    private Thread resumer;
+
+    private volatile Throwable resumeError;
 
     SourceAgent(MigrationSource source, List<SourceDevice> devices, List<DeviceSpec> specs, SourceInbox inbox) {
         this.source = source;
@@ -276,10 +280,22 @@ final class SourceAgent implements Runnable {
         }
     }
 
-    private void onCompleted() throws ProtocolException {
+    private void onCompleted() throws ProtocolException, InterruptedException {
         SourcePhase phase = source.state().phase();
         if (phase != SourcePhase.GRANTED) {
             throw new ProtocolException(ErrorCode.UNEXPECTED_FRAME, "unexpected COMPLETED in phase " + phase);
+        }
+        // Nothing more comes from the destination (its reader stopped): no stall to watch for, even while the
+        // writers resume.
+        source.link.stopWatchdog();
+        if (resumer != null) {
+            // A copy: a caller that sees it completed finds the writers running again (as when the engine resumed
+            // them before it waited for COMPLETED). The destination's COMPLETED can overtake the resume.
+            resumer.join();
+            if (resumeError != null) {
+                source.fail(resumeError);
+                return;
+            }
         }
         long now = System.nanoTime();
         SourceState.Change c = source.swap(s -> s.completing(copyOnly, now));
@@ -287,7 +303,6 @@ final class SourceAgent implements Runnable {
             return; // failed meanwhile
         }
         source.announce(c);
-        source.link.stopWatchdog();
         source.link.connection().close();
         source.completedFuture.complete(source.counters());
     }
@@ -485,7 +500,7 @@ final class SourceAgent implements Runnable {
         if (copyOnly) {
             // A copy: every block of the cut is read and written ahead of the GRANT, so the writers go on.
             WriterResume.Turn turn = source.writers.claimForEngine();
-            Thread.ofPlatform()
+            resumer = Thread.ofPlatform()
                     .name("migration-source-resume-" + source.peer)
                     .daemon()
                     .start(() -> {
@@ -495,6 +510,7 @@ final class SourceAgent implements Runnable {
                         } catch (Throwable t) {
                             error = t;
                         }
+                        resumeError = error;
                         inbox.signal(new SourceEvent.WritersResumed(error));
                     });
         }
