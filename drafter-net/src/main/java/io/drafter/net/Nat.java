@@ -296,6 +296,23 @@ public final class Nat implements AutoCloseable {
                 namespaceRules(config, l));
     }
 
+    /**
+     * Forgets every flow that namespace {@code netns} tracks, for a VM about to run there: what it tracks belongs to
+     * an earlier VM or to this one's earlier stay, when the connections' sequence numbers were elsewhere. Packets of a
+     * connection the VM brings along would match such an entry, be judged out of its window, skip the NAT and be
+     * answered with a reset by the namespace; forgotten, they are tracked afresh (the kernel picks up established TCP
+     * flows) and NATed to the guest. Needs {@code conntrack}; without it nothing is forgotten.
+     */
+    public static void forgetTrackedFlows(String netns, CommandRunner runner) {
+        CommandRunner.Result r = runner.attempt(CommandRunner.inNetns(netns, "conntrack", "-F"), null);
+        if (!r.ok()) {
+            LOG.log(
+                    System.Logger.Level.DEBUG,
+                    "could not forget the flows namespace " + netns + " tracks ("
+                            + r.stderr().strip() + "): connections that come back with a VM may be reset");
+        }
+    }
+
     /** The nft script of the host table: masquerade toward {@code hostInterface}, isolation between namespaces. */
     static String hostRules(NatConfig config, String hostInterface) {
         return "table ip " + config.hostTable() + " {\n"

@@ -9,12 +9,16 @@ import java.io.IOException;
 import java.net.DatagramPacket;
 import java.net.DatagramSocket;
 import java.net.InetSocketAddress;
+import java.net.Socket;
 import java.net.SocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.channels.DatagramChannel;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -139,6 +143,77 @@ class NatTest {
 
         nat.close();
         lab.assertNatGone();
+    }
+
+    @Test
+    void aConnectionKeptOpenFollowsItsGuestToAnotherNamespaceAndBack() throws Exception {
+        Nat nat = lab.closeLater(Nat.create(lab.natConfig(2), lab.runner));
+        String ns0 = nat.namespaces().get(0).name();
+        String ns1 = nat.namespaces().get(1).name();
+        String guest = lab.addRoamingGuest(List.of(ns0, ns1));
+        ServerSocketChannel server = lab.closeLater(InNetns.call(guest, () -> {
+            ServerSocketChannel s = ServerSocketChannel.open();
+            s.bind(new InetSocketAddress("172.16.0.2", GUEST_PORT));
+            return s;
+        }));
+        CompletableFuture<SocketChannel> accepted = new CompletableFuture<>();
+        Thread.ofPlatform().daemon().name("guest-echo").start(() -> {
+            try (SocketChannel c = server.accept()) {
+                accepted.complete(c);
+                ByteBuffer b = ByteBuffer.allocate(64 * 1024);
+                while (c.read(b.clear()) > 0) {
+                    b.flip();
+                    while (b.hasRemaining()) {
+                        c.write(b);
+                    }
+                }
+            } catch (IOException e) {
+                accepted.completeExceptionally(e);
+            }
+        });
+        int port = NetLab.freeLoopbackPort();
+        Ipv4Cidr pool = Ipv4Cidr.parse(NetLab.HOST_VETH_CIDR);
+        Forwarder fwd = Forwarder.open(forwardTo(ns0, port), pool, lab.runner);
+        try (Socket client = new Socket("127.0.0.1", port)) {
+            client.setSoTimeout(10_000);
+            SocketChannel inGuest = accepted.get(10, TimeUnit.SECONDS);
+            // Enough bytes at each place that the sequence numbers move far beyond what the other place tracked.
+            echo(client, 16);
+            for (String to : List.of(ns1, ns0, ns1)) {
+                fwd.close();
+                lab.moveGuest(guest, to.equals(ns0) ? 0 : 1);
+                Nat.forgetTrackedFlows(to, lab.runner);
+                // Like a VM that runs before its forward is in place: the guest sends first, from its new place.
+                inGuest.write(ByteBuffer.wrap("moved\n".getBytes(StandardCharsets.UTF_8)));
+                fwd = Forwarder.open(forwardTo(to, port), pool, lab.runner);
+                // The client's next packet makes the new place track the connection; the guest's retransmission
+                // then gets through.
+                client.getOutputStream().write("ping\n".getBytes(StandardCharsets.UTF_8));
+                assertEquals(
+                        "moved\nping\n", new String(client.getInputStream().readNBytes(11), StandardCharsets.UTF_8));
+                echo(client, 16);
+            }
+        } finally {
+            fwd.close();
+        }
+        nat.close();
+        lab.assertNatGone();
+    }
+
+    private static List<PortForward> forwardTo(String netns, int port) {
+        return PortForward.parseList("[" + forward(netns, "127.0.0.1:" + port) + "]");
+    }
+
+    /** Sends {@code mib} MiB over {@code client} in 64 KiB pieces, each echoed back whole before the next. */
+    private static void echo(Socket client, int mib) throws IOException {
+        byte[] out = new byte[64 * 1024];
+        byte[] in = new byte[out.length];
+        for (int i = 0; i < mib * 16; i++) {
+            java.util.Arrays.fill(out, (byte) i);
+            client.getOutputStream().write(out);
+            client.getInputStream().readNBytes(in, 0, in.length);
+            assertTrue(java.util.Arrays.equals(out, in), "piece " + i + " echoed unchanged");
+        }
     }
 
     @Test

@@ -127,6 +127,44 @@ final class NetLab implements AutoCloseable {
     }
 
     /**
+     * A guest stand-in that can move between NAT namespaces, as a migrated VM does: like {@link #addGuest}, but with
+     * one veth into each of {@code natNamespaces} (each replacing that namespace's {@code tap0}, which stays there
+     * when the guest leaves, as a VM's tap does). The guest's address and route sit on the first; {@link #moveGuest}
+     * moves them. Returns the guest namespace's name.
+     */
+    String addRoamingGuest(List<String> natNamespaces) {
+        String guest = natNamespaces.getFirst() + "r";
+        guestNamespaces.add(guest);
+        runner.run("add guest namespace", List.of("ip", "netns", "add", guest));
+        for (int i = 0; i < natNamespaces.size(); i++) {
+            String natNs = natNamespaces.get(i);
+            runner.run(
+                    "replace tap0 in " + natNs,
+                    List.of("ip", "-n", natNs, "-batch", "-"),
+                    "link del tap0\n"
+                            + "link add tap0 type veth peer name eth" + i + " netns " + guest + "\n"
+                            + "addr add 172.16.0.1/30 dev tap0\n"
+                            + "link set tap0 up\n");
+            runner.run("bring up eth" + i, List.of("ip", "-n", guest, "link", "set", "eth" + i, "up"));
+        }
+        runner.run("bring up lo", List.of("ip", "-n", guest, "link", "set", "lo", "up"));
+        moveGuest(guest, 0);
+        return guest;
+    }
+
+    /**
+     * Puts roaming guest {@code guest}'s address and route on its link into NAT namespace number {@code to}; its
+     * sockets, their TCP state and the namespace stay as they are.
+     */
+    void moveGuest(String guest, int to) {
+        runner.run(
+                "move guest " + guest + " to eth" + to,
+                List.of("ip", "-n", guest, "-force", "-batch", "-"),
+                "addr flush dev eth0\naddr flush dev eth1\n" + "addr add 172.16.0.2/30 dev eth" + to
+                        + "\nroute add default via 172.16.0.1\n");
+    }
+
+    /**
      * Starts a line server in {@code netns} on {@code address:port}: for every connection it answers one line,
      * {@code <name> <peer address>}, and closes.
      */

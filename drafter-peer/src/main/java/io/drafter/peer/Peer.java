@@ -25,6 +25,7 @@ import io.drafter.net.AddressInUseException;
 import io.drafter.net.CommandRunner;
 import io.drafter.net.Forwarder;
 import io.drafter.net.Ipv4Cidr;
+import io.drafter.net.Nat;
 import io.drafter.net.NatConfig;
 import io.drafter.net.NetException;
 import io.drafter.storage.BlockDevice;
@@ -419,6 +420,11 @@ public final class Peer implements AutoCloseable {
         if (network != null && options.netns().isEmpty()) {
             throw new VmException("could not resume: the snapshot has a NIC on " + config.tapInterface()
                     + "; give the namespace that holds it with --netns");
+        }
+        if (network != null) {
+            // The namespace may still track this VM's connections from an earlier stay here (a migration back), at
+            // their old sequence numbers: the guest's first packets would be answered with resets.
+            Nat.forgetTrackedFlows(options.netns(), new CommandRunner());
         }
         VmConfig vmConfig = config.toVmConfig(
                 mount.file(KERNEL), initrd, drives, mount.file(MEMORY), network, runDir.vm(), options.console());
