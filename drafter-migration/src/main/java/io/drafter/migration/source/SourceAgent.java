@@ -91,6 +91,9 @@ final class SourceAgent implements Runnable {
     private boolean copyOnly;
     private boolean unflushed;
     private long roundWakeNs;
+    /** The hook prepared the suspend: once the last live round is out, it suspends. */
+    private boolean liveRoundPending;
+
     private Thread reader;
     /** The thread that resumes the writers after the GRANT of a copy, and what it threw; {@code null} before. */
     private Thread resumer;
@@ -308,13 +311,28 @@ final class SourceAgent implements Runnable {
     }
 
     private void onSuspendReturned(SourceEvent.SuspendReturned r) throws IOException {
+        // After prepare() the writers count as suspended too: a failure from here on lets resume() undo it.
         source.writers.hookReturned();
-        source.stats.suspendReturned(r.returnedNs());
+        if (!r.prepared()) {
+            source.stats.suspendReturned(r.returnedNs());
+        }
         if (source.ended()) {
             return; // the failure is settled: the writers are resumed there
         }
         if (r.error() != null) {
             source.fail(r.error());
+            return;
+        }
+        if (r.prepared()) {
+            // The last live round: what changed up to prepare(), sent while the writers run on.
+            for (Dev d : devs) {
+                long[] blocks = toArray(d.device.tracked().collect());
+                int round = d.convergence.finalRound();
+                source.stats.round(d.index, blocks.length);
+                enqueueDirty(d, round, blocks, false);
+                listener.onDirtyRound(d.spec.name(), round, blocks.length, false);
+            }
+            liveRoundPending = true;
             return;
         }
         if (!transition(SourcePhase.FINAL_SYNC)) {
@@ -351,6 +369,14 @@ final class SourceAgent implements Runnable {
             case DIRTY_ROUNDS -> {
                 return stepRounds(nowNs);
             }
+            case SUSPENDING -> {
+                if (!liveRoundPending || !scheduler.allDrained()) {
+                    return 0;
+                }
+                liveRoundPending = false;
+                suspend(false);
+                return 1;
+            }
             default -> {
                 return 0;
             }
@@ -364,7 +390,7 @@ final class SourceAgent implements Runnable {
             allReady &= d.convergence.ready();
         }
         if (allReady) {
-            suspend();
+            suspend(true);
             return 1;
         }
         int work = 0;
@@ -399,9 +425,13 @@ final class SourceAgent implements Runnable {
         return work;
     }
 
-    /** SUSPENDING: the hook runs on a thread of its own; its return is a {@link SourceEvent.SuspendReturned}. */
-    private void suspend() {
-        if (!transition(SourcePhase.SUSPENDING)) {
+    /**
+     * SUSPENDING: the hook runs on a thread of its own; its return is a {@link SourceEvent.SuspendReturned}. First
+     * ({@code prepare}) its {@link SuspendHook#prepare()}: if that asks for the last live round, the thread ends there
+     * and {@link #step} calls this again once the round is out.
+     */
+    private void suspend(boolean prepare) {
+        if (prepare && !transition(SourcePhase.SUSPENDING)) {
             return;
         }
         source.writers.hookEntered();
@@ -411,11 +441,15 @@ final class SourceAgent implements Runnable {
                 .start(() -> {
                     Throwable error = null;
                     try {
+                        if (prepare && source.hook.prepare()) {
+                            inbox.signal(new SourceEvent.SuspendReturned(System.nanoTime(), null, true));
+                            return;
+                        }
                         source.hook.suspend();
                     } catch (Throwable t) {
                         error = t;
                     }
-                    inbox.signal(new SourceEvent.SuspendReturned(System.nanoTime(), error));
+                    inbox.signal(new SourceEvent.SuspendReturned(System.nanoTime(), error, false));
                 });
     }
 

@@ -20,8 +20,12 @@ sealed interface SourceEvent {
     /** COMPLETED: the destination runs; the reader has stopped. */
     record Completed() implements SourceEvent {}
 
-    /** {@link SuspendHook#suspend()} returned at {@code returnedNs}, or threw {@code error}. */
-    record SuspendReturned(long returnedNs, Throwable error) implements SourceEvent {}
+    /**
+     * {@link SuspendHook#suspend()} returned at {@code returnedNs}, or threw {@code error}; with {@code prepared}, it
+     * was {@link SuspendHook#prepare()} that returned {@code true}: the writers still run, and the last live round is
+     * due.
+     */
+    record SuspendReturned(long returnedNs, Throwable error, boolean prepared) implements SourceEvent {}
 
     /** The writers were resumed after the GRANT of a copy, or resuming them threw {@code error}. */
     record WritersResumed(Throwable error) implements SourceEvent {}

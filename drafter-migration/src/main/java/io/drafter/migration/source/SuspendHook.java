@@ -11,6 +11,18 @@ package io.drafter.migration.source;
  */
 public interface SuspendHook {
     /**
+     * What can be done while the writers still run, right before {@link #suspend()}: push what they buffered into the
+     * devices (for a VM: its agent's {@code BeforeSuspend}, then guest RAM written back). Called on the same thread,
+     * just before {@link #suspend()}. Returning {@code true} asks for one more round first: the engine sends what
+     * changed so far with the writers running, and calls {@link #suspend()} once that round is out, so that the final
+     * set, sent while the writers are stopped, holds only what changed during the round. Should {@link #suspend()}
+     * then not come (the migration failed), {@link #resume()} undoes this. Default: nothing, {@code false}.
+     */
+    default boolean prepare() throws Exception {
+        return false;
+    }
+
+    /**
      * Stops every writer of the devices and pushes buffered data into them. After it returns, no write may reach a
      * device until {@link #resume()}; the engine then takes the final dirty set.
      */

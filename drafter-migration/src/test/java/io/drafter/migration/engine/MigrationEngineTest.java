@@ -58,7 +58,7 @@ class MigrationEngineTest {
     static final DirtyPolicy FAST = new DirtyPolicy(10, 1, 6, Duration.ofMillis(20));
 
     /** The source side of a test: devices with trackers, writers, and a hook that stops the writers. */
-    static final class Source implements SuspendHook {
+    static class Source implements SuspendHook {
         final List<DirtyTrackingDevice> trackers = new ArrayList<>();
         final List<BlockDevice> tops = new ArrayList<>();
         final List<SourceDevice> devices = new ArrayList<>();

@@ -26,7 +26,7 @@ class SourceInboxTest {
         SourceInbox inbox = new SourceInbox(8);
         inbox.offerFrame(new SourceEvent.Credit(0, 4), () -> false);
         inbox.offerFrame(new SourceEvent.Need(1, 7), () -> false);
-        inbox.signal(new SourceEvent.SuspendReturned(42, null));
+        inbox.signal(new SourceEvent.SuspendReturned(42, null, false));
         inbox.offerFrame(new SourceEvent.Takeover(), () -> false);
         assertEquals(3, inbox.frames());
         assertInstanceOf(SourceEvent.SuspendReturned.class, inbox.poll(), "a signal jumps the frames");
