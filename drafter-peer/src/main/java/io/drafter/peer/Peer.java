@@ -149,7 +149,10 @@ public final class Peer implements AutoCloseable {
     private volatile VmState vmState = VmState.NONE;
     private MigrationDestination incoming;
     private volatile MigrationSource outgoing;
-    private Forwarder forwarder;
+    private volatile Forwarder forwarder;
+    /** Removes the forwards of a VM suspended for a migration, off the paused window; {@code null} when none runs. */
+    private volatile Thread forwardsGoing;
+
     private String migratedTo;
     private boolean stopped;
     private String stoppedWhere;
@@ -536,6 +539,7 @@ public final class Peer implements AutoCloseable {
      * peer this VM just left (its forward goes when it suspends).
      */
     private void installForwards() throws IOException {
+        awaitForwardsGone();
         if (options.portForwards().isEmpty() || forwarder != null) {
             return;
         }
@@ -550,7 +554,7 @@ public final class Peer implements AutoCloseable {
                     throw new IOException("could not forward ports to the VM: " + e.getMessage(), e);
                 }
                 try {
-                    Thread.sleep(20);
+                    Thread.sleep(5);
                 } catch (InterruptedException ie) {
                     Thread.currentThread().interrupt();
                     throw new IOException("interrupted while forwarding ports", ie);
@@ -563,6 +567,44 @@ public final class Peer implements AutoCloseable {
     private void removeForwards() {
         Forwarder f = forwarder;
         forwarder = null;
+        close(f);
+        awaitForwardsGone();
+    }
+
+    /**
+     * Starts removing this peer's port forwards on a thread of its own: an {@code nft} run takes 10-30 ms here, which
+     * would lengthen the paused window of a migration. {@link #awaitForwardsGone} waits for it.
+     */
+    private void removeForwardsAhead() {
+        Forwarder f = forwarder;
+        forwarder = null;
+        if (f != null) {
+            forwardsGoing = Thread.ofPlatform().name("remove-forwards").start(() -> close(f));
+        }
+    }
+
+    /** Waits until forwards removed by {@link #removeForwardsAhead} are gone. */
+    private void awaitForwardsGone() {
+        Thread t = forwardsGoing;
+        if (t == null) {
+            return;
+        }
+        boolean interrupted = false;
+        while (true) {
+            try {
+                t.join();
+                break;
+            } catch (InterruptedException e) {
+                interrupted = true; // an nft run ends within its own timeout
+            }
+        }
+        forwardsGoing = null;
+        if (interrupted) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    private static void close(Forwarder f) {
         if (f != null) {
             try {
                 f.close();
@@ -588,7 +630,7 @@ public final class Peer implements AutoCloseable {
 
     /**
      * When this peer last finished suspending its VM for a migration ({@link System#nanoTime()}: RAM flushed, state
-     * saved, devices flushed, forwards removed), or 0.
+     * saved, devices flushed; its forwards are being removed), or 0.
      */
     public long suspendedAtNanos() {
         return suspendedAtNanos;
@@ -837,12 +879,21 @@ public final class Peer implements AutoCloseable {
     /** Pauses the VM into its devices and restarts it, for the migration engine. */
     private final class VmSuspendHook implements SuspendHook {
         @Override
+        public boolean prepare() throws Exception {
+            // BeforeSuspend and guest RAM written back with the VM running; the engine sends what that dirtied before
+            // the pause, so that the paused window carries only what the guest changes meanwhile.
+            vm.prepareSnapshot(options.resumeTimeout());
+            return true;
+        }
+
+        @Override
         public void suspend() throws Exception {
             long start = System.nanoTime();
             persistState();
             // The VM is paused now; free the forwarded addresses for the next peer (the VM served them throughout
-            // BeforeSuspend, which is why this comes after the snapshot, not before).
-            removeForwards();
+            // BeforeSuspend, which is why this comes after the snapshot, not before). The destination retries until
+            // they are free; a resume here waits for them to be gone first.
+            removeForwardsAhead();
             suspendedAtNanos = System.nanoTime();
             LOG.log(
                     Level.INFO,
@@ -877,10 +928,9 @@ public final class Peer implements AutoCloseable {
      */
     void persistState() throws IOException, VmException {
         Path tmp = runDir.vm().resolve("state-out.bin");
-        long t0 = System.nanoTime();
         VmInstance.SnapshotResult snap = vm.snapshot(tmp, options.resumeTimeout());
-        pausedAtNanos = t0 + snap.beforeSuspend().toNanos();
         long saved = System.nanoTime();
+        pausedAtNanos = saved - snap.pauseToSaved().toNanos();
         vmState = VmState.SAVED;
         try {
             byte[] state = Files.readAllBytes(tmp);

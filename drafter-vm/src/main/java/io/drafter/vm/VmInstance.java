@@ -28,6 +28,13 @@ public interface VmInstance extends AutoCloseable {
     SnapshotResult snapshot(Path stateFile, Duration timeout) throws VmException;
 
     /**
+     * The part of {@link #snapshot} that runs with the VM running: guest agent {@code BeforeSuspend} and a first flush
+     * of guest RAM. A {@link #snapshot} right after it skips them (and reports this call's time as theirs); {@link
+     * #cont()} or {@link #afterResume} in between ends the preparation. Default: nothing, {@link #snapshot} does all.
+     */
+    default void prepareSnapshot(Duration timeout) throws VmException {}
+
+    /**
      * Loads the device state from {@code stateFile} into a VM started with {@link Vmm#startDeferred}; its vCPUs stay
      * stopped until {@link #cont()}.
      *

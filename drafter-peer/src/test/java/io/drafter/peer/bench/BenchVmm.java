@@ -179,6 +179,11 @@ final class BenchVmm implements Vmm {
         }
 
         @Override
+        public void prepareSnapshot(Duration timeout) throws VmException {
+            vm.prepareSnapshot(timeout);
+        }
+
+        @Override
         public void loadState(Path stateFile) throws VmException {
             vm.loadState(stateFile);
         }

@@ -328,7 +328,11 @@ public final class VmMigrationBenchmark {
                         + " ms (of which state load+cont "
                         + peerB.lastResume().toMillis()
                         + " ms); QEMU started ahead in "
-                        + peerB.startedAhead().toMillis() + " ms";
+                        + peerB.startedAhead().toMillis() + " ms; final set "
+                        + m.counters().dirtyPerRound().values().stream()
+                                .mapToInt(r -> r.isEmpty() ? 0 : r.getLast())
+                                .sum()
+                        + " blocks";
                 return new Result(
                         "drafter",
                         client.longestGapMs(),

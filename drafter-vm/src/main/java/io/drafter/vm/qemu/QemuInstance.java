@@ -42,6 +42,8 @@ public final class QemuInstance implements VmInstance {
     private volatile long preparedAtNs;
     private volatile Duration startedAfter;
     private volatile Duration stateLoadTimeout;
+    /** How long {@link #prepareSnapshot} took, until the snapshot it prepared (or a resume) clears it. */
+    private volatile Duration prepared;
 
     /**
      * How long the steps of a resume took.
@@ -176,6 +178,7 @@ public final class QemuInstance implements VmInstance {
 
     @Override
     public void cont() throws VmException {
+        prepared = null;
         qmp.execute(new QmpCommand.Cont(), Duration.ofSeconds(10));
         ResumeTimings t = resumeTimings;
         if (t != null && t.running() == null) {
@@ -209,12 +212,18 @@ public final class QemuInstance implements VmInstance {
             }
             throw new VmException("could not check state file directory " + parent + ": " + e, e);
         }
-        long t0 = System.nanoTime();
-        agent.call(new AgentCall.BeforeSuspend(), timeout);
-        // While the guest still runs: set up the save and write back what it dirtied so far, so that the flush after
-        // the pause (inside the paused window) carries only the pages of the last milliseconds.
-        qmp.execute(new QmpCommand.MigrateSetCapabilities(Map.of("x-ignore-shared", true)), timeout);
-        flushMemory();
+        Duration before = prepared;
+        if (before == null) {
+            prepareSnapshot(timeout);
+            before = prepared;
+        } else {
+            // Prepared a while ago (a migration sent one more round since): write back again what the guest dirtied
+            // meanwhile, while it still runs.
+            long t0 = System.nanoTime();
+            flushMemory();
+            before = before.plusNanos(System.nanoTime() - t0);
+        }
+        prepared = null;
         long t1 = System.nanoTime();
         pause();
         flushMemory();
@@ -234,8 +243,18 @@ public final class QemuInstance implements VmInstance {
         } catch (IOException e) {
             throw new VmException("could not stat state file " + stateFile + ": " + e, e);
         }
-        return new SnapshotResult(
-                stateFile, size, Duration.ofNanos(t1 - t0), Duration.ofNanos(t2 - t1), Duration.ofNanos(flushed - t1));
+        return new SnapshotResult(stateFile, size, before, Duration.ofNanos(t2 - t1), Duration.ofNanos(flushed - t1));
+    }
+
+    @Override
+    public void prepareSnapshot(Duration timeout) throws VmException {
+        long t0 = System.nanoTime();
+        agent.call(new AgentCall.BeforeSuspend(), timeout);
+        // While the guest still runs: set up the save and write back what it dirtied so far, so that the flush after
+        // the pause (inside the paused window) carries only the pages of the last milliseconds.
+        qmp.execute(new QmpCommand.MigrateSetCapabilities(Map.of("x-ignore-shared", true)), timeout);
+        flushMemory();
+        prepared = Duration.ofNanos(System.nanoTime() - t0);
     }
 
     /** Polls {@code query-migrate} until it completes; fails naming QEMU's error description. */
@@ -308,6 +327,7 @@ public final class QemuInstance implements VmInstance {
 
     @Override
     public void afterResume(Duration timeout) throws VmException {
+        prepared = null;
         try {
             agent.call(new AgentCall.AfterResume(System.currentTimeMillis() / 1000), timeout);
         } catch (VmException e) {
