@@ -32,6 +32,8 @@ final class NetLab implements AutoCloseable {
     static final String NAMESPACE_CIDR = "10.231.15.0/28";
     static final String UPSTREAM_HOST_IP = "10.231.200.1";
     static final String UPSTREAM_IP = "10.231.200.2";
+    /** Every port {@link #freeLoopbackPort} returned in this JVM. */
+    private static final java.util.Set<Integer> HANDED_OUT = java.util.concurrent.ConcurrentHashMap.newKeySet();
 
     final CommandRunner runner = new CommandRunner();
     final String prefix;
@@ -222,8 +224,13 @@ final class NetLab implements AutoCloseable {
 
     /** A TCP port on 127.0.0.1 that is free right now. */
     static int freeLoopbackPort() throws IOException {
-        try (ServerSocket s = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
-            return s.getLocalPort();
+        // A forward binds no socket: the kernel may hand out a port again that a test forwards already.
+        while (true) {
+            try (ServerSocket s = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+                if (HANDED_OUT.add(s.getLocalPort())) {
+                    return s.getLocalPort();
+                }
+            }
         }
     }
 
