@@ -4,6 +4,8 @@
 # requests each, default 200000) runs against it while the VM migrates to peer B in ark1. redis-benchmark never
 # reconnects: it ends only if every connection survived the move. Prints its report (requests/s, latency percentiles),
 # whether it ended without errors, and the peers' migration lines. Work files: out/bench-redis-benchmark.
+# BENCH_MOVES=n (default 1): the VM moves n times, back and forth between ark0 and ark1 (a new peer each time, in the
+# namespace the VM left before), all within one redis-benchmark run (give it BENCH_REQUESTS to last that long).
 set -euo pipefail
 . "$(dirname "$0")/as-root.sh"
 cd "$(dirname "$0")/.."
@@ -15,6 +17,8 @@ out=out/bench-redis-benchmark
 mem=${BENCH_MEMORY_MIB:-256}
 clients=${BENCH_CLIENTS:-20}
 requests=${BENCH_REQUESTS:-200000}
+moves=${BENCH_MOVES:-1}
+case "$moves" in ''|*[!0-9]*|0) echo "bench-redis-benchmark: BENCH_MOVES must be a positive number, not '$moves'" >&2; exit 2;; esac
 bash scripts/install-deps.sh
 mvn -B -q -ntp -DskipTests -Dspotless.check.skip=true install >/dev/null
 build_guest_and_redis
@@ -39,12 +43,22 @@ start=$(date +%s%N)
 redis-benchmark -p 3333 -c "$clients" -n "$requests" -t set,get --csv >"$out/during.csv" 2>"$out/during.err" &
 bench=$!; pids+=($bench)
 sleep 3
-bin/drafter peer --netns ark1 --raddr 127.0.0.1:1337 --laddr '' --token-file "$out/token" --enable-output=false \
-  --port-forwards "${fwd/NS/ark1}" --chroot-base-dir "$out/vms" \
-  --devices "$(devices "$root/$out/peer-b")" >"$out/peer-b.log" 2>&1 &
-peer_b=$!; pids+=($peer_b)
-await "$out/peer-b.log" "Resumed VM" 300
-wait "$peer_a" || { echo "bench-redis-benchmark: peer A failed:" >&2; tail -20 "$out/peer-a.log" >&2; exit 1; }
+# Peer i (A is 0) runs in ark<i % 2>, listens on port 1337+i (the last one does not listen) and takes the VM from i-1.
+prev=$peer_a; prev_log="$out/peer-a.log"; logs=("$out/peer-a.log")
+for i in $(seq 1 "$moves"); do
+  laddr=''; [ "$i" -lt "$moves" ] && laddr="127.0.0.1:$((1337 + i))"
+  ns="ark$((i % 2))"; name="peer-$i"; [ "$moves" -eq 1 ] && name=peer-b
+  bin/drafter peer --netns "$ns" --raddr "127.0.0.1:$((1337 + i - 1))" --laddr "$laddr" --token-file "$out/token" \
+    --enable-output=false --port-forwards "${fwd/NS/$ns}" --chroot-base-dir "$out/vms" \
+    --devices "$(devices "$root/$out/side$((i % 2))")" >"$out/$name.log" 2>&1 &
+  next=$!; pids+=($next); logs+=("$out/$name.log")
+  await "$out/$name.log" "Resumed VM" 300
+  wait "$prev" || { echo "bench-redis-benchmark: the peer before $name failed:" >&2; tail -20 "$prev_log" >&2; exit 1; }
+  [ -z "$laddr" ] || await "$out/$name.log" "Listening for connections" 60
+  prev=$next; prev_log="$out/$name.log"
+  [ "$i" -lt "$moves" ] && sleep 3
+done
+peer_b=$prev
 # A connection that died leaves redis-benchmark waiting for its answers: give it 10 minutes, then stop it.
 timeout 600 tail --pid="$bench" -f /dev/null || { echo "redis-benchmark did not end within 600 s" >>"$out/during.err"; kill -TERM "$bench"; }
 rc=0; wait "$bench" || rc=$?
@@ -55,6 +69,6 @@ if [ "$rc" -eq 0 ] && ! grep -qiE "error|reset|refused" "$out/during.err"; then
 else
   echo "redis-benchmark failed across the migration:"; tail -5 "$out/during.err"
 fi
-grep -hE "Resumed VM|suspended:|Migrated to|migrated away" "$out/peer-a.log" "$out/peer-b.log" || true
+grep -hE "Resumed VM|suspended:|Migrated to|migrated away" "${logs[@]}" || true
 kill -TERM "$peer_b"; wait "$peer_b" || true
 [ "$rc" -eq 0 ]
