@@ -325,26 +325,14 @@ final class SourceAgent implements Runnable {
         }
         if (r.prepared()) {
             // The last live round: what changed up to prepare(), sent while the writers run on.
-            for (Dev d : devs) {
-                long[] blocks = toArray(d.device.tracked().collect());
-                int round = d.convergence.finalRound();
-                source.stats.round(d.index, blocks.length);
-                enqueueDirty(d, round, blocks, false);
-                listener.onDirtyRound(d.spec.name(), round, blocks.length, false);
-            }
+            enqueueEveryDevice(false);
             liveRoundPending = true;
             return;
         }
         if (!transition(SourcePhase.FINAL_SYNC)) {
             return;
         }
-        for (Dev d : devs) {
-            long[] last = toArray(d.device.tracked().collect());
-            int round = d.convergence.finalRound();
-            source.stats.round(d.index, last.length);
-            enqueueDirty(d, round, last, true);
-            listener.onDirtyRound(d.spec.name(), round, last.length, true);
-        }
+        enqueueEveryDevice(true);
         control.add(new Frame.Authority(options.authorityPayload()));
         // The GRANT goes once TAKEOVER arrived and every block is out; COMPLETED ends it.
         transition(SourcePhase.AUTHORITY_SENT);
@@ -451,6 +439,17 @@ final class SourceAgent implements Runnable {
                     }
                     inbox.signal(new SourceEvent.SuspendReturned(System.nanoTime(), error, false));
                 });
+    }
+
+    /** Every device's dirty set as one more round, outside the policy's rounds ({@code last}: the final set). */
+    private void enqueueEveryDevice(boolean last) {
+        for (Dev d : devs) {
+            long[] blocks = toArray(d.device.tracked().collect());
+            int round = d.convergence.finalRound();
+            source.stats.round(d.index, blocks.length);
+            enqueueDirty(d, round, blocks, last);
+            listener.onDirtyRound(d.spec.name(), round, blocks.length, last);
+        }
     }
 
     private void enqueueDirty(Dev d, int round, long[] blocks, boolean last) {
