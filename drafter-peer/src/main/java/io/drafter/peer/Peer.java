@@ -589,19 +589,8 @@ public final class Peer implements AutoCloseable {
         if (t == null) {
             return;
         }
-        boolean interrupted = false;
-        while (true) {
-            try {
-                t.join();
-                break;
-            } catch (InterruptedException e) {
-                interrupted = true; // an nft run ends within its own timeout
-            }
-        }
+        joinAll(List.of(t)); // an nft run ends within its own timeout
         forwardsGoing = null;
-        if (interrupted) {
-            Thread.currentThread().interrupt();
-        }
     }
 
     private static void close(Forwarder f) {
@@ -994,6 +983,14 @@ public final class Peer implements AutoCloseable {
                 }
             }));
         }
+        joinAll(threads); // a half-flushed VM is worse than a late interrupt
+        if (!failures.isEmpty()) {
+            throw failures.getFirst();
+        }
+    }
+
+    /** Waits until every thread of {@code threads} ended, even when interrupted; the interrupt is kept for later. */
+    private static void joinAll(List<Thread> threads) {
         boolean interrupted = false;
         for (Thread th : threads) {
             while (true) {
@@ -1001,15 +998,12 @@ public final class Peer implements AutoCloseable {
                     th.join();
                     break;
                 } catch (InterruptedException e) {
-                    interrupted = true; // a half-flushed VM is worse than a late interrupt
+                    interrupted = true;
                 }
             }
         }
         if (interrupted) {
             Thread.currentThread().interrupt();
-        }
-        if (!failures.isEmpty()) {
-            throw failures.getFirst();
         }
     }
 
