@@ -298,10 +298,11 @@ public final class Nat implements AutoCloseable {
 
     /**
      * Forgets every flow that namespace {@code netns} tracks, for a VM about to run there: what it tracks belongs to
-     * an earlier VM or to this one's earlier stay, when the connections' sequence numbers were elsewhere. Packets of a
-     * connection the VM brings along would match such an entry, be judged out of its window, skip the NAT and be
-     * answered with a reset by the namespace; forgotten, they are tracked afresh (the kernel picks up established TCP
-     * flows) and NATed to the guest. Needs {@code conntrack}; without it nothing is forgotten.
+     * an earlier VM or to this one's earlier stay, when the connections' sequence numbers were elsewhere. The guest's
+     * first packets of a connection it brings along would match such an entry and be translated out to the host, which
+     * no longer knows that flow and answers with a reset; forgotten, they are new to the namespace and dropped until the
+     * client's next packet makes the flow known again (the kernel picks up established TCP flows), NATed to the guest.
+     * Needs {@code conntrack}; without it nothing is forgotten.
      */
     public static void forgetTrackedFlows(String netns, CommandRunner runner) {
         CommandRunner.Result r = runner.attempt(CommandRunner.inNetns(netns, "conntrack", "-F"), null);

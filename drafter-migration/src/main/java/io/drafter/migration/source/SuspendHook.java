@@ -12,8 +12,9 @@ package io.drafter.migration.source;
 public interface SuspendHook {
     /**
      * What can be done while the writers still run, right before {@link #suspend()}: push what they buffered into the
-     * devices (for a VM: its agent's {@code BeforeSuspend}, then guest RAM written back). Called on the same thread,
-     * just before {@link #suspend()}. Returning {@code true} asks for one more round first: the engine sends what
+     * devices (for a VM: its agent's {@code BeforeSuspend}, then guest RAM written back). Called on a thread of its
+     * own; returning {@code false}, {@link #suspend()} follows at once on that thread. Returning {@code true} asks for
+     * one more round first: the engine sends what
      * changed so far with the writers running, and calls {@link #suspend()} once that round is out, so that the final
      * set, sent while the writers are stopped, holds only what changed during the round. Should {@link #suspend()}
      * then not come (the migration failed), {@link #resume()} undoes this. Default: nothing, {@code false}.
