@@ -3,6 +3,7 @@ package io.drafter.migration.engine;
 import static io.drafter.migration.engine.MigrationEngineTest.FAST;
 import static io.drafter.migration.engine.MigrationEngineTest.TOKEN;
 import static io.drafter.migration.engine.MigrationEngineTest.WAIT;
+import static io.drafter.migration.engine.MigrationEngineTest.acceptWithToken;
 import static io.drafter.migration.engine.MigrationEngineTest.assertSameContents;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -10,14 +11,13 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.drafter.migration.Authority;
 import io.drafter.migration.MigrationException;
-import io.drafter.migration.destination.DestinationOptions;
-import io.drafter.migration.destination.DestinationStorage;
 import io.drafter.migration.destination.MigrationDestination;
 import io.drafter.migration.source.MigrationSource;
 import io.drafter.migration.source.SourceListener;
 import io.drafter.migration.source.SourceOptions;
 import io.drafter.migration.source.SourcePhase;
 import io.drafter.migration.testing.Loopback;
+import java.io.IOException;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
@@ -59,6 +59,11 @@ class LastLiveRoundTest {
         }
     }
 
+    private static MigrationSource start(Loopback.Pair pair, Preparing src) throws IOException {
+        return MigrationSource.start(
+                pair.source(), src.devices, SourceOptions.defaults().withToken(TOKEN), src, src.listener());
+    }
+
     @Test
     void aHookThatPreparesGetsOneMoreRoundWithItsWritersRunningAndThenTheFinalSet() throws Exception {
         Preparing src = new Preparing();
@@ -66,13 +71,8 @@ class LastLiveRoundTest {
                 .add("memory", 8 << 20, 64 << 10, 62, FAST)
                 .startWriters(63);
         Loopback.Pair pair = Loopback.plain();
-        MigrationDestination dst = MigrationDestination.accept(
-                pair.destination(),
-                DestinationStorage.inMemory(),
-                DestinationOptions.defaults().withToken(TOKEN),
-                null);
-        MigrationSource source = MigrationSource.start(
-                pair.source(), src.devices, SourceOptions.defaults().withToken(TOKEN), src, src.listener());
+        MigrationDestination dst = acceptWithToken(pair);
+        MigrationSource source = start(pair, src);
         MigrationDestination.Resumable r = dst.awaitResumable(WAIT);
         source.awaitCompleted(WAIT);
         dst.awaitCompleted(WAIT);
@@ -99,15 +99,10 @@ class LastLiveRoundTest {
         Preparing src = new Preparing();
         src.add("disk", 4 << 20, 64 << 10, 71, FAST).startWriters(72);
         Loopback.Pair pair = Loopback.plain();
-        MigrationDestination dst = MigrationDestination.accept(
-                pair.destination(),
-                DestinationStorage.inMemory(),
-                DestinationOptions.defaults().withToken(TOKEN),
-                null);
+        MigrationDestination dst = acceptWithToken(pair);
         // The destination goes away while the hook prepares: the last live round cannot be sent.
         src.duringPrepare = dst::abort;
-        MigrationSource source = MigrationSource.start(
-                pair.source(), src.devices, SourceOptions.defaults().withToken(TOKEN), src, src.listener());
+        MigrationSource source = start(pair, src);
         MigrationException e = assertThrows(MigrationException.class, () -> source.awaitCompleted(WAIT));
         assertEquals(Authority.SOURCE, e.authority(), e.getMessage());
         assertEquals(SourcePhase.FAILED, source.phase());

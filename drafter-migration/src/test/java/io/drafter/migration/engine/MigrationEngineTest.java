@@ -112,6 +112,15 @@ class MigrationEngineTest {
         }
     }
 
+    /** A destination on {@code pair} that requires {@link #TOKEN}, storing in memory. */
+    static MigrationDestination acceptWithToken(Loopback.Pair pair) throws IOException {
+        return MigrationDestination.accept(
+                pair.destination(),
+                DestinationStorage.inMemory(),
+                DestinationOptions.defaults().withToken(TOKEN),
+                null);
+    }
+
     static void assertSameContents(Source src, Map<String, WaitingDevice> dst) throws IOException {
         for (int i = 0; i < src.devices.size(); i++) {
             String name = src.devices.get(i).name();
@@ -136,11 +145,7 @@ class MigrationEngineTest {
                 .add("state", 100_000, 4096, 3, FAST)
                 .startWriters(42);
         Loopback.Pair pair = Loopback.plain();
-        MigrationDestination dst = MigrationDestination.accept(
-                pair.destination(),
-                DestinationStorage.inMemory(),
-                DestinationOptions.defaults().withToken(TOKEN),
-                null);
+        MigrationDestination dst = acceptWithToken(pair);
         MigrationSource source = MigrationSource.start(
                 pair.source(),
                 src.devices,
