@@ -22,8 +22,8 @@ public interface VmInstance extends AutoCloseable {
 
     /**
      * Snapshots the VM: guest agent {@code BeforeSuspend}, a first flush of guest RAM while the VM still runs, pause,
-     * flush guest RAM to the memory file (only what the last moments dirtied), write device state (without RAM) to
-     * {@code stateFile}. The VM stays paused; close it afterwards.
+     * then flush guest RAM to the memory file (only what the last moments dirtied) and, meanwhile, write device state
+     * (without RAM) to {@code stateFile}. The VM stays paused; close it afterwards.
      */
     SnapshotResult snapshot(Path stateFile, Duration timeout) throws VmException;
 
@@ -41,6 +41,14 @@ public interface VmInstance extends AutoCloseable {
      * @throws IllegalStateException if this VM was booted, or its state is loaded already
      */
     void loadState(Path stateFile) throws VmException;
+
+    /**
+     * As {@link #loadState(Path)}, from {@code state}: read by this process (a state device read directly, not through
+     * its mount) and handed to the VMM, which may have been waiting for it since {@link Vmm#startDeferred}.
+     *
+     * @throws IllegalStateException if this VM was booted, or its state is loaded already
+     */
+    void loadState(StateSource state) throws VmException;
 
     /** Pauses the vCPUs. */
     void pause() throws VmException;
@@ -69,9 +77,15 @@ public interface VmInstance extends AutoCloseable {
      * @param stateFile the device-state file
      * @param stateBytes its size
      * @param beforeSuspend time of the agent call
-     * @param pauseToSaved time from pause to state saved (guest downtime so far)
-     * @param pauseToFlushed of that, the time from pause until guest RAM was flushed to the memory file
+     * @param pauseToSaved time from pause until guest RAM was flushed and the state saved (guest downtime so far)
+     * @param pauseToFlushed time from pause until guest RAM was flushed to the memory file
+     * @param pauseToStateSaved time from pause until the device state was saved, which may overlap the flush
      */
     record SnapshotResult(
-            Path stateFile, long stateBytes, Duration beforeSuspend, Duration pauseToSaved, Duration pauseToFlushed) {}
+            Path stateFile,
+            long stateBytes,
+            Duration beforeSuspend,
+            Duration pauseToSaved,
+            Duration pauseToFlushed,
+            Duration pauseToStateSaved) {}
 }

@@ -1,6 +1,7 @@
 package io.drafter.peer.bench;
 
 import io.drafter.vm.Accel;
+import io.drafter.vm.StateSource;
 import io.drafter.vm.VmConfig;
 import io.drafter.vm.VmException;
 import io.drafter.vm.VmInstance;
@@ -186,6 +187,11 @@ final class BenchVmm implements Vmm {
         @Override
         public void loadState(Path stateFile) throws VmException {
             vm.loadState(stateFile);
+        }
+
+        @Override
+        public void loadState(StateSource state) throws VmException {
+            vm.loadState(state);
         }
 
         @Override

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.drafter.vm.Accel;
+import io.drafter.vm.StateSource;
 import io.drafter.vm.VmConfig;
 import io.drafter.vm.VmInstance;
 import io.drafter.vm.Vmm;
@@ -135,11 +136,14 @@ class BenchVmmTest {
 
                 @Override
                 public SnapshotResult snapshot(Path stateFile, Duration timeout) {
-                    return new SnapshotResult(stateFile, 1, Duration.ZERO, Duration.ZERO, Duration.ZERO);
+                    return new SnapshotResult(stateFile, 1, Duration.ZERO, Duration.ZERO, Duration.ZERO, Duration.ZERO);
                 }
 
                 @Override
                 public void loadState(Path stateFile) {}
+
+                @Override
+                public void loadState(StateSource state) {}
 
                 @Override
                 public void pause() {}

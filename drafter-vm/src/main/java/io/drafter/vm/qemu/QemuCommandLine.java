@@ -29,6 +29,13 @@ public final class QemuCommandLine {
     public static final String QMP_SOCKET = "qmp.sock";
     /** Agent socket file name in the run directory. */
     public static final String AGENT_SOCKET = "agent.sock";
+    /**
+     * Where a deferred QEMU listens for its device state, under the socket directory: a directory of its own that QEMU
+     * may write after it dropped privileges, and the socket in it. No longer than {@link #AGENT_SOCKET}.
+     */
+    public static final String STATE_SOCKET_DIR = "state";
+    /** The socket a deferred QEMU loads its device state from, under the socket directory. */
+    public static final String STATE_SOCKET = STATE_SOCKET_DIR + "/in";
 
     private QemuCommandLine() {}
 

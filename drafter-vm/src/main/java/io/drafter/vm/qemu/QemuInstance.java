@@ -1,7 +1,7 @@
 package io.drafter.vm.qemu;
 
-import com.fasterxml.jackson.databind.JsonNode;
 import io.drafter.vm.Accel;
+import io.drafter.vm.StateSource;
 import io.drafter.vm.VmConfig;
 import io.drafter.vm.VmException;
 import io.drafter.vm.VmInstance;
@@ -11,15 +11,20 @@ import io.drafter.vm.agent.AgentCall;
 import io.drafter.vm.agent.AgentClient;
 import io.drafter.vm.qmp.QmpClient;
 import io.drafter.vm.qmp.QmpCommand;
+import io.drafter.vm.qmp.QmpEvent;
 import io.drafter.vm.qmp.QmpException;
 import java.io.IOException;
+import java.net.UnixDomainSocketAddress;
+import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
+import java.nio.channels.SocketChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -37,6 +42,9 @@ public final class QemuInstance implements VmInstance {
     private final VmmUser user;
     private volatile QmpClient qmp;
     private volatile AgentClient agent;
+    /** Where QEMU reads its device state from, once {@link #listenForState} connected it. */
+    private volatile SocketChannel stateIn;
+
     private volatile boolean closed;
     private volatile ResumeTimings resumeTimings;
     private volatile long preparedAtNs;
@@ -81,19 +89,79 @@ public final class QemuInstance implements VmInstance {
         stateLoadTimeout = loadTimeout;
     }
 
+    /**
+     * Called by {@link QemuVmm#startDeferred}: QEMU's incoming migration listens on {@link
+     * QemuCommandLine#STATE_SOCKET}, and this process connects to it now. QEMU then waits for the state's bytes without
+     * reading anything, and {@link #loadState} only writes them: no command, no file for QEMU to open.
+     */
+    void listenForState() throws VmException {
+        Path socket = QemuCommandLine.socketDir(config).resolve(QemuCommandLine.STATE_SOCKET);
+        qmp.execute(new QmpCommand.MigrateIncoming("unix:" + socket), Duration.ofSeconds(10));
+        try {
+            stateIn = SocketChannel.open(UnixDomainSocketAddress.of(socket));
+        } catch (IOException e) {
+            throw new VmException("could not connect to QEMU's state socket " + socket + ": " + e + diagnostics(), e);
+        }
+    }
+
     @Override
     public void loadState(Path stateFile) throws VmException {
+        QemuVmm.checkStateFile(stateFile);
+        QemuVmm.checkUserCanOpen(stateFile, false, "resume", "state file", user);
+        try (FileChannel ch = FileChannel.open(stateFile, StandardOpenOption.READ)) {
+            long size = ch.size();
+            loadState(
+                    new StateSource() {
+                        @Override
+                        public long size() {
+                            return size;
+                        }
+
+                        @Override
+                        public int read(ByteBuffer dst, long offset) throws IOException {
+                            return ch.read(dst, offset);
+                        }
+                    },
+                    stateFile.toString());
+        } catch (VmException e) {
+            throw e;
+        } catch (IOException e) {
+            throw new VmException("could not read state file " + stateFile + ": " + e, e);
+        }
+    }
+
+    @Override
+    public void loadState(StateSource state) throws VmException {
+        loadState(state, "the state device");
+    }
+
+    private void loadState(StateSource state, String from) throws VmException {
         if (startedAfter == null) {
             throw new IllegalStateException("this VM was booted, not started for a resume");
         }
         if (resumeTimings != null) {
             throw new IllegalStateException("the device state of this VM is loaded already");
         }
-        QemuVmm.checkStateFile(stateFile);
-        QemuVmm.checkUserCanOpen(stateFile, false, "resume", "state file", user);
+        SocketChannel ch = stateIn;
+        if (ch == null) {
+            throw new IllegalStateException("this VM's incoming migration does not listen for its state");
+        }
         long t0 = System.nanoTime();
-        qmp.execute(new QmpCommand.MigrateIncoming("file:" + stateFile), Duration.ofSeconds(10));
-        awaitIncoming(stateLoadTimeout, stateFile);
+        StateWriter writer = new StateWriter(state, ch, from);
+        writer.checkMagic();
+        Thread t = Thread.ofPlatform().name("state-in").start(writer);
+        try {
+            awaitMigration(stateLoadTimeout, "load device state from " + from, true);
+        } catch (VmException e) {
+            if (writer.failure != null) {
+                throw new VmException(writer.failure.getMessage() + diagnostics(), writer.failure);
+            }
+            throw e;
+        } finally {
+            // QEMU read up to its stream's end and closed its side; the padding after it goes nowhere.
+            closeQuietly(ch);
+            writer.await(t);
+        }
         long t1 = System.nanoTime();
         // Started ahead (a peer taking a VM over starts QEMU while the source still runs): time from this load on.
         if (t0 - preparedAtNs > startedAfter.toNanos() + 50_000_000L) {
@@ -106,6 +174,109 @@ public final class QemuInstance implements VmInstance {
                 pid(),
                 startedAfter.toMillis(),
                 (t1 - t0) / 1_000_000);
+    }
+
+    private static void closeQuietly(SocketChannel ch) {
+        try {
+            ch.close();
+        } catch (IOException e) {
+            LOG.log(System.Logger.Level.DEBUG, "could not close the state socket: {0}", e.getMessage());
+        }
+    }
+
+    /**
+     * Writes a {@link StateSource} into QEMU's state socket, then shuts its side, so that a stream cut short fails
+     * QEMU's load at once instead of leaving it waiting. QEMU closing its side (it has read its stream's end) ends the
+     * writing too: only a failure to read the state counts.
+     */
+    private static final class StateWriter implements Runnable {
+        private static final int CHUNK = 1 << 16;
+        private final StateSource state;
+        private final SocketChannel ch;
+        private final String from;
+        private final ByteBuffer buf = ByteBuffer.allocateDirect(CHUNK);
+        volatile VmException failure;
+
+        StateWriter(StateSource state, SocketChannel ch, String from) {
+            this.state = state;
+            this.ch = ch;
+            this.from = from;
+        }
+
+        /** Reads the first chunk: a state that is no QEMU stream fails here, before QEMU sees a byte. */
+        void checkMagic() throws VmException {
+            try {
+                fill(0);
+            } catch (IOException e) {
+                throw new VmException("could not read " + from + ": " + e, e);
+            }
+            byte[] head = new byte[QemuVmm.STATE_MAGIC.length];
+            if (buf.remaining() < head.length) {
+                throw new VmException("could not resume: " + from + " is not a QEMU state stream (too short)");
+            }
+            buf.get(0, head);
+            if (!java.util.Arrays.equals(head, QemuVmm.STATE_MAGIC)) {
+                throw new VmException("could not resume: " + from + " is not a QEMU state stream (no QEVM magic)");
+            }
+        }
+
+        /** Fills {@link #buf} from {@code offset} (fewer bytes only at the end) and flips it. */
+        private void fill(long offset) throws IOException {
+            buf.clear().limit((int) Math.min(CHUNK, Math.max(0, state.size() - offset)));
+            while (buf.hasRemaining()) {
+                if (state.read(buf, offset + buf.position()) < 0) {
+                    break;
+                }
+            }
+            buf.flip();
+        }
+
+        @Override
+        public void run() {
+            long offset = 0;
+            try {
+                while (true) {
+                    int n = buf.remaining();
+                    if (n == 0) {
+                        break;
+                    }
+                    try {
+                        while (buf.hasRemaining()) {
+                            ch.write(buf);
+                        }
+                    } catch (IOException e) {
+                        return; // QEMU closed its side: it has what it reads, or failed (its error says why)
+                    }
+                    offset += n;
+                    try {
+                        fill(offset);
+                    } catch (IOException e) {
+                        failure = new VmException("could not read " + from + " at byte " + offset + ": " + e, e);
+                        closeQuietly(ch);
+                        return;
+                    }
+                }
+                ch.shutdownOutput();
+            } catch (IOException e) {
+                // closed meanwhile: the load ended
+            }
+        }
+
+        /** Joins {@code t}: it ends once the socket is closed. */
+        void await(Thread t) {
+            boolean interrupted = false;
+            while (true) {
+                try {
+                    t.join();
+                    break;
+                } catch (InterruptedException e) {
+                    interrupted = true;
+                }
+            }
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
+        }
     }
 
     /** The QMP client of this VM. */
@@ -224,26 +395,78 @@ public final class QemuInstance implements VmInstance {
             before = before.plusNanos(System.nanoTime() - t0);
         }
         prepared = null;
-        long t1 = System.nanoTime();
-        pause();
-        flushMemory();
-        long flushed = System.nanoTime();
         try {
             // QEMU opens the state file after it dropped privileges: it gets an empty file of its own to write.
             VmmFiles.createPrivate(stateFile, user);
         } catch (IOException e) {
             throw new VmException("could not replace state file " + stateFile + ": " + e, e);
         }
-        qmp.execute(new QmpCommand.Migrate("file:" + stateFile), timeout);
-        awaitMigration(timeout, "save device state to " + stateFile);
-        long t2 = System.nanoTime();
+        long t1 = System.nanoTime();
+        pause();
+        // Once paused nothing writes guest RAM, and the save (x-ignore-shared) reads none of it: the RAM's flush and
+        // the
+        // device state's save run side by side. A platform thread: the memory file may be served by this JVM's FUSE.
+        MemoryFlush flush = new MemoryFlush();
+        Thread flusher = Thread.ofPlatform().name("ram-flush").start(flush);
+        long t2;
+        try {
+            qmp.execute(new QmpCommand.Migrate("file:" + stateFile), timeout);
+            awaitMigration(timeout, "save device state to " + stateFile, false);
+            t2 = System.nanoTime();
+        } finally {
+            flush.await(flusher);
+        }
+        if (flush.failure != null) {
+            throw flush.failure;
+        }
         long size;
         try {
             size = Files.size(stateFile);
         } catch (IOException e) {
             throw new VmException("could not stat state file " + stateFile + ": " + e, e);
         }
-        return new SnapshotResult(stateFile, size, before, Duration.ofNanos(t2 - t1), Duration.ofNanos(flushed - t1));
+        return new SnapshotResult(
+                stateFile,
+                size,
+                before,
+                Duration.ofNanos(Math.max(t2, flush.doneNs) - t1),
+                Duration.ofNanos(flush.doneNs - t1),
+                Duration.ofNanos(t2 - t1));
+    }
+
+    /** {@link #flushMemory} on a thread of its own: when it ended, and how it failed. */
+    private final class MemoryFlush implements Runnable {
+        volatile long doneNs;
+        volatile VmException failure;
+
+        @Override
+        public void run() {
+            try {
+                flushMemory();
+            } catch (VmException e) {
+                failure = e;
+            } catch (RuntimeException e) {
+                failure = new VmException("could not fsync memory file " + config.memoryFile() + ": " + e, e);
+            } finally {
+                doneNs = System.nanoTime();
+            }
+        }
+
+        /** Joins {@code flusher}, uninterruptibly: the snapshot's caller must not go on while RAM is half written. */
+        void await(Thread flusher) {
+            boolean interrupted = false;
+            while (true) {
+                try {
+                    flusher.join();
+                    break;
+                } catch (InterruptedException e) {
+                    interrupted = true;
+                }
+            }
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
+        }
     }
 
     @Override
@@ -252,76 +475,61 @@ public final class QemuInstance implements VmInstance {
         agent.call(new AgentCall.BeforeSuspend(), timeout);
         // While the guest still runs: set up the save and write back what it dirtied so far, so that the flush after
         // the pause (inside the paused window) carries only the pages of the last milliseconds.
-        qmp.execute(new QmpCommand.MigrateSetCapabilities(Map.of("x-ignore-shared", true)), timeout);
+        qmp.execute(new QmpCommand.MigrateSetCapabilities(Map.of("x-ignore-shared", true, "events", true)), timeout);
         flushMemory();
         prepared = Duration.ofNanos(System.nanoTime() - t0);
     }
 
-    /** Polls {@code query-migrate} until it completes; fails naming QEMU's error description. */
-    void awaitMigration(Duration timeout, String step) throws VmException {
-        long deadlineNs = System.nanoTime() + timeout.toNanos();
-        while (true) {
-            JsonNode r = qmp.execute(new QmpCommand.QueryMigrate(), Duration.ofSeconds(10));
-            String status = r.path("status").asText("none");
-            switch (status) {
-                case "completed" -> {
-                    return;
-                }
-                case "failed", "cancelled" ->
-                    throw new VmException("could not " + step + ": migration " + status + ": "
-                            + r.path("error-desc").asText("no detail") + diagnostics());
-                default -> {
-                    if (!process.isAlive()) {
-                        throw new VmException("could not " + step + ": QEMU exited" + diagnostics());
-                    }
-                    if (System.nanoTime() > deadlineNs) {
-                        throw new VmException(
-                                "could not " + step + ": migration still " + status + " after " + timeout);
-                    }
-                    try {
-                        Thread.sleep(2);
-                    } catch (InterruptedException e) {
-                        Thread.currentThread().interrupt();
-                        throw new VmException("could not " + step + ": interrupted");
-                    }
-                }
+    /** The statuses that end a migration, out or in. */
+    private static final Set<String> MIGRATION_ENDS = Set.of("completed", "failed", "cancelled");
+
+    /**
+     * Waits for the {@code MIGRATION} event that ends this VM's migration, out (a state save) or in (a load): QEMU sends
+     * it the moment the migration ends (the {@code events} capability is on), where polling {@code query-migrate} would
+     * notice a poll later. Fails naming QEMU's error description, or when QEMU exits (a failed load ends it).
+     */
+    void awaitMigration(Duration timeout, String step, boolean incoming) throws VmException {
+        QmpEvent end;
+        try {
+            end = qmp.awaitEvent(
+                    e -> e.name().equals("MIGRATION")
+                            && MIGRATION_ENDS.contains(e.data().path("status").asText()),
+                    timeout);
+        } catch (QmpException e) {
+            if (!qmp.isOpen() || !process.isAlive()) {
+                waitExit(Duration.ofSeconds(2));
+                throw new VmException("could not " + step + ": QEMU exited" + diagnostics(), e);
             }
+            throw new VmException("could not " + step + ": migration " + migrationStatus() + " after " + timeout, e);
         }
+        String status = end.data().path("status").asText();
+        if (status.equals("completed")) {
+            return;
+        }
+        String why = "no detail";
+        try {
+            why = qmp.execute(new QmpCommand.QueryMigrate(), Duration.ofSeconds(2))
+                    .path("error-desc")
+                    .asText(why);
+        } catch (QmpException e) {
+            // QEMU ended after a failed load: its log says why
+        }
+        if (incoming) {
+            waitExit(Duration.ofSeconds(2));
+            throw new VmException("could not " + step + ": " + why + diagnostics());
+        }
+        throw new VmException("could not " + step + ": migration " + status + ": " + why + diagnostics());
     }
 
-    /** Waits for an incoming migration (resume) to finish loading; QEMU exits when loading fails. */
-    void awaitIncoming(Duration timeout, Path stateFile) throws VmException {
-        long deadlineNs = System.nanoTime() + timeout.toNanos();
-        String step = "load device state from " + stateFile;
-        while (true) {
-            if (!process.isAlive()) {
-                throw new VmException("could not " + step + ": QEMU exited" + diagnostics());
-            }
-            JsonNode r;
-            try {
-                r = qmp.execute(new QmpCommand.QueryMigrate(), Duration.ofSeconds(10));
-            } catch (QmpException e) {
-                waitExit(Duration.ofSeconds(2));
-                throw new VmException("could not " + step + ": " + e.getMessage() + diagnostics(), e);
-            }
-            String status = r.path("status").asText("none");
-            if (status.equals("completed")) {
-                return;
-            }
-            if (status.equals("failed")) {
-                waitExit(Duration.ofSeconds(2));
-                throw new VmException(
-                        "could not " + step + ": " + r.path("error-desc").asText("migration failed") + diagnostics());
-            }
-            if (System.nanoTime() > deadlineNs) {
-                throw new VmException("could not " + step + ": still " + status + " after " + timeout);
-            }
-            try {
-                Thread.sleep(2);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new VmException("could not " + step + ": interrupted");
-            }
+    /** {@code query-migrate}'s status, or why it could not be asked. */
+    private String migrationStatus() {
+        try {
+            return "still "
+                    + qmp.execute(new QmpCommand.QueryMigrate(), Duration.ofSeconds(2))
+                            .path("status")
+                            .asText("none");
+        } catch (QmpException e) {
+            return "status unknown (" + e.getMessage() + ")";
         }
     }
 
@@ -413,6 +621,10 @@ public final class QemuInstance implements VmInstance {
             if (agent != null) {
                 agent.close();
             }
+            SocketChannel in = stateIn;
+            if (in != null) {
+                closeQuietly(in);
+            }
             if (qmp != null) {
                 qmp.close();
             }
@@ -421,6 +633,8 @@ public final class QemuInstance implements VmInstance {
                 try {
                     Files.deleteIfExists(sockets.resolve(QemuCommandLine.QMP_SOCKET));
                     Files.deleteIfExists(sockets.resolve(QemuCommandLine.AGENT_SOCKET));
+                    Files.deleteIfExists(sockets.resolve(QemuCommandLine.STATE_SOCKET));
+                    Files.deleteIfExists(sockets.resolve(QemuCommandLine.STATE_SOCKET_DIR));
                     Files.deleteIfExists(sockets);
                 } catch (IOException e) {
                     LOG.log(System.Logger.Level.DEBUG, "could not remove {0}: {1}", sockets, e.getMessage());

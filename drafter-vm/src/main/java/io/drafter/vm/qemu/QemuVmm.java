@@ -15,7 +15,9 @@ import io.drafter.vm.qmp.QmpCommand;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.Arrays;
 import java.util.List;
@@ -38,7 +40,7 @@ public final class QemuVmm implements Vmm {
     /** How long {@code qemu-system-x86_64 --version} may take. */
     private static final Duration VERSION_TIMEOUT = Duration.ofSeconds(30);
     /** Magic at the start of a QEMU migration stream ("QEVM"). */
-    private static final byte[] STATE_MAGIC = {'Q', 'E', 'V', 'M'};
+    static final byte[] STATE_MAGIC = {'Q', 'E', 'V', 'M'};
 
     /**
      * QEMU processes started and not yet ended. Each is tied to this JVM ({@link TiedProcesses}: it gets SIGKILL when
@@ -174,7 +176,8 @@ public final class QemuVmm implements Vmm {
     /**
      * Starts QEMU for a resume whose device state is not there yet ({@code -incoming defer}, {@code x-ignore-shared}):
      * the process, its devices, the kernel and the memory file's mapping, all ready for {@link
-     * QemuInstance#loadState}. QEMU reads the kernel (and initrd) now and opens the drives and the memory file without
+     * QemuInstance#loadState}, and QEMU's incoming migration already waiting on a socket for the state's bytes, so that
+     * the load needs no command. QEMU reads the kernel (and initrd) now and opens the drives and the memory file without
      * reading them; guest RAM is not touched until the state is loaded and the vCPUs run. A peer taking a VM over
      * starts it while the source still runs, so that only the state load remains after the hand-over.
      */
@@ -190,8 +193,9 @@ public final class QemuVmm implements Vmm {
         try {
             vm.qmp()
                     .execute(
-                            new QmpCommand.MigrateSetCapabilities(Map.of("x-ignore-shared", true)),
+                            new QmpCommand.MigrateSetCapabilities(Map.of("x-ignore-shared", true, "events", true)),
                             Duration.ofSeconds(10));
+            vm.listenForState();
             vm.started(t0, Duration.ofNanos(System.nanoTime() - t0), resumeTimeout);
             return vm;
         } catch (VmException | RuntimeException e) {
@@ -239,6 +243,18 @@ public final class QemuVmm implements Vmm {
             }
             Files.deleteIfExists(sockets.resolve(QemuCommandLine.QMP_SOCKET));
             Files.deleteIfExists(sockets.resolve(QemuCommandLine.AGENT_SOCKET));
+            if (incoming) {
+                // QEMU listens for its state there after it dropped privileges: a directory it owns, nobody else may
+                // enter.
+                Path stateDir = sockets.resolve(QemuCommandLine.STATE_SOCKET_DIR);
+                Files.createDirectories(stateDir);
+                Files.deleteIfExists(sockets.resolve(QemuCommandLine.STATE_SOCKET));
+                if (user != null) {
+                    Files.setAttribute(stateDir, "unix:uid", user.uid(), LinkOption.NOFOLLOW_LINKS);
+                    Files.setAttribute(stateDir, "unix:gid", user.gid(), LinkOption.NOFOLLOW_LINKS);
+                }
+                Files.setPosixFilePermissions(stateDir, PosixFilePermissions.fromString("rwx------"));
+            }
             // Created here, 0600: QEMU and the redirect would create them world-readable (the guest's console).
             VmmFiles.createPrivate(c.consoleLog(), null);
             VmmFiles.createPrivate(qemuLog, null);

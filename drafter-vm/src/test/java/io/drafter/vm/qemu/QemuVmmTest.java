@@ -127,6 +127,15 @@ class QemuVmmTest {
         assertTrue(e.getMessage().startsWith("could not load device state from " + state), e.getMessage());
         assertEquals(List.of(), TestGuest.qemuUnder(wrong));
 
+        // A stream cut short: QEMU sees its end at once (the writer shuts its side) and fails; nothing waits for more.
+        Path cut = Files.createDirectories(tmp.resolve("cut")).resolve("state.bin");
+        byte[] whole = Files.readAllBytes(state);
+        Files.write(cut, java.util.Arrays.copyOf(whole, whole.length / 2));
+        VmConfig cutShort = movedTo(effective, tmp.resolve("cut"));
+        VmException cutErr = assertThrows(VmException.class, () -> vmm.resume(cutShort, cut));
+        assertTrue(cutErr.getMessage().startsWith("could not load device state from " + cut), cutErr.getMessage());
+        assertEquals(List.of(), TestGuest.qemuUnder(tmp.resolve("cut")));
+
         VmConfig moved = movedTo(effective, tmp.resolve("host-b"));
         try (VmInstance vm = vmm.resume(moved, copy(state, tmp.resolve("host-b/state.bin")))) {
             awaitCounter(moved, before + 3, Duration.ofSeconds(30));
