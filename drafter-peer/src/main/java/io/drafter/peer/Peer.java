@@ -163,6 +163,8 @@ public final class Peer implements AutoCloseable {
     private volatile long suspendedAtNanos;
     private VmConfig aheadConfig;
     private long[] guestIoBeforeStart;
+    /** The drives' reads when {@link #startAhead} dropped their page cache. */
+    private long driveReadsAtDrop;
     /** How long QEMU took to start before its state was loaded (ahead of authority when migrating in). */
     private Duration startedAhead = Duration.ZERO;
 
@@ -438,6 +440,26 @@ public final class Peer implements AutoCloseable {
         vm = vmm.startDeferred(vmConfig);
         vmState = VmState.STARTED;
         startedAhead = Duration.ofNanos(System.nanoTime() - startNs);
+        // QEMU's block layer read the start of each drive when it opened it, and reads nothing more before the vCPUs
+        // run: drop those pages now, off the paused window.
+        dropDriveCaches();
+        driveReadsAtDrop = guestIo()[0];
+    }
+
+    /**
+     * Drops the kernel's page cache of the drives on the mount (clean, not mapped): pages read while a migration still
+     * changes the drives at the source, which the guest must not read. Its reads then ask the device, which has (or
+     * waits for) the final blocks.
+     */
+    private void dropDriveCaches() throws IOException {
+        for (Drive d : aheadConfig.drives()) {
+            try {
+                Libc.dropPageCache(d.path().toString());
+            } catch (LinuxException e) {
+                throw new IOException(
+                        "could not drop the page cache of drive \"" + d.name() + "\": " + e.getMessage(), e);
+            }
+        }
     }
 
     /**
@@ -479,18 +501,9 @@ public final class Peer implements AutoCloseable {
             vm.close();
             vm = null;
             vm = vmm.startDeferred(aheadConfig);
-        } else if (io[0] != guestIoBeforeStart[0]) {
-            // QEMU's block layer reads the start of each drive when it opens it. Those pages, in the kernel's page
-            // cache of the mount, may have changed since at the source: drop them (clean, not mapped), so that the
-            // guest's reads ask the device, which has the final blocks.
-            for (Drive d : aheadConfig.drives()) {
-                try {
-                    Libc.dropPageCache(d.path().toString());
-                } catch (LinuxException e) {
-                    throw new IOException(
-                            "could not drop the page cache of drive \"" + d.name() + "\": " + e.getMessage(), e);
-                }
-            }
+        } else if (io[0] != driveReadsAtDrop) {
+            // Read again since startAhead dropped them: those pages may have changed since at the source.
+            dropDriveCaches();
         }
         // Read here, not through the mount: QEMU waits on a socket for these bytes since it started.
         BlockDevice state;
