@@ -1,5 +1,6 @@
 package io.drafter.vm.qemu;
 
+import io.drafter.base.Threads;
 import io.drafter.vm.Accel;
 import io.drafter.vm.StateSource;
 import io.drafter.vm.VmConfig;
@@ -160,7 +161,7 @@ public final class QemuInstance implements VmInstance {
         } finally {
             // QEMU read up to its stream's end and closed its side; the padding after it goes nowhere.
             closeQuietly(ch);
-            writer.await(t);
+            Threads.joinAll(List.of(t)); // it ends once the socket is closed
         }
         long t1 = System.nanoTime();
         // Started ahead (a peer taking a VM over starts QEMU while the source still runs): time from this load on.
@@ -259,22 +260,6 @@ public final class QemuInstance implements VmInstance {
                 ch.shutdownOutput();
             } catch (IOException e) {
                 // closed meanwhile: the load ended
-            }
-        }
-
-        /** Joins {@code t}: it ends once the socket is closed. */
-        void await(Thread t) {
-            boolean interrupted = false;
-            while (true) {
-                try {
-                    t.join();
-                    break;
-                } catch (InterruptedException e) {
-                    interrupted = true;
-                }
-            }
-            if (interrupted) {
-                Thread.currentThread().interrupt();
             }
         }
     }
@@ -414,7 +399,7 @@ public final class QemuInstance implements VmInstance {
             awaitMigration(timeout, "save device state to " + stateFile, false);
             t2 = System.nanoTime();
         } finally {
-            flush.await(flusher);
+            Threads.joinAll(List.of(flusher)); // the caller must not go on while RAM is half written
         }
         if (flush.failure != null) {
             throw flush.failure;
@@ -449,22 +434,6 @@ public final class QemuInstance implements VmInstance {
                 failure = new VmException("could not fsync memory file " + config.memoryFile() + ": " + e, e);
             } finally {
                 doneNs = System.nanoTime();
-            }
-        }
-
-        /** Joins {@code flusher}, uninterruptibly: the snapshot's caller must not go on while RAM is half written. */
-        void await(Thread flusher) {
-            boolean interrupted = false;
-            while (true) {
-                try {
-                    flusher.join();
-                    break;
-                } catch (InterruptedException e) {
-                    interrupted = true;
-                }
-            }
-            if (interrupted) {
-                Thread.currentThread().interrupt();
             }
         }
     }
