@@ -1,6 +1,7 @@
 package io.drafter.peer;
 
 import io.drafter.base.DeviceRole;
+import io.drafter.base.Threads;
 import io.drafter.expose.fuse.DeviceMount;
 import io.drafter.expose.fuse.FuseOptions;
 import io.drafter.linux.Libc;
@@ -618,7 +619,7 @@ public final class Peer implements AutoCloseable {
         if (t == null) {
             return;
         }
-        joinAll(List.of(t)); // an nft run ends within its own timeout
+        Threads.joinAll(List.of(t)); // an nft run ends within its own timeout
         forwardsGoing = null;
     }
 
@@ -648,7 +649,7 @@ public final class Peer implements AutoCloseable {
 
     /**
      * When this peer last finished suspending its VM for a migration ({@link System#nanoTime()}: RAM flushed, state
-     * saved, devices flushed; its forwards are being removed), or 0.
+     * saved; the devices are being flushed and its forwards removed), or 0.
      */
     public long suspendedAtNanos() {
         return suspendedAtNanos;
@@ -904,24 +905,55 @@ public final class Peer implements AutoCloseable {
             return true;
         }
 
+        /** The devices' flush after {@link #suspend()}, on a thread of its own; {@code null} before. */
+        private volatile Thread settler;
+
+        private final CompletableFuture<Void> settled = new CompletableFuture<>();
+
         @Override
         public void suspend() throws Exception {
             long start = System.nanoTime();
-            persistState();
+            String parts = saveState();
             // The VM is paused now; free the forwarded addresses for the next peer (the VM served them throughout
             // BeforeSuspend, which is why this comes after the snapshot, not before). The destination retries until
             // they are free; a resume here waits for them to be gone first.
             removeForwardsAhead();
             suspendedAtNanos = System.nanoTime();
-            LOG.log(
-                    Level.INFO,
-                    "suspended VM in "
-                            + Duration.ofNanos(System.nanoTime() - start).toMillis() + " ms");
-            TestHold.at("source-suspended");
+            LOG.log(Level.INFO, parts + "; suspended VM in " + (suspendedAtNanos - start) / 1_000_000 + " ms");
+            // Every block is in the devices: the final set may go while they are made durable (overlays synced,
+            // copy-on-write maps saved). The GRANT waits for it; a peer killed from then on leaves devices that resume
+            // to exactly this point.
+            settler = Thread.ofPlatform().name("settle-devices").start(() -> {
+                long t0 = System.nanoTime();
+                try {
+                    flushAll(exposed.values());
+                    LOG.log(
+                            Level.INFO,
+                            "devices flushed in " + (System.nanoTime() - t0) / 1_000_000
+                                    + " ms while the final set went out");
+                    settled.complete(null);
+                } catch (IOException | RuntimeException e) {
+                    settled.completeExceptionally(e);
+                }
+            });
+            if (TestHold.asked("source-suspended")) {
+                // The point's promise: the devices durable, no authority sent yet.
+                Threads.joinAll(List.of(settler));
+                TestHold.at("source-suspended");
+            }
+        }
+
+        @Override
+        public CompletableFuture<Void> settling() {
+            return settled;
         }
 
         @Override
         public void resume() throws Exception {
+            Thread t = settler;
+            if (t != null) {
+                Threads.joinAll(List.of(t)); // the devices' flush ends before the VM writes again
+            }
             vm.cont();
             runningAtNanos = System.nanoTime();
             vmState = VmState.RUNNING;
@@ -945,6 +977,20 @@ public final class Peer implements AutoCloseable {
      * is written into the state device, and every device is flushed. The VM stays paused.
      */
     void persistState() throws IOException, VmException {
+        String parts = saveState();
+        long t0 = System.nanoTime();
+        flushAll(exposed.values());
+        LOG.log(Level.INFO, parts + ", devices flushed " + (System.nanoTime() - t0) / 1_000_000 + " ms");
+    }
+
+    /**
+     * {@link #persistState} but the devices' flush: guest RAM flushed into the memory device and the device state
+     * written into the state device, the VM paused. Every block of the suspended VM is in the devices (a migration's
+     * final set reads them), but durable only once {@link #flushAll} ran.
+     *
+     * @return the parts' times, for the log
+     */
+    private String saveState() throws IOException, VmException {
         Path tmp = runDir.vm().resolve("state-out.bin");
         VmInstance.SnapshotResult snap = vm.snapshot(tmp, options.resumeTimeout());
         long saved = System.nanoTime();
@@ -959,21 +1005,14 @@ public final class Peer implements AutoCloseable {
             }
             dev.write(ByteBuffer.wrap(state), 0);
             zeroTail(dev, state.length);
-            // Every device durable now (overlays synced, copy-on-write maps saved): a peer killed from here on
-            // leaves devices that resume to exactly this point.
-            long written = System.nanoTime();
-            flushAll(exposed.values());
-            long flushed = System.nanoTime();
-            LOG.log(
-                    Level.INFO,
+            return java.text.MessageFormat.format(
                     "suspended: BeforeSuspend and first RAM flush {0} ms; paused: RAM flushed {1} ms and meanwhile"
-                            + " state saved {2} ms ({3} bytes), state device written {4} ms, devices flushed {5} ms",
+                            + " state saved {2} ms ({3} bytes), state device written {4} ms",
                     snap.beforeSuspend().toMillis(),
                     snap.pauseToFlushed().toMillis(),
                     snap.pauseToStateSaved().toMillis(),
                     snap.stateBytes(),
-                    (written - saved) / 1_000_000,
-                    (flushed - written) / 1_000_000);
+                    (System.nanoTime() - saved) / 1_000_000);
         } finally {
             Files.deleteIfExists(tmp);
         }
@@ -1012,27 +1051,9 @@ public final class Peer implements AutoCloseable {
                 }
             }));
         }
-        joinAll(threads); // a half-flushed VM is worse than a late interrupt
+        Threads.joinAll(threads); // a half-flushed VM is worse than a late interrupt
         if (!failures.isEmpty()) {
             throw failures.getFirst();
-        }
-    }
-
-    /** Waits until every thread of {@code threads} ended, even when interrupted; the interrupt is kept for later. */
-    private static void joinAll(List<Thread> threads) {
-        boolean interrupted = false;
-        for (Thread th : threads) {
-            while (true) {
-                try {
-                    th.join();
-                    break;
-                } catch (InterruptedException e) {
-                    interrupted = true;
-                }
-            }
-        }
-        if (interrupted) {
-            Thread.currentThread().interrupt();
         }
     }
 

@@ -18,6 +18,11 @@ public final class TestHold {
 
     private TestHold() {}
 
+    /** Whether {@code point} was asked for. */
+    public static boolean asked(String point) {
+        return POINTS.contains(point);
+    }
+
     /** Blocks forever if {@code point} was asked for. */
     public static void at(String point) {
         if (!POINTS.contains(point)) {

@@ -18,6 +18,7 @@ import java.util.ArrayDeque;
 import java.util.Arrays;
 import java.util.BitSet;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
 
@@ -93,6 +94,8 @@ final class SourceAgent implements Runnable {
     private long roundWakeNs;
     /** The hook prepared the suspend: once the last live round is out, it suspends. */
     private boolean liveRoundPending;
+    /** What the hook's {@link SuspendHook#settling()} left to do is done: the GRANT may go. */
+    private boolean settled = true;
 
     private Thread reader;
     /** The thread that resumes the writers after the GRANT of a copy, and what it threw; {@code null} before. */
@@ -241,6 +244,13 @@ final class SourceAgent implements Runnable {
             case SourceEvent.Takeover _ -> onTakeover();
             case SourceEvent.Completed _ -> onCompleted();
             case SourceEvent.SuspendReturned r -> onSuspendReturned(r);
+            case SourceEvent.Settled r -> {
+                if (r.error() != null) {
+                    source.fail(r.error());
+                } else {
+                    settled = true;
+                }
+            }
             case SourceEvent.WritersResumed r -> {
                 if (r.error() != null) {
                     source.fail(r.error());
@@ -331,6 +341,12 @@ final class SourceAgent implements Runnable {
         }
         if (!transition(SourcePhase.FINAL_SYNC)) {
             return;
+        }
+        // The final set goes now; what the hook left to finish (the devices made durable) holds the GRANT only.
+        CompletableFuture<Void> settling = source.hook.settling();
+        if (!settling.isDone() || settling.isCompletedExceptionally()) {
+            settled = false;
+            settling.whenComplete((v, error) -> inbox.signal(new SourceEvent.Settled(error)));
         }
         enqueueEveryDevice(true);
         control.add(new Frame.Authority(options.authorityPayload()));
@@ -518,7 +534,7 @@ final class SourceAgent implements Runnable {
      */
     private boolean grant() throws IOException {
         if (source.state().phase() != SourcePhase.AUTHORITY_SENT
-                || !handOver.grantDue(control.isEmpty() && scheduler.idle())) {
+                || !handOver.grantDue(settled && control.isEmpty() && scheduler.idle())) {
             return false;
         }
         long now = System.nanoTime();

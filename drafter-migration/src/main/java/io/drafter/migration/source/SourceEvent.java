@@ -27,6 +27,9 @@ sealed interface SourceEvent {
      */
     record SuspendReturned(long returnedNs, Throwable error, boolean prepared) implements SourceEvent {}
 
+    /** What {@link SuspendHook#settling()} left to do is done, or failed with {@code error}. */
+    record Settled(Throwable error) implements SourceEvent {}
+
     /** The writers were resumed after the GRANT of a copy, or resuming them threw {@code error}. */
     record WritersResumed(Throwable error) implements SourceEvent {}
 }

@@ -1,5 +1,7 @@
 package io.drafter.migration.source;
 
+import java.util.concurrent.CompletableFuture;
+
 /**
  * What the caller does to stop and restart the writers of the source devices (pause the VM and flush its memory
  * into the memory device, and the reverse).
@@ -28,6 +30,16 @@ public interface SuspendHook {
      * device until {@link #resume()}; the engine then takes the final dirty set.
      */
     void suspend() throws Exception;
+
+    /**
+     * What {@link #suspend()} left to finish while the engine already sends the final set (for a VM: making the
+     * suspended devices durable). Called on the agent thread right after {@link #suspend()} returned; must not block.
+     * The GRANT waits for the future; its failure fails the migration before the GRANT, and {@link #resume()} follows.
+     * Default: nothing left.
+     */
+    default CompletableFuture<Void> settling() {
+        return CompletableFuture.completedFuture(null);
+    }
 
     /**
      * Restarts the writers at the source. Called by the engine when a migration fails after {@link #suspend()} while
