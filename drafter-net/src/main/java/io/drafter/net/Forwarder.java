@@ -15,6 +15,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.atomic.AtomicInteger;
 
@@ -65,6 +66,16 @@ public final class Forwarder implements AutoCloseable {
      * is not on this host or already in use, or nft fails; nothing is left installed then.
      */
     public static Forwarder open(List<PortForward> forwards, Ipv4Cidr hostVethCidr, CommandRunner runner) {
+        return plan(forwards, hostVethCidr, runner).install();
+    }
+
+    /**
+     * Looks {@code forwards} up and checks them, installing nothing: the tools, the namespaces and their addresses,
+     * the external addresses (local, each once) and the routes. {@link Plan#install} later needs three process runs
+     * instead of a dozen: what a peer taking a VM over prepares while the source still forwards the addresses.
+     * Throws {@link NetException} (one line) as {@link #open} does, except for an address in use.
+     */
+    public static Plan plan(List<PortForward> forwards, Ipv4Cidr hostVethCidr, CommandRunner runner) {
         Host.requireRoot("forward ports");
         Host host = new Host(runner);
         host.requireTools("forward ports");
@@ -87,32 +98,72 @@ public final class Forwarder implements AutoCloseable {
             if (!seen.add(key)) {
                 throw new NetException("could not forward " + f.externalAddr() + ": listed twice");
             }
-            checkFree(f, external, host);
+            bindOnce(f, external);
             String hostVeth = host.routeInterface(internalIp);
             resolved.add(new Resolved(f, external, internalIp, hostVeth));
         }
-        String table = TABLE_PREFIX + ProcessHandle.current().pid() + "_" + OPENED.getAndIncrement();
-        if (host.ipTable(table).isPresent()) {
-            throw new NetException("could not create nft table " + table + ": it already exists");
+        return new Plan(List.copyOf(resolved), runner);
+    }
+
+    /** Forwards looked up and checked by {@link #plan}, ready to {@link #install}. */
+    public static final class Plan {
+        private final List<Resolved> resolved;
+        private final CommandRunner runner;
+
+        private Plan(List<Resolved> resolved, CommandRunner runner) {
+            this.resolved = resolved;
+            this.runner = runner;
         }
-        runner.run("create nft table " + table, List.of("nft", "-f", "-"), rules(table, resolved));
-        Forwarder forwarder = new Forwarder(table, List.copyOf(resolved), runner);
-        try {
+
+        /** The forwards it installs. */
+        public List<Resolved> forwards() {
+            return resolved;
+        }
+
+        /**
+         * Installs the forwards in one nft transaction, after one listing of the ruleset proves every address free
+         * (no socket bound, no other drafter forwarder's rule), then forgets their old flows. Throws {@link
+         * AddressInUseException} while another forwarder holds an address (e.g. the peer a VM is leaving), which a
+         * caller may retry; {@link NetException} otherwise; nothing is left installed then.
+         */
+        public Forwarder install() {
+            Map<String, String> tables = new Host(runner).ipRuleset();
             for (Resolved r : resolved) {
-                if (r.externalHost().isLoopbackAddress()) {
-                    enableRouteLocalnet(r.hostVeth());
+                bindOnce(r.forward(), r.externalHost());
+                String needle = "ip daddr " + r.externalHost().getHostAddress() + " "
+                        + r.forward().protocolName() + " dport " + r.forward().externalPort() + " ";
+                for (Map.Entry<String, String> t : tables.entrySet()) {
+                    if (t.getKey().startsWith(TABLE_PREFIX) && t.getValue().contains(needle)) {
+                        throw new AddressInUseException("could not forward "
+                                + r.forward().externalAddr()
+                                + ": address already in use by another drafter forwarder (nft table " + t.getKey()
+                                + ")");
+                    }
                 }
             }
-            forgetOldFlows(resolved, runner);
-        } catch (RuntimeException e) {
-            try {
-                forwarder.close();
-            } catch (RuntimeException cleanup) {
-                e.addSuppressed(cleanup);
+            String table = TABLE_PREFIX + ProcessHandle.current().pid() + "_" + OPENED.getAndIncrement();
+            if (tables.containsKey(table)) {
+                throw new NetException("could not create nft table " + table + ": it already exists");
             }
-            throw e;
+            runner.run("create nft table " + table, List.of("nft", "-f", "-"), rules(table, resolved));
+            Forwarder forwarder = new Forwarder(table, resolved, runner);
+            try {
+                for (Resolved r : resolved) {
+                    if (r.externalHost().isLoopbackAddress()) {
+                        enableRouteLocalnet(r.hostVeth());
+                    }
+                }
+                forgetOldFlows(resolved, runner);
+            } catch (RuntimeException e) {
+                try {
+                    forwarder.close();
+                } catch (RuntimeException cleanup) {
+                    e.addSuppressed(cleanup);
+                }
+                throw e;
+            }
+            return forwarder;
         }
-        return forwarder;
     }
 
     /**
@@ -245,8 +296,8 @@ public final class Forwarder implements AutoCloseable {
         return a;
     }
 
-    /** Binds a socket to the external address to prove it is local and unused, then releases it. */
-    private static void checkFree(PortForward f, InetAddress external, Host host) {
+    /** Binds a socket to the external address to prove it is local and no socket holds it, then releases it. */
+    private static void bindOnce(PortForward f, InetAddress external) {
         InetSocketAddress sa = new InetSocketAddress(external, f.externalPort());
         try {
             if (f.protocolName().equals("tcp")) {
@@ -268,14 +319,6 @@ public final class Forwarder implements AutoCloseable {
             throw new AddressInUseException("could not forward " + f.externalAddr() + ": address already in use");
         } catch (IOException e) {
             throw new NetException("could not forward " + f.externalAddr() + ": " + e.getMessage(), e);
-        }
-        String needle =
-                "ip daddr " + external.getHostAddress() + " " + f.protocolName() + " dport " + f.externalPort() + " ";
-        for (String t : host.ipTables()) {
-            if (t.startsWith(TABLE_PREFIX) && host.ipTable(t).orElse("").contains(needle)) {
-                throw new AddressInUseException("could not forward " + f.externalAddr()
-                        + ": address already in use by another drafter forwarder (nft table " + t + ")");
-            }
         }
     }
 

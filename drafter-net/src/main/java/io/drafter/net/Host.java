@@ -4,7 +4,9 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 
 /**
@@ -99,6 +101,31 @@ final class Host {
             }
         }
         return names;
+    }
+
+    /** Every {@code ip} family nft table, name to text, from one {@code nft list ruleset ip}. */
+    Map<String, String> ipRuleset() {
+        Map<String, String> tables = new LinkedHashMap<>();
+        String name = null;
+        StringBuilder text = new StringBuilder();
+        for (String line : runner.run("list nft ruleset", List.of("nft", "list", "ruleset", "ip"))
+                .stdout()
+                .lines()
+                .toList()) {
+            if (name == null) {
+                String[] f = line.strip().split("\\s+");
+                if (f.length == 4 && f[0].equals("table") && f[1].equals("ip") && f[3].equals("{")) {
+                    name = f[2];
+                    text.setLength(0);
+                }
+            } else if (line.equals("}")) {
+                tables.put(name, text.toString());
+                name = null;
+            } else {
+                text.append(line).append('\n');
+            }
+        }
+        return tables;
     }
 
     /** The text of nft table {@code ip name}, or empty if it does not exist. */

@@ -320,6 +320,42 @@ class NatTest {
         lab.assertNatGone();
     }
 
+    /** A peer taking a VM over plans its forward while the source still holds the address, and installs it after. */
+    @Test
+    void aForwardPlannedWhileTheAddressIsTakenInstallsOnceItIsFree() throws Exception {
+        try (Nat nat = Nat.create(lab.natConfig(1), lab.runner)) {
+            String ns = nat.namespaces().getFirst().name();
+            Ipv4Cidr pool = Ipv4Cidr.parse(NetLab.HOST_VETH_CIDR);
+            int port = NetLab.freeLoopbackPort();
+            List<PortForward> forwards = PortForward.parseList("[" + forward(ns, "127.0.0.1:" + port) + "]");
+            Forwarder first = Forwarder.open(forwards, pool, lab.runner);
+            Forwarder.Plan plan;
+            try {
+                plan = Forwarder.plan(forwards, pool, lab.runner);
+                assertEquals(1, plan.forwards().size());
+                AddressInUseException taken = assertThrows(AddressInUseException.class, plan::install);
+                assertTrue(taken.getMessage().endsWith("(nft table " + first.table() + ")"), taken.getMessage());
+            } finally {
+                first.close();
+            }
+            try (Forwarder second = plan.install()) {
+                assertTrue(new Host(lab.runner)
+                        .ipTable(second.table())
+                        .orElseThrow()
+                        .contains("dport " + port));
+            }
+            NetException missing = assertThrows(
+                    NetException.class,
+                    () -> Forwarder.plan(
+                            PortForward.parseList("[" + forward(lab.prefix + "9", "127.0.0.1:" + port) + "]"),
+                            pool,
+                            lab.runner));
+            assertTrue(missing.getMessage().endsWith("no such namespace (is drafter nat running?)"));
+            assertTrue(new Host(lab.runner).ipTables().stream().noneMatch(t -> t.startsWith(ownTablePrefix())));
+        }
+        lab.assertNatGone();
+    }
+
     static String ownTablePrefix() {
         return Forwarder.TABLE_PREFIX + ProcessHandle.current().pid() + "_";
     }

@@ -152,6 +152,8 @@ public final class Peer implements AutoCloseable {
     private MigrationDestination incoming;
     private volatile MigrationSource outgoing;
     private volatile Forwarder forwarder;
+    /** The forwards looked up by {@link #startAhead}, for the first {@link #installForwards}; {@code null} after. */
+    private volatile Forwarder.Plan forwardPlan;
     /** Removes the forwards of a VM suspended for a migration, off the paused window; {@code null} when none runs. */
     private volatile Thread forwardsGoing;
 
@@ -433,6 +435,16 @@ public final class Peer implements AutoCloseable {
             // their old sequence numbers: the guest's first packets would be answered with resets.
             Nat.forgetTrackedFlows(options.netns(), new CommandRunner());
         }
+        if (!options.portForwards().isEmpty()) {
+            // Looked up now, while a source may still forward the addresses: after the hand-over only the install
+            // remains (three process runs, not a dozen), and a forward that cannot work fails the start here.
+            try {
+                forwardPlan = Forwarder.plan(
+                        options.portForwards(), Ipv4Cidr.parse(NatConfig.DEFAULT_HOST_VETH_CIDR), new CommandRunner());
+            } catch (NetException e) {
+                throw new IOException("could not forward ports to the VM: " + e.getMessage(), e);
+            }
+        }
         VmConfig vmConfig = config.toVmConfig(
                 mount.file(KERNEL), initrd, drives, mount.file(MEMORY), network, runDir.vm(), options.console());
         long startNs = System.nanoTime();
@@ -574,10 +586,17 @@ public final class Peer implements AutoCloseable {
             return;
         }
         long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+        Forwarder.Plan plan = forwardPlan;
+        forwardPlan = null; // used once: a later install (after a failed migration out) looks up afresh
         while (true) {
             try {
-                forwarder = Forwarder.open(
-                        options.portForwards(), Ipv4Cidr.parse(NatConfig.DEFAULT_HOST_VETH_CIDR), new CommandRunner());
+                if (plan == null) {
+                    plan = Forwarder.plan(
+                            options.portForwards(),
+                            Ipv4Cidr.parse(NatConfig.DEFAULT_HOST_VETH_CIDR),
+                            new CommandRunner());
+                }
+                forwarder = plan.install();
                 return;
             } catch (NetException e) {
                 if (System.nanoTime() > deadline || !(e instanceof AddressInUseException)) {
