@@ -27,6 +27,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Predicate;
 
 /**
  * One {@code qemu-system-x86_64} process started by {@link QemuVmm}, with its QMP and agent
@@ -388,13 +389,13 @@ public final class QemuInstance implements VmInstance {
         }
         long t1 = System.nanoTime();
         pause();
-        // Once paused nothing writes guest RAM, and the save (x-ignore-shared) reads none of it: the RAM's flush and
-        // the
-        // device state's save run side by side. A platform thread: the memory file may be served by this JVM's FUSE.
+        // Once paused nothing writes guest RAM, and the save (x-ignore-shared) reads none of it: the RAM's flush
+        // and the device state's save run side by side. A platform thread: this JVM's FUSE may serve the file.
         MemoryFlush flush = new MemoryFlush();
         Thread flusher = Thread.ofPlatform().name("ram-flush").start(flush);
         long t2;
         try {
+            forgetMigrationEnds();
             qmp.execute(new QmpCommand.Migrate("file:" + stateFile), timeout);
             awaitMigration(timeout, "save device state to " + stateFile, false);
             t2 = System.nanoTime();
@@ -449,8 +450,10 @@ public final class QemuInstance implements VmInstance {
         prepared = Duration.ofNanos(System.nanoTime() - t0);
     }
 
-    /** The statuses that end a migration, out or in. */
-    private static final Set<String> MIGRATION_ENDS = Set.of("completed", "failed", "cancelled");
+    /** QEMU's event that ends a migration, out or in. */
+    private static final Predicate<QmpEvent> MIGRATION_END = e -> e.name().equals("MIGRATION")
+            && Set.of("completed", "failed", "cancelled")
+                    .contains(e.data().path("status").asText());
 
     /**
      * Waits for the {@code MIGRATION} event that ends this VM's migration, out (a state save) or in (a load): QEMU sends
@@ -460,10 +463,7 @@ public final class QemuInstance implements VmInstance {
     void awaitMigration(Duration timeout, String step, boolean incoming) throws VmException {
         QmpEvent end;
         try {
-            end = qmp.awaitEvent(
-                    e -> e.name().equals("MIGRATION")
-                            && MIGRATION_ENDS.contains(e.data().path("status").asText()),
-                    timeout);
+            end = qmp.awaitEvent(MIGRATION_END, timeout);
         } catch (QmpException e) {
             if (!qmp.isOpen() || !process.isAlive()) {
                 waitExit(Duration.ofSeconds(2));
@@ -488,6 +488,17 @@ public final class QemuInstance implements VmInstance {
             throw new VmException("could not " + step + ": " + why + diagnostics());
         }
         throw new VmException("could not " + step + ": migration " + status + ": " + why + diagnostics());
+    }
+
+    /** Drops the end events of earlier migrations of this QEMU (one that timed out), so a wait sees only its own. */
+    private void forgetMigrationEnds() {
+        while (true) {
+            try {
+                qmp.awaitEvent(MIGRATION_END, Duration.ZERO);
+            } catch (QmpException e) {
+                return; // none left
+            }
+        }
     }
 
     /** {@code query-migrate}'s status, or why it could not be asked. */
