@@ -4,6 +4,7 @@ import io.drafter.base.DeviceRole;
 import io.drafter.base.Threads;
 import io.drafter.expose.fuse.DeviceMount;
 import io.drafter.expose.fuse.FuseOptions;
+import io.drafter.linux.HelperCommand;
 import io.drafter.linux.Libc;
 import io.drafter.linux.LinuxException;
 import io.drafter.migration.Authority;
@@ -903,14 +904,33 @@ public final class Peer implements AutoCloseable {
                 return;
             }
             try {
-                vm.flushMemory();
+                flushMemoryInChild();
                 Thread.sleep(sleepMs);
-            } catch (VmException | RuntimeException e) {
+            } catch (IOException | RuntimeException e) {
                 LOG.log(Level.WARNING, "could not flush guest memory during pre-copy: " + e.getMessage());
                 return;
             } catch (InterruptedException e) {
                 return;
             }
+        }
+    }
+
+    /**
+     * The fsync of {@link VmInstance#flushMemory}, from a child process ({@code sync <memory file>}). A request of this
+     * JVM to its own mount that is in flight when the JVM is killed with SIGKILL is never answered (the server threads
+     * are gone) and keeps the dying JVM, and with it the mount, alive for good: the periodic flushes of a whole pre-copy
+     * made that likely. A child's request ends with the connection once the JVM is gone.
+     */
+    private void flushMemoryInChild() throws IOException {
+        HelperCommand.Result r = HelperCommand.of(
+                        "sync", vm.config().memoryFile().toString())
+                .step("flush guest memory")
+                .timeout(Duration.ofSeconds(60))
+                .tiedToJvm()
+                .run();
+        if (r.exitCode() != 0) {
+            throw new IOException("could not flush guest memory: sync exited with " + r.exitCode() + ": "
+                    + r.stderr().strip());
         }
     }
 

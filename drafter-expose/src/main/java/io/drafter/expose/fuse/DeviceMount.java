@@ -40,6 +40,8 @@ import java.util.concurrent.atomic.AtomicReference;
 public final class DeviceMount implements AutoCloseable {
     /** The file system type in {@code /proc/mounts}: how our mounts (and stale ones) are recognized. */
     public static final String FS_TYPE = "fuse.drafter";
+    /** A mount's source: {@code drafter:<pid of the serving process>}. */
+    static final String SOURCE_PREFIX = "drafter:";
 
     private static final System.Logger LOG = System.getLogger(DeviceMount.class.getName());
     private static final String FUSECTL = "/sys/fs/fuse/connections";
@@ -97,7 +99,14 @@ public final class DeviceMount implements AutoCloseable {
             // check the files' owner and mode (0600) for every caller, so that nobody else can.
             String data = "fd=" + fuse.fd() + ",rootmode=40700,user_id=" + uid + ",group_id=" + gid
                     + ",default_permissions,allow_other,max_read=" + options.maxIoBytes();
-            Libc.mount("drafter", target.toString(), FS_TYPE, Libc.MS_NOSUID | Libc.MS_NODEV, data);
+            // The source names the serving process: a stale-mount check reads it instead of asking a server that may
+            // never answer.
+            Libc.mount(
+                    SOURCE_PREFIX + ProcessHandle.current().pid(),
+                    target.toString(),
+                    FS_TYPE,
+                    Libc.MS_NOSUID | Libc.MS_NODEV,
+                    data);
             // Only now: /dev/fuse refuses reads (EPERM) until a mount attaches it to a connection.
             server.start();
             mount.probe(options.probeTimeout());
@@ -148,6 +157,19 @@ public final class DeviceMount implements AutoCloseable {
                 throw new IOException("could not mount devices at " + target + ": a " + top.fsType()
                         + " file system is mounted there");
             }
+            long server = serverPid(top.source());
+            if (server > 0 && !runs(server)) {
+                // Killed, maybe while one of its own threads waited on this mount: that request is never answered, and
+                // the dying process keeps the connection, so any access here would wait for good. Abort it first.
+                LOG.log(
+                        System.Logger.Level.WARNING,
+                        "unmounting stale FUSE mount at {0} (server {1} gone)",
+                        target,
+                        Long.toString(server));
+                abortConnection(top.majorMinor(), target);
+                unmount(target);
+                continue;
+            }
             int err = Libc.accessErrno(target.toString());
             if (err != Errno.ENOTCONN) {
                 throw new IOException("could not mount devices at " + target
@@ -157,6 +179,32 @@ public final class DeviceMount implements AutoCloseable {
             unmount(target);
         }
         throw new IOException("could not clean stale mounts at " + target + ": still mounted after 8 unmounts");
+    }
+
+    /** The PID in a mount source {@code drafter:<pid>}, or -1 (an older mount: plain {@code drafter}). */
+    static long serverPid(String source) {
+        if (source == null || !source.startsWith(SOURCE_PREFIX)) {
+            return -1;
+        }
+        try {
+            return Long.parseLong(source.substring(SOURCE_PREFIX.length()));
+        } catch (NumberFormatException e) {
+            return -1;
+        }
+    }
+
+    /** Whether process {@code pid} exists and is not a zombie (dead, or dying with a thread stuck). */
+    static boolean runs(long pid) {
+        String stat;
+        try {
+            stat = Files.readString(Path.of("/proc", Long.toString(pid), "stat"), StandardCharsets.US_ASCII);
+        } catch (IOException e) {
+            return false;
+        }
+        // pid (comm) S ...: the state follows the last ')' (comm may hold anything)
+        int close = stat.lastIndexOf(')');
+        char state = close >= 0 && close + 2 < stat.length() ? stat.charAt(close + 2) : '?';
+        return state != 'Z' && state != 'X';
     }
 
     /** The mount point. */
@@ -312,6 +360,11 @@ public final class DeviceMount implements AutoCloseable {
     }
 
     private void abortConnection() {
+        abortConnection(bdi, dir);
+    }
+
+    /** Aborts the FUSE connection of the mount at {@code dir} whose device is {@code bdi} ("0:NN"): every request fails. */
+    private static void abortConnection(String bdi, Path dir) {
         if (bdi.isEmpty()) {
             return;
         }

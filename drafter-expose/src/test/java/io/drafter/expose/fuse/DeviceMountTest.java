@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.drafter.linux.MountTable;
 import io.drafter.storage.BlockDevice;
 import io.drafter.storage.source.MemoryBlockDevice;
 import java.io.IOException;
@@ -368,6 +369,28 @@ class DeviceMountTest {
         }
     }
 
+    /**
+     * A server killed while a thread of its own waits on its mount (a peer's fsync of guest RAM) cannot finish dying:
+     * the request is never answered, and the dying process keeps the connection. The next mount's stale check aborts
+     * the connection (it reads the server's PID from the mount's source, never asking the mount), the process ends and
+     * the mount goes.
+     */
+    @Test
+    @Timeout(60)
+    void aServerKilledWhileItsOwnThreadWaitsOnTheMountIsCleaned() throws Exception {
+        Process child = startMountAndWait("1", "stuck-read");
+        child.destroyForcibly();
+        assertFalse(child.waitFor(500, TimeUnit.MILLISECONDS), "stuck: its reading thread waits for an answer");
+        MountTable.Entry e = ourMounts().stream()
+                .filter(m -> m.mountPoint().equals(dir.toString()))
+                .findFirst()
+                .orElseThrow();
+        assertEquals("drafter:" + child.pid(), e.source());
+        DeviceMount.cleanStale(dir);
+        assertTrue(child.waitFor(10, TimeUnit.SECONDS), "the connection aborted, the process ended");
+        assertTrue(ourMounts().stream().noneMatch(m -> m.mountPoint().equals(dir.toString())));
+    }
+
     private void assertStaleMountIsCleaned() throws Exception {
         assertFalse(ourMounts().stream()
                 .filter(e -> e.mountPoint().equals(dir.toString()))
@@ -397,15 +420,17 @@ class DeviceMountTest {
         }
     }
 
-    private Process startMountAndWait() throws IOException {
+    private Process startMountAndWait(String... more) throws IOException {
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        Process child = Processes.start(
+        List<String> command = new ArrayList<>(List.of(
                 java,
                 "--enable-native-access=ALL-UNNAMED",
                 "-cp",
                 System.getProperty("java.class.path"),
                 MountAndWait.class.getName(),
-                dir.toString());
+                dir.toString()));
+        command.addAll(List.of(more));
+        Process child = Processes.start(command.toArray(String[]::new));
         var out = new java.io.BufferedReader(new java.io.InputStreamReader(child.getInputStream()));
         String line;
         while ((line = out.readLine()) != null && !line.equals("mounted")) {
