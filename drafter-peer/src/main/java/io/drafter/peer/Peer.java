@@ -524,17 +524,7 @@ public final class Peer implements AutoCloseable {
         synchronized (stacks) {
             state = stacks.get(STATE).top();
         }
-        vm.loadState(new StateSource() {
-            @Override
-            public long size() {
-                return state.sizeBytes();
-            }
-
-            @Override
-            public int read(ByteBuffer dst, long offset) throws IOException {
-                return state.read(dst, offset);
-            }
-        });
+        vm.loadState(new StateSource(state.sizeBytes(), state::read));
         vmState = VmState.PREPARED;
         lastResume = Duration.ofNanos(System.nanoTime() - startNs);
     }

@@ -111,20 +111,7 @@ public final class QemuInstance implements VmInstance {
         QemuVmm.checkStateFile(stateFile);
         QemuVmm.checkUserCanOpen(stateFile, false, "resume", "state file", user);
         try (FileChannel ch = FileChannel.open(stateFile, StandardOpenOption.READ)) {
-            long size = ch.size();
-            loadState(
-                    new StateSource() {
-                        @Override
-                        public long size() {
-                            return size;
-                        }
-
-                        @Override
-                        public int read(ByteBuffer dst, long offset) throws IOException {
-                            return ch.read(dst, offset);
-                        }
-                    },
-                    stateFile.toString());
+            loadState(new StateSource(ch.size(), ch::read), stateFile.toString());
         } catch (VmException e) {
             throw e;
         } catch (IOException e) {
