@@ -432,15 +432,23 @@ public final class QemuInstance implements VmInstance {
         agent.call(new AgentCall.BeforeSuspend(), timeout);
         // While the guest still runs: set up the save and write back what it dirtied so far, so that the flush after
         // the pause (inside the paused window) carries only the pages of the last milliseconds.
-        qmp.execute(new QmpCommand.MigrateSetCapabilities(Map.of("x-ignore-shared", true, "events", true)), timeout);
+        qmp.execute(new QmpCommand.MigrateSetCapabilities(MIGRATION_CAPABILITIES), timeout);
         flushMemory();
         prepared = Duration.ofNanos(System.nanoTime() - t0);
     }
 
+    /**
+     * The migration capabilities of a save and of a load: no guest RAM in the stream (it is in the shared memory file),
+     * and the {@code MIGRATION} events that {@link #awaitMigration} waits for.
+     */
+    static final Map<String, Boolean> MIGRATION_CAPABILITIES = Map.of("x-ignore-shared", true, "events", true);
+
+    /** The statuses that end a migration, out or in. */
+    private static final Set<String> MIGRATION_ENDS = Set.of("completed", "failed", "cancelled");
+
     /** QEMU's event that ends a migration, out or in. */
     private static final Predicate<QmpEvent> MIGRATION_END = e -> e.name().equals("MIGRATION")
-            && Set.of("completed", "failed", "cancelled")
-                    .contains(e.data().path("status").asText());
+            && MIGRATION_ENDS.contains(e.data().path("status").asText());
 
     /**
      * Waits for the {@code MIGRATION} event that ends this VM's migration, out (a state save) or in (a load): QEMU sends

@@ -21,7 +21,6 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.Arrays;
 import java.util.List;
-import java.util.Map;
 import java.util.Optional;
 
 /**
@@ -193,7 +192,7 @@ public final class QemuVmm implements Vmm {
         try {
             vm.qmp()
                     .execute(
-                            new QmpCommand.MigrateSetCapabilities(Map.of("x-ignore-shared", true, "events", true)),
+                            new QmpCommand.MigrateSetCapabilities(QemuInstance.MIGRATION_CAPABILITIES),
                             Duration.ofSeconds(10));
             vm.listenForState();
             vm.started(t0, Duration.ofNanos(System.nanoTime() - t0), resumeTimeout);
