@@ -7,7 +7,8 @@
 # (tc tbf on veth drwan0h 10.254.19.1 <-> namespace drwan0, 10.254.19.2) and round trip (a delay relay in the JVM),
 # QEMU's over TCP; the link is measured first and removed at the end. Unset: loopback, QEMU's over a Unix socket.
 # BENCH_COMPRESSION=true: drafter's source compresses blocks (zstd). BENCH_POLICY: the devices' dirty-round policy, JSON
-# fields (default "minCycles":2,"maxCycles":10,"cycleThrottle":"200ms").
+# fields (default "minCycles":2,"maxCycles":10,"cycleThrottle":"200ms"). BENCH_BLOCK_SIZE: the devices' block size in
+# bytes (default 65536).
 # Builds what it needs like scripts/quickstart.sh (guest, Redis OCI disk, a 256 MiB snapshot) into out/bench-vm.
 set -euo pipefail
 . "$(dirname "$0")/as-root.sh"
@@ -22,6 +23,6 @@ on_exit_stop_pids
 bench_prepare "$out" "$mem"
 policy=()
 [ -z "${BENCH_POLICY:-}" ] || policy=(-Dbench.policy="$BENCH_POLICY")
-java -Dbench.pairs="${BENCH_PAIRS:-5}" -Dbench.keepConnection="${BENCH_KEEP_CONNECTION:-false}" \
+java -Dbench.pairs="${BENCH_PAIRS:-5}" -Dbench.blockSize="${BENCH_BLOCK_SIZE:-65536}" -Dbench.keepConnection="${BENCH_KEEP_CONNECTION:-false}" \
   -Dbench.link="${BENCH_LINK:-}" -Dbench.compression="${BENCH_COMPRESSION:-false}" "${policy[@]}" \
   --enable-native-access=ALL-UNNAMED -cp "$bench_cp" io.drafter.peer.bench.VmMigrationBenchmark "$out/package" "$out/work"

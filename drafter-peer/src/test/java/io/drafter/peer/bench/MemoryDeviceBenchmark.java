@@ -239,6 +239,7 @@ public final class MemoryDeviceBenchmark {
                     // As a destination peer does: B started ahead, on the same files (it maps guest RAM, reads
                     // nothing).
                     try (QemuInstance b = vmm.startDeferred(bCfg)) {
+                        Forwarder.Plan bForward = Forwarder.plan(VmMigrationBenchmark.forward("ark1"), pool, runner);
                         long t0 = System.nanoTime();
                         VmInstance.SnapshotResult s = a.snapshot(work.resolve("state-out.bin"), Duration.ofMinutes(1));
                         long pausedAt = t0 + s.beforeSuspend().toNanos();
@@ -248,7 +249,7 @@ public final class MemoryDeviceBenchmark {
                         Replies replies = Replies.start(Duration.ofSeconds(30));
                         b.cont();
                         long runningAt = System.nanoTime();
-                        fwd = Forwarder.open(VmMigrationBenchmark.forward("ark1"), pool, runner);
+                        fwd = bForward.install();
                         Thread agent = Thread.ofPlatform().name("after-resume").start(() -> {
                             try {
                                 b.afterResume(Duration.ofMinutes(1));
