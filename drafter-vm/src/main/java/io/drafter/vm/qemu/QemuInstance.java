@@ -315,9 +315,12 @@ public final class QemuInstance implements VmInstance {
         return joined.length() > 400 ? "…" + joined.substring(joined.length() - 400) : joined;
     }
 
+    /** The longest a QMP {@code stop} may take. */
+    private static final Duration PAUSE_TIMEOUT = Duration.ofSeconds(10);
+
     @Override
     public void pause() throws VmException {
-        qmp.execute(new QmpCommand.Stop(), Duration.ofSeconds(10));
+        qmp.execute(new QmpCommand.Stop(), PAUSE_TIMEOUT);
     }
 
     @Override
@@ -374,16 +377,31 @@ public final class QemuInstance implements VmInstance {
         } catch (IOException e) {
             throw new VmException("could not replace state file " + stateFile + ": " + e, e);
         }
+        forgetMigrationEnds();
         long t1 = System.nanoTime();
-        pause();
+        // stop and migrate go out back to back: QEMU starts the save as soon as the vCPUs stopped, with no round
+        // trip in between.
+        QmpClient.Reply stopped = qmp.submit(new QmpCommand.Stop());
+        QmpClient.Reply migrating = qmp.submit(new QmpCommand.Migrate("file:" + stateFile));
+        try {
+            stopped.await(PAUSE_TIMEOUT);
+        } catch (QmpException e) {
+            // The save may run all the same (it stops the vCPUs itself): let it end before the caller resumes.
+            try {
+                migrating.await(timeout);
+                awaitMigration(timeout, "save device state to " + stateFile, false);
+            } catch (VmException ignored) {
+                // the stop's failure is the one to report
+            }
+            throw e;
+        }
         // Once paused nothing writes guest RAM, and the save (x-ignore-shared) reads none of it: the RAM's flush
         // and the device state's save run side by side. A platform thread: this JVM's FUSE may serve the file.
         MemoryFlush flush = new MemoryFlush();
         Thread flusher = Thread.ofPlatform().name("ram-flush").start(flush);
         long t2;
         try {
-            forgetMigrationEnds();
-            qmp.execute(new QmpCommand.Migrate("file:" + stateFile), timeout);
+            migrating.await(timeout);
             awaitMigration(timeout, "save device state to " + stateFile, false);
             t2 = System.nanoTime();
         } finally {

@@ -124,14 +124,25 @@ public final class QmpClient implements AutoCloseable {
      *     timeout passed
      */
     public JsonNode execute(QmpCommand command, Duration timeout) throws QmpException {
+        return submit(command).await(timeout);
+    }
+
+    /**
+     * Sends {@code command} without waiting for its answer: commands sent one after another go out back to back, and
+     * QEMU runs them in that order, each as soon as the one before ended, with no round trip in between. {@link
+     * Reply#await} then takes each answer.
+     *
+     * @throws QmpException naming the command when the client is closed or the socket broke
+     */
+    public Reply submit(QmpCommand command) throws QmpException {
         String id = Long.toString(nextId.getAndIncrement());
         ObjectNode msg = JSON.createObjectNode().put("execute", command.name()).put("id", id);
         ObjectNode args = command.arguments();
         if (args != null) {
             msg.set("arguments", args);
         }
-        CompletableFuture<JsonNode> answer = new CompletableFuture<>();
-        pending.put(id, answer);
+        Reply reply = new Reply(command, id);
+        pending.put(id, reply.answer);
         try {
             if (closed) {
                 throw new QmpException("could not send QMP " + command.name() + ": client closed"
@@ -144,28 +155,56 @@ public final class QmpClient implements AutoCloseable {
                     channel.write(buf);
                 }
             }
-            JsonNode reply = answer.get(timeout.toNanos(), TimeUnit.NANOSECONDS);
-            JsonNode error = reply.get("error");
-            if (error != null) {
-                throw new QmpException("could not run QMP " + command.name() + ": "
-                        + error.path("class").asText() + ": "
-                        + error.path("desc").asText());
-            }
-            return reply.path("return");
+            return reply;
         } catch (QmpException e) {
-            throw e;
-        } catch (TimeoutException e) {
-            throw new QmpException("could not run QMP " + command.name() + ": no answer within " + timeout);
-        } catch (ExecutionException e) {
-            throw new QmpException(
-                    "could not run QMP " + command.name() + ": " + e.getCause().getMessage(), e.getCause());
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new QmpException("could not run QMP " + command.name() + ": interrupted");
-        } catch (IOException e) {
-            throw new QmpException("could not send QMP " + command.name() + " on " + socket + ": " + e.getMessage(), e);
-        } finally {
             pending.remove(id);
+            throw e;
+        } catch (IOException e) {
+            pending.remove(id);
+            throw new QmpException("could not send QMP " + command.name() + " on " + socket + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** The answer to a command {@link #submit}ted: taken once, by {@link #await}. */
+    public final class Reply {
+        private final QmpCommand command;
+        private final String id;
+        private final CompletableFuture<JsonNode> answer = new CompletableFuture<>();
+
+        private Reply(QmpCommand command, String id) {
+            this.command = command;
+            this.id = id;
+        }
+
+        /**
+         * Waits up to {@code timeout} for the command's {@code return} value.
+         *
+         * @throws QmpException naming the command when QEMU answered with an error, the socket broke, or the
+         *     timeout passed
+         */
+        public JsonNode await(Duration timeout) throws QmpException {
+            try {
+                JsonNode reply = answer.get(timeout.toNanos(), TimeUnit.NANOSECONDS);
+                JsonNode error = reply.get("error");
+                if (error != null) {
+                    throw new QmpException("could not run QMP " + command.name() + ": "
+                            + error.path("class").asText() + ": "
+                            + error.path("desc").asText());
+                }
+                return reply.path("return");
+            } catch (TimeoutException e) {
+                throw new QmpException("could not run QMP " + command.name() + ": no answer within " + timeout);
+            } catch (ExecutionException e) {
+                throw new QmpException(
+                        "could not run QMP " + command.name() + ": "
+                                + e.getCause().getMessage(),
+                        e.getCause());
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new QmpException("could not run QMP " + command.name() + ": interrupted");
+            } finally {
+                pending.remove(id);
+            }
         }
     }
 

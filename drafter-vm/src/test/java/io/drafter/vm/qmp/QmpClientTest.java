@@ -70,6 +70,44 @@ class QmpClientTest {
 
     @Test
     @Timeout(30)
+    void submittedCommandsRunInOrderAndEachAnswerIsTakenOnItsOwn() throws Exception {
+        TestGuest.assumeQemu();
+        Path sock = tmp.resolve("qmp.sock");
+        Process p = new ProcessBuilder(
+                        "qemu-system-x86_64",
+                        "-machine",
+                        "none",
+                        "-nodefaults",
+                        "-display",
+                        "none",
+                        "-S",
+                        "-qmp",
+                        "unix:" + sock + ",server=on,wait=off")
+                .redirectErrorStream(true)
+                .redirectOutput(tmp.resolve("qemu.log").toFile())
+                .start();
+        try (QmpClient qmp = QmpClient.connect(sock, Duration.ofSeconds(10), p::isAlive)) {
+            // Three commands back to back: QEMU runs them in order, so the status asked last sees the cont before it.
+            QmpClient.Reply cont = qmp.submit(new QmpCommand.Cont());
+            QmpClient.Reply bad = qmp.submit(new QmpCommand.MigrateIncoming("file:/nonexistent"));
+            QmpClient.Reply status = qmp.submit(new QmpCommand.QueryStatus());
+            assertEquals(
+                    "running",
+                    status.await(Duration.ofSeconds(5)).path("status").asText());
+            QmpException e = assertThrows(QmpException.class, () -> bad.await(Duration.ofSeconds(5)));
+            assertTrue(e.getMessage().startsWith("could not run QMP migrate-incoming: "), e.getMessage());
+            assertTrue(cont.await(Duration.ofSeconds(5)).isObject());
+            qmp.execute(new QmpCommand.Quit(), Duration.ofSeconds(5));
+            assertTrue(p.waitFor(10, TimeUnit.SECONDS));
+            assertThrows(QmpException.class, () -> qmp.submit(new QmpCommand.QueryStatus()));
+        } finally {
+            p.destroyForcibly();
+            p.waitFor(5, TimeUnit.SECONDS);
+        }
+    }
+
+    @Test
+    @Timeout(30)
     void connectGivesUpWhenQemuIsNotThere() {
         Path sock = tmp.resolve("none.sock");
         QmpException e =
