@@ -24,19 +24,7 @@ class QmpClientTest {
     void commandsEventsErrorsAndQuit() throws Exception {
         TestGuest.assumeQemu();
         Path sock = tmp.resolve("qmp.sock");
-        Process p = new ProcessBuilder(
-                        "qemu-system-x86_64",
-                        "-machine",
-                        "none",
-                        "-nodefaults",
-                        "-display",
-                        "none",
-                        "-S",
-                        "-qmp",
-                        "unix:" + sock + ",server=on,wait=off")
-                .redirectErrorStream(true)
-                .redirectOutput(tmp.resolve("qemu.log").toFile())
-                .start();
+        Process p = startQemu(sock);
         try (QmpClient qmp = QmpClient.connect(sock, Duration.ofSeconds(10), p::isAlive)) {
             assertEquals(
                     "prelaunch",
@@ -73,19 +61,7 @@ class QmpClientTest {
     void submittedCommandsRunInOrderAndEachAnswerIsTakenOnItsOwn() throws Exception {
         TestGuest.assumeQemu();
         Path sock = tmp.resolve("qmp.sock");
-        Process p = new ProcessBuilder(
-                        "qemu-system-x86_64",
-                        "-machine",
-                        "none",
-                        "-nodefaults",
-                        "-display",
-                        "none",
-                        "-S",
-                        "-qmp",
-                        "unix:" + sock + ",server=on,wait=off")
-                .redirectErrorStream(true)
-                .redirectOutput(tmp.resolve("qemu.log").toFile())
-                .start();
+        Process p = startQemu(sock);
         try (QmpClient qmp = QmpClient.connect(sock, Duration.ofSeconds(10), p::isAlive)) {
             // Three commands back to back: QEMU runs them in order, so the status asked last sees the cont before it.
             QmpClient.Reply cont = qmp.submit(new QmpCommand.Cont());
@@ -104,6 +80,23 @@ class QmpClientTest {
             p.destroyForcibly();
             p.waitFor(5, TimeUnit.SECONDS);
         }
+    }
+
+    /** A QEMU with no guest ({@code -machine none}, {@code -S}) serving QMP on {@code sock}. */
+    private Process startQemu(Path sock) throws java.io.IOException {
+        return new ProcessBuilder(
+                        "qemu-system-x86_64",
+                        "-machine",
+                        "none",
+                        "-nodefaults",
+                        "-display",
+                        "none",
+                        "-S",
+                        "-qmp",
+                        "unix:" + sock + ",server=on,wait=off")
+                .redirectErrorStream(true)
+                .redirectOutput(tmp.resolve("qemu.log").toFile())
+                .start();
     }
 
     @Test
