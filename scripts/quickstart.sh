@@ -5,6 +5,8 @@
 # itself (namespaces, nft tables, mounts, processes it started). Run as root. Work files: out/quickstart.
 # The port forward is the peers' own (--port-forwards): peer A drops it when it suspends the VM, peer B installs
 # it as soon as the VM runs there.
+# QUICKSTART_SKIP_BUILD=1 keeps the drafter.jar of an earlier run (an AOT cache is tied to the jar's timestamp);
+# PEER_A_JAVA_OPTS and PEER_B_JAVA_OPTS are JVM options for the two peers (e.g. -XX:AOTCache=..., docs/peer.md).
 set -euo pipefail
 . "$(dirname "$0")/as-root.sh"
 cd "$(dirname "$0")/.."
@@ -20,7 +22,9 @@ mem=${QUICKSTART_MEMORY_MIB:-256}
 
 step "installing what is needed and building drafter"
 bash scripts/install-deps.sh
-mvn -B -q -ntp -DskipTests -Dspotless.check.skip=true install >/dev/null
+if [ -z "${QUICKSTART_SKIP_BUILD:-}" ] || [ ! -f drafter-cli/target/drafter.jar ]; then
+  mvn -B -q -ntp -DskipTests -Dspotless.check.skip=true install >/dev/null
+fi
 
 step "building the guest (DrafterOS) and the Redis OCI blueprint from Debian packages"
 build_guest_and_redis
@@ -40,7 +44,7 @@ snapshot_redis "$out" "$mem"
 # Each peer forwards 127.0.0.1:3333 to Redis in its namespace while the VM runs there: the forward moves with the VM.
 fwd='[{"netns":"NS","internalPort":"6379","protocol":"tcp","externalAddr":"127.0.0.1:3333"}]'
 step "peer A: resuming the VM in ark0 (copy-on-write over the package), 127.0.0.1:3333 -> Redis, listening for a migration"
-bin/drafter peer --netns ark0 --raddr '' --laddr 127.0.0.1:1337 --token-file "$out/token" --enable-output=false \
+DRAFTER_JAVA_OPTS="${PEER_A_JAVA_OPTS:-}" bin/drafter peer --netns ark0 --raddr '' --laddr 127.0.0.1:1337 --token-file "$out/token" --enable-output=false \
   --port-forwards "${fwd/NS/ark0}" --chroot-base-dir "$out/vms" \
   --devices "$(devices "$root/$out/package" "$root/$out/peer-a")" >"$out/peer-a.log" 2>&1 &
 peer_a=$!; pids+=($peer_a)
@@ -54,7 +58,7 @@ python3 scripts/redis-client.py 3333 load "$out/acked" >"$out/load.log" 2>&1 & l
 sleep 2
 
 step "peer B: migrating the running VM in from peer A into ark1 while the client keeps writing"
-bin/drafter peer --netns ark1 --raddr 127.0.0.1:1337 --laddr '' --token-file "$out/token" --enable-output=false \
+DRAFTER_JAVA_OPTS="${PEER_B_JAVA_OPTS:-}" bin/drafter peer --netns ark1 --raddr 127.0.0.1:1337 --laddr '' --token-file "$out/token" --enable-output=false \
   --port-forwards "${fwd/NS/ark1}" --chroot-base-dir "$out/vms" \
   --devices "$(devices "$root/$out/peer-b")" >"$out/peer-b.log" 2>&1 &
 peer_b=$!; pids+=($peer_b)
