@@ -440,8 +440,7 @@ public final class Peer implements AutoCloseable {
             // Looked up now, while a source may still forward the addresses: after the hand-over only the install
             // remains (three process runs, not a dozen), and a forward that cannot work fails the start here.
             try {
-                forwardPlan = Forwarder.plan(
-                        options.portForwards(), Ipv4Cidr.parse(NatConfig.DEFAULT_HOST_VETH_CIDR), new CommandRunner());
+                forwardPlan = planForwards();
             } catch (NetException e) {
                 throw new IOException("could not forward ports to the VM: " + e.getMessage(), e);
             }
@@ -582,10 +581,7 @@ public final class Peer implements AutoCloseable {
         while (true) {
             try {
                 if (plan == null) {
-                    plan = Forwarder.plan(
-                            options.portForwards(),
-                            Ipv4Cidr.parse(NatConfig.DEFAULT_HOST_VETH_CIDR),
-                            new CommandRunner());
+                    plan = planForwards();
                 }
                 forwarder = plan.install();
                 return;
@@ -601,6 +597,12 @@ public final class Peer implements AutoCloseable {
                 }
             }
         }
+    }
+
+    /** Looks this peer's port forwards up, installing nothing ({@link Forwarder#plan}). */
+    private Forwarder.Plan planForwards() {
+        return Forwarder.plan(
+                options.portForwards(), Ipv4Cidr.parse(NatConfig.DEFAULT_HOST_VETH_CIDR), new CommandRunner());
     }
 
     /** Removes this peer's port forwards, if any. */
