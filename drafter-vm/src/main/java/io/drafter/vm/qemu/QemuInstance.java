@@ -505,13 +505,7 @@ public final class QemuInstance implements VmInstance {
 
     /** Drops the end events of earlier migrations of this QEMU (one that timed out), so a wait sees only its own. */
     private void forgetMigrationEnds() {
-        while (true) {
-            try {
-                qmp.awaitEvent(MIGRATION_END, Duration.ZERO);
-            } catch (QmpException e) {
-                return; // none left
-            }
-        }
+        qmp.discardEvents(MIGRATION_END);
     }
 
     /** {@code query-migrate}'s status, or why it could not be asked. */

@@ -240,6 +240,15 @@ public final class QmpClient implements AutoCloseable {
         }
     }
 
+    /** Drops the events received and not yet consumed that match {@code filter}; returns how many. */
+    public int discardEvents(Predicate<QmpEvent> filter) {
+        synchronized (events) {
+            int before = events.size();
+            events.removeIf(filter);
+            return before - events.size();
+        }
+    }
+
     /** Returns a copy of the events received and not yet consumed, in arrival order. */
     public List<QmpEvent> events() {
         synchronized (events) {
