@@ -388,8 +388,7 @@ public final class QemuInstance implements VmInstance {
         } catch (QmpException e) {
             // The save may run all the same (it stops the vCPUs itself): let it end before the caller resumes.
             try {
-                migrating.await(timeout);
-                awaitMigration(timeout, "save device state to " + stateFile, false);
+                awaitSave(migrating, stateFile, timeout);
             } catch (VmException ignored) {
                 // the stop's failure is the one to report
             }
@@ -401,8 +400,7 @@ public final class QemuInstance implements VmInstance {
         Thread flusher = Thread.ofPlatform().name("ram-flush").start(flush);
         long t2;
         try {
-            migrating.await(timeout);
-            awaitMigration(timeout, "save device state to " + stateFile, false);
+            awaitSave(migrating, stateFile, timeout);
             t2 = System.nanoTime();
         } finally {
             Threads.joinAll(List.of(flusher)); // the caller must not go on while RAM is half written
@@ -423,6 +421,12 @@ public final class QemuInstance implements VmInstance {
                 Duration.ofNanos(Math.max(t2, flush.doneNs) - t1),
                 Duration.ofNanos(flush.doneNs - t1),
                 Duration.ofNanos(t2 - t1));
+    }
+
+    /** Waits until the save {@code migrating} started (its {@code migrate} answered) has written {@code stateFile}. */
+    private void awaitSave(QmpClient.Reply migrating, Path stateFile, Duration timeout) throws VmException {
+        migrating.await(timeout);
+        awaitMigration(timeout, "save device state to " + stateFile, false);
     }
 
     /** {@link #flushMemory} on a thread of its own: when it ended, and how it failed. */
