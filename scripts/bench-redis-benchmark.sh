@@ -20,7 +20,7 @@ requests=${BENCH_REQUESTS:-200000}
 moves=${BENCH_MOVES:-1}
 case "$moves" in ''|*[!0-9]*|0) echo "bench-redis-benchmark: BENCH_MOVES must be a positive number, not '$moves'" >&2; exit 2;; esac
 bash scripts/install-deps.sh
-mvn -B -q -ntp -DskipTests -Dspotless.check.skip=true install >/dev/null
+build_drafter
 build_guest_and_redis
 rm -rf "$out" && mkdir -p "$out"
 (umask 077 && head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$out/token")

@@ -18,7 +18,7 @@ concurrent=${BENCH_CONCURRENT:-4}
 . scripts/lib-vm.sh
 on_exit_stop_pids
 bash scripts/install-deps.sh
-mvn -B -q -ntp -Dspotless.check.skip=true -DskipTests install >/dev/null
+build_drafter
 mvn -B -q -ntp -pl drafter-peer dependency:build-classpath -Dmdep.outputFile=target/bench.classpath >/dev/null
 cp="drafter-peer/target/classes:drafter-peer/target/test-classes:$(cat drafter-peer/target/bench.classpath)"
 build_guest_and_redis

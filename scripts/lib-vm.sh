@@ -1,5 +1,6 @@
 # Sourced by the scripts that run Redis VMs end to end (quickstart, benchmarks): shared steps and helpers.
 # Expects the caller to `cd` to the repository root and to have sourced scripts/env.sh.
+. scripts/aot.sh
 
 # Processes to stop on exit (append PIDs), then commands to run (append strings); `on_exit_stop_pids` installs the trap.
 pids=()
@@ -32,6 +33,12 @@ devices() {
   echo "$json]"
 }
 
+# build_drafter: builds and installs drafter (no tests) and keeps its AOT cache usable if the jar's bytes did not change.
+build_drafter() {
+  mvn -B -q -ntp -DskipTests -Dspotless.check.skip=true install >/dev/null
+  aot_keep drafter-cli/target/drafter.jar drafter-cli/target/drafter.aot
+}
+
 # build_guest_and_redis: the DrafterOS blueprint and the Redis OCI disk in out/blueprint (kept between runs).
 build_guest_and_redis() {
   bin/drafter os build --out out/blueprint
@@ -58,7 +65,7 @@ snapshot_redis() {
 bench_prepare() {
   local out=$1 mem=$2
   bash scripts/install-deps.sh
-  mvn -B -q -ntp -Dspotless.check.skip=true -DskipTests install >/dev/null
+  build_drafter
   mvn -B -q -ntp -pl drafter-peer dependency:build-classpath -Dmdep.outputFile=target/bench.classpath >/dev/null
   build_guest_and_redis
   rm -rf "$out" && mkdir -p "$out"

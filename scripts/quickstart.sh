@@ -5,8 +5,9 @@
 # itself (namespaces, nft tables, mounts, processes it started). Run as root. Work files: out/quickstart.
 # The port forward is the peers' own (--port-forwards): peer A drops it when it suspends the VM, peer B installs
 # it as soon as the VM runs there.
-# QUICKSTART_SKIP_BUILD=1 keeps the drafter.jar of an earlier run (an AOT cache is tied to the jar's timestamp);
-# PEER_A_JAVA_OPTS and PEER_B_JAVA_OPTS are JVM options for the two peers (e.g. -XX:AOTCache=..., docs/peer.md).
+# The peers use drafter's AOT cache, trained here first (scripts/train-aot.sh) unless it is up to date; DRAFTER_AOT=0:
+# neither. QUICKSTART_SKIP_BUILD=1 keeps the drafter.jar of an earlier run; PEER_A_JAVA_OPTS and PEER_B_JAVA_OPTS are
+# JVM options for the two peers.
 set -euo pipefail
 . "$(dirname "$0")/as-root.sh"
 cd "$(dirname "$0")/.."
@@ -23,11 +24,16 @@ mem=${QUICKSTART_MEMORY_MIB:-256}
 step "installing what is needed and building drafter"
 bash scripts/install-deps.sh
 if [ -z "${QUICKSTART_SKIP_BUILD:-}" ] || [ ! -f drafter-cli/target/drafter.jar ]; then
-  mvn -B -q -ntp -DskipTests -Dspotless.check.skip=true install >/dev/null
+  build_drafter
 fi
 
 step "building the guest (DrafterOS) and the Redis OCI blueprint from Debian packages"
 build_guest_and_redis
+
+if [ "${DRAFTER_AOT:-1}" != 0 ]; then
+  step "training drafter's AOT cache: once per build of the jar, peers then start their hand-over warm (DRAFTER_AOT=0: not)"
+  bash scripts/train-aot.sh --if-stale || echo "quickstart: training the AOT cache failed; the peers run without it" >&2
+fi
 
 rm -rf "$out" && mkdir -p "$out"
 # private (0600): peers refuse a token file that others can read or write

@@ -20,7 +20,7 @@ mounts() { grep -c ' fuse.drafter ' /proc/mounts || true; }
 qemus() { pgrep -c -f "qemu-system-x86_64 .*$root/$out" || true; }
 
 bash scripts/install-deps.sh
-mvn -B -q -ntp -DskipTests -Dspotless.check.skip=true install >/dev/null
+build_drafter
 build_guest_and_redis >/dev/null
 rm -rf "$out" && mkdir -p "$out"
 # private (0600): peers refuse a token file that others can read or write
