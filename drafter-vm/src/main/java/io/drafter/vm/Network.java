@@ -1,8 +1,8 @@
 package io.drafter.vm;
 
 /**
- * A tap NIC for the guest, inside a network namespace: QEMU is started with {@code ip netns exec
- * <netns>} so that {@code -netdev tap,ifname=<tap>} finds the tap created there.
+ * A tap NIC for the guest, inside a network namespace: QEMU is started with {@code nsenter
+ * --net=/run/netns/<netns>} so that {@code -netdev tap,ifname=<tap>} finds the tap created there.
  *
  * @param netns the namespace name (as under /var/run/netns), or {@code null} for the host's
  * @param tapInterface the tap device name, {@code tap0} in Drafter's layout
@@ -12,7 +12,7 @@ public record Network(String netns, String tapInterface, String mac) {
     /** Drafter's guest MAC. */
     public static final String DEFAULT_MAC = "02:0e:d9:fd:68:3d";
 
-    /** Checks the values: they reach {@code ip netns exec} and QEMU's {@code -netdev}/{@code -device} options. */
+    /** Checks the values: they reach {@code nsenter --net=} and QEMU's {@code -netdev}/{@code -device} options. */
     public Network {
         try {
             if (netns != null) {

@@ -21,8 +21,9 @@ import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * A tap NIC in a network namespace this test creates: QEMU runs through {@code ip netns exec}, the
- * guest configures eth0 as 172.16.0.2/30 and answers ping from the namespace's 172.16.0.1.
+ * A tap NIC in a network namespace this test creates: QEMU runs in it through {@code nsenter --net} and stays in
+ * this process's mount namespace (so the FUSE mounts of other peers are not copied into one of its own), the guest
+ * configures eth0 as 172.16.0.2/30 and answers ping from the namespace's 172.16.0.1.
  */
 @Tag("slow")
 class NetworkTest {
@@ -57,6 +58,10 @@ class NetworkTest {
             VmConfig c = TestGuest.with(base, base.drives(), 128, new Network(ns, "tap0", Network.DEFAULT_MAC));
             try (VmInstance vm = new QemuVmm().boot(c)) {
                 vm.awaitReady(Duration.ofSeconds(90));
+                assertEquals(
+                        Files.readSymbolicLink(Path.of("/proc/self/ns/mnt")),
+                        Files.readSymbolicLink(Path.of("/proc/" + vm.pid() + "/ns/mnt")),
+                        "QEMU has a mount namespace of its own");
                 assertTrue(vm.consoleTail(50).contains("eth0 172.16.0.2/30 via 172.16.0.1"), vm.consoleTail(50));
                 boolean pinged = false;
                 for (int i = 0; i < 20 && !pinged; i++) {
