@@ -419,6 +419,9 @@ class PeerProcessTest {
         b.await("Resumed VM", MIGRATION);
         assertEquals(0, a.waitExit(MIGRATION), a.tail());
         assertTrue(a.output().contains("Migration completed"), a.tail());
+        assertTrue(a.output().contains("devices written back during pre-copy in"), a.tail());
+        // B's QEMU shares B's mount namespace, so A's mounts ended when A unmounted them (none was left to abort).
+        assertFalse(a.output().contains("aborted FUSE connection"), a.tail());
         c.stopLoad();
         c.assertNoWriteLost();
         assertEquals("yes", RedisLab.redis(c.redisPort, "cmd", "GET", "after-attacks"));

@@ -816,7 +816,7 @@ public final class Peer implements AutoCloseable {
         SourceListener l = listener == null ? SourceListener.NONE : listener;
         MigrationSource source =
                 MigrationSource.start(d, sourceDevices(), sourceOptions(compression), new VmSuspendHook(), holds(l));
-        startMemoryFlusher(source);
+        startFlushers(source);
         return source;
     }
 
@@ -829,7 +829,7 @@ public final class Peer implements AutoCloseable {
         SourceListener l = listener == null ? SourceListener.NONE : listener;
         MigrationSource source = MigrationSource.start(
                 connection, sourceDevices(), sourceOptions(compression), new VmSuspendHook(), holds(l));
-        startMemoryFlusher(source);
+        startFlushers(source);
         return source;
     }
 
@@ -875,12 +875,37 @@ public final class Peer implements AutoCloseable {
         };
     }
 
-    private void startMemoryFlusher(MigrationSource source) {
+    /** The flushes of a migration out that run with the VM: the devices' write-back ahead and the memory flusher. */
+    private void startFlushers(MigrationSource source) {
+        writeBackDevicesAhead();
         DeviceConfig memory = options.device(MEMORY);
         if (memory != null && memory.migrated() && memory.maxCycles() > 0) {
             Duration period = memory.cycleThrottle().dividedBy(2);
             Thread.ofVirtual().name("memory-flusher").start(() -> flushMemoryWhilePreCopying(source, period));
         }
+    }
+
+    /**
+     * Flushes every device once as pre-copy starts, off the paused window. What the devices' files took in the last
+     * half minute (an incoming migration's blocks, guest RAM written back) is still dirty in the page cache, since the
+     * kernel writes it back only after 30 s; the flush after the suspend, which the GRANT waits for, then wrote it all
+     * (about 200 ms for a VM that arrived 12 s before). Now that flush carries only what changed since this one.
+     */
+    private void writeBackDevicesAhead() {
+        Thread.ofVirtual().name("write-back-ahead").start(() -> {
+            long t0 = System.nanoTime();
+            try {
+                flushAll(exposed.values());
+                LOG.log(
+                        Level.INFO,
+                        "devices written back during pre-copy in " + (System.nanoTime() - t0) / 1_000_000 + " ms");
+            } catch (IOException | RuntimeException e) {
+                LOG.log(
+                        Level.WARNING,
+                        "could not write the devices back during pre-copy (the flush after the suspend" + " does): "
+                                + e.getMessage());
+            }
+        });
     }
 
     /**
