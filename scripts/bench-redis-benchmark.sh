@@ -6,6 +6,7 @@
 # whether it ended without errors, and the peers' migration lines. Work files: out/bench-redis-benchmark.
 # BENCH_MOVES=n (default 1): the VM moves n times, back and forth between ark0 and ark1 (a new peer each time, in the
 # namespace the VM left before), all within one redis-benchmark run (give it BENCH_REQUESTS to last that long).
+# The peers use drafter's AOT cache, trained first if stale as the quickstart does (DRAFTER_AOT=0: neither).
 set -euo pipefail
 . "$(dirname "$0")/as-root.sh"
 cd "$(dirname "$0")/.."
@@ -22,6 +23,7 @@ case "$moves" in ''|*[!0-9]*|0) echo "bench-redis-benchmark: BENCH_MOVES must be
 bash scripts/install-deps.sh
 build_drafter
 build_guest_and_redis
+train_aot_if_stale
 rm -rf "$out" && mkdir -p "$out"
 (umask 077 && head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$out/token")
 bin/drafter nat --namespace-count 2 >"$out/nat.log" 2>&1 & pids+=($!)

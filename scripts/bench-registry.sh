@@ -7,6 +7,7 @@
 # BENCH_CONCURRENT (default 4) peers start from one registry at once, each in its own namespace. BENCH_LINK (e.g.
 # 100mbit:40ms) puts the registry behind the benchmark's shaped, delayed link (tc tbf on a veth pair to namespace
 # drwan0 and a delay relay, see docs/peer.md "WAN profile"): the peers dial its tunnel instead.
+# The peers use drafter's AOT cache, trained first if stale as the quickstart does (DRAFTER_AOT=0: neither).
 set -euo pipefail
 . "$(dirname "$0")/as-root.sh"
 cd "$(dirname "$0")/.."
@@ -22,6 +23,7 @@ build_drafter
 mvn -B -q -ntp -pl drafter-peer dependency:build-classpath -Dmdep.outputFile=target/bench.classpath >/dev/null
 cp="drafter-peer/target/classes:drafter-peer/target/test-classes:$(cat drafter-peer/target/bench.classpath)"
 build_guest_and_redis
+train_aot_if_stale
 rm -rf "$out" && mkdir -p "$out"
 head -c 48 /dev/urandom | base64 >"$out/token" && chmod 600 "$out/token"
 bin/drafter nat --namespace-count "$concurrent" >"$out/nat.log" 2>&1 & pids+=($!)

@@ -46,6 +46,13 @@ build_guest_and_redis() {
   [ -f out/blueprint/oci-redis.ext4 ] || bin/drafter oci build --image out/redis-oci --output out/blueprint/oci-redis.ext4
 }
 
+# train_aot_if_stale: trains drafter's AOT cache for the jar as built, unless it is up to date or DRAFTER_AOT=0, so that
+# the peers bin/drafter starts run as a user's would; a failed training only leaves them without the cache.
+train_aot_if_stale() {
+  [ "${DRAFTER_AOT:-1}" != 0 ] || return 0
+  bash scripts/train-aot.sh --if-stale || echo "${0##*/}: training the AOT cache failed; the peers run without it" >&2
+}
+
 # snapshot_redis OUT MEMORY_MIB: snapshots a Redis VM booted in namespace ark0 into OUT/package.
 snapshot_redis() {
   local out=$1 mem=$2

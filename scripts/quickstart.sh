@@ -30,10 +30,8 @@ fi
 step "building the guest (DrafterOS) and the Redis OCI blueprint from Debian packages"
 build_guest_and_redis
 
-if [ "${DRAFTER_AOT:-1}" != 0 ]; then
-  step "training drafter's AOT cache: once per build of the jar, peers then start their hand-over warm (DRAFTER_AOT=0: not)"
-  bash scripts/train-aot.sh --if-stale || echo "quickstart: training the AOT cache failed; the peers run without it" >&2
-fi
+step "training drafter's AOT cache: once per build of the jar, peers then start their hand-over warm (DRAFTER_AOT=0: not)"
+train_aot_if_stale
 
 rm -rf "$out" && mkdir -p "$out"
 # private (0600): peers refuse a token file that others can read or write

@@ -4,7 +4,8 @@
 # forward 127.0.0.1:3333 follows the VM. Prints each migration's client-visible downtime (longest gap between two
 # acknowledged writes), the median and the worst, and checks at the end that every acknowledged write is there and
 # that nothing accumulates (FUSE mounts, QEMU processes, a peer's threads and file descriptors).
-#   usage: scripts/repeat-migration.sh [HOPS]       (default 20; REPEAT_MEMORY_MIB=256)
+#   usage: scripts/repeat-migration.sh [HOPS]       (default 20; REPEAT_MEMORY_MIB=256; DRAFTER_AOT=0: peers without
+#   the AOT cache, which is otherwise trained first if stale, as the quickstart does)
 # Run as root; builds what it needs like the quickstart. Work files: out/repeat. Cleans up after itself.
 set -euo pipefail
 . "$(dirname "$0")/as-root.sh"
@@ -22,6 +23,7 @@ qemus() { pgrep -c -f "qemu-system-x86_64 .*$root/$out" || true; }
 bash scripts/install-deps.sh
 build_drafter
 build_guest_and_redis >/dev/null
+train_aot_if_stale
 rm -rf "$out" && mkdir -p "$out"
 # private (0600): peers refuse a token file that others can read or write
 (umask 077 && head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$out/token")
