@@ -35,6 +35,9 @@ import org.junit.jupiter.api.io.TempDir;
  */
 @Timeout(value = 3, unit = TimeUnit.MINUTES)
 class AotCacheScriptTest {
+    /** As {@code bin/drafter} runs the JVM: a cache records this setting, and a JVM run without it refuses the cache. */
+    private static final String NATIVE = "--enable-native-access=ALL-UNNAMED";
+
     @TempDir
     Path root;
 
@@ -54,7 +57,8 @@ class AotCacheScriptTest {
         jar = target.resolve("drafter.jar");
         cache = target.resolve("drafter.aot");
         buildJar(jar, "options");
-        Result training = run(List.of(java(), "-XX:AOTCacheOutput=" + cache, "-Xlog:aot*=off", "-jar", jar.toString()));
+        Result training =
+                run(List.of(java(), NATIVE, "-XX:AOTCacheOutput=" + cache, "-Xlog:aot*=off", "-jar", jar.toString()));
         assertEquals(0, training.rc, training.err);
         assertTrue(Files.size(cache) > 0, "the training run wrote no cache");
         assertEquals(0, aot("aot_stamp").rc);
@@ -127,6 +131,21 @@ class AotCacheScriptTest {
         assertFalse(drafter(Map.of()).out.contains("AOTCache"));
     }
 
+    @Test
+    void aDamagedCacheIsRefusedAndTheCommandRunsWithoutIt() throws Exception {
+        try (var ch = java.nio.channels.FileChannel.open(cache, java.nio.file.StandardOpenOption.WRITE)) {
+            byte[] junk = new byte[4096];
+            java.util.Arrays.fill(junk, (byte) 0x5a);
+            ch.write(java.nio.ByteBuffer.wrap(junk), Files.size(cache) / 2); // without the checksum: a JVM crash
+        }
+        assertEquals(0, aot("aot_usable").rc, "the stamp cannot tell: the JVM's checksum does");
+        Result r = drafter(Map.of());
+        assertEquals(0, r.rc, r.err);
+        assertTrue(r.out.contains("-XX:+VerifySharedSpaces"), r.out);
+        assertTrue(r.err.contains("[aot]"), "the JVM says on stderr that it did not take the cache: " + r.err);
+        assertFalse(r.out.contains("[aot]"), "a command's output stays its own: " + r.out);
+    }
+
     /** Writes the same bytes into a new file put in the jar's place: a new time, as {@code mvn install} leaves it. */
     private void rewriteWithTheSameBytes() throws IOException {
         Path copy = jar.resolveSibling("copy.jar");
@@ -173,7 +192,7 @@ class AotCacheScriptTest {
 
     /** {@code java -XX:AOTMode=on}: fails unless the JVM takes the cache. */
     private Result strict() throws Exception {
-        return run(List.of(java(), "-XX:AOTMode=on", "-XX:AOTCache=" + cache, "-jar", jar.toString()));
+        return run(List.of(java(), NATIVE, "-XX:AOTMode=on", "-XX:AOTCache=" + cache, "-jar", jar.toString()));
     }
 
     private Result aot(String function) throws Exception {
