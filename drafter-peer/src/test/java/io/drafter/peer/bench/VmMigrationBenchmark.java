@@ -70,6 +70,13 @@ public final class VmMigrationBenchmark {
     /** The devices' block size in bytes ({@code BENCH_BLOCK_SIZE}). */
     static final int BLOCK_SIZE = Integer.getInteger("bench.blockSize", 65536);
 
+    /**
+     * {@code bench.redisBenchmark=N}: {@code redis-benchmark} with N clients (SET, looping) loads the VM through the
+     * forward from 2 s before each migration, drafter's and QEMU's alike, to 3 s after it, besides the light writer
+     * whose gaps are the client-visible downtime; 0 (the default): the writer only.
+     */
+    static final int HEAVY_CLIENTS = Integer.getInteger("bench.redisBenchmark", 0);
+
     static final String POLICY =
             System.getProperty("bench.policy", "\"minCycles\":2,\"maxCycles\":10,\"cycleThrottle\":\"200ms\"");
 
@@ -319,11 +326,14 @@ public final class VmMigrationBenchmark {
         try (Peer a = Peer.resumeLocal(aOpts, vmm);
                 LoadClient client = new LoadClient()) {
             client.awaitServing(Duration.ofSeconds(60));
+            HeavyLoad heavy = HeavyLoad.start();
             Thread.sleep(2000); // a steady load before the migration starts
             try (Migration m = migrate(a, bOpts, vmm, SourceListener.NONE, link)) {
                 Peer peerB = m.b();
+                heavy.switched();
                 Thread.sleep(3000); // the load runs on at B: gaps after the switch count too
                 client.stop();
+                heavy.stop("drafter");
                 System.out.println("drafter: the client reconnected " + client.reconnects() + " time(s)");
                 long pausedMs = (peerB.runningAtNanos() - a.pausedAtNanos()) / 1_000_000;
                 String parts = "pause->suspended " + (a.suspendedAtNanos() - a.pausedAtNanos()) / 1_000_000
@@ -369,6 +379,7 @@ public final class VmMigrationBenchmark {
             Forwarder fwd = Forwarder.open(forward("ark0"), pool, runner);
             try (LoadClient client = new LoadClient()) {
                 client.awaitServing(Duration.ofSeconds(60));
+                HeavyLoad heavy = HeavyLoad.start();
                 Thread.sleep(2000); // a steady load before the migration starts
                 // B runs inside ark1 (its own loopback), so without a link the stream goes over a Unix socket both can
                 // reach; with one, B listens on TCP in ark1 and A connects to the link's entry in ark0.
@@ -422,12 +433,14 @@ public final class VmMigrationBenchmark {
                     // The VM runs at B now: move the forward, as the drafter peers do (A's removed, B's installed).
                     fwd.close();
                     fwd = bForward.install();
+                    heavy.switched();
                     long totalMs = (System.nanoTime() - t0) / 1_000_000;
                     System.out.println(
                             "qemu reports downtime " + info.path("downtime").asLong() + " ms, "
                                     + info.path("ram").path("transferred").asLong() + " RAM bytes");
                     Thread.sleep(3000); // the load runs on at B: gaps after the switch count too
                     client.stop();
+                    heavy.stop("qemu");
                     System.out.println("qemu: the client reconnected " + client.reconnects() + " time(s)");
                     return new Result(
                             "qemu",
@@ -446,6 +459,61 @@ public final class VmMigrationBenchmark {
             } finally {
                 fwd.close();
             }
+        }
+    }
+
+    /**
+     * The {@code redis-benchmark} load of {@link #HEAVY_CLIENTS}, or nothing. Its connections go through the forward
+     * and, like the guest's TCP state, survive the move (or not: {@link #stop} says whether the load still ran at the
+     * end). A failure of the migration leaves the process to the JVM's end: it is stopped then.
+     */
+    static final class HeavyLoad {
+        private final MemoryDeviceBenchmark.RedisBenchmark process;
+        private final long startedAt = System.nanoTime();
+        private long switchedAt;
+
+        private HeavyLoad(MemoryDeviceBenchmark.RedisBenchmark process) {
+            this.process = process;
+        }
+
+        static HeavyLoad start() throws IOException {
+            if (HEAVY_CLIENTS <= 0) {
+                return new HeavyLoad(null);
+            }
+            MemoryDeviceBenchmark.RedisBenchmark p =
+                    MemoryDeviceBenchmark.RedisBenchmark.start(HEAVY_CLIENTS, Integer.MAX_VALUE, "set");
+            Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+                try {
+                    p.close();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }));
+            return new HeavyLoad(p);
+        }
+
+        /** The VM serves at its new place now. */
+        void switched() {
+            switchedAt = System.nanoTime();
+        }
+
+        /** Stops the load and prints its requests/s before the migration and after the switch. */
+        void stop(String name) throws InterruptedException {
+            if (process == null) {
+                return;
+            }
+            long now = System.nanoTime();
+            boolean alive = process.alive();
+            process.close();
+            System.out.printf(
+                    Locale.ROOT,
+                    "%s: redis-benchmark %d clients, SET %.0f requests/s before the migration, %.0f in the 3 s after"
+                            + " the switch%s%n",
+                    name,
+                    HEAVY_CLIENTS,
+                    process.meanRps(startedAt, startedAt + 2_000_000_000L),
+                    process.meanRps(switchedAt, now),
+                    alive ? "" : "; it had ended: " + process.tail());
         }
     }
 
