@@ -4,8 +4,9 @@
 # the training peer, which migrated the VM in and out again, records with -XX:AOTCacheOutput the classes it loaded and
 # linked and its methods' profiles. A fresh peer then starts its one hand-over with that code already loaded.
 #   usage: scripts/train-aot.sh [--if-stale]     (--if-stale: do nothing if bin/drafter already has a usable cache)
-# Run as root; builds the jar only if it is missing. Work files: out/aot-train. Cleans up after itself. Takes 1–2
-# minutes once the guest is built (the training peer writes the cache when it exits).
+# Run as root; builds the jar only if it is missing. Work files: out/aot-train (after a training that worked, only
+# its logs). Cleans up after itself. Takes about 45 s once the guest is built (the training peer writes the cache when
+# it exits).
 set -euo pipefail
 . "$(dirname "$0")/as-root.sh"
 cd "$(dirname "$0")/.."
@@ -68,4 +69,6 @@ if ! DRAFTER_JAVA_OPTS="-XX:AOTMode=on" bin/drafter --version >"$out/check.log" 
   rm -f "$cache.stamp"
   echo "train-aot: the JVM does not take the new cache; bin/drafter runs without it:" >&2; tail -5 "$out/check.log" >&2; exit 1
 fi
+# The VM's files served only the training (about 1.2 GB): they go once its last peer stopped; the logs stay.
+on_exit+=("rm -rf '$out/package' '$out/source' '$out/training' '$out/last' '$out/vms'")
 echo "train-aot: AOT cache $cache ($(($(stat -c %s "$cache") / 1048576)) MiB) for $jar; bin/drafter uses it (DRAFTER_AOT=0: not)"
