@@ -902,7 +902,7 @@ public final class Peer implements AutoCloseable {
             } catch (IOException | RuntimeException e) {
                 LOG.log(
                         Level.WARNING,
-                        "could not write the devices back during pre-copy (the flush after the suspend" + " does): "
+                        "could not write the devices back during pre-copy (the flush after the suspend does): "
                                 + e.getMessage());
             }
         });
