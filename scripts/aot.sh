@@ -3,27 +3,31 @@
 # trained with, checked by the jar's modification time and size; `mvn install` rewrites the jar with the same bytes
 # and a new time, so the stamp next to the cache keeps the jar's hash too and `aot_keep` puts the time back when the
 # bytes did not change. Everything here is read-only except `aot_keep` and `aot_stamp`.
-#   stamp (CACHE.stamp): SHA256 MTIME SIZE JAVA_RUNTIME_VERSION
+#   stamp (CACHE.stamp): SHA256 MTIME SIZE JAVA_RUNTIME_VERSION CACHE_MTIME_NS CACHE_SIZE
+# The JVM maps the cache without checking it (a damaged one crashes it; -XX:+VerifySharedSpaces checks a checksum but
+# costs 200 ms at every start), so the stamp also records the cache's own time and size as the training left them: a
+# cache written since is not used.
 
 aot_jdk() { sed -n 's/^JAVA_RUNTIME_VERSION="\(.*\)"$/\1/p' "$JAVA_HOME/release" 2>/dev/null; }
 
-# aot_usable JAR CACHE: true when the JVM would take CACHE for JAR: the stamp matches JAR's time and size and this JDK,
-# and CACHE, which the JVM maps as code, belongs to JAR's owner and only its owner may write it (the stamp decides
-# nothing but whether to try, so it is not checked the same way).
+# aot_usable JAR CACHE: true when the JVM would take CACHE for JAR: the stamp matches JAR's time and size, this JDK and
+# CACHE as the training left it; and CACHE, which the JVM maps as code, belongs to JAR's owner and only its owner may
+# write it (the stamp decides nothing but whether to try, so it is not checked the same way).
 aot_usable() {
-  local jar=$1 cache=$2 sha mtime size jdk
+  local jar=$1 cache=$2 sha mtime size jdk cmtime csize
   [ -f "$cache" ] && [ -f "$cache.stamp" ] && [ -f "$jar" ] || return 1
-  read -r sha mtime size jdk <"$cache.stamp" || return 1
+  read -r sha mtime size jdk cmtime csize <"$cache.stamp" || return 1
   [ "$(stat -c '%Y %s' "$jar")" = "$mtime $size" ] && [ "$jdk" = "$(aot_jdk)" ] || return 1
-  local owner mode
-  read -r owner mode < <(stat -c '%u %a' "$cache")
-  [ "$owner" = "$(stat -c %u "$jar")" ] && [ $((8#$mode & 8#022)) = 0 ]
+  local owner mode cstat
+  read -r owner mode cstat < <(stat -c '%u %a %.9Y:%s' "$cache")
+  [ "$cstat" = "$cmtime:$csize" ] && [ "$owner" = "$(stat -c %u "$jar")" ] && [ $((8#$mode & 8#022)) = 0 ]
 }
 
 # aot_stamp JAR CACHE: records JAR as the jar CACHE was trained with.
 aot_stamp() {
   local jar=$1 cache=$2
-  echo "$(sha256sum "$jar" | cut -d' ' -f1) $(stat -c '%Y %s' "$jar") $(aot_jdk)" >"$cache.stamp.tmp"
+  echo "$(sha256sum "$jar" | cut -d' ' -f1) $(stat -c '%Y %s' "$jar") $(aot_jdk) $(stat -c '%.9Y %s' "$cache")" \
+    >"$cache.stamp.tmp"
   mv -f "$cache.stamp.tmp" "$cache.stamp"
 }
 
