@@ -2,7 +2,7 @@ package io.drafter.vm;
 
 /**
  * A tap NIC for the guest, inside a network namespace: QEMU is started with {@code nsenter
- * --net=/run/netns/<netns>} so that {@code -netdev tap,ifname=<tap>} finds the tap created there.
+ * --net=/var/run/netns/<netns>} so that {@code -netdev tap,ifname=<tap>} finds the tap created there.
  *
  * @param netns the namespace name (as under /var/run/netns), or {@code null} for the host's
  * @param tapInterface the tap device name, {@code tap0} in Drafter's layout

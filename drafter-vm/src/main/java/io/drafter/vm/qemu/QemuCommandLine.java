@@ -45,7 +45,7 @@ public final class QemuCommandLine {
     }
 
     /**
-     * The full command line: {@code nsenter --net=/run/netns/<netns> --} when a namespace is set, then QEMU.
+     * The full command line: {@code nsenter --net=/var/run/netns/<netns> --} when a namespace is set, then QEMU.
      *
      * @param incoming whether to start with {@code -incoming defer} (resume)
      * @param user the user QEMU drops to after opening its devices, or {@code null} to stay root
@@ -59,7 +59,7 @@ public final class QemuCommandLine {
             // nsenter, not `ip netns exec`: that also gives QEMU a mount namespace of its own, a copy of this one
             // with every FUSE mount in it, so another peer's devices stayed mounted there until QEMU ended (the root
             // mount here is private: an unmount does not propagate to copies).
-            a.addAll(List.of("nsenter", "--net=/run/netns/" + c.network().netns(), "--"));
+            a.addAll(List.of("nsenter", "--net=/var/run/netns/" + c.network().netns(), "--"));
         }
         boolean microvm = c.machine().startsWith("microvm");
         String virtio = microvm ? "-device" : "-pci";

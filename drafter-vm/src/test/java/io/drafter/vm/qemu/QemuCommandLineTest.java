@@ -87,7 +87,7 @@ class QemuCommandLineTest {
     void resumeAddsIncomingDeferAndNamespacePrefixesNsenterIntoTheNetworkNamespaceOnly() {
         List<String> a = QemuCommandLine.build(
                 "qemu", config(new Network("ark0", "tap0", Network.DEFAULT_MAC)), Accel.TCG, true);
-        assertEquals(List.of("nsenter", "--net=/run/netns/ark0", "--", "qemu"), a.subList(0, 4));
+        assertEquals(List.of("nsenter", "--net=/var/run/netns/ark0", "--", "qemu"), a.subList(0, 4));
         String line = String.join(" ", a);
         assertTrue(line.endsWith("-incoming defer"), line);
         assertTrue(line.contains("-netdev tap,id=net0,ifname=tap0,script=no,downscript=no"), line);
