@@ -2,6 +2,7 @@ package io.drafter.net;
 
 import static io.drafter.net.Ipv4Cidr.formatAddress;
 
+import io.drafter.linux.ProcessState;
 import java.io.IOException;
 import java.net.BindException;
 import java.net.DatagramSocket;
@@ -238,7 +239,7 @@ public final class Forwarder implements AutoCloseable {
             } catch (NumberFormatException e) {
                 continue;
             }
-            if (ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false)) {
+            if (ProcessState.runs(pid)) {
                 continue;
             }
             runner.run("remove nft table " + t, List.of("nft", "delete", "table", "ip", t));

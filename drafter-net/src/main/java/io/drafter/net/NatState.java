@@ -2,6 +2,7 @@ package io.drafter.net;
 
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.drafter.linux.ProcessState;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -105,10 +106,9 @@ public record NatState(
         }
     }
 
-    /** Whether the owning process is still alive (and is not this process). */
+    /** Whether the owning process still runs (a zombie does not) and is not this process. */
     boolean ownerAliveElsewhere() {
-        return pid != ProcessHandle.current().pid()
-                && ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false);
+        return pid != ProcessHandle.current().pid() && ProcessState.runs(pid);
     }
 
     private static String oneLine(IOException e) {

@@ -5,6 +5,7 @@ import io.drafter.linux.ExitActions;
 import io.drafter.linux.Libc;
 import io.drafter.linux.LinuxException;
 import io.drafter.linux.MountTable;
+import io.drafter.linux.ProcessState;
 import io.drafter.linux.fuse.FuseDevice;
 import io.drafter.storage.BlockDevice;
 import java.io.IOException;
@@ -158,7 +159,7 @@ public final class DeviceMount implements AutoCloseable {
                         + " file system is mounted there");
             }
             long server = serverPid(top.source());
-            if (server > 0 && !runs(server)) {
+            if (server > 0 && !ProcessState.runs(server)) {
                 // Killed, maybe while one of its own threads waited on this mount: that request is never answered, and
                 // the dying process keeps the connection, so any access here would wait for good. Abort it first.
                 LOG.log(
@@ -191,20 +192,6 @@ public final class DeviceMount implements AutoCloseable {
         } catch (NumberFormatException e) {
             return -1;
         }
-    }
-
-    /** Whether process {@code pid} exists and is not a zombie (dead, or dying with a thread stuck). */
-    static boolean runs(long pid) {
-        String stat;
-        try {
-            stat = Files.readString(Path.of("/proc", Long.toString(pid), "stat"), StandardCharsets.US_ASCII);
-        } catch (IOException e) {
-            return false;
-        }
-        // pid (comm) S ...: the state follows the last ')' (comm may hold anything)
-        int close = stat.lastIndexOf(')');
-        char state = close >= 0 && close + 2 < stat.length() ? stat.charAt(close + 2) : '?';
-        return state != 'Z' && state != 'X';
     }
 
     /** The mount point. */
