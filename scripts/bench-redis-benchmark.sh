@@ -25,15 +25,12 @@ build_drafter
 build_guest_and_redis
 train_aot_if_stale
 rm -rf "$out" && mkdir -p "$out"
-(umask 077 && head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$out/token")
+migration_token "$out/token"
 bin/drafter nat --namespace-count 2 >"$out/nat.log" 2>&1 & pids+=($!)
 await "$out/nat.log" "running" 60
 snapshot_redis "$out" "$mem" >/dev/null
 
-fwd='[{"netns":"NS","internalPort":"6379","protocol":"tcp","externalAddr":"127.0.0.1:3333"}]'
-bin/drafter peer --netns ark0 --raddr '' --laddr 127.0.0.1:1337 --token-file "$out/token" --enable-output=false \
-  --port-forwards "${fwd/NS/ark0}" --chroot-base-dir "$out/vms" \
-  --devices "$(devices "$root/$out/package" "$root/$out/peer-a")" >"$out/peer-a.log" 2>&1 &
+redis_peer "$out" peer-a ark0 '' 127.0.0.1:1337 "$(devices "$root/$out/package" "$root/$out/peer-a")"
 peer_a=$!; pids+=($peer_a)
 await "$out/peer-a.log" "Listening for connections" 180
 for _ in $(seq 1 100); do timeout 1 redis-cli -p 3333 ping 2>/dev/null | grep -q PONG && break; sleep 0.3; done
@@ -50,9 +47,7 @@ prev=$peer_a; prev_log="$out/peer-a.log"; logs=("$out/peer-a.log")
 for i in $(seq 1 "$moves"); do
   laddr=''; [ "$i" -lt "$moves" ] && laddr="127.0.0.1:$((1337 + i))"
   ns="ark$((i % 2))"; name="peer-$i"; [ "$moves" -eq 1 ] && name=peer-b
-  bin/drafter peer --netns "$ns" --raddr "127.0.0.1:$((1337 + i - 1))" --laddr "$laddr" --token-file "$out/token" \
-    --enable-output=false --port-forwards "${fwd/NS/$ns}" --chroot-base-dir "$out/vms" \
-    --devices "$(devices "$root/$out/side$((i % 2))")" >"$out/$name.log" 2>&1 &
+  redis_peer "$out" "$name" "$ns" "127.0.0.1:$((1337 + i - 1))" "$laddr" "$(devices "$root/$out/side$((i % 2))")"
   next=$!; pids+=($next); logs+=("$out/$name.log")
   await "$out/$name.log" "Resumed VM" 300
   wait "$prev" || { echo "bench-redis-benchmark: the peer before $name failed:" >&2; tail -20 "$prev_log" >&2; exit 1; }

@@ -20,6 +20,20 @@ await() {
   done
 }
 
+# migration_token FILE: a random shared token for the peers, private to its owner (peers refuse a token file others
+# can read or write).
+migration_token() { (umask 077 && head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$1"); }
+
+# redis_peer OUT NAME NETNS RADDR LADDR DEVICES: starts `drafter peer` for the Redis VM in the background (its PID in
+# $!), with the token OUT/token, its VMs' directories under OUT/vms, 127.0.0.1:3333 forwarded to Redis in NETNS while
+# the VM runs there, and its log in OUT/NAME.log. DRAFTER_AOT and DRAFTER_JAVA_OPTS set in front of it reach bin/drafter.
+redis_peer() {
+  local out=$1 name=$2 ns=$3 raddr=$4 laddr=$5 devices=$6
+  local fwd="[{\"netns\":\"$ns\",\"internalPort\":\"6379\",\"protocol\":\"tcp\",\"externalAddr\":\"127.0.0.1:3333\"}]"
+  bin/drafter peer --netns "$ns" --raddr "$raddr" --laddr "$laddr" --token-file "$out/token" --enable-output=false \
+    --port-forwards "$fwd" --chroot-base-dir "$out/vms" --devices "$devices" >"$out/$name.log" 2>&1 &
+}
+
 # devices BASE [COW]: Drafter's --devices JSON for a package in BASE, copy-on-write with overlays in COW if given.
 devices() {
   local base=$1 cow=${2:-} sep='' json='['

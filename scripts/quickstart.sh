@@ -34,8 +34,7 @@ step "training drafter's AOT cache: once per build of the jar, peers then start 
 train_aot_if_stale
 
 rm -rf "$out" && mkdir -p "$out"
-# private (0600): peers refuse a token file that others can read or write
-(umask 077 && head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$out/token")
+migration_token "$out/token"
 
 step "creating namespaces ark0 and ark1 (drafter nat)"
 bin/drafter nat --namespace-count 2 >"$out/nat.log" 2>&1 & pids+=($!)
@@ -46,11 +45,9 @@ step "snapshotting the Redis VM (${mem} MiB) into $out/package"
 snapshot_redis "$out" "$mem"
 
 # Each peer forwards 127.0.0.1:3333 to Redis in its namespace while the VM runs there: the forward moves with the VM.
-fwd='[{"netns":"NS","internalPort":"6379","protocol":"tcp","externalAddr":"127.0.0.1:3333"}]'
 step "peer A: resuming the VM in ark0 (copy-on-write over the package), 127.0.0.1:3333 -> Redis, listening for a migration"
-DRAFTER_JAVA_OPTS="${PEER_A_JAVA_OPTS:-}" bin/drafter peer --netns ark0 --raddr '' --laddr 127.0.0.1:1337 --token-file "$out/token" --enable-output=false \
-  --port-forwards "${fwd/NS/ark0}" --chroot-base-dir "$out/vms" \
-  --devices "$(devices "$root/$out/package" "$root/$out/peer-a")" >"$out/peer-a.log" 2>&1 &
+DRAFTER_JAVA_OPTS="${PEER_A_JAVA_OPTS:-}" redis_peer "$out" peer-a ark0 '' 127.0.0.1:1337 \
+  "$(devices "$root/$out/package" "$root/$out/peer-a")"
 peer_a=$!; pids+=($peer_a)
 await "$out/peer-a.log" "Listening for connections" 180
 grep "Resumed VM" "$out/peer-a.log"
@@ -62,9 +59,7 @@ python3 scripts/redis-client.py 3333 load "$out/acked" >"$out/load.log" 2>&1 & l
 sleep 2
 
 step "peer B: migrating the running VM in from peer A into ark1 while the client keeps writing"
-DRAFTER_JAVA_OPTS="${PEER_B_JAVA_OPTS:-}" bin/drafter peer --netns ark1 --raddr 127.0.0.1:1337 --laddr '' --token-file "$out/token" --enable-output=false \
-  --port-forwards "${fwd/NS/ark1}" --chroot-base-dir "$out/vms" \
-  --devices "$(devices "$root/$out/peer-b")" >"$out/peer-b.log" 2>&1 &
+DRAFTER_JAVA_OPTS="${PEER_B_JAVA_OPTS:-}" redis_peer "$out" peer-b ark1 127.0.0.1:1337 '' "$(devices "$root/$out/peer-b")"
 peer_b=$!; pids+=($peer_b)
 await "$out/peer-b.log" "Resumed VM" 300
 wait "$peer_a" || { echo "quickstart: peer A failed:" >&2; tail -20 "$out/peer-a.log" >&2; exit 1; }

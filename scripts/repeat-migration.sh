@@ -25,17 +25,12 @@ build_drafter
 build_guest_and_redis >/dev/null
 train_aot_if_stale
 rm -rf "$out" && mkdir -p "$out"
-# private (0600): peers refuse a token file that others can read or write
-(umask 077 && head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$out/token")
+migration_token "$out/token"
 bin/drafter nat --namespace-count 2 >"$out/nat.log" 2>&1 & pids+=($!)
 await "$out/nat.log" "running" 60
 snapshot_redis "$out" "$mem" 2>"$out/snapshot.log"
 
-fwd() { echo "[{\"netns\":\"$1\",\"internalPort\":\"6379\",\"protocol\":\"tcp\",\"externalAddr\":\"127.0.0.1:3333\"}]"; }
-peer() { # peer NAME NETNS RADDR LADDR DEVICES
-  bin/drafter peer --netns "$2" --raddr "$3" --laddr "$4" --token-file "$out/token" --enable-output=false \
-    --port-forwards "$(fwd "$2")" --chroot-base-dir "$out/vms" --devices "$5" >"$out/$1.log" 2>&1 &
-}
+peer() { redis_peer "$out" "$@"; } # peer NAME NETNS RADDR LADDR DEVICES
 peer hop0 ark0 '' 127.0.0.1:1340 "$(devices "$root/$out/package" "$root/$out/hop0")"
 current=$!; pids+=($current)
 await "$out/hop0.log" "Listening for connections" 180

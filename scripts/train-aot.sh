@@ -28,17 +28,13 @@ bash scripts/install-deps.sh
 trained=$(stat -c '%Y %s' "$jar")
 build_guest_and_redis
 rm -rf "$out" && mkdir -p "$out"
-(umask 077 && head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$out/token")
+migration_token "$out/token"
 bin/drafter nat --namespace-count 2 >"$out/nat.log" 2>&1 & pids+=($!)
 await "$out/nat.log" "running" 60
 snapshot_redis "$out" 256 2>"$out/snapshot.log"
 
-fwd() { echo "[{\"netns\":\"$1\",\"internalPort\":\"6379\",\"protocol\":\"tcp\",\"externalAddr\":\"127.0.0.1:3333\"}]"; }
-peer() { # peer NAME NETNS RADDR LADDR DEVICES [JAVA_OPTS]
-  DRAFTER_AOT=0 DRAFTER_JAVA_OPTS="${6:-}" bin/drafter peer --netns "$2" --raddr "$3" --laddr "$4" \
-    --token-file "$out/token" --enable-output=false --port-forwards "$(fwd "$2")" --chroot-base-dir "$out/vms" \
-    --devices "$5" >"$out/$1.log" 2>&1 &
-}
+# Every peer runs without a cache: the training peer records one, and the others have no use for a stale one.
+peer() { DRAFTER_AOT=0 DRAFTER_JAVA_OPTS="${6:-}" redis_peer "$out" "$@"; } # peer NAME NETNS RADDR LADDR DEVICES [JAVA_OPTS]
 echo "train-aot: migrating a Redis VM ark0 -> ark1 (the training peer) -> ark0"
 peer source ark0 '' 127.0.0.1:1347 "$(devices "$root/$out/package" "$root/$out/source")"
 source_pid=$!; pids+=($source_pid)
