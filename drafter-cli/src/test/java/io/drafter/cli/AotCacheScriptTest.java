@@ -57,11 +57,7 @@ class AotCacheScriptTest {
         jar = target.resolve("drafter.jar");
         cache = target.resolve("drafter.aot");
         buildJar(jar, "options");
-        Result training =
-                run(List.of(java(), NATIVE, "-XX:AOTCacheOutput=" + cache, "-Xlog:aot*=off", "-jar", jar.toString()));
-        assertEquals(0, training.rc, training.err);
-        assertTrue(Files.size(cache) > 0, "the training run wrote no cache");
-        assertEquals(0, aot("aot_stamp").rc);
+        trainAndStamp(NATIVE);
     }
 
     @Test
@@ -142,7 +138,10 @@ class AotCacheScriptTest {
     void aCacheOfAnotherJdkOrWithoutAStampIsNotUsed() throws Exception {
         Path stamp = cache.resolveSibling("drafter.aot.stamp");
         String good = Files.readString(stamp);
-        Files.writeString(stamp, good.replaceFirst(" \\S+\\n?$", " 25.0.0+1-LTS\n"));
+        String[] fields = good.strip().split(" "); // SHA256 MTIME SIZE JDK CACHE_MTIME CACHE_SIZE
+        assertEquals(6, fields.length, good);
+        fields[3] = "25.0.0+1-LTS";
+        Files.writeString(stamp, String.join(" ", fields) + "\n");
         assertNotEquals(0, aot("aot_usable").rc);
         Files.delete(stamp);
         assertNotEquals(0, aot("aot_usable").rc);
@@ -170,15 +169,24 @@ class AotCacheScriptTest {
         Path stamp = cache.resolveSibling("drafter.aot.stamp");
         String good = Files.readString(stamp);
         Files.delete(cache);
-        Result training = run(List.of(java(), "-XX:AOTCacheOutput=" + cache, "-Xlog:aot*=off", "-jar", jar.toString()));
-        assertEquals(0, training.rc, training.err);
-        assertEquals(0, aot("aot_stamp").rc);
+        trainAndStamp();
         Result r = drafter(Map.of());
         assertEquals(0, r.rc, r.err);
         assertTrue(r.out.contains("-XX:AOTCache="), r.out);
         assertTrue(r.err.contains("[aot]"), "the JVM says on stderr that it did not take the cache: " + r.err);
         assertFalse(r.out.contains("[aot]"), "a command's output stays its own: " + r.out);
         assertNotEquals(good, Files.readString(stamp));
+    }
+
+    /** Trains {@link #cache} with the jar and JVM {@code options} and stamps it, as {@code train-aot.sh} does. */
+    private void trainAndStamp(String... options) throws Exception {
+        List<String> cmd = new ArrayList<>(List.of(java()));
+        cmd.addAll(List.of(options));
+        cmd.addAll(List.of("-XX:AOTCacheOutput=" + cache, "-Xlog:aot*=off", "-jar", jar.toString()));
+        Result training = run(cmd);
+        assertEquals(0, training.rc, training.err);
+        assertTrue(Files.size(cache) > 0, "the training run wrote no cache");
+        assertEquals(0, aot("aot_stamp").rc);
     }
 
     /** Writes the same bytes into a new file put in the jar's place: a new time, as {@code mvn install} leaves it. */
