@@ -3,6 +3,7 @@ package io.drafter.cli;
 import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
+import io.drafter.linux.ProcessState;
 import java.io.IOException;
 import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
@@ -233,13 +234,16 @@ final class StatusRecord implements AutoCloseable {
         return out;
     }
 
-    /** Whether the process of record {@code r} still runs: its PID is alive and was started when the record says. */
+    /**
+     * Whether the process of record {@code r} still runs: its PID runs (a zombie, which serves nothing, does not; see
+     * {@link ProcessState#runs}) and was started when the record says.
+     */
     static boolean alive(Map<String, Object> r) {
         if (!(r.get("pid") instanceof Number n)) {
             return false;
         }
         Optional<ProcessHandle> p = ProcessHandle.of(n.longValue());
-        if (p.isEmpty() || !p.get().isAlive()) {
+        if (p.isEmpty() || !ProcessState.runs(n.longValue())) {
             return false;
         }
         Object started = r.get("started");

@@ -99,6 +99,37 @@ class StatusTest {
         }
     }
 
+    @Test
+    void theRecordOfAZombieIsSkippedAndRemoved() throws Exception {
+        // The child `true` ends at once; its parent, having exec'd `sleep`, never reaps it: a zombie for 30 s, which
+        // ProcessHandle.isAlive still counts as alive.
+        Process parent = new ProcessBuilder("bash", "-c", "true & echo $!; exec sleep 30").start();
+        try {
+            long zombie;
+            try (var out = new java.io.BufferedReader(new java.io.InputStreamReader(parent.getInputStream()))) {
+                zombie = Long.parseLong(out.readLine().strip());
+            }
+            Await.value(
+                    Duration.ofSeconds(10),
+                    "process " + zombie + " to be a zombie",
+                    () -> Files.readString(Path.of("/proc", Long.toString(zombie), "stat"))
+                                    .matches("(?s).*\\) Z .*")
+                            ? true
+                            : null,
+                    () -> Files.readString(Path.of("/proc", Long.toString(zombie), "stat")));
+            new ObjectMapper()
+                    .writeValue(
+                            dir.resolve("peer-" + zombie + ".json").toFile(), Map.of("command", "peer", "pid", zombie));
+            assertTrue(
+                    StatusRecord.readAll(dir).isEmpty(),
+                    StatusRecord.readAll(dir).toString());
+            StatusRecord.removeStale(dir);
+            assertFalse(Files.exists(dir.resolve("peer-" + zombie + ".json")), "the zombie's record is removed");
+        } finally {
+            parent.destroyForcibly().waitFor(10, java.util.concurrent.TimeUnit.SECONDS);
+        }
+    }
+
     private String[] status(String... args) {
         StringWriter out = new StringWriter();
         StringWriter err = new StringWriter();
