@@ -165,6 +165,12 @@ public final class Peer implements AutoCloseable {
     private volatile long pausedAtNanos;
     private volatile long runningAtNanos;
     private volatile long suspendedAtNanos;
+    /**
+     * Where the state device's trailing zeros begin, as this peer last wrote or read it ({@link StateTail}); -1 when
+     * not known.
+     */
+    private volatile long stateZeroFrom = -1;
+
     private VmConfig aheadConfig;
     private long[] guestIoBeforeStart;
     /** The drives' reads when {@link #startAhead} dropped their page cache. */
@@ -958,6 +964,10 @@ public final class Peer implements AutoCloseable {
             // BeforeSuspend and guest RAM written back with the VM running; the engine sends what that dirtied before
             // the pause, so that the paused window carries only what the guest changes meanwhile.
             vm.prepareSnapshot(options.resumeTimeout());
+            // Nothing writes the state device until the suspend: where its zeros begin now holds then.
+            if (stateZeroFrom < 0) {
+                stateZeroFrom = StateTail.zeroFrom(exposed.get(STATE));
+            }
             return true;
         }
 
@@ -1060,7 +1070,11 @@ public final class Peer implements AutoCloseable {
                         + " bytes do not fit the state device's " + dev.sizeBytes() + " (snapshot with more padding)");
             }
             dev.write(ByteBuffer.wrap(state), 0);
-            zeroTail(dev, state.length);
+            // What an older, longer state left: up to where the zeros began when the suspend was prepared, else all.
+            long zeroFrom = stateZeroFrom;
+            stateZeroFrom = -1;
+            StateTail.zero(dev, state.length, zeroFrom < 0 ? dev.sizeBytes() : Math.max(zeroFrom, state.length));
+            stateZeroFrom = state.length;
             return java.text.MessageFormat.format(
                     "suspended: BeforeSuspend and first RAM flush {0} ms; paused: RAM flushed {1} ms and meanwhile"
                             + " state saved {2} ms ({3} bytes), state device written {4} ms",
@@ -1071,24 +1085,6 @@ public final class Peer implements AutoCloseable {
                     (System.nanoTime() - saved) / 1_000_000);
         } finally {
             Files.deleteIfExists(tmp);
-        }
-    }
-
-    /**
-     * Zeroes what an older, longer state left behind {@code from} on: only the chunks that are not zero already, since
-     * every write marks blocks dirty that a migration then sends in its final set, inside the paused window.
-     */
-    private static void zeroTail(BlockDevice dev, long from) throws IOException {
-        int chunk = 1 << 16;
-        ByteBuffer zeros = ByteBuffer.allocate(chunk);
-        ByteBuffer current = ByteBuffer.allocate(chunk);
-        for (long off = from; off < dev.sizeBytes(); off += chunk) {
-            int n = (int) Math.min(chunk, dev.sizeBytes() - off);
-            current.clear().limit(n);
-            dev.read(current, off); // fills the buffer: the chunk lies inside the device
-            if (current.flip().mismatch(zeros.clear().limit(n)) != -1) {
-                dev.write(zeros.clear().limit(n), off);
-            }
         }
     }
 
