@@ -25,7 +25,7 @@ cp="drafter-peer/target/classes:drafter-peer/target/test-classes:$(cat drafter-p
 build_guest_and_redis
 train_aot_if_stale
 rm -rf "$out" && mkdir -p "$out"
-head -c 48 /dev/urandom | base64 >"$out/token" && chmod 600 "$out/token"
+migration_token "$out/token"
 bin/drafter nat --namespace-count "$concurrent" >"$out/nat.log" 2>&1 & pids+=($!)
 await "$out/nat.log" running 60
 
