@@ -1073,7 +1073,7 @@ public final class Peer implements AutoCloseable {
             // What an older, longer state left: up to where the zeros began when the suspend was prepared, else all.
             long zeroFrom = stateZeroFrom;
             stateZeroFrom = -1;
-            StateTail.zero(dev, state.length, zeroFrom < 0 ? dev.sizeBytes() : Math.max(zeroFrom, state.length));
+            StateTail.zero(dev, state.length, zeroFrom < 0 ? dev.sizeBytes() : zeroFrom);
             stateZeroFrom = state.length;
             return java.text.MessageFormat.format(
                     "suspended: BeforeSuspend and first RAM flush {0} ms; paused: RAM flushed {1} ms and meanwhile"

@@ -25,8 +25,7 @@ final class StateTail {
         ByteBuffer zeros = ByteBuffer.allocate(CHUNK);
         ByteBuffer current = ByteBuffer.allocate(CHUNK);
         long size = dev.sizeBytes();
-        long lastChunk = size == 0 ? 0 : (size - 1) / CHUNK * CHUNK;
-        for (long off = lastChunk; off >= 0 && size > 0; off -= CHUNK) {
+        for (long off = (size - 1) / CHUNK * CHUNK; size > 0 && off >= 0; off -= CHUNK) {
             int n = (int) Math.min(CHUNK, size - off);
             if (!isZero(dev, off, n, current, zeros)) {
                 return off + n;
