@@ -26,10 +26,17 @@ class ProcessStateTest {
         assertFalse(ProcessState.runs(p.pid()));
     }
 
+    /**
+     * A shell whose background child is a zombie for 30 s: the child waits until its parent has exec'd {@code sleep},
+     * which never reaps it, then ends. (A child that ends before the exec may be reaped by bash itself.)
+     */
+    private static final String ZOMBIE =
+            "( while c=$(cat /proc/$$/comm 2>/dev/null) && [ \"$c\" != sleep ]; do sleep 0.01;"
+                    + " done ) & echo $!; exec sleep 30";
+
     @Test
     void aZombieDoesNotRunThoughIsAliveSaysItDoes() throws Exception {
-        // The child `true` ends at once; its parent, having exec'd `sleep`, never reaps it: a zombie for 30 s.
-        Process parent = new ProcessBuilder("bash", "-c", "true & echo $!; exec sleep 30").start();
+        Process parent = new ProcessBuilder("bash", "-c", ZOMBIE).start();
         try {
             long zombie;
             try (BufferedReader out =
