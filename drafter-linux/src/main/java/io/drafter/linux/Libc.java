@@ -89,6 +89,10 @@ public final class Libc {
     private static final MethodHandle POSIX_FADVISE =
             handle("posix_fadvise", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_INT));
     private static final int POSIX_FADV_DONTNEED = 4;
+    private static final MethodHandle SOCKET =
+            handle("socket", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT), ERRNO);
+    private static final MethodHandle RECV =
+            handle("recv", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT), ERRNO);
 
     private static MethodHandle handle(String name, FunctionDescriptor descriptor, Linker.Option... options) {
         MemorySegment symbol =
@@ -133,6 +137,34 @@ public final class Libc {
             return (long) WRITEV.invokeExact(callState, fd, iov, iovcnt);
         } catch (Throwable t) {
             throw new AssertionError("writev downcall failed", t);
+        }
+    }
+
+    /**
+     * {@code recv(2)} with {@code flags} (e.g. {@code MSG_DONTWAIT}, 0x40): returns the byte count or -1 with errno in
+     * {@code callState}.
+     */
+    public static long recvRaw(MemorySegment callState, int fd, MemorySegment buf, long count, int flags) {
+        try {
+            return (long) RECV.invokeExact(callState, fd, buf, count, flags);
+        } catch (Throwable t) {
+            throw new AssertionError("recv downcall failed", t);
+        }
+    }
+
+    /** {@code socket(2)}; returns the new descriptor. {@code what} names it in the error. */
+    public static int socket(int domain, int type, int protocol, String what) throws LinuxException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment cs = allocateCallState(arena);
+            int fd = (int) SOCKET.invokeExact(cs, domain, type, protocol);
+            if (fd < 0) {
+                throw new LinuxException("socket", errno(cs), "open " + what);
+            }
+            return fd;
+        } catch (LinuxException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new AssertionError("socket downcall failed", t);
         }
     }
 
