@@ -161,6 +161,12 @@ public final class QmpClient implements AutoCloseable {
             throw e;
         } catch (IOException e) {
             pending.remove(id);
+            // The socket broke (QEMU gone, or the channel closed by an interrupt): closed from now on, as when the
+            // reading thread sees it, which may come later.
+            if (failure == null) {
+                failure = new IOException("QMP socket " + socket + " failed: " + e.getMessage(), e);
+            }
+            closed = true;
             throw new QmpException("could not send QMP " + command.name() + " on " + socket + ": " + e.getMessage(), e);
         }
     }
