@@ -37,10 +37,10 @@ class HelperCommandTest {
         HelperCommandException e = assertThrows(
                 HelperCommandException.class,
                 () -> HelperCommand.of("sh", "-c", "echo started; sleep 30")
-                        .timeout(Duration.ofMillis(300))
+                        .timeout(Duration.ofSeconds(3)) // time for the shell to start and echo on a loaded machine
                         .run());
         assertEquals(HelperCommandException.Kind.TIMED_OUT, e.kind());
-        assertEquals("could not run sh: timed out after 300 ms (sh -c echo started; sleep 30)", e.getMessage());
+        assertEquals("could not run sh: timed out after 3000 ms (sh -c echo started; sleep 30)", e.getMessage());
         assertEquals("started\n", e.stdout(), "what it wrote before it was killed");
         // the sleep held the pipe too: killed with the shell, or the output readers would wait for it
         assertTrue(System.nanoTime() - t0 < TimeUnit.SECONDS.toNanos(20), "killed, not waited for");

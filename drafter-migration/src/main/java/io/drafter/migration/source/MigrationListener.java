@@ -356,10 +356,11 @@ public final class MigrationListener implements Closeable {
         if (p.deadline != null) {
             p.deadline.cancel(false);
         }
+        // No longer pending before counted: whoever sees the refusal counted sees it gone from the pending ones.
+        done(p);
         if (!closed) {
             refuse(p.peer, reason);
         }
-        done(p);
         if (c != null) {
             c.close();
         } else {
