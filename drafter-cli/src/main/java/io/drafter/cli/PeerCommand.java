@@ -439,8 +439,10 @@ public final class PeerCommand implements Callable<Integer> {
         java.util.Map<String, Object> record(
                 PeerCommand c, PeerOptions options, MigrationListener listener, InetSocketAddress metricsOn) {
             java.util.Map<String, Object> r = new java.util.LinkedHashMap<>();
+            // The state first: it is set after the peer, so a state that says "running" comes with its peer.
+            String st = state;
             Peer p = peer;
-            r.put("state", state);
+            r.put("state", st);
             r.put("netns", options.netns());
             r.put("runDir", p == null ? null : p.runDir().toString());
             java.util.Map<String, Object> vm = new java.util.LinkedHashMap<>();

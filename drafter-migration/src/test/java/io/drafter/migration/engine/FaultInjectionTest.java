@@ -269,8 +269,13 @@ class FaultInjectionTest {
             src.duringSuspend = () -> {
                 calls.incrementAndGet();
                 run.relay.drop();
+                // The source sees the drop while it is still SUSPENDING (bounded: past it, the phase check below
+                // fails).
+                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
                 try {
-                    Thread.sleep(200); // time for the source to see the drop while it is still SUSPENDING
+                    while (run.source.phase() != SourcePhase.FAILED && System.nanoTime() < deadline) {
+                        Thread.sleep(5);
+                    }
                 } catch (InterruptedException e) {
                     Thread.currentThread().interrupt();
                 }

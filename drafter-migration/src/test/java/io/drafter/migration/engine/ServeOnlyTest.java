@@ -109,10 +109,13 @@ class ServeOnlyTest {
         return l;
     }
 
-    /** One session's view of the package: its own tracker over the shared, slowly read device. */
+    /**
+     * One session's view of the package: its own tracker over the shared, slowly read device (3 ms a block, about 3 s
+     * for the copy: the destinations run, and read the late block, while it is on its way even on a loaded machine).
+     */
     List<SourceDevice> devices() {
         return List.of(new SourceDevice(
-                "disk", new DirtyTrackingDevice(new Delayed(base, 1, 0)), null, DirtyPolicy.NO_ROUNDS));
+                "disk", new DirtyTrackingDevice(new Delayed(base, 3, 0)), null, DirtyPolicy.NO_ROUNDS));
     }
 
     static SourceOptions serveOnly() {
