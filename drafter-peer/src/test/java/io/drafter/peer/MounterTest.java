@@ -194,8 +194,10 @@ class MounterTest {
         final AtomicInteger failed = new AtomicInteger();
         final CompletableFuture<String> firstFailure = new CompletableFuture<>();
         volatile long completedAtNanos;
+        private final Mounter m;
 
         Serving(Mounter m, MigrationListener listener) {
+            this.m = m;
             Thread.ofPlatform().name("mounter-serve").start(() -> {
                 try {
                     outcome.complete(m.serve(listener, this, stop));
@@ -211,6 +213,15 @@ class MounterTest {
                 completedAtNanos = System.nanoTime();
             }
             phases.add(to);
+            if (to == SourcePhase.FINAL_SYNC) {
+                // The devices are frozen: the hand-over waits (on the engine's thread, bounded) until the test's
+                // writer is held there, which a writer off the CPU for the whole freeze would otherwise miss.
+                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+                while (m.exposed().get("disk").waitingWrites() < 1 && System.nanoTime() < deadline) {
+                    Thread.onSpinWait();
+                    java.util.concurrent.locks.LockSupport.parkNanos(1_000_000);
+                }
+            }
         }
 
         @Override
