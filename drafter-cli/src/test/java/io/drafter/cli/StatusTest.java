@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.drafter.base.testing.Await;
+import io.drafter.base.testing.Zombie;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Files;
@@ -99,41 +100,19 @@ class StatusTest {
         }
     }
 
-    /**
-     * A shell whose background child is a zombie for 30 s: the child waits until its parent has exec'd {@code sleep},
-     * which never reaps it, then ends. (A child that ends before the exec may be reaped by bash itself.)
-     */
-    private static final String ZOMBIE =
-            "( while c=$(cat /proc/$$/comm 2>/dev/null) && [ \"$c\" != sleep ]; do sleep 0.01;"
-                    + " done ) & echo $!; exec sleep 30";
-
     @Test
     void theRecordOfAZombieIsSkippedAndRemoved() throws Exception {
         // ProcessHandle.isAlive counts a zombie as alive.
-        Process parent = new ProcessBuilder("bash", "-c", ZOMBIE).start();
-        try {
-            long zombie;
-            try (var out = new java.io.BufferedReader(new java.io.InputStreamReader(parent.getInputStream()))) {
-                zombie = Long.parseLong(out.readLine().strip());
-            }
-            Await.value(
-                    Duration.ofSeconds(10),
-                    "process " + zombie + " to be a zombie",
-                    () -> Files.readString(Path.of("/proc", Long.toString(zombie), "stat"))
-                                    .matches("(?s).*\\) Z .*")
-                            ? true
-                            : null,
-                    () -> Files.readString(Path.of("/proc", Long.toString(zombie), "stat")));
+        try (Zombie zombie = Zombie.start()) {
             new ObjectMapper()
                     .writeValue(
-                            dir.resolve("peer-" + zombie + ".json").toFile(), Map.of("command", "peer", "pid", zombie));
+                            dir.resolve("peer-" + zombie.pid() + ".json").toFile(),
+                            Map.of("command", "peer", "pid", zombie.pid()));
             assertTrue(
                     StatusRecord.readAll(dir).isEmpty(),
                     StatusRecord.readAll(dir).toString());
             StatusRecord.removeStale(dir);
-            assertFalse(Files.exists(dir.resolve("peer-" + zombie + ".json")), "the zombie's record is removed");
-        } finally {
-            parent.destroyForcibly().waitFor(10, java.util.concurrent.TimeUnit.SECONDS);
+            assertFalse(Files.exists(dir.resolve("peer-" + zombie.pid() + ".json")), "the zombie's record is removed");
         }
     }
 
