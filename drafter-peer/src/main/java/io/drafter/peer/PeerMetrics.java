@@ -33,6 +33,7 @@ import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.LongSupplier;
 import java.util.function.ToLongFunction;
 
 /**
@@ -77,11 +78,21 @@ public final class PeerMetrics {
     private final Map<String, long[]> endedOutPerDevice = new LinkedHashMap<>();
 
     private volatile long suspendedAtNs;
+    /** When the attached peer's VM last paused ({@link System#nanoTime()}), 0 for none; read at SUSPENDING and GRANTED. */
+    private final LongSupplier vmPausedAt;
+    /** {@link #vmPausedAt} as the current migration out began to suspend: a later value is this migration's pause. */
+    private volatile long pausedBeforeSuspend;
+
     private volatile String inPhase;
 
     /** Metrics with the JVM's and the process's. */
     public PeerMetrics() {
-        this(true);
+        this(true, null);
+    }
+
+    /** Metrics that take the VM's pause from {@code vmPausedAt} instead of the attached peer (tests). */
+    PeerMetrics(LongSupplier vmPausedAt) {
+        this(true, vmPausedAt);
     }
 
     /**
@@ -89,11 +100,17 @@ public final class PeerMetrics {
      * loading) stays off the path to the VM's resume.
      */
     public static PeerMetrics disabled() {
-        return new PeerMetrics(false);
+        return new PeerMetrics(false, null);
     }
 
-    private PeerMetrics(boolean enabled) {
+    private PeerMetrics(boolean enabled, LongSupplier vmPausedAt) {
         this.enabled = enabled;
+        this.vmPausedAt = vmPausedAt != null
+                ? vmPausedAt
+                : () -> {
+                    Peer p = peer.get();
+                    return p == null ? 0 : p.pausedAtNanos();
+                };
         if (!enabled) {
             registry = null;
             migrations = null;
@@ -120,8 +137,8 @@ public final class PeerMetrics {
                 .register(registry);
         pausedSeconds = Histogram.builder()
                 .name("drafter_migration_paused_seconds")
-                .help("Paused window of a migration out: from the suspend to the grant that lets the destination"
-                        + " run the VM.")
+                .help("Paused window of a migration out as the source sees it: from the VM's pause (after its"
+                        + " BeforeSuspend and the last live round) to the grant that lets the destination run it.")
                 .classicOnly()
                 .classicUpperBounds(0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10)
                 .register(registry);
@@ -420,12 +437,17 @@ public final class PeerMetrics {
         return new SourceListener() {
             @Override
             public void onPhase(SourcePhase from, SourcePhase to, Duration timeInFrom) {
+                long paused = to == SourcePhase.SUSPENDING || to == SourcePhase.GRANTED ? vmPausedAt.getAsLong() : 0;
                 long now = System.nanoTime();
                 phaseSeconds.labelValues(OUT, name(from)).observe(seconds(timeInFrom));
                 if (to == SourcePhase.SUSPENDING) {
                     suspendedAtNs = now;
+                    pausedBeforeSuspend = paused;
                 } else if (to == SourcePhase.GRANTED && suspendedAtNs != 0) {
-                    pausedSeconds.observe((now - suspendedAtNs) / 1e9);
+                    // SUSPENDING begins with the agent's BeforeSuspend and a last round with the VM running: the
+                    // window starts at the pause. Without one (no VM paused), at the suspend.
+                    long start = paused != pausedBeforeSuspend ? paused : suspendedAtNs;
+                    pausedSeconds.observe((now - start) / 1e9);
                     suspendedAtNs = 0;
                 } else if (to == SourcePhase.COMPLETED) {
                     migrations.labelValues(OUT, "completed").inc();

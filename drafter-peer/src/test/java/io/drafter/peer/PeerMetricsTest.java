@@ -77,6 +77,29 @@ class PeerMetricsTest {
     }
 
     @Test
+    void thePausedWindowStartsAtTheVmsPauseNotAtTheSuspendsStart() {
+        long[] pausedAt = {System.nanoTime() - Duration.ofSeconds(5).toNanos()}; // an earlier migration's pause
+        PeerMetrics m = new PeerMetrics(() -> pausedAt[0]);
+        SourceListener out = m.outListener();
+        out.onPhase(SourcePhase.DIRTY_ROUNDS, SourcePhase.SUSPENDING, Duration.ofMillis(400));
+        // BeforeSuspend and the last live round ran with the VM running; it paused 40 ms before the grant.
+        pausedAt[0] = System.nanoTime() - Duration.ofMillis(40).toNanos();
+        out.onPhase(SourcePhase.SUSPENDING, SourcePhase.FINAL_SYNC, Duration.ofMillis(300));
+        out.onPhase(SourcePhase.FINAL_SYNC, SourcePhase.AUTHORITY_SENT, Duration.ofMillis(1));
+        out.onPhase(SourcePhase.AUTHORITY_SENT, SourcePhase.GRANTED, Duration.ofMillis(30));
+        String text = m.render();
+        assertTrue(text.contains("drafter_migration_paused_seconds_bucket{le=\"0.025\"} 0"), text);
+        assertTrue(text.contains("drafter_migration_paused_seconds_bucket{le=\"0.05\"} 1"), text);
+
+        // No pause since the suspend began (nothing paused a VM): from the suspend's start, not the old pause.
+        out.onPhase(SourcePhase.DIRTY_ROUNDS, SourcePhase.SUSPENDING, Duration.ofMillis(400));
+        out.onPhase(SourcePhase.AUTHORITY_SENT, SourcePhase.GRANTED, Duration.ofMillis(30));
+        text = m.render();
+        assertTrue(text.contains("drafter_migration_paused_seconds_count 2"), text);
+        assertTrue(text.contains("drafter_migration_paused_seconds_bucket{le=\"0.05\"} 2"), text);
+    }
+
+    @Test
     void disabledMetricsMeasureNothing() {
         PeerMetrics off = PeerMetrics.disabled();
         off.outListener().onPhase(SourcePhase.HANDSHAKE, SourcePhase.FULL_COPY, Duration.ofMillis(1));
