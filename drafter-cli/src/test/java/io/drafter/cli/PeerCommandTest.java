@@ -6,9 +6,13 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.drafter.cli.lab.DrafterProcess;
 import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -34,10 +38,29 @@ class PeerCommandTest {
     }
 
     @Test
-    void migrationWithoutTokenTlsOrExplicitPlainTcpIsRefused() {
-        assertOneLine(
-                run("peer", "--raddr", "127.0.0.1:1", "--laddr", "", "--devices", "[{\"name\":\"m\",\"base\":\"m\"}]"),
-                "could not secure the migration");
+    void migrationWithoutTokenTlsOrExplicitPlainTcpIsRefused() throws Exception {
+        // A child process whose default token file is one that does not exist: a host where drafter ran before has
+        // /var/lib/drafter/migration.token, which a destination would use.
+        try (DrafterProcess p = DrafterProcess.start(
+                "peer",
+                dir.resolve("peer.log"),
+                List.of(
+                        "peer",
+                        "--raddr",
+                        "127.0.0.1:1",
+                        "--laddr",
+                        "",
+                        "--devices",
+                        "[{\"name\":\"m\",\"base\":\"m\"}]"),
+                Map.of("DRAFTER_TOKEN_FILE", dir.resolve("no-such.token").toString()),
+                null)) {
+            assertEquals(1, p.waitExit(Duration.ofSeconds(50)), p.output());
+            List<String> lines = p.output().lines().toList();
+            assertEquals(1, lines.size(), p.output());
+            assertTrue(lines.getFirst().startsWith("drafter: could not secure the migration: "), p.output());
+            assertTrue(lines.getFirst().contains(dir.resolve("no-such.token").toString()), p.output());
+        }
+        assertFalse(Files.exists(dir.resolve("no-such.token")), "a destination creates no token");
     }
 
     @Test
