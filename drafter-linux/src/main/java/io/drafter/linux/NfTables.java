@@ -10,9 +10,10 @@ import java.nio.charset.StandardCharsets;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * nftables over netlink, for the one step that must be quick: deleting a table. The {@code nft} tool costs a process
- * start, its library's set-up and a listing of the ruleset, 10-25 ms of CPU time under load; this is one {@code
- * write} of a three-message batch and one read of the kernel's answer, in the caller's network namespace.
+ * nftables over netlink, for the steps that must be quick: deleting a table, waking a dormant one, and asking
+ * whether one is there. The {@code nft} tool costs a process start, its library's set-up and a listing of the
+ * ruleset, 10-50 ms under load; each of these is one {@code write} and one read of the kernel's answer, in the
+ * caller's network namespace.
  *
  * <p>Thread-safe: each call opens its own socket.
  */
@@ -31,8 +32,14 @@ public final class NfTables {
     private static final int NFNL_SUBSYS_NFTABLES = 10;
     private static final short NFNL_MSG_BATCH_BEGIN = 0x10;
     private static final short NFNL_MSG_BATCH_END = 0x11;
+    private static final short NFT_MSG_NEWTABLE = 0;
+    private static final short NFT_MSG_GETTABLE = 1;
     private static final short NFT_MSG_DELTABLE = 2;
     private static final short NFTA_TABLE_NAME = 1;
+    private static final short NFTA_TABLE_FLAGS = 2;
+    /** {@code NFT_TABLE_F_DORMANT}: the table's chains are hooked to nothing. */
+    public static final int DORMANT = 1;
+
     private static final int HEADER = 16; // struct nlmsghdr
     private static final int GENMSG = 4; // struct nfgenmsg
     private static final int MAX_NAME = 255; // NFT_NAME_MAXLEN less its NUL
@@ -48,38 +55,122 @@ public final class NfTables {
      *     answer
      */
     public static boolean deleteTable(String family, String name) throws LinuxException {
-        int nfproto = switch (family) {
-            case "ip" -> 2;
-            case "ip6" -> 10;
-            case "inet" -> 1;
-            default -> throw new IllegalArgumentException("unknown nft family '" + family + "'");
-        };
-        byte[] bytes = name.getBytes(StandardCharsets.UTF_8);
-        if (bytes.length == 0 || bytes.length > MAX_NAME || name.indexOf('\0') >= 0) {
-            throw new IllegalArgumentException("not an nft table name: '" + name + "'");
-        }
-        String step = "delete nft table " + family + " " + name;
+        return transact("delete nft table " + family + " " + name, NFT_MSG_DELTABLE, family, name, null);
+    }
+
+    /**
+     * Sets the flags of nft table {@code name} of {@code family} to {@code flags}: {@link #DORMANT} unhooks its chains,
+     * 0 hooks them again (a table made {@code flags dormant} ahead, woken in microseconds when it is needed). The
+     * kernel would create a table that is not there, so call it only on one the caller made and owns.
+     *
+     * @throws IllegalArgumentException for an unknown family or a name nft could not hold
+     * @throws LinuxException if the kernel refused or did not answer
+     */
+    public static void setTableFlags(String family, String name, int flags) throws LinuxException {
+        transact("set the flags of nft table " + family + " " + name, NFT_MSG_NEWTABLE, family, name, flags);
+    }
+
+    /**
+     * The flags of nft table {@code name} of {@code family} ({@link #DORMANT} or 0), or -1 if there is no such table.
+     *
+     * @throws IllegalArgumentException for an unknown family or a name nft could not hold
+     * @throws LinuxException if the kernel refused or did not answer
+     */
+    public static int tableFlags(String family, String name) throws LinuxException {
+        int nfproto = nfproto(family);
+        byte[] bytes = tableName(name);
+        String step = "look up nft table " + family + " " + name;
         int seq = SEQUENCE.addAndGet(3);
         int attr = 4 + bytes.length + 1;
-        int delete = HEADER + GENMSG + align(attr);
-        int total = 2 * (HEADER + GENMSG) + delete;
+        int total = HEADER + GENMSG + align(attr);
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment msg = arena.allocate(total, 4);
+            header(msg, 0, total, (short) ((NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETTABLE), NLM_F_ACK, seq);
+            nameRequest(msg, 0, nfproto, bytes, attr);
+            int fd = Libc.socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_NETFILTER, "a netlink socket to " + step);
+            try {
+                MemorySegment cs = Libc.allocateCallState(arena);
+                send(cs, fd, msg, total, step);
+                MemorySegment in = arena.allocate(8192, 4);
+                while (true) {
+                    long got = Libc.recvRaw(cs, fd, in, in.byteSize(), MSG_DONTWAIT);
+                    if (got < 0) {
+                        throw new LinuxException("recv", Libc.errno(cs), step);
+                    }
+                    long at = 0;
+                    while (at + HEADER <= got) {
+                        int len = in.get(JAVA_INT_UNALIGNED, at);
+                        if (len < HEADER || at + len > got) {
+                            break;
+                        }
+                        short type = in.get(JAVA_SHORT_UNALIGNED, at + 4);
+                        int ofSeq = in.get(JAVA_INT_UNALIGNED, at + 8);
+                        if (type == (short) ((NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWTABLE) && ofSeq == seq) {
+                            return flagsOf(in, at + HEADER + GENMSG, at + len);
+                        }
+                        if (type == NLMSG_ERROR && len >= HEADER + 4 + HEADER) {
+                            int error = in.get(JAVA_INT_UNALIGNED, at + HEADER);
+                            if (in.get(JAVA_INT_UNALIGNED, at + HEADER + 4 + 8) == seq && error != 0) {
+                                if (error == -Errno.ENOENT) {
+                                    return -1;
+                                }
+                                throw new LinuxException("netlink", -error, step);
+                            }
+                        }
+                        at += align(len);
+                    }
+                }
+            } finally {
+                Libc.close(fd);
+            }
+        }
+    }
+
+    /** NFTA_TABLE_FLAGS among the attributes in {@code [at, end)} of {@code in} (0 if absent). */
+    private static int flagsOf(MemorySegment in, long at, long end) {
+        while (at + 4 <= end) {
+            int len = Short.toUnsignedInt(in.get(JAVA_SHORT_UNALIGNED, at));
+            int type = in.get(JAVA_SHORT_UNALIGNED, at + 2) & 0x3fff;
+            if (len < 4 || at + len > end) {
+                break;
+            }
+            if (type == NFTA_TABLE_FLAGS && len >= 8) {
+                return Integer.reverseBytes(in.get(JAVA_INT_UNALIGNED, at + 4)); // network byte order
+            }
+            at += align(len);
+        }
+        return 0;
+    }
+
+    /**
+     * One message of {@code type} for table {@code name} (with NFTA_TABLE_FLAGS {@code flags} unless null) in a batch
+     * of its own. Returns {@code false} if the kernel found no such table.
+     */
+    private static boolean transact(String step, short type, String family, String name, Integer flags)
+            throws LinuxException {
+        int nfproto = nfproto(family);
+        byte[] bytes = tableName(name);
+        int seq = SEQUENCE.addAndGet(3);
+        int attr = 4 + bytes.length + 1;
+        int body = HEADER + GENMSG + align(attr) + (flags == null ? 0 : 8);
+        int total = 2 * (HEADER + GENMSG) + body;
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment msg = arena.allocate(total, 4); // zeroed: the NULs and the padding are there
             long at = batch(msg, 0, NFNL_MSG_BATCH_BEGIN, seq);
-            header(msg, at, delete, (short) ((NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_DELTABLE), NLM_F_ACK, seq + 1);
-            msg.set(JAVA_BYTE, at + HEADER, (byte) nfproto);
-            msg.set(JAVA_SHORT_UNALIGNED, at + HEADER + GENMSG, (short) attr);
-            msg.set(JAVA_SHORT_UNALIGNED, at + HEADER + GENMSG + 2, NFTA_TABLE_NAME);
-            MemorySegment.copy(bytes, 0, msg, JAVA_BYTE, at + HEADER + GENMSG + 4, bytes.length);
-            batch(msg, at + delete, NFNL_MSG_BATCH_END, seq + 2);
+            header(msg, at, body, (short) ((NFNL_SUBSYS_NFTABLES << 8) | type), NLM_F_ACK, seq + 1);
+            nameRequest(msg, at, nfproto, bytes, attr);
+            if (flags != null) {
+                long f = at + HEADER + GENMSG + align(attr);
+                msg.set(JAVA_SHORT_UNALIGNED, f, (short) 8);
+                msg.set(JAVA_SHORT_UNALIGNED, f + 2, NFTA_TABLE_FLAGS);
+                msg.set(JAVA_INT_UNALIGNED, f + 4, Integer.reverseBytes(flags)); // network byte order
+            }
+            batch(msg, at + body, NFNL_MSG_BATCH_END, seq + 2);
 
             int fd = Libc.socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_NETFILTER, "a netlink socket to " + step);
             try {
                 MemorySegment cs = Libc.allocateCallState(arena);
-                long n = Libc.writeRaw(cs, fd, msg, total);
-                if (n != total) {
-                    throw new LinuxException("write", n < 0 ? Libc.errno(cs) : Errno.EIO, step);
-                }
+                send(cs, fd, msg, total, step);
                 // The kernel runs the batch inside that write: its answer is queued already.
                 MemorySegment in = arena.allocate(8192, 4);
                 while (true) {
@@ -101,6 +192,39 @@ public final class NfTables {
             } finally {
                 Libc.close(fd);
             }
+        }
+    }
+
+    private static int nfproto(String family) {
+        return switch (family) {
+            case "ip" -> 2;
+            case "ip6" -> 10;
+            case "inet" -> 1;
+            default -> throw new IllegalArgumentException("unknown nft family '" + family + "'");
+        };
+    }
+
+    private static byte[] tableName(String name) {
+        byte[] bytes = name.getBytes(StandardCharsets.UTF_8);
+        if (bytes.length == 0 || bytes.length > MAX_NAME || name.indexOf('\0') >= 0) {
+            throw new IllegalArgumentException("not an nft table name: '" + name + "'");
+        }
+        return bytes;
+    }
+
+    /** The nfgenmsg and NFTA_TABLE_NAME of the message whose header is at {@code at}. */
+    private static void nameRequest(MemorySegment msg, long at, int nfproto, byte[] name, int attr) {
+        msg.set(JAVA_BYTE, at + HEADER, (byte) nfproto);
+        msg.set(JAVA_SHORT_UNALIGNED, at + HEADER + GENMSG, (short) attr);
+        msg.set(JAVA_SHORT_UNALIGNED, at + HEADER + GENMSG + 2, NFTA_TABLE_NAME);
+        MemorySegment.copy(name, 0, msg, JAVA_BYTE, at + HEADER + GENMSG + 4, name.length);
+    }
+
+    private static void send(MemorySegment cs, int fd, MemorySegment msg, int total, String step)
+            throws LinuxException {
+        long n = Libc.writeRaw(cs, fd, msg, total);
+        if (n != total) {
+            throw new LinuxException("write", n < 0 ? Libc.errno(cs) : Errno.EIO, step);
         }
     }
 

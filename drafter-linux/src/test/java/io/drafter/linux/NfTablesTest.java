@@ -42,6 +42,30 @@ class NfTablesTest {
     }
 
     @Test
+    void aDormantTableIsWokenAndPutToSleepAndItsFlagsAreRead() throws Exception {
+        assertEquals(-1, NfTables.tableFlags("ip", table), "no such table yet");
+        nft(
+                "-f",
+                "-",
+                "table ip " + table + " {\n flags dormant;\n chain pre {\n  type nat hook prerouting priority dstnat;\n"
+                        + "  ip daddr 127.0.0.99 tcp dport 9 dnat to 10.0.0.9:9\n }\n}\n");
+        assertEquals(NfTables.DORMANT, NfTables.tableFlags("ip", table));
+        assertTrue(nft("list", "table", "ip", table).contains("flags dormant"));
+        NfTables.setTableFlags("ip", table, 0);
+        assertEquals(0, NfTables.tableFlags("ip", table));
+        String woken = nft("list", "table", "ip", table);
+        assertFalse(woken.contains("dormant"), woken);
+        assertTrue(woken.contains("dnat to 10.0.0.9:9"), "the rules stay: " + woken);
+        NfTables.setTableFlags("ip", table, NfTables.DORMANT);
+        assertEquals(NfTables.DORMANT, NfTables.tableFlags("ip", table));
+        assertEquals(-1, NfTables.tableFlags("inet", table), "another family's table of that name there is not");
+        assertTrue(NfTables.deleteTable("ip", table));
+        assertEquals(-1, NfTables.tableFlags("ip", table));
+        assertThrows(IllegalArgumentException.class, () -> NfTables.tableFlags("ip", ""));
+        assertThrows(IllegalArgumentException.class, () -> NfTables.setTableFlags("arp", table, 0));
+    }
+
+    @Test
     void theFamilyIsTheTables() throws Exception {
         nft("add", "table", "inet", table);
         assertFalse(NfTables.deleteTable("ip", table), "an ip table of that name there is not");

@@ -17,6 +17,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -108,10 +109,17 @@ public final class Forwarder implements AutoCloseable {
         return new Plan(List.copyOf(resolved), runner);
     }
 
-    /** Forwards looked up and checked by {@link #plan}, ready to {@link #install}. */
-    public static final class Plan {
+    /**
+     * Forwards looked up and checked by {@link #plan}, ready to {@link #install}; {@link #stage} can make their table
+     * ahead. Thread-safe; {@link #close()} removes a staged table that was never installed.
+     */
+    public static final class Plan implements AutoCloseable {
         private final List<Resolved> resolved;
         private final CommandRunner runner;
+        /** The table {@link #stage} made, dormant, until {@link #install} wakes it or {@link #close} removes it. */
+        private String staged;
+        /** Other forwarders' tables that held an address of these forwards at {@link #stage}, and the address. */
+        private Map<String, String> heldAtStage = Map.of();
 
         private Plan(List<Resolved> resolved, CommandRunner runner) {
             this.resolved = resolved;
@@ -124,49 +132,131 @@ public final class Forwarder implements AutoCloseable {
         }
 
         /**
-         * Installs the forwards in one nft transaction, after one listing of the ruleset proves every address free
-         * (no socket bound, no other drafter forwarder's rule), then forgets their old flows. Throws {@link
-         * AddressInUseException} while another forwarder holds an address (e.g. the peer a VM is leaving), which a
-         * caller may retry; {@link NetException} otherwise; nothing is left installed then.
+         * Makes the forwards' table now, dormant (its chains hooked to nothing, so it forwards nothing yet), while
+         * another forwarder may still hold the addresses, e.g. the peer a VM is leaving: {@link #install} then only
+         * wakes it over netlink, in microseconds where a listing of the ruleset and an {@code nft} run take 30-100 ms
+         * under load. Notes which other drafter forwarders' tables hold the addresses now; {@link #install} waits for
+         * those (a forwarder of the same address started after this is not seen). Throws {@link NetException}; nothing
+         * is left then.
          */
-        public Forwarder install() {
+        public synchronized void stage() {
+            if (staged != null) {
+                return;
+            }
+            Map<String, String> tables = new Host(runner).ipRuleset();
+            Map<String, String> held = new LinkedHashMap<>();
+            for (Resolved r : resolved) {
+                for (Map.Entry<String, String> t : tables.entrySet()) {
+                    if (t.getKey().startsWith(TABLE_PREFIX) && t.getValue().contains(needle(r))) {
+                        held.putIfAbsent(t.getKey(), r.forward().externalAddr());
+                    }
+                }
+            }
+            String table = newTable(tables);
+            runner.run("create nft table " + table, List.of("nft", "-f", "-"), rules(table, resolved, true));
+            staged = table;
+            heldAtStage = held;
+        }
+
+        /**
+         * Installs the forwards, then forgets their old flows. A {@link #stage staged} table is woken once no table
+         * that held an address at the stage is still active and no socket holds one. Otherwise in one nft
+         * transaction, after one listing of the ruleset proves every address free (no socket bound, no other active
+         * drafter forwarder's rule). Throws {@link AddressInUseException} while another forwarder holds an address
+         * (e.g. the peer a VM is leaving), which a caller may retry; {@link NetException} otherwise; nothing is left
+         * installed then (a staged table stays staged for a retry after {@link AddressInUseException}).
+         */
+        public synchronized Forwarder install() {
+            String table = staged;
+            if (table != null) {
+                for (Resolved r : resolved) {
+                    bindOnce(r.forward(), r.externalHost());
+                }
+                try {
+                    for (Map.Entry<String, String> h : heldAtStage.entrySet()) {
+                        int flags = NfTables.tableFlags("ip", h.getKey());
+                        if (flags >= 0 && (flags & NfTables.DORMANT) == 0) {
+                            throw inUse(h.getValue(), h.getKey());
+                        }
+                    }
+                    NfTables.setTableFlags("ip", table, 0);
+                    staged = null;
+                    return finish(table, resolved, runner);
+                } catch (LinuxException e) {
+                    // Netlink refused where nft may not: the table goes, and the install is done as without a stage.
+                    LOG.log(System.Logger.Level.DEBUG, e.getMessage() + "; installing with nft");
+                    close();
+                }
+            }
             Map<String, String> tables = new Host(runner).ipRuleset();
             for (Resolved r : resolved) {
                 bindOnce(r.forward(), r.externalHost());
-                String needle = "ip daddr " + r.externalHost().getHostAddress() + " "
-                        + r.forward().protocolName() + " dport " + r.forward().externalPort() + " ";
                 for (Map.Entry<String, String> t : tables.entrySet()) {
-                    if (t.getKey().startsWith(TABLE_PREFIX) && t.getValue().contains(needle)) {
-                        throw new AddressInUseException("could not forward "
-                                + r.forward().externalAddr()
-                                + ": address already in use by another drafter forwarder (nft table " + t.getKey()
-                                + ")");
+                    if (t.getKey().startsWith(TABLE_PREFIX)
+                            && t.getValue().contains(needle(r))
+                            && !t.getValue().contains(DORMANT_LINE)) {
+                        throw inUse(r.forward().externalAddr(), t.getKey());
                     }
                 }
             }
-            String table = TABLE_PREFIX + ProcessHandle.current().pid() + "_" + OPENED.getAndIncrement();
-            if (tables.containsKey(table)) {
-                throw new NetException("could not create nft table " + table + ": it already exists");
-            }
-            runner.run("create nft table " + table, List.of("nft", "-f", "-"), rules(table, resolved));
-            Forwarder forwarder = new Forwarder(table, resolved, runner);
-            try {
-                for (Resolved r : resolved) {
-                    if (r.externalHost().isLoopbackAddress()) {
-                        enableRouteLocalnet(r.hostVeth());
-                    }
-                }
-                forgetOldFlows(resolved, runner);
-            } catch (RuntimeException e) {
-                try {
-                    forwarder.close();
-                } catch (RuntimeException cleanup) {
-                    e.addSuppressed(cleanup);
-                }
-                throw e;
-            }
-            return forwarder;
+            String created = newTable(tables);
+            runner.run("create nft table " + created, List.of("nft", "-f", "-"), rules(created, resolved, false));
+            return finish(created, resolved, runner);
         }
+
+        /** Removes the table {@link #stage} made if it was not installed. Idempotent. */
+        @Override
+        public synchronized void close() {
+            String table = staged;
+            staged = null;
+            if (table != null) {
+                new Forwarder(table, resolved, runner).close();
+            }
+        }
+    }
+
+    /** What a listing shows of a dormant table: it forwards nothing, so it holds no address. */
+    private static final String DORMANT_LINE = "flags dormant";
+
+    /** The part of a forwarder's rule that names {@code r}'s external address, as {@code nft list} prints it. */
+    private static String needle(Resolved r) {
+        return "ip daddr " + r.externalHost().getHostAddress() + " "
+                + r.forward().protocolName() + " dport " + r.forward().externalPort() + " ";
+    }
+
+    private static AddressInUseException inUse(String externalAddr, String table) {
+        return new AddressInUseException("could not forward " + externalAddr
+                + ": address already in use by another drafter forwarder (nft table " + table + ")");
+    }
+
+    /** A name for a new table of this process that {@code tables} (the ruleset listed) does not have. */
+    private static String newTable(Map<String, String> tables) {
+        String table = TABLE_PREFIX + ProcessHandle.current().pid() + "_" + OPENED.getAndIncrement();
+        if (tables.containsKey(table)) {
+            throw new NetException("could not create nft table " + table + ": it already exists");
+        }
+        return table;
+    }
+
+    /** The forwarder of installed {@code table}: loopback allowed on the veths, old flows forgotten; or none left. */
+    private static Forwarder finish(String table, List<Resolved> resolved, CommandRunner runner) {
+        Forwarder forwarder = new Forwarder(table, resolved, runner);
+        try {
+            for (Resolved r : resolved) {
+                if (r.externalHost().isLoopbackAddress()) {
+                    enableRouteLocalnet(r.hostVeth());
+                }
+            }
+            forgetOldFlows(resolved, runner);
+        } catch (RuntimeException e) {
+            try {
+                forwarder.close();
+            } catch (RuntimeException cleanup) {
+                e.addSuppressed(cleanup);
+            }
+            throw e;
+        }
+        return forwarder;
     }
 
     /**
@@ -260,7 +350,7 @@ public final class Forwarder implements AutoCloseable {
         return removed;
     }
 
-    static String rules(String table, List<Resolved> forwards) {
+    static String rules(String table, List<Resolved> forwards, boolean dormant) {
         StringBuilder out = new StringBuilder();
         StringBuilder pre = new StringBuilder();
         StringBuilder post = new StringBuilder();
@@ -283,6 +373,7 @@ public final class Forwarder implements AutoCloseable {
                     .append(" masquerade\n");
         }
         return "table ip " + table + " {\n"
+                + (dormant ? "  " + DORMANT_LINE + ";\n" : "")
                 + "  chain output {\n    type nat hook output priority -100; policy accept;\n" + out + "  }\n"
                 + "  chain prerouting {\n    type nat hook prerouting priority dstnat; policy accept;\n" + pre
                 + "  }\n"

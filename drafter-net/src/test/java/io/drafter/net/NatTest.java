@@ -1,6 +1,7 @@
 package io.drafter.net;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -180,12 +181,16 @@ class NatTest {
             // Enough bytes at each place that the sequence numbers move far beyond what the other place tracked.
             echo(client, 16);
             for (String to : List.of(ns1, ns0, ns1)) {
+                // As a destination peer does: the next forward is made ahead, dormant, while this one still holds the
+                // address, and woken after the move.
+                Forwarder.Plan next = Forwarder.plan(forwardTo(to, port), pool, lab.runner);
+                next.stage();
                 fwd.close();
                 lab.moveGuest(guest, to.equals(ns0) ? 0 : 1);
                 Nat.forgetTrackedFlows(to, lab.runner);
                 // Like a VM that runs before its forward is in place: the guest sends first, from its new place.
                 inGuest.write(ByteBuffer.wrap("moved\n".getBytes(StandardCharsets.UTF_8)));
-                fwd = Forwarder.open(forwardTo(to, port), pool, lab.runner);
+                fwd = next.install();
                 // The client's next packet makes the new place track the connection; the guest's retransmission
                 // then gets through.
                 client.getOutputStream().write("ping\n".getBytes(StandardCharsets.UTF_8));
@@ -344,6 +349,34 @@ class NatTest {
                         .orElseThrow()
                         .contains("dport " + port));
             }
+
+            // Made ahead: dormant while the other forwarder holds the address, woken once it is gone.
+            Forwarder holder = Forwarder.open(forwards, pool, lab.runner);
+            try (Forwarder.Plan staged = Forwarder.plan(forwards, pool, lab.runner)) {
+                staged.stage();
+                List<String> own = ownTables();
+                assertEquals(2, own.size(), own.toString());
+                String made = own.stream()
+                        .filter(t -> !t.equals(holder.table()))
+                        .findFirst()
+                        .orElseThrow();
+                assertTrue(new Host(lab.runner).ipTable(made).orElseThrow().contains("flags dormant"));
+                AddressInUseException taken = assertThrows(AddressInUseException.class, staged::install);
+                assertTrue(taken.getMessage().endsWith("(nft table " + holder.table() + ")"), taken.getMessage());
+                holder.close();
+                try (Forwarder woken = staged.install()) {
+                    assertEquals(made, woken.table());
+                    String text = new Host(lab.runner).ipTable(made).orElseThrow();
+                    assertFalse(text.contains("dormant"), text);
+                    assertTrue(text.contains("dport " + port), text);
+                }
+            }
+            // One made ahead and never installed goes with its plan.
+            Forwarder.Plan dropped = Forwarder.plan(forwards, pool, lab.runner);
+            dropped.stage();
+            assertEquals(1, ownTables().size());
+            dropped.close();
+            assertEquals(List.of(), ownTables());
             NetException missing = assertThrows(
                     NetException.class,
                     () -> Forwarder.plan(
@@ -354,6 +387,11 @@ class NatTest {
             assertTrue(new Host(lab.runner).ipTables().stream().noneMatch(t -> t.startsWith(ownTablePrefix())));
         }
         lab.assertNatGone();
+    }
+
+    private List<String> ownTables() {
+        return new Host(lab.runner)
+                .ipTables().stream().filter(t -> t.startsWith(ownTablePrefix())).toList();
     }
 
     static String ownTablePrefix() {

@@ -443,11 +443,14 @@ public final class Peer implements AutoCloseable {
             Nat.forgetTrackedFlows(options.netns(), new CommandRunner());
         }
         if (!options.portForwards().isEmpty()) {
-            // Looked up now, while a source may still forward the addresses: after the hand-over only the install
-            // remains (three process runs, not a dozen), and a forward that cannot work fails the start here.
+            // Looked up and made now, dormant, while a source may still forward the addresses: after the hand-over
+            // only its waking remains (netlink, and one conntrack run), and a forward that cannot work fails the start
+            // here.
             try {
                 forwardPlan = planForwards();
+                forwardPlan.stage();
             } catch (NetException e) {
+                discardForwardPlan();
                 throw new IOException("could not forward ports to the VM: " + e.getMessage(), e);
             }
         }
@@ -593,6 +596,7 @@ public final class Peer implements AutoCloseable {
                 return;
             } catch (NetException e) {
                 if (System.nanoTime() > deadline || !(e instanceof AddressInUseException)) {
+                    plan.close(); // a staged table, if any, goes
                     throw new IOException("could not forward ports to the VM: " + e.getMessage(), e);
                 }
                 try {
@@ -611,12 +615,26 @@ public final class Peer implements AutoCloseable {
                 options.portForwards(), Ipv4Cidr.parse(NatConfig.DEFAULT_HOST_VETH_CIDR), new CommandRunner());
     }
 
-    /** Removes this peer's port forwards, if any. */
+    /** Removes this peer's port forwards, if any, and a forward made ahead that was never installed. */
     private void removeForwards() {
+        discardForwardPlan();
         Forwarder f = forwarder;
         forwarder = null;
         close(f);
         awaitForwardsGone();
+    }
+
+    /** Removes the table {@link #startAhead} made for the forwards, if it was never installed. */
+    private void discardForwardPlan() {
+        Forwarder.Plan plan = forwardPlan;
+        forwardPlan = null;
+        if (plan != null) {
+            try {
+                plan.close();
+            } catch (RuntimeException e) {
+                LOG.log(Level.WARNING, "could not remove the port forwards made ahead: " + e.getMessage());
+            }
+        }
     }
 
     /**

@@ -238,8 +238,9 @@ public final class MemoryDeviceBenchmark {
                     Thread.sleep(2000);
                     // As a destination peer does: B started ahead, on the same files (it maps guest RAM, reads
                     // nothing).
-                    try (QemuInstance b = vmm.startDeferred(bCfg)) {
-                        Forwarder.Plan bForward = Forwarder.plan(VmMigrationBenchmark.forward("ark1"), pool, runner);
+                    try (QemuInstance b = vmm.startDeferred(bCfg);
+                            Forwarder.Plan bForward = VmMigrationBenchmark.stagedPlan(
+                                    VmMigrationBenchmark.forward("ark1"), pool, runner)) {
                         long t0 = System.nanoTime();
                         VmInstance.SnapshotResult s = a.snapshot(work.resolve("state-out.bin"), Duration.ofMinutes(1));
                         long pausedAt = t0 + s.beforeSuspend().toNanos();

@@ -386,10 +386,13 @@ public final class VmMigrationBenchmark {
                 String incoming = link == null
                         ? "unix:" + work.resolve("b/migration.sock")
                         : "tcp:127.0.0.1:" + QEMU_INCOMING_PORT;
+                // B's forward is looked up and made (dormant) before the migration, as a drafter destination does
+                // during pre-copy, so that the switch after it costs what the peers' switch costs.
                 try (QemuInstance vmB = vmm.startIncoming(bCfg);
                         WanLink.Tunnel tunnel = link == null
                                 ? null
-                                : link.tunnel("ark0", "ark1", new InetSocketAddress("127.0.0.1", QEMU_INCOMING_PORT))) {
+                                : link.tunnel("ark0", "ark1", new InetSocketAddress("127.0.0.1", QEMU_INCOMING_PORT));
+                        Forwarder.Plan bForward = stagedPlan(forward("ark1"), pool, runner)) {
                     String uri = tunnel == null
                             ? incoming
                             : "tcp:127.0.0.1:" + tunnel.address().getPort();
@@ -400,9 +403,6 @@ public final class VmMigrationBenchmark {
                             .execute(
                                     new QmpCommand.MigrateSetCapabilities(Map.of("x-ignore-shared", false)),
                                     Duration.ofSeconds(10));
-                    // B's forward is looked up before the migration, as a drafter destination does during
-                    // pre-copy, so that the switch after it costs what the peers' switch costs.
-                    Forwarder.Plan bForward = Forwarder.plan(forward("ark1"), pool, runner);
                     long t0 = System.nanoTime();
                     vmA.qmp().execute(new QmpCommand.Migrate(uri), Duration.ofSeconds(10));
                     JsonNode info;
@@ -460,6 +460,18 @@ public final class VmMigrationBenchmark {
                 fwd.close();
             }
         }
+    }
+
+    /** {@link Forwarder#plan} and {@link Forwarder.Plan#stage}, as a destination peer does ahead. */
+    static Forwarder.Plan stagedPlan(List<PortForward> forwards, Ipv4Cidr pool, CommandRunner runner) {
+        Forwarder.Plan plan = Forwarder.plan(forwards, pool, runner);
+        try {
+            plan.stage();
+        } catch (RuntimeException e) {
+            plan.close();
+            throw e;
+        }
+        return plan;
     }
 
     /**
