@@ -87,43 +87,51 @@ public final class NfTables {
             MemorySegment msg = arena.allocate(total, 4);
             header(msg, 0, total, (short) ((NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETTABLE), NLM_F_ACK, seq);
             nameRequest(msg, 0, nfproto, bytes, attr);
-            int fd = Libc.socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_NETFILTER, "a netlink socket to " + step);
-            try {
-                MemorySegment cs = Libc.allocateCallState(arena);
-                send(cs, fd, msg, total, step);
-                MemorySegment in = arena.allocate(8192, 4);
-                while (true) {
-                    long got = Libc.recvRaw(cs, fd, in, in.byteSize(), MSG_DONTWAIT);
-                    if (got < 0) {
-                        throw new LinuxException("recv", Libc.errno(cs), step);
-                    }
-                    long at = 0;
-                    while (at + HEADER <= got) {
-                        int len = in.get(JAVA_INT_UNALIGNED, at);
-                        if (len < HEADER || at + len > got) {
-                            break;
-                        }
-                        short type = in.get(JAVA_SHORT_UNALIGNED, at + 4);
-                        int ofSeq = in.get(JAVA_INT_UNALIGNED, at + 8);
-                        if (type == (short) ((NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWTABLE) && ofSeq == seq) {
-                            return flagsOf(in, at + HEADER + GENMSG, at + len);
-                        }
-                        if (type == NLMSG_ERROR && len >= HEADER + 4 + HEADER) {
-                            int error = in.get(JAVA_INT_UNALIGNED, at + HEADER);
-                            if (in.get(JAVA_INT_UNALIGNED, at + HEADER + 4 + 8) == seq && error != 0) {
-                                if (error == -Errno.ENOENT) {
-                                    return -1;
-                                }
-                                throw new LinuxException("netlink", -error, step);
-                            }
-                        }
-                        at += align(len);
-                    }
-                }
-            } finally {
-                Libc.close(fd);
-            }
+            return exchange(arena, msg, total, step, (in, got) -> flagsReply(in, got, seq, step));
         }
+    }
+
+    /** In an answer to the GETTABLE {@code seq}: the table's flags, -1 for no such table, {@code null} if not there. */
+    private static Integer flagsReply(MemorySegment in, long length, int seq, String step) throws LinuxException {
+        return eachMessage(in, length, (at, len, type) -> {
+            if (type == (short) ((NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWTABLE)
+                    && in.get(JAVA_INT_UNALIGNED, at + 8) == seq) {
+                return flagsOf(in, at + HEADER + GENMSG, at + len);
+            }
+            if (type == NLMSG_ERROR && len >= HEADER + 4 + HEADER) {
+                int error = in.get(JAVA_INT_UNALIGNED, at + HEADER);
+                if (in.get(JAVA_INT_UNALIGNED, at + HEADER + 4 + 8) == seq && error != 0) {
+                    if (error == -Errno.ENOENT) {
+                        return -1;
+                    }
+                    throw new LinuxException("netlink", -error, step);
+                }
+            }
+            return null;
+        });
+    }
+
+    /** One netlink message of an answer: what it comes to, or {@code null} to look at the next. */
+    @FunctionalInterface
+    private interface Message {
+        Integer at(long at, int len, short type) throws LinuxException;
+    }
+
+    /** The first of {@code message} over the whole messages among the {@code length} bytes of {@code in} that is not null. */
+    private static Integer eachMessage(MemorySegment in, long length, Message message) throws LinuxException {
+        long at = 0;
+        while (at + HEADER <= length) {
+            int len = in.get(JAVA_INT_UNALIGNED, at);
+            if (len < HEADER || at + len > length) {
+                return null;
+            }
+            Integer r = message.at(at, len, in.get(JAVA_SHORT_UNALIGNED, at + 4));
+            if (r != null) {
+                return r;
+            }
+            at += align(len);
+        }
+        return null;
     }
 
     /** NFTA_TABLE_FLAGS among the attributes in {@code [at, end)} of {@code in} (0 if absent). */
@@ -166,32 +174,49 @@ public final class NfTables {
                 msg.set(JAVA_INT_UNALIGNED, f + 4, Integer.reverseBytes(flags)); // network byte order
             }
             batch(msg, at + body, NFNL_MSG_BATCH_END, seq + 2);
-
-            int fd = Libc.socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_NETFILTER, "a netlink socket to " + step);
-            try {
-                MemorySegment cs = Libc.allocateCallState(arena);
-                send(cs, fd, msg, total, step);
-                // The kernel runs the batch inside that write: its answer is queued already.
-                MemorySegment in = arena.allocate(8192, 4);
-                while (true) {
-                    long got = Libc.recvRaw(cs, fd, in, in.byteSize(), MSG_DONTWAIT);
-                    if (got < 0) {
-                        throw new LinuxException("recv", Libc.errno(cs), step);
-                    }
-                    Integer error = answer(in, got, seq + 1);
-                    if (error != null) {
-                        if (error == 0) {
-                            return true;
-                        }
-                        if (error == -Errno.ENOENT) {
-                            return false;
-                        }
-                        throw new LinuxException("netlink", -error, step);
-                    }
-                }
-            } finally {
-                Libc.close(fd);
+            int error = exchange(arena, msg, total, step, (in, got) -> answer(in, got, seq + 1));
+            if (error == 0) {
+                return true;
             }
+            if (error == -Errno.ENOENT) {
+                return false;
+            }
+            throw new LinuxException("netlink", -error, step);
+        }
+    }
+
+    /** What the kernel's answers read so far come to, or {@code null} to read on. */
+    @FunctionalInterface
+    private interface Reply<T> {
+        T of(MemorySegment in, long length) throws LinuxException;
+    }
+
+    /**
+     * Writes the {@code total} bytes of {@code msg} to a new netlink socket and reads the kernel's answers until {@code
+     * reply} makes something of them. The kernel handles the request inside that write: its answer is queued already.
+     */
+    private static <T> T exchange(Arena arena, MemorySegment msg, int total, String step, Reply<T> reply)
+            throws LinuxException {
+        int fd = Libc.socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_NETFILTER, "a netlink socket to " + step);
+        try {
+            MemorySegment cs = Libc.allocateCallState(arena);
+            long n = Libc.writeRaw(cs, fd, msg, total);
+            if (n != total) {
+                throw new LinuxException("write", n < 0 ? Libc.errno(cs) : Errno.EIO, step);
+            }
+            MemorySegment in = arena.allocate(8192, 4);
+            while (true) {
+                long got = Libc.recvRaw(cs, fd, in, in.byteSize(), MSG_DONTWAIT);
+                if (got < 0) {
+                    throw new LinuxException("recv", Libc.errno(cs), step);
+                }
+                T t = reply.of(in, got);
+                if (t != null) {
+                    return t;
+                }
+            }
+        } finally {
+            Libc.close(fd);
         }
     }
 
@@ -220,26 +245,12 @@ public final class NfTables {
         MemorySegment.copy(name, 0, msg, JAVA_BYTE, at + HEADER + GENMSG + 4, name.length);
     }
 
-    private static void send(MemorySegment cs, int fd, MemorySegment msg, int total, String step)
-            throws LinuxException {
-        long n = Libc.writeRaw(cs, fd, msg, total);
-        if (n != total) {
-            throw new LinuxException("write", n < 0 ? Libc.errno(cs) : Errno.EIO, step);
-        }
-    }
-
     /**
      * Among the {@code length} bytes of {@code in}, the error of the acknowledgement of message {@code seq} (the
      * delete; 0 if it was done), or of a refusal of the batch around it; {@code null} if neither is there.
      */
-    private static Integer answer(MemorySegment in, long length, int seq) {
-        long at = 0;
-        while (at + HEADER <= length) {
-            int len = in.get(JAVA_INT_UNALIGNED, at);
-            if (len < HEADER || at + len > length) {
-                return null;
-            }
-            short type = in.get(JAVA_SHORT_UNALIGNED, at + 4);
+    private static Integer answer(MemorySegment in, long length, int seq) throws LinuxException {
+        return eachMessage(in, length, (at, len, type) -> {
             // struct nlmsgerr: the error, then the header of the message it answers. A refusal of the whole batch
             // (EPERM) answers its first message.
             if (type == NLMSG_ERROR && len >= HEADER + 4 + HEADER) {
@@ -249,9 +260,8 @@ public final class NfTables {
                     return error;
                 }
             }
-            at += align(len);
-        }
-        return null;
+            return null;
+        });
     }
 
     private static long batch(MemorySegment msg, long at, short type, int seq) {
