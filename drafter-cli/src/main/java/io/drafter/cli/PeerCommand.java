@@ -25,6 +25,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.Callable;
+import java.util.concurrent.atomic.AtomicLong;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -254,8 +255,8 @@ public final class PeerCommand implements Callable<Integer> {
                 stop.requested().join();
             } else {
                 out.println("Listening for connections on " + listener.address());
-                Peer.Outcome outcome = peer.serve(
-                        listener, new Events(out, peerMetrics, state), compressionOption.on(), stop.requested());
+                Events events = new Events(out, peerMetrics, state);
+                Peer.Outcome outcome = peer.serve(listener, events, compressionOption.on(), stop.requested());
                 state.state = "stopping";
                 switch (outcome) {
                     case Peer.Outcome.MigratedAway m -> {
@@ -266,7 +267,8 @@ public final class PeerCommand implements Callable<Integer> {
                                 + (counters.suspendToAuthority() == null
                                         ? ""
                                         : ", suspend to authority "
-                                                + counters.suspendToAuthority().toMillis() + " ms"));
+                                                + counters.suspendToAuthority().toMillis() + " ms")
+                                + events.pausedUntilGrant(peer.pausedAtNanos()));
                     }
                     case Peer.Outcome.HandOverUncertain u -> {
                         String where = peer.stop();
@@ -335,10 +337,23 @@ public final class PeerCommand implements Callable<Integer> {
     }
 
     /** Prints a migration out: its start, phases, dirty rounds, and a failure after which the VM runs here again. */
-    private record Events(PrintStream out, PeerMetrics metrics, PeerState state, SourceListener measured)
+    private record Events(
+            PrintStream out, PeerMetrics metrics, PeerState state, SourceListener measured, AtomicLong grantedAt)
             implements Peer.Events {
         Events(PrintStream out, PeerMetrics metrics, PeerState state) {
-            this(out, metrics, state, metrics.outListener());
+            this(out, metrics, state, metrics.outListener(), new AtomicLong());
+        }
+
+        /**
+         * ", the VM paused N ms here until the grant": from the VM's pause ({@code pausedAtNanos}) to the GRANT of the
+         * last migration out, both clocked in this process; "" if there was none.
+         */
+        String pausedUntilGrant(long pausedAtNanos) {
+            long granted = grantedAt.get();
+            if (pausedAtNanos == 0 || granted <= pausedAtNanos) {
+                return "";
+            }
+            return ", the VM paused " + (granted - pausedAtNanos) / 1_000_000 + " ms here until the grant";
         }
 
         @Override
@@ -369,6 +384,9 @@ public final class PeerCommand implements Callable<Integer> {
 
         @Override
         public void onPhase(SourcePhase from, SourcePhase to, Duration timeInFrom) {
+            if (to == SourcePhase.GRANTED) {
+                grantedAt.set(System.nanoTime());
+            }
             measured.onPhase(from, to, timeInFrom);
             out.println("Migration out: " + from + " -> " + to + " (" + timeInFrom.toMillis() + " ms)");
             if (to == SourcePhase.COMPLETED) {

@@ -421,6 +421,11 @@ class PeerProcessTest {
         b.await("Resumed VM", MIGRATION);
         assertEquals(0, a.waitExit(MIGRATION), a.tail());
         assertTrue(a.output().contains("Migration completed"), a.tail());
+        assertTrue(
+                java.util.regex.Pattern.compile("Migration completed: .*, the VM paused \\d+ ms here until the grant")
+                        .matcher(a.output())
+                        .find(),
+                a.tail());
         assertTrue(a.output().contains("devices written back during pre-copy in"), a.tail());
         // B's QEMU shares B's mount namespace, so A's mounts ended when A unmounted them (none was left to abort).
         assertFalse(a.output().contains("aborted FUSE connection"), a.tail());
