@@ -63,6 +63,8 @@ class AotCacheScriptTest {
     @Test
     void theCacheTrainedWithTheJarIsUsedAndTheJvmTakesIt() throws Exception {
         assertEquals(0, aot("aot_usable").rc);
+        Result whole = aot("aot_whole");
+        assertEquals(0, whole.rc, whole.out + whole.err);
         Result r = drafter(Map.of());
         assertEquals(0, r.rc, r.err);
         assertTrue(
@@ -170,6 +172,9 @@ class AotCacheScriptTest {
         String good = Files.readString(stamp);
         Files.delete(cache);
         trainAndStamp();
+        Result whole = aot("aot_whole");
+        assertNotEquals(0, whole.rc, "train-aot.sh must not keep a cache the JVM refuses: " + whole.out);
+        assertTrue(whole.out.contains("[aot]"), "what the JVM said: " + whole.out);
         Result r = drafter(Map.of());
         assertEquals(0, r.rc, r.err);
         assertTrue(r.out.contains("-XX:AOTCache="), r.out);
