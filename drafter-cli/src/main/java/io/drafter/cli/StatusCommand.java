@@ -3,6 +3,7 @@ package io.drafter.cli;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import java.io.PrintWriter;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Collection;
 import java.util.List;
@@ -47,6 +48,10 @@ public final class StatusCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         Path from = dir != null ? dir : StatusRecord.dir();
+        // A directory not there yet holds no record (nothing ran since boot); a file there is a mistyped path.
+        if (Files.exists(from) && !Files.isDirectory(from)) {
+            throw new IllegalArgumentException("could not read the status records in " + from + ": not a directory");
+        }
         List<Map<String, Object>> records = StatusRecord.readAll(from);
         PrintWriter out = spec.commandLine().getOut();
         if (json) {

@@ -156,6 +156,18 @@ class StatusTest {
     }
 
     @Test
+    void aFileGivenAsTheRecordsDirectoryIsOneClearLine() throws Exception {
+        Path file = java.nio.file.Files.writeString(dir.resolve("not-a-dir"), "x");
+        for (String flag : List.of("--dir", "-dir")) {
+            String[] r = status("status", "--json", flag, file.toString());
+            assertEquals("1", r[0], r[1] + r[2]);
+            assertEquals("", r[1], "no records printed");
+            assertEquals("drafter: could not read the status records in " + file + ": not a directory", r[2].strip());
+        }
+        assertEquals("x", java.nio.file.Files.readString(file), "the file is left as it was");
+    }
+
+    @Test
     void aBadFlagIsOneClearLine() {
         String[] r = status("status", "--jsonn");
         assertEquals("2", r[0]);
