@@ -146,10 +146,8 @@ public final class Forwarder implements AutoCloseable {
             Map<String, String> tables = new Host(runner).ipRuleset();
             Map<String, String> held = new LinkedHashMap<>();
             for (Resolved r : resolved) {
-                for (Map.Entry<String, String> t : tables.entrySet()) {
-                    if (t.getKey().startsWith(TABLE_PREFIX) && t.getValue().contains(needle(r))) {
-                        held.putIfAbsent(t.getKey(), r.forward().externalAddr());
-                    }
+                for (String t : holders(tables, r, false)) {
+                    held.putIfAbsent(t, r.forward().externalAddr());
                 }
             }
             String table = newTable(tables);
@@ -191,12 +189,9 @@ public final class Forwarder implements AutoCloseable {
             Map<String, String> tables = new Host(runner).ipRuleset();
             for (Resolved r : resolved) {
                 bindOnce(r.forward(), r.externalHost());
-                for (Map.Entry<String, String> t : tables.entrySet()) {
-                    if (t.getKey().startsWith(TABLE_PREFIX)
-                            && t.getValue().contains(needle(r))
-                            && !t.getValue().contains(DORMANT_LINE)) {
-                        throw inUse(r.forward().externalAddr(), t.getKey());
-                    }
+                List<String> held = holders(tables, r, true);
+                if (!held.isEmpty()) {
+                    throw inUse(r.forward().externalAddr(), held.getFirst());
                 }
             }
             String created = newTable(tables);
@@ -218,10 +213,18 @@ public final class Forwarder implements AutoCloseable {
     /** What a listing shows of a dormant table: it forwards nothing, so it holds no address. */
     private static final String DORMANT_LINE = "flags dormant";
 
-    /** The part of a forwarder's rule that names {@code r}'s external address, as {@code nft list} prints it. */
-    private static String needle(Resolved r) {
-        return "ip daddr " + r.externalHost().getHostAddress() + " "
+    /**
+     * The drafter forwarders' tables among {@code tables} (the ruleset listed: name, text) with a rule for {@code r}'s
+     * external address; dormant ones too unless {@code activeOnly}.
+     */
+    private static List<String> holders(Map<String, String> tables, Resolved r, boolean activeOnly) {
+        String needle = "ip daddr " + r.externalHost().getHostAddress() + " "
                 + r.forward().protocolName() + " dport " + r.forward().externalPort() + " ";
+        return tables.entrySet().stream()
+                .filter(t -> t.getKey().startsWith(TABLE_PREFIX) && t.getValue().contains(needle))
+                .filter(t -> !activeOnly || !t.getValue().contains(DORMANT_LINE))
+                .map(Map.Entry::getKey)
+                .toList();
     }
 
     private static AddressInUseException inUse(String externalAddr, String table) {
